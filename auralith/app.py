@@ -1,0 +1,33 @@
+"""The Celery app: `celery -A auralith worker -Q default,process` finds it here."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+from auralith.settings import celery_settings, result_backend_for
+
+app = Celery("auralith", include=["auralith.workflow.tasks"])
+app.add_defaults(celery_settings)
+# A top-level `celeryconfig.py` (or the module named by AURALITH_CELERY_CONFIG) overrides the defaults.
+app.config_from_object(os.environ.get("AURALITH_CELERY_CONFIG", "celeryconfig"), silent=True)
+
+
+def configure(broker: str | None = None, store: str | None = None) -> None:
+    """Point the app at a broker and store chosen at run time (CLI flags, the embedded mode, tests)."""
+    changes: dict = {}
+    if broker:
+        changes["broker_url"] = broker
+        if broker.startswith("sqla+"):
+            # kombu's SQLAlchemy transport passes its options to create_engine: the Redis ones would break it.
+            changes["broker_transport_options"] = {"connect_args": {"timeout": 30}}
+    if store:
+        changes["auralith_store_url"] = store
+        changes["result_backend"] = result_backend_for(store)
+    if changes:
+        app.conf.update(changes)
+
+
+def store_url() -> str:
+    return app.conf.auralith_store_url

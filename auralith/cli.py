@@ -1,0 +1,285 @@
+"""The `auralith` command line: run a job locally, or submit, watch and control jobs on a cluster."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from auralith.errors import AuralithError
+
+console = Console()
+err_console = Console(stderr=True)
+
+STORE_HELP = "SQL store URL (AURALITH_STORE_URL); default postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BROKER_HELP = "Broker URL (AURALITH_BROKER_URL); default redis://127.0.0.1:6379/0"
+
+
+def _override(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_root().obj[param.name] = value
+
+
+def service_options(fn):
+    """`--broker`/`--store` after the subcommand too (`auralith submit X --broker ...`)."""
+    fn = click.option("--store", expose_value=False, callback=_override, help=STORE_HELP)(fn)
+    return click.option("--broker", expose_value=False, callback=_override, help=BROKER_HELP)(fn)
+
+
+def _client(ctx: click.Context):
+    from auralith.client import Client
+
+    return Client(ctx.obj["broker"], ctx.obj["store"])
+
+
+class AuralithGroup(click.Group):
+    """Turns Auralith's own errors and unreachable services into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        from kombu.exceptions import OperationalError as BrokerDown
+        from sqlalchemy.exc import OperationalError as StoreDown
+
+        try:
+            return super().invoke(ctx)
+        except AuralithError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        except StoreDown as exc:
+            err_console.print(f"[red]error:[/red] cannot reach the SQL store: {exc.orig}", highlight=False)
+        except BrokerDown as exc:
+            err_console.print(f"[red]error:[/red] cannot reach the broker: {exc}", highlight=False)
+        except TimeoutError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        if ctx.obj and ctx.obj.get("verbose"):
+            raise
+        sys.exit(1)
+
+
+@click.group(cls=AuralithGroup)
+@click.option("--broker", envvar="AURALITH_BROKER_URL", help=BROKER_HELP)
+@click.option("--store", envvar="AURALITH_STORE_URL", help=STORE_HELP)
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and worker logs.")
+@click.version_option(package_name="auralith")
+@click.pass_context
+def main(ctx: click.Context, broker: str | None, store: str | None, verbose: bool) -> None:
+    """Auralith: clean, deduplicate and tokenize text into safetensors shards, on Celery."""
+    ctx.obj = {"broker": broker, "store": store, "verbose": verbose}
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--workers", default=2, show_default=True, help="Worker threads of the in-process worker.")
+@click.option("--state-dir", default=".auralith", show_default=True, type=click.Path(file_okay=False),
+              help="Where the embedded SQLite broker and store live.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON instead of tables.")
+@service_options
+@click.pass_context
+def run(ctx: click.Context, config: str, workers: int, state_dir: str, as_json: bool) -> None:
+    """Run a whole job here, with no servers: SQLite broker and store, an in-process worker."""
+    from auralith.client import Client
+    from auralith.config import load_config
+    from auralith.embedded import embedded_worker
+    from auralith.monitoring.progress import issues_table, summary_table, watch_job
+
+    cfg = load_config(config)  # config errors surface before any worker starts
+    loglevel = "INFO" if ctx.obj["verbose"] else "ERROR"
+    with embedded_worker(Path(state_dir), workers, ctx.obj["broker"], ctx.obj["store"], loglevel=loglevel):
+        client = Client()
+        job_id = client.submit(cfg)
+        if not as_json:
+            console.print(f"job [bold]{job_id}[/bold] ({cfg.name}) running with {workers} worker threads")
+            info = watch_job(client, job_id, console)
+        else:
+            info = client.wait(job_id)
+    _print_final(info, as_json, summary_table, issues_table)
+
+
+def _print_final(info, as_json: bool, summary_table, issues_table) -> None:
+    if as_json:
+        click.echo(json.dumps(info.to_dict(), indent=2))
+    else:
+        console.print(summary_table(info))
+        issues = issues_table(info.stats)
+        if issues is not None:
+            console.print(issues)
+        if info.error:
+            err_console.print(f"[red]job failed:[/red] {info.error}", highlight=False)
+    if info.state != "succeeded":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--priority", type=click.Choice(["low", "normal", "high", "critical"]), default=None)
+@click.option("--watch", "then_watch", is_flag=True, help="Watch the job after submitting it.")
+@service_options
+@click.pass_context
+def submit(ctx: click.Context, config: str, priority: str | None, then_watch: bool) -> None:
+    """Submit a job to the workers and print its id."""
+    client = _client(ctx)
+    job_id = client.submit(config, priority=priority)
+    click.echo(job_id)
+    if then_watch:
+        ctx.invoke(watch, job_id=job_id)
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--timeout", type=float, default=None, help="Give up after this many seconds.")
+@service_options
+@click.pass_context
+def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
+    """Show live progress per stage until the job ends."""
+    from auralith.monitoring.progress import issues_table, summary_table, watch_job
+
+    info = watch_job(_client(ctx), job_id, console, timeout=timeout)
+    _print_final(info, False, summary_table, issues_table)
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@service_options
+@click.pass_context
+def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
+    """State, partitions per stage, documents and tokens so far, removals and input issues."""
+    from auralith.monitoring.progress import issues_table, stages_table, summary_table
+
+    info = _client(ctx).get_job(job_id)
+    if as_json:
+        click.echo(json.dumps(info.to_dict(), indent=2))
+        return
+    console.print(summary_table(info))
+    console.print(stages_table(info.stats))
+    issues = issues_table(info.stats)
+    if issues is not None:
+        console.print(issues)
+    if info.error:
+        console.print(f"[red]error:[/red] {info.error}", highlight=False)
+
+
+@main.command()
+@click.option("--state", default=None, help="Only jobs in this state.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@service_options
+@click.pass_context
+def jobs(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> None:
+    """List jobs, newest first."""
+    from rich.table import Table
+
+    found = _client(ctx).list_jobs(limit, state)
+    if as_json:
+        click.echo(json.dumps([j.to_dict() for j in found], indent=2))
+        return
+    table = Table(header_style="bold")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for col in ("name", "state", "priority", "created", "output"):
+        table.add_column(col)
+    for j in found:
+        table.add_row(j.id, j.name, j.state, j.priority, j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      j.output or "")
+    console.print(table)
+
+
+@main.command()
+@click.argument("job_id")
+@service_options
+@click.pass_context
+def cancel(ctx: click.Context, job_id: str) -> None:
+    """Revoke a job's queued tasks and mark it cancelled; committed outputs stay, `resume` goes on."""
+    n = _client(ctx).cancel(job_id)
+    click.echo(f"cancelled {job_id} ({n} tasks revoked)")
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--watch", "then_watch", is_flag=True, help="Watch the job after resuming it.")
+@service_options
+@click.pass_context
+def resume(ctx: click.Context, job_id: str, then_watch: bool) -> None:
+    """Re-enqueue everything of a job that is not committed."""
+    job_id = _client(ctx).resume(job_id)
+    click.echo(f"resumed {job_id}")
+    if then_watch:
+        ctx.invoke(watch, job_id=job_id)
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--limit", default=200, show_default=True)
+@service_options
+@click.pass_context
+def logs(ctx: click.Context, job_id: str, limit: int) -> None:
+    """The job's events: planned, resumed, failed, succeeded."""
+    for time, level, message in _client(ctx).events(job_id, limit):
+        click.echo(f"{time:%Y-%m-%d %H:%M:%S} {level:<7} {message}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def validate(config: str) -> None:
+    """Check a job config and print it with every default filled in."""
+    import yaml
+
+    from auralith.config import load_config
+
+    cfg = load_config(config)
+    click.echo(yaml.safe_dump(cfg.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False))
+
+
+@main.group()
+def db() -> None:
+    """The SQL store's schema."""
+
+
+@db.command("upgrade")
+@service_options
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate Auralith's tables to the newest schema."""
+    from auralith.app import configure, store_url
+    from auralith.store import migrate
+    from auralith.store.db import redact_url
+
+    configure(None, ctx.obj["store"])
+    url = store_url()
+    applied = migrate.upgrade(url)
+    click.echo(f"{redact_url(url)}: {'migrated to' if applied else 'already at'} {migrate.head_revision()}")
+
+
+@main.group()
+def tokenizer() -> None:
+    """Tokenizers that work offline."""
+
+
+@tokenizer.command("train")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--vocab-size", default=8192, show_default=True, type=click.IntRange(min=260))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Where to write tokenizer.json.")
+@click.option("--max-mb", default=200.0, show_default=True, help="Train on at most this much text.")
+def tokenizer_train(config: str, vocab_size: int, out: str, max_mb: float) -> None:
+    """Train a byte-level BPE tokenizer on the job's sources (normalised as the job would)."""
+    from auralith.config import load_config
+    from auralith.steps.tokenize import train_bpe_tokenizer
+    from auralith.storage.local import write_bytes_atomic
+    from auralith.workflow.source_text import iter_source_texts
+
+    cfg = load_config(config)
+    seen = {"docs": 0}
+
+    def texts():
+        for text in iter_source_texts(cfg, max_bytes=int(max_mb * 2**20)):
+            seen["docs"] += 1
+            yield text
+
+    with console.status("training tokenizer..."):
+        tok = train_bpe_tokenizer(texts(), vocab_size)
+    write_bytes_atomic(out, tok.to_str().encode())
+    click.echo(f"wrote {out}: vocab {tok.get_vocab_size()} trained on {seen['docs']} documents")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

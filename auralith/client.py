@@ -1,0 +1,162 @@
+"""Python API for other apps: submit jobs, read their state, cancel and resume them.
+
+    from auralith.client import Client
+    client = Client(broker_url="redis://127.0.0.1:6379/0",
+                    store_url="postgresql+psycopg://postgres@127.0.0.1/test")
+    job_id = client.submit("examples/demo.yaml")
+    print(client.wait(job_id).state)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from auralith.app import app, configure, store_url
+from auralith.config import JobConfig, load_config, parse_config
+from auralith.errors import AuralithError
+from auralith.settings import PRIORITIES
+from auralith.store import migrate, repo
+from auralith.store.db import check_ready
+from auralith.store.models import Job, JobState, PartitionState
+from auralith.workflow.stats import JobStats, job_stats
+
+
+@dataclass
+class JobInfo:
+    id: str
+    name: str
+    state: str
+    priority: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    output: str | None
+    config: dict = field(repr=False)
+    stats: JobStats | None = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.state in JobState.FINAL
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("id", "name", "state", "priority", "error", "output")}
+        for k in ("created_at", "started_at", "finished_at"):
+            v = getattr(self, k)
+            d[k] = v.isoformat() if v else None
+        d["stats"] = self.stats.to_dict() if self.stats else None
+        return d
+
+
+def _info(job: Job, stats: JobStats | None = None) -> JobInfo:
+    return JobInfo(job.id, job.name, job.state, job.priority, job.created_at, job.started_at,
+                   job.finished_at, job.error, job.output_uri, job.config, stats)
+
+
+class Client:
+    """Talks to the broker (to send tasks) and the SQL store (to read and record job state)."""
+
+    def __init__(self, broker_url: str | None = None, store_url: str | None = None, *, migrate_store: bool = True):
+        configure(broker_url, store_url)
+        self.migrate_store = migrate_store
+        self._ready = False
+
+    @property
+    def store_url(self) -> str:
+        return store_url()
+
+    def _store(self) -> str:
+        url = store_url()
+        if not self._ready:
+            if self.migrate_store:
+                migrate.upgrade(url)
+            check_ready(url)
+            self._ready = True
+        return url
+
+    def submit(self, config: JobConfig | dict | str | Path, *, priority: str | None = None) -> str:
+        """Record the job and send it to the workers; returns the job id at once."""
+        cfg = _load(config)
+        if priority:
+            cfg = cfg.model_copy(update={"priority": priority})
+            cfg = parse_config(cfg.model_dump(mode="json"))  # validates the priority name
+        url = self._store()
+        job_id = repo.new_job_id()
+        repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
+        repo.add_event(url, job_id, f"submitted ({cfg.name}, priority {cfg.priority})")
+        self._send(job_id, cfg.model_dump(mode="json"), cfg.priority, resume=False)
+        return job_id
+
+    def _send(self, job_id: str, config: dict, priority: str, resume: bool) -> None:
+        from auralith.workflow.tasks import run_job
+
+        task_id = job_id if not resume else None
+        run_job.apply_async(args=[config], kwargs={"job_id": job_id, "resume": resume}, task_id=task_id,
+                            priority=PRIORITIES.get(priority))
+
+    def get_job(self, job_id: str, *, with_stats: bool = True) -> JobInfo:
+        url = self._store()
+        job = repo.get_job(url, job_id)
+        stats = job_stats(repo.list_partitions(url, job.id)) if with_stats else None
+        return _info(job, stats)
+
+    def list_jobs(self, limit: int = 50, state: str | None = None) -> list[JobInfo]:
+        return [_info(j) for j in repo.list_jobs(self._store(), limit, state)]
+
+    def events(self, job_id: str, limit: int = 200) -> list[tuple[datetime, str, str]]:
+        url = self._store()
+        job = repo.get_job(url, job_id)
+        return [(e.time, e.level, e.message) for e in repo.list_events(url, job.id, limit)]
+
+    def cancel(self, job_id: str) -> int:
+        """Mark the job cancelled and revoke its queued tasks; committed outputs stay. Returns tasks revoked.
+
+        Tasks check the job's state before they start, so work queued on a broker without remote
+        control (the embedded SQLite one) is skipped as well.
+        """
+        url = self._store()
+        job = repo.get_job(url, job_id)
+        if job.state in JobState.FINAL:
+            raise AuralithError(f"job {job.id} is already {job.state}")
+        repo.set_job_state(url, job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING))
+        repo.add_event(url, job.id, "cancelled", level="warning")
+        ids = [p.task_id for p in repo.list_partitions(url, job.id)
+               if p.task_id and p.state != PartitionState.COMMITTED]
+        ids.append(job.id)
+        try:
+            app.control.revoke(ids)
+        except Exception:  # brokers without broadcast (SQLite): the state check above does the work
+            return 0
+        return len(ids)
+
+    def resume(self, job_id: str) -> str:
+        """Re-enqueue everything of the job that is not committed."""
+        url = self._store()
+        job = repo.get_job(url, job_id)
+        if job.state == JobState.SUCCEEDED:
+            raise AuralithError(f"job {job.id} already succeeded; nothing to resume")
+        repo.set_job_state(url, job.id, JobState.RUNNING)
+        self._send(job.id, job.config, job.priority, resume=True)
+        return job.id
+
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> JobInfo:
+        """Block until the job ends; TimeoutError after `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            info = self.get_job(job_id, with_stats=False)
+            if info.done:
+                return self.get_job(job_id)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {info.state} after {timeout} s")
+            time.sleep(poll)
+
+
+def _load(config: JobConfig | dict | str | Path) -> JobConfig:
+    if isinstance(config, JobConfig):
+        return config.resolved()
+    if isinstance(config, dict):
+        return parse_config(config, base_dir=Path.cwd())
+    return load_config(config)

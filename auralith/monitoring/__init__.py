@@ -1,0 +1,1 @@
+"""Progress views, and later metrics and signal handlers."""

@@ -1,0 +1,122 @@
+"""Live progress bars and summary tables for a job, drawn with rich from the store's partition rows."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from auralith.workflow.stats import JobStats
+
+if TYPE_CHECKING:
+    from auralith.client import Client, JobInfo
+
+MB = 2**20
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _stage_line(st: JobStats, stage: str) -> str:
+    c = st.stages.get(stage)
+    return f"{c.committed}/{c.total} parts" if c else ""
+
+
+def watch_job(client: Client, job_id: str, console: Console | None = None, poll: float = 0.5,
+              timeout: float | None = None) -> JobInfo:
+    """Show a progress bar per stage until the job ends; returns the final JobInfo."""
+    console = console or Console()
+    progress = Progress(
+        TextColumn("[bold]{task.description:<9}"),
+        BarColumn(bar_width=30),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    bars = {
+        "process": progress.add_task("process", total=None, info=""),
+        "dedup": progress.add_task("dedup", total=1, info=""),
+        "tokenize": progress.add_task("tokenize", total=None, info=""),
+    }
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with progress:
+        while True:
+            info = client.get_job(job_id)
+            st = info.stats
+            proc_total = max(st.input_bytes, 1) / MB
+            progress.update(bars["process"], total=proc_total, completed=min(st.bytes_read / MB, proc_total),
+                            info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  "
+                                 f"{_stage_line(st, 'process')}")
+            dd = st.stages.get("dedup")
+            progress.update(bars["dedup"], completed=dd.committed if dd else 0,
+                            info=f"{_fmt_int(st.removed.get('exact_duplicate', 0))} dups dropped"
+                            if dd and dd.committed else "")
+            tok = st.stages.get("tokenize")
+            if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:
+                progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
+            progress.update(bars["tokenize"], completed=st.tokenize_documents_done,
+                            info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "")
+            if info.done:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {info.state} after {timeout} s")
+            time.sleep(poll)
+    return info
+
+
+def summary_table(info: JobInfo) -> Table:
+    """Documents in, kept, removed by reason, tokens, shards, time: the table `run` and `status` end with."""
+    st = info.stats
+    table = Table(title=f"job {info.id} ({info.name}): {info.state}", show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("documents in", _fmt_int(st.records))
+    table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
+    for reason, n in st.removed.items():
+        table.add_row(f"  removed: {reason}", _fmt_int(n))
+    table.add_row("documents kept", _fmt_int(st.documents_out))
+    table.add_row("tokens", _fmt_int(st.tokens))
+    table.add_row("shards", _fmt_int(st.shards))
+    if info.started_at and info.finished_at:
+        table.add_row("time", f"{(info.finished_at - info.started_at).total_seconds():.1f} s")
+    if info.output:
+        table.add_row("output", info.output)
+    return table
+
+
+def stages_table(st: JobStats) -> Table:
+    table = Table(title="partitions by stage", header_style="bold")
+    for col in ("stage", "total", "pending", "started", "committed", "failed"):
+        table.add_column(col, justify="right" if col != "stage" else "left")
+    for name, c in st.stages.items():
+        table.add_row(name, *(str(getattr(c, k)) for k in ("total", "pending", "started", "committed", "failed")))
+    return table
+
+
+def issues_table(st: JobStats, limit: int = 20) -> Table | None:
+    """Bad input records with file, line and field, so a user can find and fix them."""
+    if not st.issue_count:
+        return None
+    table = Table(title=f"input issues ({st.issue_count}, first {min(limit, len(st.issues))} shown)",
+                  header_style="bold")
+    for col in ("file", "line", "field", "reason", "message"):
+        table.add_column(col)
+    for issue in st.issues[:limit]:
+        table.add_row(issue["file"], str(issue["line"] or "-"), issue["field"] or "-", issue["reason"],
+                      issue["message"][:80])
+    return table

@@ -1,0 +1,92 @@
+"""Celery and store settings, read from `AURALITH_*` environment variables over sane defaults.
+
+The defaults point at the standard local ports (Redis 6379, PostgreSQL 5432), so
+`celery -A auralith worker` and `auralith submit` agree without flags on a single machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from kombu import Queue
+
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_STORE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# One queue per worker pool. The dedup decision and the small control tasks (plan, finalize) share
+# `default`, so the two pools the quickstart starts (default+process, tokenize) run a whole job.
+QUEUES = ("default", "process", "tokenize", "hpu")
+
+TASK_ROUTES = {
+    "auralith.process_partition": {"queue": "process", "routing_key": "process"},
+    "auralith.tokenize_partition": {"queue": "tokenize", "routing_key": "tokenize"},
+    "auralith.dedup_exact": {"queue": "default", "routing_key": "default"},
+    "auralith.run_job": {"queue": "default", "routing_key": "default"},
+    "auralith.finalize_job": {"queue": "default", "routing_key": "default"},
+}
+
+# Redis serves priority 0 first; these are the message priorities a job's tasks are sent with.
+PRIORITIES = {"critical": 0, "high": 3, "normal": 6, "low": 9}
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def broker_url(env: Mapping[str, str] = os.environ) -> str:
+    return env.get("AURALITH_BROKER_URL") or DEFAULT_BROKER_URL
+
+
+def store_url(env: Mapping[str, str] = os.environ) -> str:
+    return env.get("AURALITH_STORE_URL") or DEFAULT_STORE_URL
+
+
+def result_backend_for(store: str) -> str:
+    """Celery's database result backend lives in the same database as Auralith's tables."""
+    from auralith.store.db import normalize_store_url
+
+    return "db+" + normalize_store_url(store)
+
+
+def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
+    """The full Celery configuration Auralith runs with; `celeryconfig.py` may override any key."""
+    store = store_url(env)
+    visibility = _env_int(env, "AURALITH_VISIBILITY_TIMEOUT", 6 * 3600)
+    return {
+        "broker_url": broker_url(env),
+        "result_backend": env.get("AURALITH_RESULT_BACKEND") or result_backend_for(store),
+        "auralith_store_url": store,
+        # JSON only: a pickle payload from the broker could execute code in the worker.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        # A task is acknowledged after it finishes, and redelivered if its worker dies mid-way; every
+        # task is idempotent, so running twice changes nothing.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_track_started": True,
+        "result_extended": True,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "broker_connection_retry_on_startup": True,
+        # Must exceed the longest task, or Redis redelivers a task that is still running.
+        "broker_transport_options": {
+            "visibility_timeout": visibility,
+            "priority_steps": list(range(10)),
+            "sep": ":",
+            "queue_order_strategy": "priority",
+        },
+        "result_chord_retry_interval": 0.5,
+        "task_default_queue": "default",
+        "task_queues": [Queue(name, routing_key=name) for name in QUEUES],
+        "task_routes": TASK_ROUTES,
+        "task_default_priority": PRIORITIES["normal"],
+        "worker_max_memory_per_child": _env_int(env, "AURALITH_WORKER_MAX_MEMORY_PER_CHILD", None),
+        "task_soft_time_limit": _env_int(env, "AURALITH_TASK_SOFT_TIME_LIMIT", None),
+        "task_time_limit": _env_int(env, "AURALITH_TASK_TIME_LIMIT", None),
+        "worker_hijack_root_logger": False,
+    }

@@ -1,0 +1,101 @@
+"""Table definitions. Changing one needs an Alembic migration in `store/alembic/versions/`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class JobState:
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FINAL = (SUCCEEDED, FAILED, CANCELLED)
+
+
+class PartitionState:
+    PENDING = "pending"
+    STARTED = "started"
+    COMMITTED = "committed"
+    FAILED = "failed"
+
+
+class Job(Base):
+    __tablename__ = "auralith_jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict] = mapped_column(JSON)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=JobState.PENDING, index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+    output_uri: Mapped[str | None] = mapped_column(Text)
+    # Filled by the finalize step: documents, tokens, shards, removals by reason.
+    stats: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Partition(Base):
+    """One unit of work of one stage. `committed` means its output is durable and must not be redone."""
+
+    __tablename__ = "auralith_partitions"
+    __table_args__ = (
+        UniqueConstraint("job_id", "stage", "index", name="uq_partition_job_stage_index"),
+        Index("ix_partition_job_stage_state", "job_id", "stage", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64), ForeignKey("auralith_jobs.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(16))
+    index: Mapped[int] = mapped_column(Integer)
+    input_ref: Mapped[dict] = mapped_column(JSON)
+    input_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(16), default=PartitionState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Live progress while started (throttled writes); final figures in `counts` once committed.
+    progress: Mapped[dict | None] = mapped_column(JSON)
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    output_ref: Mapped[dict | None] = mapped_column(JSON)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Checkpoint(Base):
+    __tablename__ = "auralith_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64), ForeignKey("auralith_jobs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int] = mapped_column(Integer)
+    uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "auralith_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64), ForeignKey("auralith_jobs.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    level: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,191 @@
+"""Repository functions over the store: the only place that writes Auralith's rows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from auralith.errors import JobNotFound
+from auralith.store.db import session_scope
+from auralith.store.models import Event, Job, JobState, Partition, PartitionState, utcnow
+
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())
+
+
+def create_job(url: str, job_id: str, config: dict, config_hash: str, name: str, priority: str) -> bool:
+    """Insert the job row; False if a job with this id already exists (a redelivered submit)."""
+    try:
+        with session_scope(url) as s:
+            s.add(Job(id=job_id, name=name, config=config, config_hash=config_hash, priority=priority,
+                      state=JobState.PENDING))
+    except IntegrityError:
+        return False
+    return True
+
+
+def get_job(url: str, job_id: str) -> Job:
+    """The job with this id, or the only job whose id starts with it (as `docker` accepts prefixes)."""
+    with session_scope(url) as s:
+        job = s.get(Job, job_id)
+        if job is None and len(job_id) >= 4:
+            found = s.scalars(select(Job).where(Job.id.startswith(job_id)).limit(2)).all()
+            if len(found) == 1:
+                job = found[0]
+            elif len(found) > 1:
+                raise JobNotFound(f"job id prefix {job_id!r} is ambiguous; give more characters")
+        if job is None:
+            raise JobNotFound(f"no job {job_id!r} in the store")
+        return job
+
+
+def find_job(url: str, job_id: str) -> Job | None:
+    with session_scope(url) as s:
+        return s.get(Job, job_id)
+
+
+def list_jobs(url: str, limit: int = 50, state: str | None = None) -> list[Job]:
+    with session_scope(url) as s:
+        q = select(Job).order_by(Job.created_at.desc()).limit(limit)
+        if state:
+            q = q.where(Job.state == state)
+        return list(s.scalars(q))
+
+
+def set_job_state(url: str, job_id: str, state: str, *, error: str | None = None,
+                  only_from: tuple[str, ...] | None = None, **fields) -> bool:
+    """Move a job to `state`; with `only_from`, only if it is in one of those states now."""
+    values: dict = {"state": state, **fields}
+    if state == JobState.RUNNING:
+        values.setdefault("started_at", utcnow())
+        values["error"] = None
+        values["finished_at"] = None
+    if state in JobState.FINAL:
+        values["finished_at"] = utcnow()
+    if error is not None:
+        values["error"] = error
+    with session_scope(url) as s:
+        q = update(Job).where(Job.id == job_id)
+        if only_from:
+            q = q.where(Job.state.in_(only_from))
+        return s.execute(q.values(**values)).rowcount > 0
+
+
+def add_event(url: str, job_id: str, message: str, level: str = "info") -> None:
+    with session_scope(url) as s:
+        s.add(Event(job_id=job_id, level=level, message=message))
+
+
+def list_events(url: str, job_id: str, limit: int = 200) -> list[Event]:
+    with session_scope(url) as s:
+        q = select(Event).where(Event.job_id == job_id).order_by(Event.id.desc()).limit(limit)
+        return list(reversed(list(s.scalars(q))))
+
+
+# --- partitions ---------------------------------------------------------------------------------------
+
+def create_partitions(url: str, job_id: str, stage: str, refs: list[tuple[dict, int]]) -> None:
+    """Insert one pending row per (input_ref, input_bytes), indexed 0..n-1. Already planned: no-op."""
+    with session_scope(url) as s:
+        exists = s.scalar(select(func.count()).select_from(Partition)
+                          .where(Partition.job_id == job_id, Partition.stage == stage))
+        if exists:
+            return
+        s.add_all(Partition(job_id=job_id, stage=stage, index=i, input_ref=ref, input_bytes=size)
+                  for i, (ref, size) in enumerate(refs))
+
+
+def list_partitions(url: str, job_id: str, stage: str | None = None) -> list[Partition]:
+    with session_scope(url) as s:
+        q = select(Partition).where(Partition.job_id == job_id).order_by(Partition.stage, Partition.index)
+        if stage:
+            q = q.where(Partition.stage == stage)
+        return list(s.scalars(q))
+
+
+def get_partition(url: str, job_id: str, stage: str, index: int) -> Partition | None:
+    with session_scope(url) as s:
+        return s.scalars(select(Partition).where(
+            Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)).first()
+
+
+def set_task_ids(url: str, job_id: str, stage: str, task_ids: dict[int, str]) -> None:
+    with session_scope(url) as s:
+        for index, task_id in task_ids.items():
+            s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage == stage,
+                                              Partition.index == index).values(task_id=task_id))
+
+
+@dataclass
+class Claim:
+    """What a task learns when it claims a partition: whether to run, and the row's input."""
+
+    run: bool
+    reason: str = ""
+    partition_id: int = 0
+    input_ref: dict | None = None
+    attempts: int = 0
+
+
+def claim_partition(url: str, job_id: str, stage: str, index: int, worker: str, task_id: str | None) -> Claim:
+    """Mark a partition started unless it is committed or its job is over; count the attempt."""
+    with session_scope(url) as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            return Claim(False, "job not found")
+        if job.state in JobState.FINAL and job.state != JobState.FAILED:
+            return Claim(False, f"job {job.state}")
+        part = s.scalars(select(Partition).where(
+            Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)
+            .with_for_update()).first()
+        if part is None:
+            return Claim(False, "partition not found")
+        if part.state == PartitionState.COMMITTED:
+            return Claim(False, "already committed", part.id)
+        part.state = PartitionState.STARTED
+        part.attempts += 1
+        part.worker = worker
+        part.task_id = task_id or part.task_id
+        part.started_at = utcnow()
+        part.error = None
+        part.progress = None
+        return Claim(True, "", part.id, dict(part.input_ref), part.attempts)
+
+
+def update_progress(url: str, partition_id: int, progress: dict) -> None:
+    with session_scope(url) as s:
+        s.execute(update(Partition).where(Partition.id == partition_id,
+                                          Partition.state == PartitionState.STARTED)
+                  .values(progress=progress))
+
+
+def commit_partition(url: str, partition_id: int, counts: dict, output_ref: dict | None) -> None:
+    """The partition's output is durable: record its figures. Setting (not adding) keeps reruns exact."""
+    with session_scope(url) as s:
+        s.execute(update(Partition).where(Partition.id == partition_id).values(
+            state=PartitionState.COMMITTED, counts=counts, output_ref=output_ref, progress=None,
+            finished_at=utcnow(), error=None))
+
+
+def fail_partition(url: str, partition_id: int, error: str) -> None:
+    with session_scope(url) as s:
+        s.execute(update(Partition).where(Partition.id == partition_id,
+                                          Partition.state != PartitionState.COMMITTED)
+                  .values(state=PartitionState.FAILED, error=error, finished_at=utcnow()))
+
+
+def reset_unfinished(url: str, job_id: str) -> int:
+    """Before a resume: every partition not committed goes back to pending. Returns how many."""
+    with session_scope(url) as s:
+        return s.execute(update(Partition).where(
+            Partition.job_id == job_id, Partition.state != PartitionState.COMMITTED)
+            .values(state=PartitionState.PENDING, progress=None)).rowcount
+
+
+def delete_job(url: str, job_id: str) -> None:
+    with session_scope(url) as s:
+        s.execute(delete(Job).where(Job.id == job_id))

@@ -1,0 +1,1 @@
+"""Planning (pure), canvas composition and the thin Celery tasks."""

@@ -1,0 +1,52 @@
+"""How a job's tasks are composed: the one module that uses `celery.canvas`.
+
+    chord(group(process_i ...), dedup) -> chord(group(tokenize_i ...), finalize)
+
+Headers carry (job id, partition index) only; the data stays on disk. Each signature gets its task id
+up front so `auralith cancel` can revoke work that is still queued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from celery import chain, chord, group, uuid
+from celery.canvas import Signature
+
+
+@dataclass
+class StagePlan:
+    """What is left to run for one job, read from its partition rows."""
+
+    job_id: str
+    process: list[int] = field(default_factory=list)
+    dedup: bool = False
+    tokenize: list[int] = field(default_factory=list)
+    priority: int | None = None
+
+
+def _fan_out(task, job_id: str, indexes: list[int], priority: int | None) -> tuple[group, dict[int, str]]:
+    ids = {i: uuid() for i in indexes}
+    return group(task.si(job_id, i).set(task_id=ids[i], priority=priority) for i in indexes), ids
+
+
+def job_canvas(plan: StagePlan) -> tuple[Signature, dict[str, dict[int, str]]]:
+    """The signature that runs what is left of a job, and the task ids it assigns per stage."""
+    from auralith.workflow import tasks
+
+    steps: list[Signature] = []
+    task_ids: dict[str, dict[int, str]] = {}
+    pr = plan.priority
+    dedup = tasks.dedup_exact.si(plan.job_id).set(priority=pr)
+    if plan.process:
+        header, task_ids["process"] = _fan_out(tasks.process_partition, plan.job_id, plan.process, pr)
+        steps.append(chord(header, dedup))
+    elif plan.dedup:
+        steps.append(dedup)
+    finalize = tasks.finalize_job.si(plan.job_id).set(priority=pr)
+    if plan.tokenize:
+        header, task_ids["tokenize"] = _fan_out(tasks.tokenize_partition, plan.job_id, plan.tokenize, pr)
+        steps.append(chord(header, finalize))
+    else:
+        steps.append(finalize)
+    return (chain(*steps) if len(steps) > 1 else steps[0]), task_ids

@@ -1,0 +1,128 @@
+"""The planner: which input files a job reads and how they are cut into partitions of about equal size.
+
+Pure: the plan is a function of the config and the files on disk, so planning twice gives the same plan.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from auralith.config import JobConfig
+from auralith.documents import Compression, FilePiece, Format
+from auralith.errors import ConfigError, InputError
+
+_COMPRESSIONS: dict[str, Compression] = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+_FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+_SUPPORTED = f"{', '.join(_FORMATS)}, each optionally followed by {', '.join(_COMPRESSIONS)}"
+# Newlines are counted in chunks this big, so planning never holds a whole file in memory.
+_SCAN_CHUNK = 4 << 20
+
+
+def detect_format(path: str, source_format: str = "auto") -> tuple[Format, Compression]:
+    """(format, compression) of a file from its extension; a source_format other than "auto" wins.
+
+    Raises InputError naming the file when the extension is unknown and the format is "auto".
+    """
+    stem, ext = os.path.splitext(os.path.basename(path).lower())
+    compression = _COMPRESSIONS.get(ext, "none")
+    if compression != "none":
+        ext = os.path.splitext(stem)[1]
+    if source_format != "auto":
+        return source_format, compression  # type: ignore[return-value]
+    fmt = _FORMATS.get(ext)
+    if fmt is None:
+        raise InputError(f"unsupported file extension; supported: {_SUPPORTED} "
+                         "(or set the source's format)", file=path)
+    return fmt, compression
+
+
+def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
+    """(source index, absolute path, size in bytes) of every input file, in a stable order.
+
+    Sources in config order, patterns in order, each pattern's matches sorted. A file matched twice (by
+    two patterns or two sources) is read once, under the first. Raises ConfigError listing every pattern
+    that matches no file.
+    """
+    files: list[tuple[int, str, int]] = []
+    seen: set[str] = set()
+    problems: list[str] = []
+    for i, src in enumerate(cfg.sources):
+        for pattern in src.patterns:
+            # An existing path is taken literally, so names holding glob characters like "[" still work.
+            matches = [pattern] if os.path.isfile(pattern) else glob.glob(pattern, recursive=True)
+            paths = sorted(os.path.abspath(m) for m in matches if os.path.isfile(m))
+            if not paths:
+                problems.append(f"sources[{i}].path: no files match {pattern!r}")
+            for path in paths:
+                key = os.path.realpath(path)
+                if key not in seen:
+                    seen.add(key)
+                    files.append((i, path, os.path.getsize(path)))
+    if problems:
+        raise ConfigError(problems)
+    return files
+
+
+def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
+    """Cut the job's input into partitions of about `partition_size_mb` each, as lists of file pieces.
+
+    Files are packed greedily in `list_source_files` order; a partition closes once it holds at least the
+    target size, so a partition can overshoot by up to one line (split files) or one whole file
+    (compressed and .txt files are never split). Only uncompressed JSONL is split, at line starts.
+    """
+    target = max(1, int(cfg.partition_size_mb * 2**20))
+    partitions: list[list[FilePiece]] = []
+    current: list[FilePiece] = []
+    used = 0
+    for source, path, size in list_source_files(cfg):
+        fmt, compression = detect_format(path, cfg.sources[source].format)
+        if fmt == "jsonl" and compression == "none" and size > target - used:
+            pieces = split_jsonl(path, source, first=target - used, every=target)
+        else:
+            pieces = [FilePiece(path=path, source=source, format=fmt, compression=compression, size=size)]
+        for piece in pieces:
+            current.append(piece)
+            used += piece.size
+            if used >= target:
+                partitions.append(current)
+                current, used = [], 0
+    if current:
+        partitions.append(current)
+    return partitions
+
+
+def split_jsonl(path: str, source: int, first: int, every: int) -> list[FilePiece]:
+    """Cut an uncompressed JSONL file into pieces of about `first`, then `every`, bytes.
+
+    Each boundary moves forward to just after the next newline, so every piece starts at a line start;
+    `first_line` comes from counting newlines in one streaming pass. The last piece has end=None.
+    """
+    pieces: list[FilePiece] = []
+    start, start_line = 0, 1
+    want = start + max(1, first)  # the piece ends at the first line start at or after this offset
+    newlines = 0  # in the file before `chunk_pos + counted`
+    chunk_pos = 0  # file offset of the current chunk
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_SCAN_CHUNK):
+            counted = 0  # chunk bytes whose newlines are in `newlines`
+            while True:
+                # A newline at want - 1 means `want` itself is a line start.
+                nl = chunk.find(b"\n", max(want - 1 - chunk_pos, counted))
+                if nl < 0:
+                    break
+                newlines += chunk.count(b"\n", counted, nl + 1)
+                counted = nl + 1
+                end = chunk_pos + nl + 1
+                pieces.append(FilePiece(path=path, source=source, format="jsonl", compression="none",
+                                        size=end - start, start=start, end=end, first_line=start_line))
+                start, start_line = end, newlines + 1
+                want = start + every
+            newlines += chunk.count(b"\n", counted)
+            chunk_pos += len(chunk)
+    if start < chunk_pos or not pieces:
+        pieces.append(FilePiece(path=path, source=source, format="jsonl", compression="none",
+                                size=chunk_pos - start, start=start, first_line=start_line))
+    else:  # the last boundary fell exactly at EOF: that piece reads to the end
+        pieces[-1].end = None
+    return pieces

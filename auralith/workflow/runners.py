@@ -1,0 +1,215 @@
+"""One partition of each stage, run without Celery: readers -> steps -> atomic files, returning counts.
+
+Tasks call these with paths and a progress callback; tests and benchmarks call them directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from auralith.config import JobConfig
+from auralith.documents import Document, FilePiece, InputIssue
+from auralith.readers import PieceReader, iter_jsonl_zst, write_jsonl_zst
+from auralith.steps.dedup import HashRecord, content_hash, decide_exact_duplicates
+from auralith.steps.filters import LengthFilter
+from auralith.steps.normalize import TextNormalizer
+from auralith.steps.shards import MANIFEST_NAME, ShardWriter
+from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
+from auralith.storage.local import write_bytes_atomic
+
+ProgressFn = Callable[[dict], None]
+MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all of them go to a side file
+
+
+@dataclass(frozen=True)
+class WorkPaths:
+    """Where one job keeps its intermediate files: `{work_dir}/{job_id}/...`."""
+
+    root: Path
+
+    @classmethod
+    def for_job(cls, cfg: JobConfig, job_id: str) -> WorkPaths:
+        return cls(Path(cfg.work_dir) / job_id)
+
+    def clean(self, i: int) -> Path:
+        return self.root / "clean" / f"{i:05d}.jsonl.zst"
+
+    def hashes(self, i: int) -> Path:
+        return self.root / "hashes" / f"{i:05d}.jsonl.zst"
+
+    def issues(self, i: int) -> Path:
+        return self.root / "issues" / f"{i:05d}.jsonl.zst"
+
+    def removed(self, i: int) -> Path:
+        return self.root / "removed" / f"{i:05d}.jsonl.zst"
+
+    def drops(self, i: int) -> Path:
+        return self.root / "dedup" / f"{i:05d}.json"
+
+
+class _Throttle:
+    """Calls `fn` at most once per `interval` seconds, so live progress costs few SQL writes."""
+
+    def __init__(self, fn: ProgressFn | None, interval: float = 1.0):
+        self.fn, self.interval, self.last = fn, interval, 0.0
+
+    def __call__(self, progress: dict, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.fn and (force or now - self.last >= self.interval):
+            self.last = now
+            self.fn(progress)
+
+
+def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths, index: int,
+                      progress: ProgressFn | None = None) -> dict:
+    """Read, normalise, filter and hash one partition; write its clean documents. Returns its counts.
+
+    Every record read ends up exactly once: kept, or under `removed[reason]`. Records that are not
+    documents at all (bad JSON, invalid UTF-8, ...) are removed as `input_error.{reason}` and listed.
+    """
+    pre = cfg.preprocessing
+    normalize = TextNormalizer(pre.normalize)
+    length_filter = LengthFilter(pre.length)
+    removed: Counter[str] = Counter()
+    input_errors: Counter[str] = Counter()
+    issues: list[dict] = []
+    kept: list[dict] = []
+    hashes: list[dict] = []
+    aside: list[dict] = []
+    records = documents = blank_lines = 0
+    bytes_done = 0
+    report = _Throttle(progress)
+
+    for piece in pieces:
+        src = cfg.sources[piece.source]
+        reader = PieceReader(piece, src.text_field, src.id_field)
+        for item in reader:
+            if isinstance(item, InputIssue):
+                input_errors[item.reason] += 1
+                if item.line is not None:  # a bad record (an empty file is not a record)
+                    records += 1
+                    removed[f"input_error.{item.reason}"] += 1
+                issues.append(item.to_dict())
+                continue
+            records += 1
+            documents += 1
+            reason = _clean(item, normalize, length_filter)
+            if reason:
+                removed[reason] += 1
+                if pre.keep_removed:
+                    aside.append({"id": item.id, "file": item.file, "line": item.line, "reason": reason,
+                                  "text": item.text})
+                continue
+            kept.append({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
+            if pre.exact_dedup:
+                hashes.append({"h": content_hash(item.text), "id": item.id})
+            report({"documents": records, "bytes": bytes_done + reader.bytes_read})
+        blank_lines += reader.blank_lines
+        bytes_done += piece.size
+
+    write_jsonl_zst(paths.clean(index), kept)
+    if pre.exact_dedup:
+        write_jsonl_zst(paths.hashes(index), hashes)
+    if issues:
+        write_jsonl_zst(paths.issues(index), issues)
+    if pre.keep_removed and aside:
+        write_jsonl_zst(paths.removed(index), aside)
+    report({"documents": records, "bytes": bytes_done}, force=True)
+    return {
+        "records": records,
+        "documents": documents,
+        "kept": len(kept),
+        "bytes": bytes_done,
+        "blank_lines": blank_lines,
+        "removed": dict(sorted(removed.items())),
+        "input_errors": dict(sorted(input_errors.items())),
+        "issues": issues[:MAX_ISSUES_IN_COUNTS],
+        "issue_count": len(issues),
+    }
+
+
+def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter) -> str | None:
+    doc.text = normalize(doc.text)
+    return length_filter(doc.text)
+
+
+def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
+    """Read every partition's hashes, pick one document per hash, write a drop list per partition."""
+
+    def records():
+        for p in range(n_partitions):
+            for pos, rec in enumerate(iter_jsonl_zst(paths.hashes(p))):
+                yield HashRecord(rec["h"], rec["id"], p, pos)
+
+    drops = decide_exact_duplicates(records())
+    for p in range(n_partitions):
+        write_bytes_atomic(paths.drops(p), json.dumps(drops.get(p, [])).encode())
+    return {"removed": {"exact_duplicate": sum(len(v) for v in drops.values())},
+            "per_partition": {str(p): len(v) for p, v in sorted(drops.items())}}
+
+
+def remove_stale_shards(out_dir: str) -> int:
+    """Delete shards and the manifest a previous job left in `out_dir` (only files named as ours)."""
+    out = Path(out_dir)
+    stale = [*out.glob("part-*.safetensors"), *out.glob("part-*.safetensors.zst"), out / MANIFEST_NAME]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def read_drops(paths: WorkPaths, index: int) -> set[int]:
+    path = paths.drops(index)
+    return set(json.loads(path.read_bytes())) if path.exists() else set()
+
+
+def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positions: set[int],
+                       progress: ProgressFn | None = None) -> tuple[dict, list[dict]]:
+    """Tokenize one partition's clean documents (minus dropped duplicates) into shards in the output dir.
+
+    Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
+    files with the same bytes. Returns (counts, shard infos).
+    """
+    tcfg, ocfg = cfg.tokenization, cfg.output
+    tok = load_tokenizer(tcfg.tokenizer)
+    eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None
+    dtype = token_dtype(tok.get_vocab_size(with_added_tokens=True), tcfg.dtype)
+    encoder = DocumentTokenizer(tok, append_eos=tcfg.append_eos, eos_id=eos_id,
+                                max_length=tcfg.max_length, batch_size=tcfg.batch_size, dtype=dtype)
+    writer = ShardWriter(ocfg.path, f"part-{index:05d}", dtype=dtype,
+                         max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
+                         compression=ocfg.compression, zstd_level=ocfg.zstd_level)
+    report = _Throttle(progress)
+    docs_in = docs_out = tokens = truncated = 0
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal tokens, truncated, docs_out
+        arrays, n_trunc = encoder.encode(batch)
+        truncated += n_trunc
+        for arr in arrays:
+            writer.add(arr)
+            tokens += len(arr)
+        docs_out += len(arrays)
+        batch.clear()
+        report({"documents": docs_in, "tokens": tokens})
+
+    for pos, rec in enumerate(iter_jsonl_zst(paths.clean(index))):
+        docs_in += 1
+        if pos in drop_positions:
+            continue
+        batch.append(rec["text"])
+        if len(batch) >= tcfg.batch_size:
+            flush()
+    if batch:
+        flush()
+    shards = [info.to_dict() for info in writer.close()]
+    report({"documents": docs_in, "tokens": tokens}, force=True)
+    counts = {"documents": docs_in, "kept": docs_out, "tokens": tokens, "truncated": truncated,
+              "removed": {"exact_duplicate": docs_in - docs_out} if docs_in - docs_out else {},
+              "shards": len(shards)}
+    return counts, shards

@@ -1,0 +1,241 @@
+"""The Celery tasks: thin. Each loads a partition reference, calls a runner, records the result.
+
+Every task is idempotent: a committed partition is skipped, outputs are written atomically under
+deterministic names, and a commit sets (never adds to) the row's figures.
+"""
+
+from __future__ import annotations
+
+from celery import Task
+from celery.utils.log import get_task_logger
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from auralith.app import app, store_url
+from auralith.config import JobConfig, parse_config
+from auralith.documents import FilePiece
+from auralith.errors import AuralithError, TransientError
+from auralith.settings import PRIORITIES
+from auralith.steps.shards import write_manifest
+from auralith.steps.tokenize import load_tokenizer, resolve_eos_id, tokenizer_hash
+from auralith.store import repo
+from auralith.store.models import JobState, PartitionState, utcnow
+from auralith.workflow import canvas, runners
+from auralith.workflow.plan import plan_partitions
+from auralith.workflow.stats import job_stats
+
+log = get_task_logger(__name__)
+
+# Worth retrying: the database or broker went away, a disk hiccup. Bad input (InputError) and bad
+# config are AuralithErrors, which are not in this list, so they fail at once.
+TRANSIENT_ERRORS = (TransientError, OperationalError, DBAPIError, ConnectionError, TimeoutError, OSError)
+PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+class AuralithTask(Task):
+    autoretry_for = TRANSIENT_ERRORS
+    dont_autoretry_for = PERMANENT_OS_ERRORS
+    retry_backoff = 5
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 8
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        """Out of retries, or a permanent error: the partition and its job are marked failed."""
+        job_id = kwargs.get("job_id") or (args[0] if args and isinstance(args[0], str) else None)
+        if job_id is None and self.name == "auralith.run_job":
+            job_id = task_id
+        if not job_id:
+            return
+        message = str(exc) if isinstance(exc, AuralithError) else f"{type(exc).__name__}: {exc}"
+        url = store_url()
+        try:
+            stage = STAGE_OF_TASK.get(self.name)
+            if stage:
+                index = args[1] if len(args) > 1 else 0
+                part = repo.get_partition(url, job_id, stage, index)
+                if part:
+                    repo.fail_partition(url, part.id, message)
+                message = f"{stage} partition {index}: {message}"
+            if repo.set_job_state(url, job_id, JobState.FAILED, error=message,
+                                  only_from=(JobState.PENDING, JobState.RUNNING)):
+                repo.add_event(url, job_id, message, level="error")
+        except Exception:  # the store itself is down: the worker log keeps the error
+            log.exception("could not record the failure of job %s", job_id)
+
+
+_configs: dict[str, JobConfig] = {}
+
+
+def job_config(job_id: str) -> JobConfig:
+    """The job's config as stored at submit time (cached: it never changes for a job)."""
+    if job_id not in _configs:
+        job = repo.get_job(store_url(), job_id)
+        _configs[job_id] = JobConfig.model_validate(job.config)
+    return _configs[job_id]
+
+
+def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dict:
+    url = store_url()
+    claim = repo.claim_partition(url, job_id, stage, index, task.request.hostname or "local", task.request.id)
+    if not claim.run:
+        log.info("job %s %s partition %d skipped: %s", job_id, stage, index, claim.reason)
+        return {"job_id": job_id, "stage": stage, "index": index, "skipped": claim.reason}
+    cfg = job_config(job_id)
+
+    def progress(values: dict) -> None:
+        repo.update_progress(url, claim.partition_id, values)
+
+    counts, output_ref = work(cfg, claim.input_ref, progress)
+    repo.commit_partition(url, claim.partition_id, counts, output_ref)
+    return {"job_id": job_id, "stage": stage, "index": index, "committed": True}
+
+
+@app.task(bind=True, base=AuralithTask, name="auralith.process_partition")
+def process_partition(self, job_id: str, index: int) -> dict:
+    """Read, clean, filter and hash one partition of input (queue `process`)."""
+
+    def work(cfg, ref, progress):
+        pieces = [FilePiece.from_dict(p) for p in ref["pieces"]]
+        paths = runners.WorkPaths.for_job(cfg, job_id)
+        counts = runners.process_partition(cfg, pieces, paths, index, progress)
+        return counts, {"clean": str(paths.clean(index))}
+
+    return _run_partition(self, job_id, "process", index, work)
+
+
+@app.task(bind=True, base=AuralithTask, name="auralith.dedup_exact")
+def dedup_exact(self, job_id: str) -> dict:
+    """Decide, across all partitions, which exact duplicates to drop (chord body of the process stage)."""
+
+    def work(cfg, ref, progress):
+        n = ref["partitions"]
+        _require_committed(job_id, "process", n)
+        if not cfg.preprocessing.exact_dedup:
+            return {"removed": {}}, None
+        return runners.decide_dedup(runners.WorkPaths.for_job(cfg, job_id), n), None
+
+    return _run_partition(self, job_id, "dedup", 0, work)
+
+
+@app.task(bind=True, base=AuralithTask, name="auralith.tokenize_partition")
+def tokenize_partition(self, job_id: str, index: int) -> dict:
+    """Tokenize one partition's kept documents into safetensors shards (queue `tokenize`)."""
+
+    def work(cfg, ref, progress):
+        _require_committed(job_id, "dedup", 1)
+        paths = runners.WorkPaths.for_job(cfg, job_id)
+        counts, shards = runners.tokenize_partition(cfg, paths, index, runners.read_drops(paths, index), progress)
+        return counts, {"shards": shards}
+
+    return _run_partition(self, job_id, "tokenize", index, work)
+
+
+STAGE_OF_TASK = {"auralith.process_partition": "process", "auralith.dedup_exact": "dedup",
+                 "auralith.tokenize_partition": "tokenize"}
+
+
+def _require_committed(job_id: str, stage: str, expected: int) -> None:
+    parts = repo.list_partitions(store_url(), job_id, stage)
+    done = sum(p.state == PartitionState.COMMITTED for p in parts)
+    if done < expected:
+        # Only a chord that fired early could get here; retrying lets the missing partitions land.
+        raise TransientError(f"{stage}: {done} of {expected} partitions committed")
+
+
+@app.task(bind=True, base=AuralithTask, name="auralith.finalize_job")
+def finalize_job(self, job_id: str) -> dict:
+    """Write manifest.json after every shard, then mark the job succeeded (chord body of tokenize)."""
+    url = store_url()
+    job = repo.get_job(url, job_id)
+    if job.state != JobState.RUNNING:
+        return {"job_id": job_id, "state": job.state, "skipped": f"job {job.state}"}
+    cfg = job_config(job_id)
+    parts = repo.list_partitions(url, job_id)
+    tokenize = [p for p in parts if p.stage == "tokenize"]
+    _require_committed(job_id, "tokenize", len(tokenize))
+    stats = job_stats(parts)
+    tok = load_tokenizer(cfg.tokenization.tokenizer)
+    shards = [s for p in sorted(tokenize, key=lambda p: p.index) for s in p.output_ref["shards"]]
+    manifest = {
+        "format": "auralith-manifest/1",
+        "job_id": job_id,
+        "name": cfg.name,
+        "created_at": utcnow().isoformat(),
+        "config_hash": job.config_hash,
+        "tokenizer": {
+            "spec": cfg.tokenization.tokenizer,
+            "sha256": tokenizer_hash(tok),
+            "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+            "eos_id": resolve_eos_id(tok, cfg.tokenization.eos_token) if cfg.tokenization.append_eos else None,
+        },
+        "dtype": shards[0]["dtype"] if shards else None,
+        "documents": stats.documents_out,
+        "tokens": stats.tokens,
+        "shards": shards,
+    }
+    path = write_manifest(cfg.output.path, manifest)
+    summary = stats.to_dict()
+    summary.pop("issues")
+    repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri=str(path.parent), stats=summary,
+                       only_from=(JobState.RUNNING,))
+    repo.add_event(url, job_id, f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, "
+                                f"{len(shards)} shards in {path.parent}")
+    return {"job_id": job_id, "state": JobState.SUCCEEDED, "manifest": str(path)}
+
+
+@app.task(bind=True, base=AuralithTask, name="auralith.run_job")
+def run_job(self, config: dict, job_id: str | None = None, resume: bool = False) -> str:
+    """Start (or resume) a job from its config dict; the job id is this task's id unless given.
+
+    Plans partitions once, then replaces itself with the canvas of what is not yet committed.
+    """
+    url = store_url()
+    job_id = job_id or self.request.id
+    cfg = parse_config(config, source=f"job {job_id}")
+    cfg = cfg.resolved()
+    repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
+    job = repo.get_job(url, job_id)
+    if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
+        return job_id
+    cfg = job_config(job_id)
+    _check_tokenizer(cfg)
+    if not repo.list_partitions(url, job_id, "process"):
+        _plan(url, job_id, cfg)
+    elif resume:
+        n = repo.reset_unfinished(url, job_id)
+        repo.add_event(url, job_id, f"resumed: {n} partitions to redo")
+    repo.set_job_state(url, job_id, JobState.RUNNING)
+    plan = _stage_plan(url, job_id, PRIORITIES.get(cfg.priority))
+    sig, task_ids = canvas.job_canvas(plan)
+    for stage, ids in task_ids.items():
+        repo.set_task_ids(url, job_id, stage, ids)
+    raise self.replace(sig)
+
+
+def _check_tokenizer(cfg: JobConfig) -> None:
+    # Fail before hours of processing, not after: the tokenizer must load and have its EOS token.
+    tok = load_tokenizer(cfg.tokenization.tokenizer)
+    if cfg.tokenization.append_eos:
+        resolve_eos_id(tok, cfg.tokenization.eos_token)
+
+
+def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
+    partitions = plan_partitions(cfg)
+    runners.remove_stale_shards(cfg.output.path)
+    repo.create_partitions(url, job_id, "process", [
+        ({"pieces": [p.to_dict() for p in pieces]}, sum(p.size for p in pieces)) for pieces in partitions])
+    repo.create_partitions(url, job_id, "dedup", [({"partitions": len(partitions)}, 0)])
+    repo.create_partitions(url, job_id, "tokenize", [({"process_index": i}, 0) for i in range(len(partitions))])
+    total = sum(p.size for pieces in partitions for p in pieces)
+    repo.add_event(url, job_id, f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB")
+
+
+def _stage_plan(url: str, job_id: str, priority: int | None) -> canvas.StagePlan:
+    todo: dict[str, list[int]] = {"process": [], "dedup": [], "tokenize": []}
+    for p in repo.list_partitions(url, job_id):
+        if p.state != PartitionState.COMMITTED:
+            todo[p.stage].append(p.index)
+    return canvas.StagePlan(job_id, process=todo["process"], dedup=bool(todo["dedup"]) or bool(todo["process"]),
+                            tokenize=todo["tokenize"], priority=priority)

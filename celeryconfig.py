@@ -1,0 +1,14 @@
+"""Deployment overrides for the Celery app, read by `celery -A auralith` when it runs from this folder.
+
+Auralith's defaults (auralith/settings.py) already read AURALITH_BROKER_URL, AURALITH_STORE_URL,
+AURALITH_VISIBILITY_TIMEOUT, AURALITH_WORKER_MAX_MEMORY_PER_CHILD and friends from the environment.
+Set any Celery setting here to override them, for example:
+
+    worker_concurrency = 4
+    broker_transport_options = {"visibility_timeout": 12 * 3600}
+"""
+
+import os
+
+if os.environ.get("AURALITH_WORKER_CONCURRENCY"):
+    worker_concurrency = int(os.environ["AURALITH_WORKER_CONCURRENCY"])
