@@ -81,7 +81,7 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, as_json: 
     from auralith.client import Client
     from auralith.config import load_config
     from auralith.embedded import embedded_worker
-    from auralith.monitoring.progress import issues_table, summary_table, watch_job
+    from auralith.monitoring.progress import summary_table, watch_job
 
     cfg = load_config(config)  # config errors surface before any worker starts
     loglevel = "INFO" if ctx.obj["verbose"] else "ERROR"
@@ -93,17 +93,25 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, as_json: 
             info = watch_job(client, job_id, console)
         else:
             info = client.wait(job_id)
-    _print_final(info, as_json, summary_table, issues_table)
+    _print_final(info, as_json, summary_table)
 
 
-def _print_final(info, as_json: bool, summary_table, issues_table) -> None:
+def _print_issues(stats) -> None:
+    from auralith.monitoring.progress import issue_lines
+
+    lines = issue_lines(stats)
+    if lines:
+        console.print(f"[bold]input issues ({stats.issue_count})[/bold]")
+        for line in lines:
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
+def _print_final(info, as_json: bool, summary_table) -> None:
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2))
     else:
         console.print(summary_table(info))
-        issues = issues_table(info.stats)
-        if issues is not None:
-            console.print(issues)
+        _print_issues(info.stats)
         if info.error:
             err_console.print(f"[red]job failed:[/red] {info.error}", highlight=False)
     if info.state != "succeeded":
@@ -132,10 +140,10 @@ def submit(ctx: click.Context, config: str, priority: str | None, then_watch: bo
 @click.pass_context
 def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
     """Show live progress per stage until the job ends."""
-    from auralith.monitoring.progress import issues_table, summary_table, watch_job
+    from auralith.monitoring.progress import summary_table, watch_job
 
     info = watch_job(_client(ctx), job_id, console, timeout=timeout)
-    _print_final(info, False, summary_table, issues_table)
+    _print_final(info, False, summary_table)
 
 
 @main.command()
@@ -145,7 +153,7 @@ def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
 @click.pass_context
 def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """State, partitions per stage, documents and tokens so far, removals and input issues."""
-    from auralith.monitoring.progress import issues_table, stages_table, summary_table
+    from auralith.monitoring.progress import stages_table, summary_table
 
     info = _client(ctx).get_job(job_id)
     if as_json:
@@ -153,9 +161,7 @@ def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
         return
     console.print(summary_table(info))
     console.print(stages_table(info.stats))
-    issues = issues_table(info.stats)
-    if issues is not None:
-        console.print(issues)
+    _print_issues(info.stats)
     if info.error:
         console.print(f"[red]error:[/red] {info.error}", highlight=False)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from auralith.app import app, configure, store_url
 from auralith.config import JobConfig, load_config, parse_config
-from auralith.errors import AuralithError
+from auralith.errors import AuralithError, JobNotFound
 from auralith.settings import PRIORITIES
 from auralith.store import migrate, repo
 from auralith.store.db import check_ready
@@ -90,12 +90,13 @@ class Client:
         self._send(job_id, cfg.model_dump(mode="json"), cfg.priority, resume=False)
         return job_id
 
-    def _send(self, job_id: str, config: dict, priority: str, resume: bool) -> None:
+    def _send(self, job_id: str, config: dict, priority: str, resume: bool, reuse_task_ids: bool = False) -> None:
         from auralith.workflow.tasks import run_job
 
         task_id = job_id if not resume else None
-        run_job.apply_async(args=[config], kwargs={"job_id": job_id, "resume": resume}, task_id=task_id,
-                            priority=PRIORITIES.get(priority))
+        run_job.apply_async(args=[config], kwargs={"job_id": job_id, "resume": resume,
+                                                   "reuse_task_ids": reuse_task_ids},
+                            task_id=task_id, priority=PRIORITIES.get(priority))
 
     def get_job(self, job_id: str, *, with_stats: bool = True) -> JobInfo:
         url = self._store()
@@ -139,14 +140,26 @@ class Client:
         if job.state == JobState.SUCCEEDED:
             raise AuralithError(f"job {job.id} already succeeded; nothing to resume")
         repo.set_job_state(url, job.id, JobState.RUNNING)
-        self._send(job.id, job.config, job.priority, resume=True)
+        repo.add_event(url, job.id, f"resume requested (was {job.state})")
+        self._send(job.id, job.config, job.priority, resume=True,
+                   reuse_task_ids=job.state != JobState.CANCELLED)
         return job.id
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> JobInfo:
-        """Block until the job ends; TimeoutError after `timeout` seconds."""
+        """Block until the job ends; TimeoutError after `timeout` seconds.
+
+        A job sent with `run_job.delay()` has no row until a worker picks it up, so an unknown id is
+        waited for too (up to `timeout`).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            info = self.get_job(job_id, with_stats=False)
+            try:
+                info = self.get_job(job_id, with_stats=False)
+            except JobNotFound:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise
+                time.sleep(poll)
+                continue
             if info.done:
                 return self.get_job(job_id)
             if deadline is not None and time.monotonic() > deadline:

@@ -108,15 +108,13 @@ def stages_table(st: JobStats) -> Table:
     return table
 
 
-def issues_table(st: JobStats, limit: int = 20) -> Table | None:
-    """Bad input records with file, line and field, so a user can find and fix them."""
-    if not st.issue_count:
-        return None
-    table = Table(title=f"input issues ({st.issue_count}, first {min(limit, len(st.issues))} shown)",
-                  header_style="bold")
-    for col in ("file", "line", "field", "reason", "message"):
-        table.add_column(col)
+def issue_lines(st: JobStats, limit: int = 20) -> list[str]:
+    """Bad input records as `file:line: reason (field): message`, the form editors and grep understand."""
+    lines = []
     for issue in st.issues[:limit]:
-        table.add_row(issue["file"], str(issue["line"] or "-"), issue["field"] or "-", issue["reason"],
-                      issue["message"][:80])
-    return table
+        where = issue["file"] + (f":{issue['line']}" if issue["line"] is not None else "")
+        field = f" (field {issue['field']!r})" if issue["field"] else ""
+        lines.append(f"{where}: {issue['reason']}{field}: {issue['message']}")
+    if st.issue_count > len(lines):
+        lines.append(f"... and {st.issue_count - len(lines)} more (all of them in the job's work dir, issues/)")
+    return lines

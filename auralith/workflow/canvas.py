@@ -23,10 +23,14 @@ class StagePlan:
     dedup: bool = False
     tokenize: list[int] = field(default_factory=list)
     priority: int | None = None
+    # Task ids to reuse per stage and index. A resumed partition keeps the id of the task a dead worker
+    # lost, so the first run's chord sees it finish and stops polling instead of waiting forever.
+    task_ids: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
-def _fan_out(task, job_id: str, indexes: list[int], priority: int | None) -> tuple[group, dict[int, str]]:
-    ids = {i: uuid() for i in indexes}
+def _fan_out(task, job_id: str, indexes: list[int], priority: int | None,
+             reuse: dict[int, str]) -> tuple[group, dict[int, str]]:
+    ids = {i: reuse.get(i) or uuid() for i in indexes}
     return group(task.si(job_id, i).set(task_id=ids[i], priority=priority) for i in indexes), ids
 
 
@@ -39,13 +43,15 @@ def job_canvas(plan: StagePlan) -> tuple[Signature, dict[str, dict[int, str]]]:
     pr = plan.priority
     dedup = tasks.dedup_exact.si(plan.job_id).set(priority=pr)
     if plan.process:
-        header, task_ids["process"] = _fan_out(tasks.process_partition, plan.job_id, plan.process, pr)
+        header, task_ids["process"] = _fan_out(tasks.process_partition, plan.job_id, plan.process, pr,
+                                               plan.task_ids.get("process", {}))
         steps.append(chord(header, dedup))
     elif plan.dedup:
         steps.append(dedup)
     finalize = tasks.finalize_job.si(plan.job_id).set(priority=pr)
     if plan.tokenize:
-        header, task_ids["tokenize"] = _fan_out(tasks.tokenize_partition, plan.job_id, plan.tokenize, pr)
+        header, task_ids["tokenize"] = _fan_out(tasks.tokenize_partition, plan.job_id, plan.tokenize, pr,
+                                                plan.task_ids.get("tokenize", {}))
         steps.append(chord(header, finalize))
     else:
         steps.append(finalize)

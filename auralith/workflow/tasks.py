@@ -186,10 +186,13 @@ def finalize_job(self, job_id: str) -> dict:
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.run_job")
-def run_job(self, config: dict, job_id: str | None = None, resume: bool = False) -> str:
+def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
+            reuse_task_ids: bool = False) -> str:
     """Start (or resume) a job from its config dict; the job id is this task's id unless given.
 
-    Plans partitions once, then replaces itself with the canvas of what is not yet committed.
+    Plans partitions once, then replaces itself with the canvas of what is not yet committed. A resume
+    after a crash reuses the lost tasks' ids (`reuse_task_ids`); after a cancel it must not, since
+    workers drop revoked ids.
     """
     url = store_url()
     job_id = job_id or self.request.id
@@ -207,7 +210,7 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False)
         n = repo.reset_unfinished(url, job_id)
         repo.add_event(url, job_id, f"resumed: {n} partitions to redo")
     repo.set_job_state(url, job_id, JobState.RUNNING)
-    plan = _stage_plan(url, job_id, PRIORITIES.get(cfg.priority))
+    plan = _stage_plan(url, job_id, PRIORITIES.get(cfg.priority), reuse_task_ids)
     sig, task_ids = canvas.job_canvas(plan)
     for stage, ids in task_ids.items():
         repo.set_task_ids(url, job_id, stage, ids)
@@ -232,10 +235,13 @@ def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
     repo.add_event(url, job_id, f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB")
 
 
-def _stage_plan(url: str, job_id: str, priority: int | None) -> canvas.StagePlan:
+def _stage_plan(url: str, job_id: str, priority: int | None, reuse_task_ids: bool) -> canvas.StagePlan:
     todo: dict[str, list[int]] = {"process": [], "dedup": [], "tokenize": []}
+    ids: dict[str, dict[int, str]] = {"process": {}, "tokenize": {}}
     for p in repo.list_partitions(url, job_id):
         if p.state != PartitionState.COMMITTED:
             todo[p.stage].append(p.index)
-    return canvas.StagePlan(job_id, process=todo["process"], dedup=bool(todo["dedup"]) or bool(todo["process"]),
-                            tokenize=todo["tokenize"], priority=priority)
+            if reuse_task_ids and p.task_id and p.stage in ids:
+                ids[p.stage][p.index] = p.task_id
+    return canvas.StagePlan(job_id, process=todo["process"], dedup=bool(todo["dedup"] or todo["process"]),
+                            tokenize=todo["tokenize"], priority=priority, task_ids=ids)

@@ -1,0 +1,172 @@
+"""The demo job end to end on a real Celery worker, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from tokenizers import Tokenizer
+
+from auralith.cli import main
+from auralith.config import load_config
+from auralith.steps.normalize import TextNormalizer
+from auralith.steps.shards import iter_shard_documents, load_manifest
+from auralith.store.models import JobState
+from tests.corpus import EXAMPLES, sentences, write_jsonl
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def demo_config(tmp_path: Path) -> Path:
+    """The shipped demo, copied so its outputs land in tmp_path."""
+    shutil.copytree(EXAMPLES / "data", tmp_path / "data")
+    shutil.copy(EXAMPLES / "tokenizer.json", tmp_path / "tokenizer.json")
+    shutil.copy(EXAMPLES / "demo.yaml", tmp_path / "demo.yaml")
+    return tmp_path / "demo.yaml"
+
+
+def expected_documents(config_path: Path) -> tuple[list[str], int]:
+    """What the job must keep, computed without the pipeline: every source record in input order,
+    normalised, length-filtered, then one document per exact text, the one with the smallest id."""
+    cfg = load_config(config_path)
+    normalize = TextNormalizer(cfg.preprocessing.normalize)
+    rows: list[tuple[str, str]] = []
+    records = 0
+    for src in cfg.sources:
+        files = sorted({p for pat in src.patterns for p in glob.glob(pat)})
+        for path in files:
+            if path.endswith(".txt"):
+                records += 1
+                rows.append((path, normalize(Path(path).read_text(encoding="utf-8"))))
+                continue
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        records += 1
+                        rec = json.loads(line)
+                        rows.append((str(rec[src.id_field]), normalize(rec[src.text_field])))
+    rows = [(i, t) for i, t in rows if cfg.preprocessing.length.min_chars <= len(t)]
+    winner: dict[str, str] = {}
+    for doc_id, t in rows:
+        if t not in winner or doc_id < winner[t]:
+            winner[t] = doc_id
+    return [t for doc_id, t in rows if winner[t] == doc_id], records
+
+
+def shard_documents(manifest_path: Path) -> list[np.ndarray]:
+    manifest = load_manifest(manifest_path)
+    return [doc.copy() for shard in manifest["shards"]
+            for doc in iter_shard_documents(manifest_path.parent / shard["path"])]
+
+
+def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
+    job_id = client.submit(demo_config)
+    info = client.wait(job_id, timeout=120)
+    assert info.state == JobState.SUCCEEDED, info.error
+
+    expected, records = expected_documents(demo_config)
+    manifest_path = Path(info.output) / "manifest.json"
+    manifest = load_manifest(manifest_path)
+    tok = Tokenizer.from_file(str(demo_config.parent / "tokenizer.json"))
+    eos = manifest["tokenizer"]["eos_id"]
+    docs = shard_documents(manifest_path)
+
+    assert len(docs) == len(expected) == manifest["documents"] == info.stats.documents_out
+    for tokens, text in zip(docs, expected):
+        assert tokens[-1] == eos and eos not in tokens[:-1]
+        assert tok.decode(tokens[:-1].tolist(), skip_special_tokens=False) == text
+    assert sum(len(d) for d in docs) == manifest["tokens"]
+
+    # Every input record is accounted for exactly once: kept, or removed with a reason.
+    st = info.stats
+    assert st.records == records
+    assert st.records == st.documents_out + sum(st.removed.values())
+    assert st.removed["exact_duplicate"] > 0 and st.removed["length.too_short"] == 4
+
+
+def test_run_job_delay_from_python(client, demo_config):
+    from auralith.workflow.tasks import run_job
+
+    cfg = yaml.safe_load(demo_config.read_text())
+    cfg["base_dir"] = str(demo_config.parent)  # relative paths resolve here, not in the worker's cwd
+    result = run_job.delay(cfg)
+    info = client.wait(result.id, timeout=120)
+    assert info.state == JobState.SUCCEEDED, info.error
+    assert info.id == result.id
+
+
+def test_bad_input_is_reported_with_file_and_line_and_the_rest_kept(client, tokenizer_path, tmp_path):
+    good = sentences(30, seed=7)
+    data = tmp_path / "data"
+    write_jsonl(data / "a.jsonl", [{"id": f"a{i}", "text": t} for i, t in enumerate(good[:10])])
+    with open(data / "a.jsonl", "ab") as fh:
+        fh.write(b'{"id": "broken", "text": "no closing brace"\n')  # line 11
+        fh.write(b'{"id": "bytes", "text": "caf\xe9 latin-1"}\n')  # line 12
+        fh.write(b'{"id": "notext", "body": "wrong field"}\n')  # line 13
+        fh.write(json.dumps({"id": "a-last", "text": good[10]}).encode() + b"\n")  # line 14
+    (data / "empty.jsonl").write_bytes(b"")
+    blob = gzip.compress("".join(json.dumps({"id": f"g{i}", "text": t}) + "\n"
+                                 for i, t in enumerate(good[11:])).encode())
+    (data / "cut.jsonl.gz").write_bytes(blob[: len(blob) * 2 // 3])
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "bad-input", "sources": [{"path": "data/*.jsonl*"}],
+        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
+    }))
+
+    info = client.wait(client.submit(config), timeout=120)
+    assert info.state == JobState.SUCCEEDED, info.error
+    st = info.stats
+    issues = {(Path(i["file"]).name, i["line"], i["reason"]) for i in st.issues}
+    assert ("a.jsonl", 11, "invalid_json") in issues
+    assert ("a.jsonl", 12, "invalid_utf8") in issues
+    assert ("a.jsonl", 13, "missing_field") in issues
+    assert ("empty.jsonl", None, "empty_file") in issues
+    assert any(name == "cut.jsonl.gz" and reason == "truncated" for name, _, reason in issues)
+    # Nothing else is lost: the 11 good lines of a.jsonl, and what gzip could decode before the cut.
+    kept_gz = st.documents_out - 11
+    assert 0 < kept_gz < len(good) - 11
+    assert st.records == st.documents_out + sum(st.removed.values())
+
+    runner = CliRunner()
+    out = runner.invoke(main, ["status", info.id])
+    assert out.exit_code == 0, out.output
+    assert "a.jsonl" in out.output and "invalid_json" in out.output and "missing_field" in out.output
+    as_json = json.loads(runner.invoke(main, ["status", info.id, "--json"]).output)
+    assert as_json["stats"]["input_errors"]["invalid_json"] == 1
+
+
+def test_cancel_then_resume(client, tokenizer_path, tmp_path):
+    write_jsonl(tmp_path / "data" / "big.jsonl",
+                [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(3000, seed=3))])
+    config = tmp_path / "job.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "cancel-me", "sources": [{"path": "data/*.jsonl"}], "partition_size_mb": 0.02,
+        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
+    }))
+    runner = CliRunner()
+    job_id = client.submit(config)
+    out = runner.invoke(main, ["cancel", job_id])
+    assert out.exit_code == 0, out.output
+    info = client.get_job(job_id)
+    assert info.state == JobState.CANCELLED
+
+    out = runner.invoke(main, ["resume", job_id])
+    assert out.exit_code == 0, out.output
+    info = client.wait(job_id, timeout=180)
+    assert info.state == JobState.SUCCEEDED, info.error
+    assert info.stats.documents_out == 3000
+
+    jobs = runner.invoke(main, ["jobs", "--json"])
+    assert job_id in {j["id"] for j in json.loads(jobs.output)}
+    again = runner.invoke(main, ["resume", job_id])
+    assert again.exit_code == 1 and "already succeeded" in again.output and "Traceback" not in again.output

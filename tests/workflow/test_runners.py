@@ -1,0 +1,231 @@
+"""The stage runners end to end on small real files, without Celery: process -> dedup -> tokenize."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import zlib
+from pathlib import Path
+
+import pytest
+from tokenizers import Tokenizer
+
+from auralith.config import JobConfig, parse_config
+from auralith.readers import iter_jsonl_zst
+from auralith.steps.shards import iter_shard_documents
+from auralith.steps.tokenize import resolve_eos_id, train_bpe_tokenizer
+from auralith.workflow import runners
+from auralith.workflow.plan import plan_partitions
+from auralith.workflow.runners import WorkPaths
+
+WORDS = ["the", "cat", "dog", "sees", "likes", "river", "small", "house", "quiet", "town", "red", "apples",
+         "student", "builds", "old", "sailor", "morning", "light", "paints", "follows"]
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+@pytest.fixture(scope="module")
+def bpe() -> Tokenizer:
+    rng = random.Random(0)
+    return train_bpe_tokenizer([sentence(rng, 8) for _ in range(300)], 400)
+
+
+# a.jsonl is partition 0 on its own; b.jsonl, the truncated .gz and the empty file follow.
+A_LINES = [
+    b'{"id": "a1", "text": "The cat sees the river."}',
+    b'{"text": "broken',  # 2: invalid JSON
+    b'{"id": "a3", "text": "caf\xe9 au lait"}',  # 3: invalid UTF-8
+    b'{"id": "a4", "body": "no text field"}',  # 4: missing field
+    b'{"id": "a5", "text": "  tiny "}',  # 5: too short once stripped
+    b'{"id": "z6", "text": "A dog  likes\\tthe quiet town.  "}',  # 6: a whitespace variant of b1
+    b"",  # 7: blank, not a record
+    b'{"id": "a8", "text": "Every student builds a small house."}',
+]
+B_LINES = [
+    b'{"id": "b1", "text": "A dog likes the quiet town."}',  # kept over z6: "b1" < "z6"
+    b'{"id": "b2", "text": "The cat sees the river."}',  # dropped: a1 has the smaller id
+    b'{"id": "b3", "text": "My neighbour paints three red apples."}',
+]
+
+
+@pytest.fixture
+def job(tmp_path: Path, bpe: Tokenizer):
+    """Input files, a resolved config, the plan, and the texts the shards must hold, in order."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_bytes(b"\n".join(A_LINES) + b"\n")
+    (data / "b.jsonl").write_bytes(b"\n".join(B_LINES) + b"\n")
+    rng = random.Random(7)
+    gz_texts = [f"{i}: {sentence(rng, 12)}" for i in range(400)]
+    blob = gzip.compress(b"".join(json.dumps({"id": f"c{i:03d}", "text": t}).encode() + b"\n"
+                                  for i, t in enumerate(gz_texts)))
+    cut = blob[: len(blob) // 2]
+    (data / "c.jsonl.gz").write_bytes(cut)
+    (data / "d-empty.jsonl").write_bytes(b"")
+    n_gz = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut).count(b"\n")  # whole lines before the cut
+    assert 10 < n_gz < 400
+    bpe.save(str(tmp_path / "tokenizer.json"))
+
+    cfg = parse_config({
+        "sources": {"path": "data/*"},
+        "partition_size_mb": (data / "a.jsonl").stat().st_size / 2**20,
+        "work_dir": "work",
+        "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True},
+        "tokenization": {"tokenizer": "tokenizer.json", "batch_size": 16},
+        "output": {"path": "out", "max_shard_size_mb": 0.001},  # ~1 KB: several shards per partition
+    }, base_dir=tmp_path)
+    plan = plan_partitions(cfg)
+    expected = ["The cat sees the river.", "Every student builds a small house.",
+                "A dog likes the quiet town.", "My neighbour paints three red apples.", *gz_texts[:n_gz]]
+    return cfg, plan, WorkPaths.for_job(cfg, "job-1"), expected, n_gz
+
+
+def run_process(cfg: JobConfig, plan, paths: WorkPaths) -> list[dict]:
+    return [runners.process_partition(cfg, pieces, paths, i) for i, pieces in enumerate(plan)]
+
+
+def run_all(cfg: JobConfig, plan, paths: WorkPaths) -> tuple[list[dict], dict, list[tuple[dict, list[dict]]]]:
+    processed = run_process(cfg, plan, paths)
+    dedup = runners.decide_dedup(paths, len(plan))
+    tokenized = [runners.tokenize_partition(cfg, paths, i, runners.read_drops(paths, i)) for i in range(len(plan))]
+    return processed, dedup, tokenized
+
+
+def test_plan_puts_the_duplicates_in_two_partitions(job):
+    cfg, plan, *_ = job
+    assert [Path(p.path).name for p in plan[0]] == ["a.jsonl"]
+    assert [Path(p.path).name for part in plan[1:] for p in part] == ["b.jsonl", "c.jsonl.gz", "d-empty.jsonl"]
+
+
+def test_process_accounting_and_reasons(job):
+    cfg, plan, paths, _, n_gz = job
+    counts = run_process(cfg, plan, paths)
+    for c in counts:
+        assert c["records"] == c["kept"] + sum(c["removed"].values())
+        assert c["documents"] == c["records"] - sum(v for k, v in c["removed"].items() if k.startswith("input_error."))
+    a = counts[0]
+    assert (a["records"], a["documents"], a["kept"], a["blank_lines"]) == (7, 4, 3, 1)
+    assert a["removed"] == {"input_error.invalid_json": 1, "input_error.invalid_utf8": 1,
+                            "input_error.missing_field": 1, "length.too_short": 1}
+    assert a["bytes"] == plan[0][0].size
+
+    rest = counts[1:]
+    assert sum(c["records"] for c in rest) == 3 + n_gz + 1  # the cut-off tail counts as one bad record
+    assert sum(c["kept"] for c in rest) == 3 + n_gz
+    removed_rest: dict[str, int] = {}
+    errors_rest: dict[str, int] = {}
+    for c in rest:
+        for k, v in c["removed"].items():
+            removed_rest[k] = removed_rest.get(k, 0) + v
+        for k, v in c["input_errors"].items():
+            errors_rest[k] = errors_rest.get(k, 0) + v
+    assert removed_rest == {"input_error.truncated": 1}
+    assert errors_rest == {"truncated": 1, "empty_file": 1}  # an empty file is listed, but is no record
+
+
+def test_issues_name_file_line_and_reason(job):
+    cfg, plan, paths, _, n_gz = job
+    counts = run_process(cfg, plan, paths)
+    issues = [i for c in counts for i in c["issues"]]
+    data = Path(cfg.base_dir) / "data"
+    assert [(Path(i["file"]).name, i["line"], i["reason"]) for i in issues] == [
+        ("a.jsonl", 2, "invalid_json"), ("a.jsonl", 3, "invalid_utf8"), ("a.jsonl", 4, "missing_field"),
+        ("c.jsonl.gz", n_gz + 1, "truncated"), ("d-empty.jsonl", None, "empty_file")]
+    assert all(i["file"].startswith(str(data)) and i["message"] for i in issues)
+    assert sum(c["issue_count"] for c in counts) == len(issues)
+    # The side file holds the same issues.
+    side = [i for p in range(len(plan)) if paths.issues(p).exists() for i in iter_jsonl_zst(paths.issues(p))]
+    assert side == issues
+
+
+def test_keep_removed_writes_side_file(job):
+    cfg, plan, paths, *_ = job
+    run_process(cfg, plan, paths)
+    aside = list(iter_jsonl_zst(paths.removed(0)))
+    assert aside == [{"id": "a5", "file": str(Path(cfg.base_dir) / "data" / "a.jsonl"), "line": 5,
+                      "reason": "length.too_short", "text": "tiny"}]
+    assert not any(paths.removed(i).exists() for i in range(1, len(plan)))  # nothing filtered there
+
+
+def test_clean_files_hold_normalised_text(job):
+    cfg, plan, paths, *_ = job
+    run_process(cfg, plan, paths)
+    clean = list(iter_jsonl_zst(paths.clean(0)))
+    assert [(r["id"], r["text"], r["line"]) for r in clean] == [
+        ("a1", "The cat sees the river.", 1), ("z6", "A dog likes the quiet town.", 6),
+        ("a8", "Every student builds a small house.", 8)]
+    assert [r["id"] for r in iter_jsonl_zst(paths.hashes(0))] == ["a1", "z6", "a8"]
+
+
+def test_dedup_across_partitions(job):
+    cfg, plan, paths, *_ = job
+    run_process(cfg, plan, paths)
+    result = runners.decide_dedup(paths, len(plan))
+    assert result == {"removed": {"exact_duplicate": 2}, "per_partition": {"0": 1, "1": 1}}
+    assert runners.read_drops(paths, 0) == {1}  # z6 loses to b1
+    assert runners.read_drops(paths, 1) == {1}  # b2 loses to a1
+    assert all(runners.read_drops(paths, i) == set() for i in range(2, len(plan)))
+    assert runners.read_drops(paths, 99) == set()  # no file: nothing to drop
+
+
+def test_shards_decode_to_kept_documents_in_order(job, bpe):
+    cfg, plan, paths, expected, _ = job
+    processed, dedup, tokenized = run_all(cfg, plan, paths)
+    eos = resolve_eos_id(bpe, None)
+    out = Path(cfg.output.path)
+    shard_names = [s["path"] for _, shards in tokenized for s in shards]
+    assert shard_names == sorted(p.name for p in out.iterdir())  # partition order is name order
+    assert len(shard_names) > len(plan)  # the small shard limit rolled over
+    docs = [d for name in shard_names for d in iter_shard_documents(out / name)]
+    assert all(d[-1] == eos and eos not in d[:-1].tolist() for d in docs)
+    assert [bpe.decode(d[:-1].tolist()) for d in docs] == expected
+
+    assert sum(c["kept"] for c, _ in tokenized) == len(expected)
+    assert sum(c["tokens"] for c, _ in tokenized) == sum(d.size for d in docs)
+    assert [c["shards"] for c, _ in tokenized] == [len(s) for _, s in tokenized]
+    assert tokenized[0][0]["removed"] == {"exact_duplicate": 1} and tokenized[2][0]["removed"] == {}
+    # Over the job: every record read is a kept document or has a removal reason.
+    removed = sum(sum(c["removed"].values()) for c in processed) + sum(sum(c["removed"].values())
+                                                                       for c, _ in tokenized)
+    assert sum(c["records"] for c in processed) == len(expected) + removed
+    assert dedup["removed"]["exact_duplicate"] == sum(c["removed"].get("exact_duplicate", 0) for c, _ in tokenized)
+
+
+def test_rerun_gives_identical_bytes(job):
+    cfg, plan, paths, *_ = job
+
+    def snapshot() -> dict[str, bytes]:
+        roots = [paths.root, Path(cfg.output.path)]
+        return {str(p): p.read_bytes() for r in roots for p in sorted(r.rglob("*")) if p.is_file()}
+
+    first = run_all(cfg, plan, paths)
+    files = snapshot()
+    assert not any(Path(f).name.startswith(".") for f in files)  # no temp files left
+    assert run_all(cfg, plan, paths) == first
+    assert snapshot() == files
+
+
+def test_no_exact_dedup_writes_no_hashes(job):
+    cfg, plan, paths, *_ = job
+    cfg = cfg.model_copy(update={"preprocessing": cfg.preprocessing.model_copy(update={"exact_dedup": False})})
+    run_process(cfg, plan, paths)
+    assert not paths.hashes(0).exists()
+    counts, _ = runners.tokenize_partition(cfg, paths, 0, runners.read_drops(paths, 0))
+    assert (counts["documents"], counts["kept"], counts["removed"]) == (3, 3, {})
+
+
+def test_remove_stale_shards(tmp_path):
+    ours = ["part-00000-00000.safetensors", "part-00001-00003.safetensors.zst", "manifest.json"]
+    others = ["notes.txt", "part-00000.bin", "x-part-00000.safetensors"]
+    for name in ours + others:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "part-00000-00000.safetensors").write_bytes(b"x")
+    assert runners.remove_stale_shards(str(tmp_path)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others + ["sub"])
+    assert (tmp_path / "sub" / "part-00000-00000.safetensors").exists()
+    assert runners.remove_stale_shards(str(tmp_path)) == 0
+    assert runners.remove_stale_shards(str(tmp_path / "missing")) == 0
