@@ -82,9 +82,12 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, as_json: 
     from auralith.config import load_config
     from auralith.embedded import embedded_worker
     from auralith.monitoring.progress import summary_table, watch_job
+    from auralith.steps.tokenize import check_tokenizer
 
-    cfg = load_config(config)  # config errors surface before any worker starts
-    loglevel = "INFO" if ctx.obj["verbose"] else "ERROR"
+    cfg = load_config(config)
+    check_tokenizer(cfg.tokenization)  # config and tokenizer errors surface before any worker starts
+    # Task failures reach the user as the job's error; worker tracebacks only with --verbose.
+    loglevel = "INFO" if ctx.obj["verbose"] else "CRITICAL"
     with embedded_worker(Path(state_dir), workers, ctx.obj["broker"], ctx.obj["store"], loglevel=loglevel):
         client = Client()
         job_id = client.submit(cfg)
@@ -93,7 +96,8 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, as_json: 
             info = watch_job(client, job_id, console)
         else:
             info = client.wait(job_id)
-    _print_final(info, as_json, summary_table)
+        # Printed before the worker stops: its shutdown waits out one broker poll (about 2 s).
+        _print_final(info, as_json, summary_table)
 
 
 def _print_issues(stats) -> None:

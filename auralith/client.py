@@ -87,7 +87,11 @@ class Client:
         job_id = repo.new_job_id()
         repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
         repo.add_event(url, job_id, f"submitted ({cfg.name}, priority {cfg.priority})")
-        self._send(job_id, cfg.model_dump(mode="json"), cfg.priority, resume=False)
+        try:
+            self._send(job_id, cfg.model_dump(mode="json"), cfg.priority, resume=False)
+        except Exception as exc:  # the broker is down: no pending job may linger that nothing will run
+            repo.set_job_state(url, job_id, JobState.FAILED, error=f"could not send the job to the broker: {exc}")
+            raise
         return job_id
 
     def _send(self, job_id: str, config: dict, priority: str, resume: bool, reuse_task_ids: bool = False) -> None:

@@ -53,10 +53,16 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
         "dedup": progress.add_task("dedup", total=1, info=""),
         "tokenize": progress.add_task("tokenize", total=None, info=""),
     }
-    deadline = None if timeout is None else time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
+    hinted = False
     with progress:
         while True:
             info = client.get_job(job_id)
+            if info.state == "pending" and not hinted and time.monotonic() - start > 15:
+                hinted = True
+                progress.console.print("[yellow]no worker has started this job yet: is a worker consuming "
+                                       "the `default` queue on the same broker and store?[/yellow]")
             st = info.stats
             proc_total = max(st.input_bytes, 1) / MB
             progress.update(bars["process"], total=proc_total, completed=min(st.bytes_read / MB, proc_total),

@@ -115,7 +115,7 @@ class ShardWriter:
         input_ids = np.concatenate(self._docs) if self._docs else np.empty(0, self.dtype)
         tensors = {"input_ids": input_ids, "doc_offsets": offsets}
         metadata = {"format": SHARD_FORMAT, "n_docs": str(len(self._docs)), "n_tokens": str(input_ids.size)}
-        data = st_save(tensors, metadata=metadata)
+        data = _sorted_header(st_save(tensors, metadata=metadata))
         name = f"{self.prefix}-{len(self._shards):05d}.safetensors"
         if self.compression == "zstd":
             data = zstandard.ZstdCompressor(level=self.zstd_level).compress(data)
@@ -129,6 +129,14 @@ class ShardWriter:
         ))
         self._docs = []
         self._n_tokens = 0
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """The file with its JSON header's keys sorted: safetensors writes metadata in hash-map order, which
+    changes from call to call, and a rerun must write the same bytes. Same length, so no offset moves."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    return data[:8] + header.ljust(n) + data[8 + n:] if len(header) <= n else data
 
 
 def read_shard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

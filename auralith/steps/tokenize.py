@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from auralith.config import TokenizationConfig
 from auralith.errors import ConfigError, TokenizerNotFound
 
 # Tried in order when tokenization.eos_token is not set: GPT-2/Llama-3, Llama/T5, Gemma, BERT, Llama-3 base.
@@ -109,6 +110,15 @@ def resolve_eos_id(tok: Tokenizer, eos_token: str | None) -> int:
         "tokenization.eos_token: the tokenizer has none of the usual EOS tokens "
         f"({', '.join(EOS_CANDIDATES)}); set tokenization.eos_token, or append_eos: false"
     ])
+
+
+def check_tokenizer(cfg: TokenizationConfig) -> Tokenizer:
+    """Load the configured tokenizer and resolve its EOS token and dtype, raising what a job would hit."""
+    tok = load_tokenizer(cfg.tokenizer)
+    if cfg.append_eos:
+        resolve_eos_id(tok, cfg.eos_token)
+    token_dtype(tok.get_vocab_size(with_added_tokens=True), cfg.dtype)
+    return tok
 
 
 def token_dtype(vocab_size: int, dtype: str) -> np.dtype:

@@ -33,7 +33,7 @@ def get_job(url: str, job_id: str) -> Job:
     with session_scope(url) as s:
         job = s.get(Job, job_id)
         if job is None and len(job_id) >= 4:
-            found = s.scalars(select(Job).where(Job.id.startswith(job_id)).limit(2)).all()
+            found = s.scalars(select(Job).where(Job.id.startswith(job_id, autoescape=True)).limit(2)).all()
             if len(found) == 1:
                 job = found[0]
             elif len(found) > 1:

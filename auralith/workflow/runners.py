@@ -154,12 +154,20 @@ def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
 
 
 def remove_stale_shards(out_dir: str) -> int:
-    """Delete shards and the manifest a previous job left in `out_dir` (only files named as ours)."""
+    """Delete shards and the manifest a previous job left in `out_dir` (only files named as ours).
+
+    Returns how many files it deleted.
+    """
     out = Path(out_dir)
     stale = [*out.glob("part-*.safetensors"), *out.glob("part-*.safetensors.zst"), out / MANIFEST_NAME]
+    deleted = 0
     for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
+        try:
+            path.unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+    return deleted
 
 
 def read_drops(paths: WorkPaths, index: int) -> set[int]:

@@ -16,7 +16,7 @@ from auralith.documents import FilePiece
 from auralith.errors import AuralithError, TransientError
 from auralith.settings import PRIORITIES
 from auralith.steps.shards import write_manifest
-from auralith.steps.tokenize import load_tokenizer, resolve_eos_id, tokenizer_hash
+from auralith.steps.tokenize import check_tokenizer, load_tokenizer, resolve_eos_id, tokenizer_hash
 from auralith.store import repo
 from auralith.store.models import JobState, PartitionState, utcnow
 from auralith.workflow import canvas, runners
@@ -203,7 +203,7 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
         return job_id
     cfg = job_config(job_id)
-    _check_tokenizer(cfg)
+    check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)
     elif resume:
@@ -215,13 +215,6 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     for stage, ids in task_ids.items():
         repo.set_task_ids(url, job_id, stage, ids)
     raise self.replace(sig)
-
-
-def _check_tokenizer(cfg: JobConfig) -> None:
-    # Fail before hours of processing, not after: the tokenizer must load and have its EOS token.
-    tok = load_tokenizer(cfg.tokenization.tokenizer)
-    if cfg.tokenization.append_eos:
-        resolve_eos_id(tok, cfg.tokenization.eos_token)
 
 
 def _plan(url: str, job_id: str, cfg: JobConfig) -> None:

@@ -81,7 +81,7 @@ def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
     docs = shard_documents(manifest_path)
 
     assert len(docs) == len(expected) == manifest["documents"] == info.stats.documents_out
-    for tokens, text in zip(docs, expected):
+    for tokens, text in zip(docs, expected, strict=True):
         assert tokens[-1] == eos and eos not in tokens[:-1]
         assert tok.decode(tokens[:-1].tolist(), skip_special_tokens=False) == text
     assert sum(len(d) for d in docs) == manifest["tokens"]

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 from auralith.config import JobConfig, parse_config
 from auralith.readers import iter_jsonl_zst
 from auralith.steps.shards import iter_shard_documents
-from auralith.steps.tokenize import resolve_eos_id, train_bpe_tokenizer
+from auralith.steps.tokenize import resolve_eos_id
 from auralith.workflow import runners
 from auralith.workflow.plan import plan_partitions
 from auralith.workflow.runners import WorkPaths
@@ -28,9 +28,8 @@ def sentence(rng: random.Random, n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def bpe() -> Tokenizer:
-    rng = random.Random(0)
-    return train_bpe_tokenizer([sentence(rng, 8) for _ in range(300)], 400)
+def bpe(tokenizer_path: Path) -> Tokenizer:
+    return Tokenizer.from_file(str(tokenizer_path))
 
 
 # a.jsonl is partition 0 on its own; b.jsonl, the truncated .gz and the empty file follow.
@@ -52,7 +51,7 @@ B_LINES = [
 
 
 @pytest.fixture
-def job(tmp_path: Path, bpe: Tokenizer):
+def job(tmp_path: Path, tokenizer_path: Path):
     """Input files, a resolved config, the plan, and the texts the shards must hold, in order."""
     data = tmp_path / "data"
     data.mkdir()
@@ -67,14 +66,13 @@ def job(tmp_path: Path, bpe: Tokenizer):
     (data / "d-empty.jsonl").write_bytes(b"")
     n_gz = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut).count(b"\n")  # whole lines before the cut
     assert 10 < n_gz < 400
-    bpe.save(str(tmp_path / "tokenizer.json"))
 
     cfg = parse_config({
         "sources": {"path": "data/*"},
         "partition_size_mb": (data / "a.jsonl").stat().st_size / 2**20,
         "work_dir": "work",
         "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True},
-        "tokenization": {"tokenizer": "tokenizer.json", "batch_size": 16},
+        "tokenization": {"tokenizer": str(tokenizer_path), "batch_size": 16},
         "output": {"path": "out", "max_shard_size_mb": 0.001},  # ~1 KB: several shards per partition
     }, base_dir=tmp_path)
     plan = plan_partitions(cfg)

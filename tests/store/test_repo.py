@@ -1,0 +1,211 @@
+"""The SQL store on a SQLite file: migrations, jobs, partition claims and commits, URL redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from auralith.errors import JobNotFound, StoreNotReady
+from auralith.store import migrate, repo
+from auralith.store.db import check_ready, dispose_all, redact_url
+from auralith.store.models import JobState, PartitionState
+
+REFS = [({"pieces": ["a"]}, 100), ({"pieces": ["b"]}, 200), ({"pieces": ["c"]}, 50)]
+
+
+@pytest.fixture
+def url(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    assert migrate.upgrade(url) is True
+    yield url
+    dispose_all()
+
+
+def new_job(url: str, job_id: str = "0123abcd-job", **kw) -> str:
+    args = {"config": {"name": "j"}, "config_hash": "h" * 64, "name": "j", "priority": "normal", **kw}
+    assert repo.create_job(url, job_id, **args)
+    return job_id
+
+
+def partition(url: str, job_id: str, stage: str, index: int):
+    part = repo.get_partition(url, job_id, stage, index)
+    assert part is not None
+    return part
+
+
+def test_upgrade_twice_is_a_no_op(url):
+    assert migrate.upgrade(url) is False
+    assert migrate.current_revision(url) == migrate.head_revision()
+    check_ready(url)
+
+
+def test_check_ready_on_empty_database(tmp_path):
+    url = f"sqlite:///{tmp_path}/empty.db"
+    try:
+        with pytest.raises(StoreNotReady, match="run `auralith db upgrade`"):
+            check_ready(url)
+    finally:
+        dispose_all()
+
+
+def test_create_and_get_job(url):
+    job_id = new_job(url, config={"name": "j", "sources": [{"path": "/x"}]}, priority="high")
+    assert repo.create_job(url, job_id, {}, "other", "again", "low") is False  # a redelivered submit
+    job = repo.get_job(url, job_id)
+    assert (job.id, job.name, job.priority, job.state) == (job_id, "j", "high", JobState.PENDING)
+    assert job.config == {"name": "j", "sources": [{"path": "/x"}]}
+    assert job.created_at is not None and job.started_at is None
+    assert repo.find_job(url, job_id).id == job_id and repo.find_job(url, "nope") is None
+
+
+def test_get_job_by_unique_prefix(url):
+    new_job(url, "0123abcd-one")
+    new_job(url, "0123ffff-two")
+    assert repo.get_job(url, "0123a").id == "0123abcd-one"
+    assert repo.get_job(url, "0123f").id == "0123ffff-two"
+    with pytest.raises(JobNotFound, match="ambiguous"):
+        repo.get_job(url, "0123")
+    with pytest.raises(JobNotFound, match="no job '012'"):
+        repo.get_job(url, "012")  # too short to be taken as a prefix
+    with pytest.raises(JobNotFound, match="no job '9999'"):
+        repo.get_job(url, "9999")
+    for wildcard in ("%%%%", "0123_bcd", "____"):  # LIKE wildcards are taken literally
+        with pytest.raises(JobNotFound, match="no job"):
+            repo.get_job(url, wildcard)
+
+
+def test_create_partitions_twice_is_a_no_op(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, "process", REFS)
+    repo.create_partitions(url, job_id, "process", REFS[:1])
+    parts = repo.list_partitions(url, job_id, "process")
+    assert [(p.index, p.input_ref, p.input_bytes, p.state, p.attempts) for p in parts] == [
+        (0, {"pieces": ["a"]}, 100, "pending", 0), (1, {"pieces": ["b"]}, 200, "pending", 0),
+        (2, {"pieces": ["c"]}, 50, "pending", 0)]
+    repo.create_partitions(url, job_id, "dedup", [({"partitions": 3}, 0)])
+    assert [(p.stage, p.index) for p in repo.list_partitions(url, job_id)] == [
+        ("dedup", 0), ("process", 0), ("process", 1), ("process", 2)]
+    assert repo.get_partition(url, job_id, "process", 7) is None
+
+
+def test_claim_commit_and_claim_again(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, "process", REFS)
+    claim = repo.claim_partition(url, job_id, "process", 1, "w1", "task-1")
+    assert (claim.run, claim.input_ref, claim.attempts) == (True, {"pieces": ["b"]}, 1)
+    part = partition(url, job_id, "process", 1)
+    assert (part.id, part.state, part.attempts, part.worker, part.task_id) == (
+        claim.partition_id, PartitionState.STARTED, 1, "w1", "task-1")
+    assert part.started_at is not None
+
+    repo.update_progress(url, claim.partition_id, {"documents": 5})
+    assert partition(url, job_id, "process", 1).progress == {"documents": 5}
+    repo.commit_partition(url, claim.partition_id, {"records": 10}, {"clean": "x"})
+    part = partition(url, job_id, "process", 1)
+    assert (part.state, part.counts, part.output_ref, part.progress) == ("committed", {"records": 10},
+                                                                          {"clean": "x"}, None)
+    repo.update_progress(url, claim.partition_id, {"documents": 99})  # late progress must not land
+    assert partition(url, job_id, "process", 1).progress is None
+
+    again = repo.claim_partition(url, job_id, "process", 1, "w2", "task-2")
+    assert (again.run, again.reason, again.partition_id) == (False, "already committed", claim.partition_id)
+    assert partition(url, job_id, "process", 1).attempts == 1
+
+
+def test_reclaim_counts_attempts_and_keeps_task_id(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, "process", REFS)
+    repo.claim_partition(url, job_id, "process", 0, "w1", "task-1")
+    claim = repo.claim_partition(url, job_id, "process", 0, "w2", None)  # a redelivery
+    assert claim.run and claim.attempts == 2
+    assert partition(url, job_id, "process", 0).task_id == "task-1"
+
+
+def test_claim_refused(url):
+    assert repo.claim_partition(url, "nope", "process", 0, "w", None).reason == "job not found"
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, "process", REFS)
+    assert repo.claim_partition(url, job_id, "process", 9, "w", None).reason == "partition not found"
+    assert repo.set_job_state(url, job_id, JobState.CANCELLED)
+    claim = repo.claim_partition(url, job_id, "process", 0, "w", None)
+    assert (claim.run, claim.reason) == (False, "job cancelled")
+    assert partition(url, job_id, "process", 0).state == PartitionState.PENDING
+    # A failed job can still be worked on (a resume re-runs its partitions).
+    assert repo.set_job_state(url, job_id, JobState.FAILED)
+    assert repo.claim_partition(url, job_id, "process", 0, "w", None).run
+
+
+def test_fail_partition_leaves_committed_alone(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, "process", REFS)
+    done = repo.claim_partition(url, job_id, "process", 0, "w", None)
+    repo.commit_partition(url, done.partition_id, {"records": 1}, None)
+    running = repo.claim_partition(url, job_id, "process", 1, "w", None)
+    repo.fail_partition(url, done.partition_id, "boom")
+    repo.fail_partition(url, running.partition_id, "boom")
+    p0, p1 = partition(url, job_id, "process", 0), partition(url, job_id, "process", 1)
+    assert (p0.state, p0.error, p0.counts) == ("committed", None, {"records": 1})
+    assert (p1.state, p1.error) == ("failed", "boom") and p1.finished_at is not None
+
+
+def test_reset_unfinished(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, "process", REFS)
+    done = repo.claim_partition(url, job_id, "process", 0, "w", None)
+    repo.commit_partition(url, done.partition_id, {}, None)
+    failed = repo.claim_partition(url, job_id, "process", 1, "w", None)
+    repo.update_progress(url, failed.partition_id, {"documents": 3})
+    repo.fail_partition(url, failed.partition_id, "boom")
+    assert repo.reset_unfinished(url, job_id) == 2
+    states = [(p.state, p.progress) for p in repo.list_partitions(url, job_id, "process")]
+    assert states == [("committed", None), ("pending", None), ("pending", None)]
+
+
+def test_set_job_state(url):
+    job_id = new_job(url)
+    assert repo.set_job_state(url, job_id, JobState.RUNNING)
+    job = repo.get_job(url, job_id)
+    assert job.state == "running" and job.started_at is not None and job.finished_at is None
+    assert not repo.set_job_state(url, job_id, JobState.SUCCEEDED, only_from=(JobState.PENDING,))
+    assert repo.get_job(url, job_id).state == "running"
+    assert repo.set_job_state(url, job_id, JobState.FAILED, error="boom",
+                              only_from=(JobState.PENDING, JobState.RUNNING))
+    job = repo.get_job(url, job_id)
+    assert (job.state, job.error) == ("failed", "boom") and job.finished_at is not None
+    assert repo.set_job_state(url, job_id, JobState.RUNNING)  # a resume clears the error
+    job = repo.get_job(url, job_id)
+    assert (job.state, job.error, job.finished_at) == ("running", None, None)
+    assert repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri="/out", stats={"tokens": 5})
+    job = repo.get_job(url, job_id)
+    assert (job.output_uri, job.stats) == ("/out", {"tokens": 5})
+    assert not repo.set_job_state(url, "nope", JobState.RUNNING)
+
+
+def test_events_in_order(url):
+    job_id = new_job(url)
+    for i in range(5):
+        repo.add_event(url, job_id, f"m{i}", level="error" if i == 3 else "info")
+    assert [(e.message, e.level) for e in repo.list_events(url, job_id, limit=3)] == [
+        ("m2", "info"), ("m3", "error"), ("m4", "info")]
+
+
+def test_delete_job_cascades(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, "process", REFS)
+    repo.add_event(url, job_id, "x")
+    repo.delete_job(url, job_id)
+    assert repo.find_job(url, job_id) is None
+    assert repo.list_partitions(url, job_id) == [] and repo.list_events(url, job_id) == []
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("postgresql+psycopg://user:s3cret@db:5432/test", "postgresql+psycopg://user:***@db:5432/test"),
+    ("postgresql://u:p%40ss@h/d", "postgresql://u:***@h/d"),
+    ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+    ("rediss://default:s3cret@h:6380/0?ssl_cert_reqs=none", "rediss://default:***@h:6380/0?ssl_cert_reqs=none"),
+    ("redis://:s3cret@host:port/0", "redis://:***@host:port/0"),  # not a SQLAlchemy URL: the fallback
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ("sqlite:////tmp/s.db", "sqlite:////tmp/s.db"),
+])
+def test_redact_url(raw, shown):
+    assert redact_url(raw) == shown
+    assert "s3cret" not in redact_url(raw)

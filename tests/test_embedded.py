@@ -1,0 +1,68 @@
+"""`auralith run`: a whole job with no servers (SQLite broker and store, in-process worker)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from auralith.steps.shards import load_manifest
+from tests.corpus import EXAMPLES
+
+AURALITH = Path(sys.executable).parent / "auralith"
+
+
+def _demo_copy(tmp_path: Path) -> Path:
+    for name in ("data", "tokenizer.json", "demo.yaml"):
+        src = EXAMPLES / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    return tmp_path / "demo.yaml"
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    # A subprocess, as a user runs it: the embedded worker reconfigures the process-wide Celery app.
+    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "120", "HOME": str(cwd)}
+    return subprocess.run([str(AURALITH), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_run_demo_with_no_servers(tmp_path):
+    config = _demo_copy(tmp_path)
+    out = _run("run", str(config), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for expected in ("process", "dedup", "tokenize", "succeeded", "documents in", "removed: exact_duplicate",
+                     "removed: length.too_short", "tokens", "shards", str(tmp_path / "out" / "demo")):
+        assert expected in out.stdout, out.stdout
+    manifest = load_manifest(tmp_path / "out" / "demo" / "manifest.json")
+    assert manifest["documents"] > 1000 and manifest["tokens"] > 0
+    assert (tmp_path / ".auralith" / "auralith.db").exists()
+    assert list((tmp_path / "work").glob("*/removed/*.jsonl.zst")), "keep_removed writes removed documents aside"
+
+    # The embedded store answers the same commands as a server one.
+    store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
+    listed = _run("--store", store, "jobs", "--json", cwd=tmp_path)
+    job = json.loads(listed.stdout)[0]
+    assert job["state"] == "succeeded"
+    again = _run("run", str(config), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["id"] != job["id"] and second["stats"]["tokens"] == manifest["tokens"]
+
+
+def test_run_reports_config_errors_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: [{path: '*.jsonl'}]\npreprocessing: {length: {min_chars: -1}}\n")
+    out = _run("run", str(bad), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "preprocessing.length.min_chars" in out.stderr and "tokenization: Field required" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_run_reports_a_missing_tokenizer_clearly(tmp_path):
+    config = _demo_copy(tmp_path)
+    (tmp_path / "tokenizer.json").unlink()
+    out = _run("run", str(config), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "tokenizer file not found" in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
