@@ -73,10 +73,13 @@ def main(ctx: click.Context, broker: str | None, store: str | None, verbose: boo
 @click.option("--workers", default=2, show_default=True, help="Worker threads of the in-process worker.")
 @click.option("--state-dir", default=".auralith", show_default=True, type=click.Path(file_okay=False),
               help="Where the embedded SQLite broker and store live.")
+@click.option("--resume", "resume_id", default=None, metavar="JOB",
+              help="Finish an interrupted job of this store instead of starting a new one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON instead of tables.")
 @service_options
 @click.pass_context
-def run(ctx: click.Context, config: str, workers: int, state_dir: str, as_json: bool) -> None:
+def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id: str | None,
+        as_json: bool) -> None:
     """Run a whole job here, with no servers: SQLite broker and store, an in-process worker."""
     from auralith.client import Client
     from auralith.config import load_config
@@ -90,12 +93,19 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, as_json: 
     loglevel = "INFO" if ctx.obj["verbose"] else "CRITICAL"
     with embedded_worker(Path(state_dir), workers, ctx.obj["broker"], ctx.obj["store"], loglevel=loglevel):
         client = Client()
-        job_id = client.submit(cfg)
-        if not as_json:
-            console.print(f"job [bold]{job_id}[/bold] ({cfg.name}) running with {workers} worker threads")
-            info = watch_job(client, job_id, console)
-        else:
-            info = client.wait(job_id)
+        job_id = client.resume(resume_id) if resume_id else client.submit(cfg)
+        try:
+            if not as_json:
+                verb = "resumed" if resume_id else "running"
+                console.print(f"job [bold]{job_id}[/bold] ({cfg.name}) {verb} with {workers} worker threads")
+                info = watch_job(client, job_id, console)
+            else:
+                info = client.wait(job_id)
+        except KeyboardInterrupt:
+            client.cancel(job_id)
+            err_console.print(f"interrupted: job {job_id} cancelled, its committed partitions kept; finish it "
+                              f"with: auralith run {config} --resume {job_id}", highlight=False, soft_wrap=True)
+            sys.exit(130)
         # Printed before the worker stops: its shutdown waits out one broker poll (about 2 s).
         _print_final(info, as_json, summary_table)
 

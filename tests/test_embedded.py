@@ -66,3 +66,44 @@ def test_run_reports_a_missing_tokenizer_clearly(tmp_path):
     assert out.returncode == 1
     assert "tokenizer file not found" in out.stdout + out.stderr
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_interrupted_run_is_cancelled_and_resumable(tmp_path, tokenizer_path):
+    import re
+    import signal
+    import time
+
+    from auralith.store import repo
+    from auralith.store.models import PartitionState
+    from tests.corpus import sentences, write_jsonl
+
+    write_jsonl(tmp_path / "data" / "c.jsonl", [{"id": f"d{i:05d}", "text": t}
+                                                for i, t in enumerate(sentences(12000, seed=4))])
+    config = tmp_path / "job.yaml"
+    config.write_text(f"name: interrupted\nsources: [{{path: data/*.jsonl}}]\npartition_size_mb: 0.1\n"
+                      f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
+    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)}
+    proc = subprocess.Popen([str(AURALITH), "run", str(config)], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            jobs = repo.list_jobs(store)
+            parts = repo.list_partitions(store, jobs[0].id, "process") if jobs else []
+        except Exception:  # the store is being created
+            parts = []
+        if any(p.state == PartitionState.COMMITTED for p in parts):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    job_id = re.search(r"--resume ([0-9a-f-]{36})", out).group(1)
+    assert repo.get_job(store, job_id).state == "cancelled"
+
+    resumed = _run("run", str(config), "--resume", job_id, "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    info = json.loads(resumed.stdout)
+    assert info["id"] == job_id and info["state"] == "succeeded"
+    assert info["stats"]["documents_out"] == 12000

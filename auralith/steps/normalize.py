@@ -12,8 +12,9 @@ from auralith.config import NormalizeConfig
 _HSPACE = re.compile(r"[^\S\n]+")
 _SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
-# Control characters other than tab/newline carry no text and break tokenizers' byte statistics.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters that are not whitespace carry no text; whitespace ones (\v, \f, \x1c-\x1f)
+# become spaces below rather than vanishing, so the words they separate stay apart.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
 
 
 def normalize_whitespace(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,17 +82,24 @@ def check_ready(url: str) -> None:
         raise StoreNotReady(f"the store at {redact_url(url)} has no Auralith tables: run `auralith db upgrade`")
 
 
+_PASSWORD_PARAM = re.compile(r"(?i)(password|passwd|secret|token)=[^&]*")
+
+
 def redact_url(url: str) -> str:
-    """The URL with its password masked, for logs and messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a SQLAlchemy URL (a broker URL, say): mask anything between ':' and '@'
-        if "@" in url and "://" in url:
-            scheme, rest = url.split("://", 1)
-            creds, host = rest.rsplit("@", 1)
-            user = creds.split(":", 1)[0]
-            return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-        return url
+    """The URL with its password masked, for logs and messages.
+
+    Masks everything between the user name and the last '@' of the authority, so a password with an
+    unescaped '@' does not leak either, and password-like query parameters.
+    """
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+        authority, sep, tail = rest.partition("/")
+        if "@" in authority:
+            creds, host = authority.rsplit("@", 1)
+            if ":" in creds:
+                authority = f"{creds.split(':', 1)[0]}:***@{host}"
+        url = f"{scheme}://{authority}{sep}{tail}"
+    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", url)
 
 
 def dispose_all() -> None:

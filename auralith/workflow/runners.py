@@ -89,6 +89,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
         src = cfg.sources[piece.source]
         reader = PieceReader(piece, src.text_field, src.id_field)
         for item in reader:
+            report({"documents": records, "bytes": bytes_done + reader.bytes_read})
             if isinstance(item, InputIssue):
                 input_errors[item.reason] += 1
                 if item.line is not None:  # a bad record (an empty file is not a record)
@@ -108,7 +109,6 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
             kept.append({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
             if pre.exact_dedup:
                 hashes.append({"h": content_hash(item.text), "id": item.id})
-            report({"documents": records, "bytes": bytes_done + reader.bytes_read})
         blank_lines += reader.blank_lines
         bytes_done += piece.size
 
