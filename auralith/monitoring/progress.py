@@ -97,6 +97,8 @@ def summary_table(info: JobInfo) -> Table:
         table.add_row(f"  removed: {reason}", _fmt_int(n))
     table.add_row("documents kept", _fmt_int(st.documents_out))
     table.add_row("tokens", _fmt_int(st.tokens))
+    if st.truncated:
+        table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))
     table.add_row("shards", _fmt_int(st.shards))
     if info.started_at and info.finished_at:
         table.add_row("time", f"{(info.finished_at - info.started_at).total_seconds():.1f} s")

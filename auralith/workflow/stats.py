@@ -34,6 +34,7 @@ class JobStats:
     tokens: int = 0
     shards: int = 0
     tokenize_documents_done: int = 0
+    truncated: int = 0
     removed: dict[str, int] = field(default_factory=dict)
     input_errors: dict[str, int] = field(default_factory=dict)
     issues: list[dict] = field(default_factory=list)
@@ -53,6 +54,7 @@ class JobStats:
             "issue_count": self.issue_count,
             "issues": self.issues,
             "tokens": self.tokens,
+            "truncated": self.truncated,
             "shards": self.shards,
         }
 
@@ -85,6 +87,7 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
                 st.documents_out += c.get("kept", 0)
                 st.tokens += c.get("tokens", 0)
                 st.shards += c.get("shards", 0)
+                st.truncated += c.get("truncated", 0)
                 st.tokenize_documents_done += c.get("documents", 0)
             else:
                 st.tokens += live.get("tokens", 0)

@@ -173,6 +173,8 @@ def finalize_job(self, job_id: str) -> dict:
         "dtype": shards[0]["dtype"] if shards else None,
         "documents": stats.documents_out,
         "tokens": stats.tokens,
+        "documents_in": stats.records,
+        "removed": stats.removed,
         "shards": shards,
     }
     path = write_manifest(cfg.output.path, manifest)
