@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from auralith.errors import AuralithError
@@ -21,6 +22,7 @@ BROKER_HELP = "Broker URL (AURALITH_BROKER_URL); default redis://127.0.0.1:6379/
 def _override(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value:
         ctx.find_root().obj[param.name] = value
+        ctx.find_root().obj["explicit"][param.name] = value
 
 
 def service_options(fn):
@@ -65,7 +67,11 @@ class AuralithGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, broker: str | None, store: str | None, verbose: bool) -> None:
     """Auralith: clean, deduplicate and tokenize text into safetensors shards, on Celery."""
-    ctx.obj = {"broker": broker, "store": store, "verbose": verbose}
+    # `run` is embedded unless --broker/--store are given on the command line; AURALITH_* variables
+    # configure the server-side commands only.
+    explicit = {name: value for name, value in (("broker", broker), ("store", store))
+                if value and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+    ctx.obj = {"broker": broker, "store": store, "verbose": verbose, "explicit": explicit}
 
 
 @main.command()
@@ -74,7 +80,8 @@ def main(ctx: click.Context, broker: str | None, store: str | None, verbose: boo
 @click.option("--state-dir", default=".auralith", show_default=True, type=click.Path(file_okay=False),
               help="Where the embedded SQLite broker and store live.")
 @click.option("--resume", "resume_id", default=None, metavar="JOB",
-              help="Finish an interrupted job of this store instead of starting a new one.")
+              help="Finish an interrupted job of this store (it runs its stored config) instead of starting "
+                   "a new one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON instead of tables.")
 @service_options
 @click.pass_context
@@ -91,13 +98,15 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id
     check_tokenizer(cfg.tokenization)  # config and tokenizer errors surface before any worker starts
     # Task failures reach the user as the job's error; worker tracebacks only with --verbose.
     loglevel = "INFO" if ctx.obj["verbose"] else "CRITICAL"
-    with embedded_worker(Path(state_dir), workers, ctx.obj["broker"], ctx.obj["store"], loglevel=loglevel):
+    explicit = ctx.obj["explicit"]
+    with embedded_worker(Path(state_dir), workers, explicit.get("broker"), explicit.get("store"), loglevel=loglevel):
         client = Client()
         job_id = client.resume(resume_id) if resume_id else client.submit(cfg)
         try:
             if not as_json:
                 verb = "resumed" if resume_id else "running"
-                console.print(f"job [bold]{job_id}[/bold] ({cfg.name}) {verb} with {workers} worker threads")
+                name = client.get_job(job_id, with_stats=False).name
+                console.print(f"job [bold]{job_id}[/bold] ({name}) {verb} with {workers} worker threads")
                 info = watch_job(client, job_id, console)
             else:
                 info = client.wait(job_id)
@@ -210,7 +219,9 @@ def jobs(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> No
 @click.pass_context
 def cancel(ctx: click.Context, job_id: str) -> None:
     """Revoke a job's queued tasks and mark it cancelled; committed outputs stay, `resume` goes on."""
-    n = _client(ctx).cancel(job_id)
+    client = _client(ctx)
+    job_id = client.get_job(job_id, with_stats=False).id
+    n = client.cancel(job_id)
     click.echo(f"cancelled {job_id} ({n} tasks revoked)")
 
 

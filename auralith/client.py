@@ -62,17 +62,19 @@ class Client:
     def __init__(self, broker_url: str | None = None, store_url: str | None = None, *, migrate_store: bool = True):
         configure(broker_url, store_url)
         self.migrate_store = migrate_store
-        self._ready = False
+        self._ready = self._migrated = False
 
     @property
     def store_url(self) -> str:
         return store_url()
 
-    def _store(self) -> str:
+    def _store(self, write: bool = False) -> str:
+        """The store URL, checked once; migrated first when about to write a new job (`submit`)."""
         url = store_url()
+        if write and self.migrate_store and not self._migrated:
+            migrate.upgrade(url)
+            self._migrated = True
         if not self._ready:
-            if self.migrate_store:
-                migrate.upgrade(url)
             check_ready(url)
             self._ready = True
         return url
@@ -83,7 +85,7 @@ class Client:
         if priority:
             cfg = cfg.model_copy(update={"priority": priority})
             cfg = parse_config(cfg.model_dump(mode="json"))  # validates the priority name
-        url = self._store()
+        url = self._store(write=True)
         job_id = repo.new_job_id()
         repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
         repo.add_event(url, job_id, f"submitted ({cfg.name}, priority {cfg.priority})")
@@ -175,5 +177,5 @@ def _load(config: JobConfig | dict | str | Path) -> JobConfig:
     if isinstance(config, JobConfig):
         return config.resolved()
     if isinstance(config, dict):
-        return parse_config(config, base_dir=Path.cwd())
+        return parse_config(config, base_dir=config.get("base_dir") or Path.cwd())
     return load_config(config)

@@ -10,7 +10,10 @@ class AuralithError(Exception):
 class ConfigError(AuralithError):
     """A job config is invalid. `problems` holds one `key.path: message` line per problem."""
 
-    def __init__(self, problems: list[str], source: str | None = None):
+    def __init__(self, problems: list[str] | str, source: str | None = None):
+        # A str arrives when Celery rebuilds the error from its message on the client side.
+        if isinstance(problems, str):
+            source, problems = None, [problems]
         self.problems = problems
         self.source = source
         where = f"{source}: " if source else ""

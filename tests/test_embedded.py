@@ -23,7 +23,9 @@ def _demo_copy(tmp_path: Path) -> Path:
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     # A subprocess, as a user runs it: the embedded worker reconfigures the process-wide Celery app.
-    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "120", "HOME": str(cwd)}
+    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "120", "HOME": str(cwd),
+           # Server settings in the environment do not pull `run` off its embedded broker and store.
+           "AURALITH_BROKER_URL": "redis://127.0.0.1:1/0", "AURALITH_STORE_URL": "postgresql://nobody@127.0.0.1:1/x"}
     return subprocess.run([str(AURALITH), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
 
 

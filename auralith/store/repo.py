@@ -61,7 +61,8 @@ def set_job_state(url: str, job_id: str, state: str, *, error: str | None = None
     """Move a job to `state`; with `only_from`, only if it is in one of those states now."""
     values: dict = {"state": state, **fields}
     if state == JobState.RUNNING:
-        values.setdefault("started_at", utcnow())
+        # The first start: a resumed job's time runs from when it first started.
+        values.setdefault("started_at", func.coalesce(Job.started_at, utcnow()))
         values["error"] = None
         values["finished_at"] = None
     if state in JobState.FINAL:
@@ -178,12 +179,14 @@ def fail_partition(url: str, partition_id: int, error: str) -> None:
                   .values(state=PartitionState.FAILED, error=error, finished_at=utcnow()))
 
 
-def reset_unfinished(url: str, job_id: str) -> int:
+def reset_unfinished(url: str, job_id: str, clear_task_ids: bool = False) -> int:
     """Before a resume: every partition not committed goes back to pending. Returns how many."""
+    values: dict = {"state": PartitionState.PENDING, "progress": None}
+    if clear_task_ids:
+        values["task_id"] = None
     with session_scope(url) as s:
         return s.execute(update(Partition).where(
-            Partition.job_id == job_id, Partition.state != PartitionState.COMMITTED)
-            .values(state=PartitionState.PENDING, progress=None)).rowcount
+            Partition.job_id == job_id, Partition.state != PartitionState.COMMITTED).values(**values)).rowcount
 
 
 def delete_job(url: str, job_id: str) -> None:

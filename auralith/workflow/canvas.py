@@ -1,16 +1,19 @@
 """How a job's tasks are composed: the one module that uses `celery.canvas`.
 
-    chord(group(process_i ...), dedup) -> chord(group(tokenize_i ...), finalize)
+    chord(group(process_i ...), dedup_exact)    dedup_exact then replaces itself with
+    chord(group(tokenize_i ...), finalize_job)
 
-Headers carry (job id, partition index) only; the data stays on disk. Each signature gets its task id
-up front so `auralith cancel` can revoke work that is still queued.
+Headers carry (job id, partition index) only; the data stays on disk. The tokenize chord is built by
+the dedup task rather than chained up front: a chain would copy the whole second chord into every
+message of the first, O(N^2) bytes on the broker. Each signature gets its task id up front so
+`auralith cancel` can revoke work that is still queued.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from celery import chain, chord, group, uuid
+from celery import chord, group, uuid
 from celery.canvas import Signature
 
 
@@ -35,24 +38,22 @@ def _fan_out(task, job_id: str, indexes: list[int], priority: int | None,
 
 
 def job_canvas(plan: StagePlan) -> tuple[Signature, dict[str, dict[int, str]]]:
-    """The signature that runs what is left of a job, and the task ids it assigns per stage."""
+    """The signature of the first stage with work left, and the task ids it assigns per stage.
+
+    Later stages are started by the stage before them (`dedup_exact` starts tokenization).
+    """
     from auralith.workflow import tasks
 
-    steps: list[Signature] = []
-    task_ids: dict[str, dict[int, str]] = {}
     pr = plan.priority
-    dedup = tasks.dedup_exact.si(plan.job_id).set(priority=pr)
     if plan.process:
-        header, task_ids["process"] = _fan_out(tasks.process_partition, plan.job_id, plan.process, pr,
-                                               plan.task_ids.get("process", {}))
-        steps.append(chord(header, dedup))
-    elif plan.dedup:
-        steps.append(dedup)
+        header, ids = _fan_out(tasks.process_partition, plan.job_id, plan.process, pr,
+                               plan.task_ids.get("process", {}))
+        return chord(header, tasks.dedup_exact.si(plan.job_id).set(priority=pr)), {"process": ids}
+    if plan.dedup:
+        return tasks.dedup_exact.si(plan.job_id).set(priority=pr), {}
     finalize = tasks.finalize_job.si(plan.job_id).set(priority=pr)
     if plan.tokenize:
-        header, task_ids["tokenize"] = _fan_out(tasks.tokenize_partition, plan.job_id, plan.tokenize, pr,
-                                                plan.task_ids.get("tokenize", {}))
-        steps.append(chord(header, finalize))
-    else:
-        steps.append(finalize)
-    return (chain(*steps) if len(steps) > 1 else steps[0]), task_ids
+        header, ids = _fan_out(tasks.tokenize_partition, plan.job_id, plan.tokenize, pr,
+                               plan.task_ids.get("tokenize", {}))
+        return chord(header, finalize), {"tokenize": ids}
+    return finalize, {}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from auralith.config import JobConfig
 from auralith.documents import Document, FilePiece, InputIssue
+from auralith.errors import InputError
 from auralith.readers import PieceReader, iter_jsonl_zst, write_jsonl_zst
 from auralith.steps.dedup import HashRecord, content_hash, decide_exact_duplicates
 from auralith.steps.filters import LengthFilter
@@ -91,6 +92,10 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
         for item in reader:
             report({"documents": records, "bytes": bytes_done + reader.bytes_read})
             if isinstance(item, InputIssue):
+                if item.reason == "unreadable":
+                    # A file listed at planning that a worker cannot open is a setup problem (a missing
+                    # mount, permissions), not bad data: fail the partition rather than lose the file.
+                    raise InputError(item.message, file=item.file)
                 input_errors[item.reason] += 1
                 if item.line is not None:  # a bad record (an empty file is not a record)
                     records += 1

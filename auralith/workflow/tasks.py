@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from celery import Task
 from celery.utils.log import get_task_logger
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from auralith.app import app, store_url
 from auralith.config import JobConfig, parse_config
 from auralith.documents import FilePiece
-from auralith.errors import AuralithError, TransientError
+from auralith.errors import AuralithError, ConfigError, TransientError
 from auralith.settings import PRIORITIES
 from auralith.steps.shards import write_manifest
 from auralith.steps.tokenize import check_tokenizer, load_tokenizer, resolve_eos_id, tokenizer_hash
@@ -25,9 +26,10 @@ from auralith.workflow.stats import job_stats
 
 log = get_task_logger(__name__)
 
-# Worth retrying: the database or broker went away, a disk hiccup. Bad input (InputError) and bad
-# config are AuralithErrors, which are not in this list, so they fail at once.
-TRANSIENT_ERRORS = (TransientError, OperationalError, DBAPIError, ConnectionError, TimeoutError, OSError)
+# Worth retrying: the database or broker went away (not IntegrityError and the like), a disk hiccup.
+# Bad input (InputError) and bad config are AuralithErrors, not in this list, so they fail at once.
+TRANSIENT_ERRORS = (TransientError, OperationalError, InterfaceError, SQLAlchemyTimeout, ConnectionError, TimeoutError,
+                    OSError)
 PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
@@ -116,7 +118,16 @@ def dedup_exact(self, job_id: str) -> dict:
             return {"removed": {}}, None
         return runners.decide_dedup(runners.WorkPaths.for_job(cfg, job_id), n), None
 
-    return _run_partition(self, job_id, "dedup", 0, work)
+    result = _run_partition(self, job_id, "dedup", 0, work)
+    # Start tokenization, also when this run found dedup already committed: that is the redelivery of a
+    # task whose worker died after the commit, and nothing else would start the next stage.
+    url = store_url()
+    job = repo.find_job(url, job_id)
+    if job is None or job.state != JobState.RUNNING:
+        return result
+    plan = _stage_plan(url, job_id, PRIORITIES.get(job.priority))
+    plan.process, plan.dedup = [], False
+    _send_stage(self, url, plan)
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.tokenize_partition")
@@ -198,8 +209,13 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     """
     url = store_url()
     job_id = job_id or self.request.id
-    cfg = parse_config(config, source=f"job {job_id}")
-    cfg = cfg.resolved()
+    try:
+        cfg = parse_config(config, source=f"job {job_id}").resolved()
+    except ConfigError as exc:
+        # Record the job anyway, so `auralith status` can say why it never ran.
+        name = str(config.get("name") or "job")[:200] if isinstance(config, dict) else "job"
+        repo.create_job(url, job_id, config if isinstance(config, dict) else {}, "", name, "normal")
+        raise exc
     repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
     job = repo.get_job(url, job_id)
     if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
@@ -209,14 +225,21 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)
     elif resume:
-        n = repo.reset_unfinished(url, job_id)
+        # After a crash the lost tasks' ids are reused, so the first run's chord sees them finish; after a
+        # cancel they are revoked in every worker and must be new.
+        n = repo.reset_unfinished(url, job_id, clear_task_ids=not reuse_task_ids)
         repo.add_event(url, job_id, f"resumed: {n} partitions to redo")
-    repo.set_job_state(url, job_id, JobState.RUNNING)
-    plan = _stage_plan(url, job_id, PRIORITIES.get(cfg.priority), reuse_task_ids)
+    if not repo.set_job_state(url, job_id, JobState.RUNNING, only_from=(JobState.PENDING, JobState.RUNNING)):
+        return job_id  # cancelled since it was sent
+    _send_stage(self, url, _stage_plan(url, job_id, PRIORITIES.get(cfg.priority)))
+
+
+def _send_stage(task: Task, url: str, plan: canvas.StagePlan):
+    """Replace `task` with the next stage's canvas, recording the task ids it will run under."""
     sig, task_ids = canvas.job_canvas(plan)
     for stage, ids in task_ids.items():
-        repo.set_task_ids(url, job_id, stage, ids)
-    raise self.replace(sig)
+        repo.set_task_ids(url, plan.job_id, stage, ids)
+    raise task.replace(sig)
 
 
 def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
@@ -230,13 +253,14 @@ def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
     repo.add_event(url, job_id, f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB")
 
 
-def _stage_plan(url: str, job_id: str, priority: int | None, reuse_task_ids: bool) -> canvas.StagePlan:
-    todo: dict[str, list[int]] = {"process": [], "dedup": [], "tokenize": []}
-    ids: dict[str, dict[int, str]] = {"process": {}, "tokenize": {}}
+def _stage_plan(url: str, job_id: str, priority: int | None) -> canvas.StagePlan:
+    """What is left of a job, from its partition rows; stored task ids are reused (see run_job)."""
+    plan = canvas.StagePlan(job_id, priority=priority, task_ids={"process": {}, "tokenize": {}})
+    todo: dict[str, list[int]] = {"process": plan.process, "dedup": [], "tokenize": plan.tokenize}
     for p in repo.list_partitions(url, job_id):
         if p.state != PartitionState.COMMITTED:
             todo[p.stage].append(p.index)
-            if reuse_task_ids and p.task_id and p.stage in ids:
-                ids[p.stage][p.index] = p.task_id
-    return canvas.StagePlan(job_id, process=todo["process"], dedup=bool(todo["dedup"] or todo["process"]),
-                            tokenize=todo["tokenize"], priority=priority, task_ids=ids)
+            if p.task_id and p.stage in plan.task_ids:
+                plan.task_ids[p.stage][p.index] = p.task_id
+    plan.dedup = bool(todo["dedup"] or plan.process)
+    return plan

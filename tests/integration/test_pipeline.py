@@ -104,6 +104,15 @@ def test_run_job_delay_from_python(client, demo_config):
     assert info.id == result.id
 
 
+def test_invalid_config_sent_from_python_fails_the_job_with_its_key_path(client):
+    from auralith.workflow.tasks import run_job
+
+    result = run_job.delay({"name": "broken", "sources": [], "tokenization": {"tokenizer": "t.json"}})
+    info = client.wait(result.id, timeout=60)
+    assert info.state == JobState.FAILED and info.name == "broken"
+    assert "sources: List should have at least 1 item" in info.error
+
+
 def test_bad_input_is_reported_with_file_and_line_and_the_rest_kept(client, tokenizer_path, tmp_path):
     good = sentences(30, seed=7)
     data = tmp_path / "data"

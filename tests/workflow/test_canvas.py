@@ -1,4 +1,5 @@
-"""The job canvas: chord(process_i..., dedup) -> chord(tokenize_i..., finalize), built without a broker."""
+"""The job canvas, one stage at a time: chord(process_i..., dedup_exact), then (started by dedup_exact)
+chord(tokenize_i..., finalize_job). Built without a broker."""
 
 from __future__ import annotations
 
@@ -13,33 +14,35 @@ def header(ch: _chord) -> list[Signature]:
     return list(ch.tasks)
 
 
-def test_full_plan_is_a_chain_of_two_chords():
-    sig, ids = job_canvas(StagePlan("job-1", process=[0, 1, 2], dedup=True, tokenize=[0, 1, 2], priority=3))
-    assert isinstance(sig, _chain)
-    first, second = sig.tasks
-    assert isinstance(first, _chord) and isinstance(second, _chord)
+def _check_chord(ch, name: str, body: str, ids: dict[int, str], priority) -> None:
+    tasks = header(ch)
+    assert [t.task for t in tasks] == [name] * len(ids)
+    assert [tuple(t.args) for t in tasks] == [("job-1", i) for i in sorted(ids)]
+    assert all(t.kwargs == {} and t.immutable for t in tasks)
+    assert [t.id for t in tasks] == [ids[i] for i in sorted(ids)]
+    assert all(t.options.get("priority") == priority for t in tasks)
+    assert ch.body.task == body and tuple(ch.body.args) == ("job-1",) and ch.body.immutable
+    assert ch.body.options.get("priority") == priority
 
-    for ch, name, body, stage in ((first, "auralith.process_partition", "auralith.dedup_exact", "process"),
-                                  (second, "auralith.tokenize_partition", "auralith.finalize_job", "tokenize")):
-        tasks = header(ch)
-        assert [t.task for t in tasks] == [name] * 3
-        assert [tuple(t.args) for t in tasks] == [("job-1", 0), ("job-1", 1), ("job-1", 2)]
-        assert all(t.kwargs == {} and t.immutable for t in tasks)
-        assert [t.id for t in tasks] == [ids[stage][i] for i in range(3)]
-        assert all(t.options["priority"] == 3 for t in tasks)
-        assert ch.body.task == body and tuple(ch.body.args) == ("job-1",) and ch.body.immutable
-        assert ch.body.options["priority"] == 3
-    assert set(ids) == {"process", "tokenize"}
-    all_ids = [i for stage in ids.values() for i in stage.values()]
-    assert len(set(all_ids)) == 6
+
+def test_process_stage_first_and_alone():
+    sig, ids = job_canvas(StagePlan("job-1", process=[0, 1, 2], dedup=True, tokenize=[0, 1, 2], priority=3))
+    # Not chained to the tokenize chord: that would copy it into every process message (O(N^2) bytes).
+    assert isinstance(sig, _chord) and not isinstance(sig, _chain)
+    assert list(ids) == ["process"] and len(set(ids["process"].values())) == 3
+    _check_chord(sig, "auralith.process_partition", "auralith.dedup_exact", ids["process"], 3)
+
+
+def test_message_size_does_not_grow_with_the_other_stage():
+    small = job_canvas(StagePlan("job-1", process=[0], dedup=True, tokenize=[0]))[0]
+    big = job_canvas(StagePlan("job-1", process=[0], dedup=True, tokenize=list(range(500))))[0]
+    assert len(json.dumps(dict(small))) == len(json.dumps(dict(big)))
 
 
 def test_headers_carry_only_ids():
     sig, _ = job_canvas(StagePlan("job-1", process=[0], dedup=True, tokenize=[0]))
-    first, second = sig.tasks
-    for t in header(first) + header(second) + [first.body, second.body]:
-        payload = json.dumps([list(t.args), t.kwargs])
-        assert len(payload) < 40
+    for t in header(sig) + [sig.body]:
+        assert len(json.dumps([list(t.args), t.kwargs])) < 40
 
 
 def test_fresh_ids_each_time():
@@ -49,30 +52,22 @@ def test_fresh_ids_each_time():
 
 def test_reused_ids_are_kept():
     plan = StagePlan("job-1", process=[1, 4], dedup=True, tokenize=[0, 1, 4],
-                     task_ids={"process": {4: "lost-process-4"}, "tokenize": {0: "lost-tok-0", 9: "unused"}})
+                     task_ids={"process": {4: "lost-process-4", 9: "unused"}})
     sig, ids = job_canvas(plan)
     assert ids["process"][4] == "lost-process-4" and ids["process"][1] not in ("lost-process-4", None)
-    assert ids["tokenize"][0] == "lost-tok-0" and set(ids["tokenize"]) == {0, 1, 4}
-    first, second = sig.tasks
-    assert {tuple(t.args)[1]: t.id for t in header(first)} == ids["process"]
-    assert {tuple(t.args)[1]: t.id for t in header(second)} == ids["tokenize"]
+    assert {tuple(t.args)[1]: t.id for t in header(sig)} == ids["process"]
 
 
-def test_only_tokenize_left():
-    sig, ids = job_canvas(StagePlan("job-1", tokenize=[2], priority=9))
-    assert isinstance(sig, _chord)
-    assert [(t.task, tuple(t.args)) for t in header(sig)] == [("auralith.tokenize_partition", ("job-1", 2))]
-    assert sig.body.task == "auralith.finalize_job"
-    assert list(ids) == ["tokenize"]
+def test_tokenize_stage_when_dedup_is_done():
+    sig, ids = job_canvas(StagePlan("job-1", tokenize=[0, 2], priority=9, task_ids={"tokenize": {2: "lost"}}))
+    assert isinstance(sig, _chord) and ids["tokenize"][2] == "lost"
+    _check_chord(sig, "auralith.tokenize_partition", "auralith.finalize_job", ids["tokenize"], 9)
 
 
-def test_dedup_left_without_process():
+def test_dedup_left_without_process_runs_dedup_alone():
     sig, ids = job_canvas(StagePlan("job-1", dedup=True, tokenize=[0, 1]))
-    assert isinstance(sig, _chain)
-    dedup, tok = sig.tasks
-    assert dedup.task == "auralith.dedup_exact" and tuple(dedup.args) == ("job-1",)
-    assert isinstance(tok, _chord) and tok.body.task == "auralith.finalize_job"
-    assert list(ids) == ["tokenize"]
+    assert not isinstance(sig, (_chain, _chord))
+    assert sig.task == "auralith.dedup_exact" and tuple(sig.args) == ("job-1",) and ids == {}
 
 
 def test_only_finalize_when_nothing_is_left():
@@ -81,9 +76,3 @@ def test_only_finalize_when_nothing_is_left():
     assert sig.task == "auralith.finalize_job" and tuple(sig.args) == ("job-1",) and sig.immutable
     assert sig.options["priority"] == 0
     assert ids == {}
-
-
-def test_no_priority_by_default():
-    sig, _ = job_canvas(StagePlan("job-1", process=[0], dedup=True, tokenize=[0]))
-    first, _second = sig.tasks
-    assert header(first)[0].options.get("priority") is None

@@ -227,3 +227,13 @@ def test_remove_stale_shards(tmp_path):
     assert (tmp_path / "sub" / "part-00000-00000.safetensors").exists()
     assert runners.remove_stale_shards(str(tmp_path)) == 0
     assert runners.remove_stale_shards(str(tmp_path / "missing")) == 0
+
+
+def test_file_gone_after_planning_fails_the_partition_naming_it(job):
+    from auralith.errors import InputError
+
+    cfg, plan, paths, *_ = job
+    gone = Path(plan[0][0].path)
+    gone.unlink()
+    with pytest.raises(InputError, match="a.jsonl"):
+        runners.process_partition(cfg, plan[0], paths, 0)
