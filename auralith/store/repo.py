@@ -89,15 +89,14 @@ def list_events(url: str, job_id: str, limit: int = 200) -> list[Event]:
 
 # --- partitions ---------------------------------------------------------------------------------------
 
-def create_partitions(url: str, job_id: str, stage: str, refs: list[tuple[dict, int]]) -> None:
-    """Insert one pending row per (input_ref, input_bytes), indexed 0..n-1. Already planned: no-op."""
+def create_partitions(url: str, job_id: str, stages: dict[str, list[tuple[dict, int]]]) -> None:
+    """Insert one pending row per (input_ref, input_bytes) of each stage, indexed 0..n-1, in one
+    transaction, so a worker killed while planning leaves no half plan. Already planned: no-op."""
     with session_scope(url) as s:
-        exists = s.scalar(select(func.count()).select_from(Partition)
-                          .where(Partition.job_id == job_id, Partition.stage == stage))
-        if exists:
+        if s.scalar(select(func.count()).select_from(Partition).where(Partition.job_id == job_id)):
             return
         s.add_all(Partition(job_id=job_id, stage=stage, index=i, input_ref=ref, input_bytes=size)
-                  for i, (ref, size) in enumerate(refs))
+                  for stage, refs in stages.items() for i, (ref, size) in enumerate(refs))
 
 
 def list_partitions(url: str, job_id: str, stage: str | None = None) -> list[Partition]:

@@ -6,6 +6,8 @@ deterministic names, and a commit sets (never adds to) the row's figures.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from celery import Task
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -67,15 +69,10 @@ class AuralithTask(Task):
             log.exception("could not record the failure of job %s", job_id)
 
 
-_configs: dict[str, JobConfig] = {}
-
-
+@lru_cache(maxsize=256)
 def job_config(job_id: str) -> JobConfig:
     """The job's config as stored at submit time (cached: it never changes for a job)."""
-    if job_id not in _configs:
-        job = repo.get_job(store_url(), job_id)
-        _configs[job_id] = JobConfig.model_validate(job.config)
-    return _configs[job_id]
+    return JobConfig.model_validate(repo.get_job(store_url(), job_id).config)
 
 
 def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dict:
@@ -211,11 +208,11 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     job_id = job_id or self.request.id
     try:
         cfg = parse_config(config, source=f"job {job_id}").resolved()
-    except ConfigError as exc:
+    except ConfigError:
         # Record the job anyway, so `auralith status` can say why it never ran.
         name = str(config.get("name") or "job")[:200] if isinstance(config, dict) else "job"
         repo.create_job(url, job_id, config if isinstance(config, dict) else {}, "", name, "normal")
-        raise exc
+        raise
     repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
     job = repo.get_job(url, job_id)
     if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
@@ -245,10 +242,11 @@ def _send_stage(task: Task, url: str, plan: canvas.StagePlan):
 def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
     partitions = plan_partitions(cfg)
     runners.remove_stale_shards(cfg.output.path)
-    repo.create_partitions(url, job_id, "process", [
-        ({"pieces": [p.to_dict() for p in pieces]}, sum(p.size for p in pieces)) for pieces in partitions])
-    repo.create_partitions(url, job_id, "dedup", [({"partitions": len(partitions)}, 0)])
-    repo.create_partitions(url, job_id, "tokenize", [({"process_index": i}, 0) for i in range(len(partitions))])
+    repo.create_partitions(url, job_id, {
+        "process": [({"pieces": [p.to_dict() for p in pieces]}, sum(p.size for p in pieces)) for pieces in partitions],
+        "dedup": [({"partitions": len(partitions)}, 0)],
+        "tokenize": [({"process_index": i}, 0) for i in range(len(partitions))],
+    })
     total = sum(p.size for pieces in partitions for p in pieces)
     repo.add_event(url, job_id, f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB")
 

@@ -75,13 +75,12 @@ def test_get_job_by_unique_prefix(url):
 
 def test_create_partitions_twice_is_a_no_op(url):
     job_id = new_job(url)
-    repo.create_partitions(url, job_id, "process", REFS)
-    repo.create_partitions(url, job_id, "process", REFS[:1])
+    repo.create_partitions(url, job_id, {"process": REFS, "dedup": [({"partitions": 3}, 0)]})
+    repo.create_partitions(url, job_id, {"process": REFS[:1]})
     parts = repo.list_partitions(url, job_id, "process")
     assert [(p.index, p.input_ref, p.input_bytes, p.state, p.attempts) for p in parts] == [
         (0, {"pieces": ["a"]}, 100, "pending", 0), (1, {"pieces": ["b"]}, 200, "pending", 0),
         (2, {"pieces": ["c"]}, 50, "pending", 0)]
-    repo.create_partitions(url, job_id, "dedup", [({"partitions": 3}, 0)])
     assert [(p.stage, p.index) for p in repo.list_partitions(url, job_id)] == [
         ("dedup", 0), ("process", 0), ("process", 1), ("process", 2)]
     assert repo.get_partition(url, job_id, "process", 7) is None
@@ -89,7 +88,7 @@ def test_create_partitions_twice_is_a_no_op(url):
 
 def test_claim_commit_and_claim_again(url):
     job_id = new_job(url)
-    repo.create_partitions(url, job_id, "process", REFS)
+    repo.create_partitions(url, job_id, {"process": REFS})
     claim = repo.claim_partition(url, job_id, "process", 1, "w1", "task-1")
     assert (claim.run, claim.input_ref, claim.attempts) == (True, {"pieces": ["b"]}, 1)
     part = partition(url, job_id, "process", 1)
@@ -113,7 +112,7 @@ def test_claim_commit_and_claim_again(url):
 
 def test_reclaim_counts_attempts_and_keeps_task_id(url):
     job_id = new_job(url)
-    repo.create_partitions(url, job_id, "process", REFS)
+    repo.create_partitions(url, job_id, {"process": REFS})
     repo.claim_partition(url, job_id, "process", 0, "w1", "task-1")
     claim = repo.claim_partition(url, job_id, "process", 0, "w2", None)  # a redelivery
     assert claim.run and claim.attempts == 2
@@ -123,7 +122,7 @@ def test_reclaim_counts_attempts_and_keeps_task_id(url):
 def test_claim_refused(url):
     assert repo.claim_partition(url, "nope", "process", 0, "w", None).reason == "job not found"
     job_id = new_job(url)
-    repo.create_partitions(url, job_id, "process", REFS)
+    repo.create_partitions(url, job_id, {"process": REFS})
     assert repo.claim_partition(url, job_id, "process", 9, "w", None).reason == "partition not found"
     assert repo.set_job_state(url, job_id, JobState.CANCELLED)
     claim = repo.claim_partition(url, job_id, "process", 0, "w", None)
@@ -136,7 +135,7 @@ def test_claim_refused(url):
 
 def test_fail_partition_leaves_committed_alone(url):
     job_id = new_job(url)
-    repo.create_partitions(url, job_id, "process", REFS)
+    repo.create_partitions(url, job_id, {"process": REFS})
     done = repo.claim_partition(url, job_id, "process", 0, "w", None)
     repo.commit_partition(url, done.partition_id, {"records": 1}, None)
     running = repo.claim_partition(url, job_id, "process", 1, "w", None)
@@ -149,7 +148,7 @@ def test_fail_partition_leaves_committed_alone(url):
 
 def test_reset_unfinished(url):
     job_id = new_job(url)
-    repo.create_partitions(url, job_id, "process", REFS)
+    repo.create_partitions(url, job_id, {"process": REFS})
     done = repo.claim_partition(url, job_id, "process", 0, "w", None)
     repo.commit_partition(url, done.partition_id, {}, None)
     failed = repo.claim_partition(url, job_id, "process", 1, "w", None)
@@ -190,7 +189,7 @@ def test_events_in_order(url):
 
 def test_delete_job_cascades(url):
     job_id = new_job(url)
-    repo.create_partitions(url, job_id, "process", REFS)
+    repo.create_partitions(url, job_id, {"process": REFS})
     repo.add_event(url, job_id, "x")
     repo.delete_job(url, job_id)
     assert repo.find_job(url, job_id) is None
