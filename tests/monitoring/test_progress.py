@@ -1,0 +1,50 @@
+"""Progress and summary views over job figures (no store needed: JobInfo is built directly)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+
+from auralith.client import JobInfo
+from auralith.monitoring.progress import issue_lines, stages_table, summary_table
+from auralith.workflow.stats import JobStats, StageCounts
+
+
+def _stats() -> JobStats:
+    st = JobStats(stages={"process": StageCounts(total=2, committed=2)}, records=10, documents_out=7, tokens=99,
+                  shards=1, input_bytes=2**20, removed={"exact_duplicate": 2, "input_error.invalid_json": 1})
+    st.issues = [{"file": "/d/a.jsonl", "line": 4, "field": None, "reason": "invalid_json", "message": "bad"},
+                 {"file": "/d/b.jsonl", "line": None, "field": None, "reason": "empty_file", "message": "empty"},
+                 {"file": "/d/a.jsonl", "line": 9, "field": "text", "reason": "missing_field", "message": "no"}]
+    st.issue_count = 5
+    return st
+
+
+def _render(renderable) -> str:
+    console = Console(width=200, record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_issue_lines_read_like_compiler_errors():
+    lines = issue_lines(_stats(), limit=3)
+    assert lines[0] == "/d/a.jsonl:4: invalid_json: bad"
+    assert lines[1] == "/d/b.jsonl: empty_file: empty"
+    assert lines[2] == "/d/a.jsonl:9: missing_field (field 'text'): no"
+    assert lines[3].startswith("... and 2 more")
+
+
+def test_summary_table_has_removals_tokens_time_and_output():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    info = JobInfo("j1", "demo", "succeeded", "normal", start, start, start + timedelta(seconds=3), None,
+                   "/out/demo", {}, _stats())
+    text = _render(summary_table(info))
+    for expected in ("documents in", "10", "removed: exact_duplicate", "removed: input_error.invalid_json",
+                     "documents kept", "7", "tokens", "99", "3.0 s", "/out/demo", "succeeded"):
+        assert expected in text
+
+
+def test_stages_table_counts_partitions():
+    text = _render(stages_table(_stats()))
+    assert "process" in text and "committed" in text
