@@ -12,6 +12,7 @@ import json
 import os
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -228,15 +229,32 @@ def _dumps(record: dict) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def write_jsonl_zst(path: str | Path, records: Iterable[dict], level: int = 3) -> int:
-    """Write records as zstd-compressed JSON lines, atomically; return how many were written."""
-    count = 0
+class JsonlZstWriter:
+    """Appends records to an open zstd stream; `count` says how many so far."""
+
+    def __init__(self, out: Any):
+        self._out = out
+        self.count = 0
+
+    def write(self, record: dict) -> None:
+        self._out.write(_dumps(record))
+        self.count += 1
+
+
+@contextmanager
+def jsonl_zst_writer(path: str | Path, level: int = 3) -> Iterator[JsonlZstWriter]:
+    """Stream records into a zstd JSON-lines file that appears under `path` only once complete."""
     with atomic_write(path) as fh:
         with zstandard.ZstdCompressor(level=level).stream_writer(fh, closefd=False) as out:
-            for record in records:
-                out.write(_dumps(record))
-                count += 1
-    return count
+            yield JsonlZstWriter(out)
+
+
+def write_jsonl_zst(path: str | Path, records: Iterable[dict], level: int = 3) -> int:
+    """Write records as zstd-compressed JSON lines, atomically; return how many were written."""
+    with jsonl_zst_writer(path, level) as writer:
+        for record in records:
+            writer.write(record)
+    return writer.count
 
 
 def iter_jsonl_zst(path: str | Path) -> Iterator[dict]:

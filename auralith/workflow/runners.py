@@ -9,13 +9,14 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from auralith.config import JobConfig
 from auralith.documents import Document, FilePiece, InputIssue
 from auralith.errors import InputError
-from auralith.readers import PieceReader, iter_jsonl_zst, write_jsonl_zst
+from auralith.readers import PieceReader, iter_jsonl_zst, jsonl_zst_writer
 from auralith.steps.dedup import HashRecord, content_hash, decide_exact_duplicates
 from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
@@ -72,69 +73,67 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
 
     Every record read ends up exactly once: kept, or under `removed[reason]`. Records that are not
     documents at all (bad JSON, invalid UTF-8, ...) are removed as `input_error.{reason}` and listed.
+    Outputs are streamed to their files, so memory does not grow with the partition.
     """
     pre = cfg.preprocessing
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
-    issues: list[dict] = []
-    kept: list[dict] = []
-    hashes: list[dict] = []
-    aside: list[dict] = []
+    first_issues: list[dict] = []
     records = documents = blank_lines = 0
     bytes_done = 0
     report = _Throttle(progress)
 
-    for piece in pieces:
-        src = cfg.sources[piece.source]
-        reader = PieceReader(piece, src.text_field, src.id_field)
-        for item in reader:
-            report({"documents": records, "bytes": bytes_done + reader.bytes_read})
-            if isinstance(item, InputIssue):
-                if item.reason == "unreadable":
-                    # A file listed at planning that a worker cannot open is a setup problem (a missing
-                    # mount, permissions), not bad data: fail the partition rather than lose the file.
-                    raise InputError(item.message, file=item.file)
-                input_errors[item.reason] += 1
-                if item.line is not None:  # a bad record (an empty file is not a record)
-                    records += 1
-                    removed[f"input_error.{item.reason}"] += 1
-                issues.append(item.to_dict())
-                continue
-            records += 1
-            documents += 1
-            reason = _clean(item, normalize, length_filter)
-            if reason:
-                removed[reason] += 1
-                if pre.keep_removed:
-                    aside.append({"id": item.id, "file": item.file, "line": item.line, "reason": reason,
-                                  "text": item.text})
-                continue
-            kept.append({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
-            if pre.exact_dedup:
-                hashes.append({"h": content_hash(item.text), "id": item.id})
-        blank_lines += reader.blank_lines
-        bytes_done += piece.size
+    with ExitStack() as files:
+        kept = files.enter_context(jsonl_zst_writer(paths.clean(index)))
+        issues = files.enter_context(jsonl_zst_writer(paths.issues(index)))
+        hashes = files.enter_context(jsonl_zst_writer(paths.hashes(index))) if pre.exact_dedup else None
+        aside = files.enter_context(jsonl_zst_writer(paths.removed(index))) if pre.keep_removed else None
+        for piece in pieces:
+            src = cfg.sources[piece.source]
+            reader = PieceReader(piece, src.text_field, src.id_field)
+            for item in reader:
+                report({"documents": records, "bytes": bytes_done + reader.bytes_read})
+                if isinstance(item, InputIssue):
+                    if item.reason == "unreadable":
+                        # A file listed at planning that a worker cannot open is a setup problem (a missing
+                        # mount, permissions), not bad data: fail the partition rather than lose the file.
+                        raise InputError(item.message, file=item.file)
+                    input_errors[item.reason] += 1
+                    if item.line is not None:  # a bad record (an empty file is not a record)
+                        records += 1
+                        removed[f"input_error.{item.reason}"] += 1
+                    issues.write(item.to_dict())
+                    if len(first_issues) < MAX_ISSUES_IN_COUNTS:
+                        first_issues.append(item.to_dict())
+                    continue
+                records += 1
+                documents += 1
+                reason = _clean(item, normalize, length_filter)
+                if reason:
+                    removed[reason] += 1
+                    if aside:
+                        aside.write({"id": item.id, "file": item.file, "line": item.line, "reason": reason,
+                                     "text": item.text})
+                    continue
+                kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
+                if hashes:
+                    hashes.write({"h": content_hash(item.text), "id": item.id})
+            blank_lines += reader.blank_lines
+            bytes_done += piece.size
 
-    write_jsonl_zst(paths.clean(index), kept)
-    if pre.exact_dedup:
-        write_jsonl_zst(paths.hashes(index), hashes)
-    if issues:
-        write_jsonl_zst(paths.issues(index), issues)
-    if pre.keep_removed and aside:
-        write_jsonl_zst(paths.removed(index), aside)
     report({"documents": records, "bytes": bytes_done}, force=True)
     return {
         "records": records,
         "documents": documents,
-        "kept": len(kept),
+        "kept": kept.count,
         "bytes": bytes_done,
         "blank_lines": blank_lines,
         "removed": dict(sorted(removed.items())),
         "input_errors": dict(sorted(input_errors.items())),
-        "issues": issues[:MAX_ISSUES_IN_COUNTS],
-        "issue_count": len(issues),
+        "issues": first_issues,
+        "issue_count": issues.count,
     }
 
 

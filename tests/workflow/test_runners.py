@@ -145,7 +145,7 @@ def test_keep_removed_writes_side_file(job):
     aside = list(iter_jsonl_zst(paths.removed(0)))
     assert aside == [{"id": "a5", "file": str(Path(cfg.base_dir) / "data" / "a.jsonl"), "line": 5,
                       "reason": "length.too_short", "text": "tiny"}]
-    assert not any(paths.removed(i).exists() for i in range(1, len(plan)))  # nothing filtered there
+    assert not any(list(iter_jsonl_zst(paths.removed(i))) for i in range(1, len(plan)))  # nothing filtered there
 
 
 def test_clean_files_hold_normalised_text(job):
