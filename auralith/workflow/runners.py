@@ -174,9 +174,18 @@ def remove_stale_shards(out_dir: str) -> int:
     return deleted
 
 
-def read_drops(paths: WorkPaths, index: int) -> set[int]:
+def read_drops(paths: WorkPaths, index: int, required: bool = True) -> set[int]:
+    """Positions of one partition's clean file that dedup dropped.
+
+    With dedup on, a missing list means this worker does not see the dedup worker's files (no shared
+    filesystem): failing beats writing shards that silently keep the duplicates.
+    """
     path = paths.drops(index)
-    return set(json.loads(path.read_bytes())) if path.exists() else set()
+    if path.exists():
+        return set(json.loads(path.read_bytes()))
+    if required:
+        raise InputError("dedup drop list missing: do all workers share the work_dir?", file=str(path))
+    return set()
 
 
 def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positions: set[int],

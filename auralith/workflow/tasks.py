@@ -134,7 +134,8 @@ def tokenize_partition(self, job_id: str, index: int) -> dict:
     def work(cfg, ref, progress):
         _require_committed(job_id, "dedup", 1)
         paths = runners.WorkPaths.for_job(cfg, job_id)
-        counts, shards = runners.tokenize_partition(cfg, paths, index, runners.read_drops(paths, index), progress)
+        drops = runners.read_drops(paths, index, required=cfg.preprocessing.exact_dedup)
+        counts, shards = runners.tokenize_partition(cfg, paths, index, drops, progress)
         return counts, {"shards": shards}
 
     return _run_partition(self, job_id, "tokenize", index, work)
@@ -240,6 +241,10 @@ def _send_stage(task: Task, url: str, plan: canvas.StagePlan):
 
 
 def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
+    for other in repo.list_jobs(url, limit=1000, state=JobState.RUNNING):
+        if other.id != job_id and (other.config.get("output") or {}).get("path") == cfg.output.path:
+            # Shard names repeat from job to job: two jobs writing one folder would mix their shards.
+            raise ConfigError([f"output.path: {cfg.output.path} is being written by running job {other.id}"])
     partitions = plan_partitions(cfg)
     runners.remove_stale_shards(cfg.output.path)
     repo.create_partitions(url, job_id, {

@@ -179,3 +179,19 @@ def test_cancel_then_resume(client, tokenizer_path, tmp_path):
     assert job_id in {j["id"] for j in json.loads(jobs.output)}
     again = runner.invoke(main, ["resume", job_id])
     assert again.exit_code == 1 and "already succeeded" in again.output and "Traceback" not in again.output
+
+
+def test_two_running_jobs_may_not_share_an_output_folder(client, demo_config, pg_store):
+    from auralith.config import load_config
+    from auralith.store import repo
+
+    cfg = load_config(demo_config)
+    busy = repo.new_job_id()  # a job some worker is still writing into the same folder
+    repo.create_job(pg_store, busy, cfg.model_dump(mode="json"), cfg.config_hash(), "busy", "normal")
+    repo.set_job_state(pg_store, busy, JobState.RUNNING)
+    try:
+        info = client.wait(client.submit(demo_config), timeout=120)
+    finally:
+        repo.set_job_state(pg_store, busy, JobState.CANCELLED)
+    assert info.state == JobState.FAILED
+    assert f"output.path: {cfg.output.path} is being written by running job {busy}" in info.error

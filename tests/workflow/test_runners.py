@@ -12,6 +12,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from auralith.config import JobConfig, parse_config
+from auralith.errors import InputError
 from auralith.readers import iter_jsonl_zst
 from auralith.steps.shards import iter_shard_documents
 from auralith.steps.tokenize import resolve_eos_id
@@ -166,7 +167,9 @@ def test_dedup_across_partitions(job):
     assert runners.read_drops(paths, 0) == {1}  # z6 loses to b1
     assert runners.read_drops(paths, 1) == {1}  # b2 loses to a1
     assert all(runners.read_drops(paths, i) == set() for i in range(2, len(plan)))
-    assert runners.read_drops(paths, 99) == set()  # no file: nothing to drop
+    assert runners.read_drops(paths, 99, required=False) == set()  # dedup off: no list, nothing to drop
+    with pytest.raises(InputError, match="drop list missing"):
+        runners.read_drops(paths, 99)
 
 
 def test_shards_decode_to_kept_documents_in_order(job, bpe):
@@ -211,7 +214,7 @@ def test_no_exact_dedup_writes_no_hashes(job):
     cfg = cfg.model_copy(update={"preprocessing": cfg.preprocessing.model_copy(update={"exact_dedup": False})})
     run_process(cfg, plan, paths)
     assert not paths.hashes(0).exists()
-    counts, _ = runners.tokenize_partition(cfg, paths, 0, runners.read_drops(paths, 0))
+    counts, _ = runners.tokenize_partition(cfg, paths, 0, runners.read_drops(paths, 0, required=False))
     assert (counts["documents"], counts["kept"], counts["removed"]) == (3, 3, {})
 
 
