@@ -5,7 +5,10 @@ AURALITH_VISIBILITY_TIMEOUT, AURALITH_WORKER_MAX_MEMORY_PER_CHILD and friends fr
 Set any Celery setting here to override them, for example:
 
     worker_concurrency = 4
-    broker_transport_options = {"visibility_timeout": 12 * 3600}
+    task_soft_time_limit = 3600
+
+Prefer AURALITH_VISIBILITY_TIMEOUT to setting `broker_transport_options` here: that dict replaces
+Auralith's whole one, priority settings included.
 """
 
 import os

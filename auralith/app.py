@@ -6,7 +6,9 @@ import os
 
 from celery import Celery
 
+from auralith.errors import ConfigError
 from auralith.settings import celery_settings, result_backend_for
+from auralith.store.db import redact_url
 
 app = Celery("auralith", include=["auralith.workflow.tasks"])
 app.add_defaults(celery_settings)
@@ -14,8 +16,23 @@ app.add_defaults(celery_settings)
 app.config_from_object(os.environ.get("AURALITH_CELERY_CONFIG", "celeryconfig"), silent=True)
 
 
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp", "sqla+sqlite", "sqla+postgresql", "memory")
+
+
+def _check_scheme(kind: str, url: str, schemes: tuple[str, ...]) -> None:
+    scheme = url.split("://", 1)[0]
+    if "://" not in url or not (scheme in schemes or scheme.split("+")[0] in schemes):
+        raise ConfigError([f"{kind} URL {redact_url(url)!r}: expected a URL starting with one of "
+                           + ", ".join(f"{s}://" for s in schemes)])
+
+
 def configure(broker: str | None = None, store: str | None = None) -> None:
     """Point the app at a broker and store chosen at run time (CLI flags, the embedded mode, tests)."""
+    if broker:
+        _check_scheme("broker", broker, BROKER_SCHEMES)
+    if store:
+        _check_scheme("store", store, STORE_SCHEMES)
     changes: dict = {}
     if broker:
         changes["broker_url"] = broker

@@ -43,6 +43,7 @@ class AuralithGroup(click.Group):
     def invoke(self, ctx: click.Context):
         from kombu.exceptions import OperationalError as BrokerDown
         from sqlalchemy.exc import OperationalError as StoreDown
+        from sqlalchemy.exc import SQLAlchemyError
 
         try:
             return super().invoke(ctx)
@@ -54,6 +55,8 @@ class AuralithGroup(click.Group):
             err_console.print(f"[red]error:[/red] cannot reach the broker: {exc}", highlight=False)
         except TimeoutError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        except SQLAlchemyError as exc:
+            err_console.print(f"[red]error:[/red] the SQL store failed: {exc}", highlight=False)
         if ctx.obj and ctx.obj.get("verbose"):
             raise
         sys.exit(1)
@@ -88,10 +91,7 @@ def main(ctx: click.Context, broker: str | None, store: str | None, verbose: boo
 def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id: str | None,
         as_json: bool) -> None:
     """Run a whole job here, with no servers: SQLite broker and store, an in-process worker."""
-    from auralith.client import Client
     from auralith.config import load_config
-    from auralith.embedded import embedded_worker
-    from auralith.monitoring.progress import summary_table, watch_job
     from auralith.steps.tokenize import check_tokenizer
 
     cfg = load_config(config)
@@ -99,7 +99,20 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id
     # Task failures reach the user as the job's error; worker tracebacks only with --verbose.
     loglevel = "INFO" if ctx.obj["verbose"] else "CRITICAL"
     explicit = ctx.obj["explicit"]
-    with embedded_worker(Path(state_dir), workers, explicit.get("broker"), explicit.get("store"), loglevel=loglevel):
+    try:
+        _run_embedded(cfg, config, workers, Path(state_dir), explicit, resume_id, as_json, loglevel)
+    except RuntimeError as exc:  # the in-process worker did not stop in time: a partition still running
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+def _run_embedded(cfg, config: str, workers: int, state_dir: Path, explicit: dict, resume_id: str | None,
+                  as_json: bool, loglevel: str) -> None:
+    from auralith.client import Client
+    from auralith.embedded import embedded_worker
+    from auralith.monitoring.progress import summary_table, watch_job
+
+    with embedded_worker(state_dir, workers, explicit.get("broker"), explicit.get("store"), loglevel=loglevel):
         client = Client()
         job_id = client.resume(resume_id) if resume_id else client.submit(cfg)
         try:
@@ -191,7 +204,7 @@ def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
 
 @main.command()
 @click.option("--state", default=None, help="Only jobs in this state.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 @service_options
 @click.pass_context
@@ -240,7 +253,7 @@ def resume(ctx: click.Context, job_id: str, then_watch: bool) -> None:
 
 @main.command()
 @click.argument("job_id")
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
 @service_options
 @click.pass_context
 def logs(ctx: click.Context, job_id: str, limit: int) -> None:

@@ -128,7 +128,8 @@ class Client:
         job = repo.get_job(url, job_id)
         if job.state in JobState.FINAL:
             raise AuralithError(f"job {job.id} is already {job.state}")
-        repo.set_job_state(url, job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING))
+        if not repo.set_job_state(url, job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING)):
+            raise AuralithError(f"job {job.id} is already {repo.get_job(url, job.id).state}")
         repo.add_event(url, job.id, "cancelled", level="warning")
         ids = [p.task_id for p in repo.list_partitions(url, job.id)
                if p.task_id and p.state != PartitionState.COMMITTED]
@@ -146,9 +147,13 @@ class Client:
         if job.state == JobState.SUCCEEDED:
             raise AuralithError(f"job {job.id} already succeeded; nothing to resume")
         repo.set_job_state(url, job.id, JobState.RUNNING)
+        try:
+            self._send(job.id, job.config, job.priority, resume=True,
+                       reuse_task_ids=job.state != JobState.CANCELLED)
+        except Exception:  # the broker is down: the job is as it was, not running with nothing queued
+            repo.set_job_state(url, job.id, job.state, error=job.error, only_from=(JobState.RUNNING,))
+            raise
         repo.add_event(url, job.id, f"resume requested (was {job.state})")
-        self._send(job.id, job.config, job.priority, resume=True,
-                   reuse_task_ids=job.state != JobState.CANCELLED)
         return job.id
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> JobInfo:

@@ -21,12 +21,9 @@ import zstandard
 from auralith.documents import Document, FilePiece, InputIssue
 from auralith.storage.local import atomic_write
 
-try:  # Optional and faster. Stricter than json: it also rejects NaN/Infinity and integers over 64 bits.
-    import orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    orjson = None
-
-_loads = orjson.loads if orjson is not None else json.loads
+# One parser on every worker: orjson, where installed, would reject records (NaN, integers over 64 bits)
+# that json accepts, so two workers would keep different documents and a resumed job would differ.
+_loads = json.loads
 
 _READ_SIZE = 1 << 20
 _BOM = b"\xef\xbb\xbf"
@@ -224,8 +221,6 @@ class _ZstdFrames(io.RawIOBase):
 
 
 def _dumps(record: dict) -> bytes:
-    if orjson is not None:
-        return orjson.dumps(record) + b"\n"
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 

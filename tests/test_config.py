@@ -206,3 +206,16 @@ def test_cli_validate_good_config_prints_defaults(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(write(tmp_path, MINIMAL))])
     assert result.exit_code == 0, result.output
     assert "min_chars: 1" in result.output and "base_dir" not in result.output
+
+
+def test_cli_rejects_unknown_url_schemes_in_one_line():
+    from click.testing import CliRunner
+
+    from auralith.cli import main
+
+    for args in (["--store", "foo", "jobs"], ["--store", "mysql://u@h/db", "jobs"],
+                 ["--broker", "foo://bar", "jobs"]):
+        out = CliRunner().invoke(main, args)
+        assert out.exit_code == 1, out.output
+        assert "URL" in out.output and "expected a URL starting with one of" in out.output
+        assert "Traceback" not in out.output

@@ -92,11 +92,14 @@ def list_events(url: str, job_id: str, limit: int = 200) -> list[Event]:
 def create_partitions(url: str, job_id: str, stages: dict[str, list[tuple[dict, int]]]) -> None:
     """Insert one pending row per (input_ref, input_bytes) of each stage, indexed 0..n-1, in one
     transaction, so a worker killed while planning leaves no half plan. Already planned: no-op."""
-    with session_scope(url) as s:
-        if s.scalar(select(func.count()).select_from(Partition).where(Partition.job_id == job_id)):
-            return
-        s.add_all(Partition(job_id=job_id, stage=stage, index=i, input_ref=ref, input_bytes=size)
-                  for stage, refs in stages.items() for i, (ref, size) in enumerate(refs))
+    try:
+        with session_scope(url) as s:
+            if s.scalar(select(func.count()).select_from(Partition).where(Partition.job_id == job_id)):
+                return
+            s.add_all(Partition(job_id=job_id, stage=stage, index=i, input_ref=ref, input_bytes=size)
+                      for stage, refs in stages.items() for i, (ref, size) in enumerate(refs))
+    except IntegrityError:
+        pass  # a second run_job of the same job planned it at the same moment: the same plan, kept once
 
 
 def list_partitions(url: str, job_id: str, stage: str | None = None) -> list[Partition]:
@@ -120,6 +123,12 @@ def set_task_ids(url: str, job_id: str, stage: str, task_ids: dict[int, str]) ->
                                               Partition.index == index).values(task_id=task_id))
 
 
+# A partition that was claimed this often without committing keeps killing its worker (out of memory on a
+# huge record, say): with acks_late its message would otherwise come back forever. Above max_retries (8),
+# so ordinary retries of transient errors never reach it.
+MAX_ATTEMPTS = 12
+
+
 @dataclass
 class Claim:
     """What a task learns when it claims a partition: whether to run, and the row's input."""
@@ -129,6 +138,7 @@ class Claim:
     partition_id: int = 0
     input_ref: dict | None = None
     attempts: int = 0
+    give_up: bool = False
 
 
 def claim_partition(url: str, job_id: str, stage: str, index: int, worker: str, task_id: str | None) -> Claim:
@@ -146,6 +156,9 @@ def claim_partition(url: str, job_id: str, stage: str, index: int, worker: str, 
             return Claim(False, "partition not found")
         if part.state == PartitionState.COMMITTED:
             return Claim(False, "already committed", part.id)
+        if part.attempts >= MAX_ATTEMPTS:
+            return Claim(False, f"gave up after {part.attempts} attempts that did not finish (did the worker "
+                                "process die, e.g. out of memory?)", part.id, give_up=True)
         part.state = PartitionState.STARTED
         part.attempts += 1
         part.worker = worker
@@ -175,17 +188,51 @@ def fail_partition(url: str, partition_id: int, error: str) -> None:
     with session_scope(url) as s:
         s.execute(update(Partition).where(Partition.id == partition_id,
                                           Partition.state != PartitionState.COMMITTED)
-                  .values(state=PartitionState.FAILED, error=error, finished_at=utcnow()))
+                  .values(state=PartitionState.FAILED, error=error, finished_at=utcnow(), progress=None))
+
+
+def release_partition(url: str, partition_id: int) -> None:
+    """A task stopped on purpose (its job was cancelled): the partition is to be done again."""
+    with session_scope(url) as s:
+        s.execute(update(Partition).where(Partition.id == partition_id,
+                                          Partition.state == PartitionState.STARTED)
+                  .values(state=PartitionState.PENDING, progress=None))
+
+
+def job_state(url: str, job_id: str) -> str | None:
+    with session_scope(url) as s:
+        return s.scalar(select(Job.state).where(Job.id == job_id))
+
+
+def claim_unsent(url: str, job_id: str, stage: str, task_ids: dict[int, str]) -> dict[int, str]:
+    """Give task ids to those of the stage's uncommitted partitions that have none, atomically per row.
+
+    Returns the ones this caller claimed: when two tasks race to start the same stage (a redelivered
+    chord body, say), each partition is sent by one of them only.
+    """
+    claimed = {}
+    with session_scope(url) as s:
+        for index, task_id in task_ids.items():
+            done = s.execute(update(Partition).where(
+                Partition.job_id == job_id, Partition.stage == stage, Partition.index == index,
+                Partition.state != PartitionState.COMMITTED, Partition.task_id.is_(None))
+                .values(task_id=task_id)).rowcount
+            if done:
+                claimed[index] = task_id
+    return claimed
 
 
 def reset_unfinished(url: str, job_id: str, clear_task_ids: bool = False) -> int:
-    """Before a resume: every partition not committed goes back to pending. Returns how many."""
-    values: dict = {"state": PartitionState.PENDING, "progress": None}
-    if clear_task_ids:
-        values["task_id"] = None
+    """Before a resume: every partition not committed goes back to pending, its attempts to 0. Returns
+    how many. Failed partitions always get new task ids: their old ids hold FAILURE results, which
+    would fail a chord that waits on them."""
+    pending = {"state": PartitionState.PENDING, "progress": None, "attempts": 0}
     with session_scope(url) as s:
-        return s.execute(update(Partition).where(
-            Partition.job_id == job_id, Partition.state != PartitionState.COMMITTED).values(**values)).rowcount
+        unfinished = (Partition.job_id == job_id) & (Partition.state != PartitionState.COMMITTED)
+        s.execute(update(Partition).where(unfinished & (Partition.state == PartitionState.FAILED))
+                  .values(task_id=None))
+        values = {**pending, "task_id": None} if clear_task_ids else pending
+        return s.execute(update(Partition).where(unfinished).values(**values)).rowcount
 
 
 def delete_job(url: str, job_id: str) -> None:

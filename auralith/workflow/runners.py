@@ -157,6 +157,23 @@ def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
             "per_partition": {str(p): len(v) for p, v in sorted(drops.items())}}
 
 
+OWNER_FILE = ".auralith-job"
+
+
+def claim_output(out_dir: str, job_id: str) -> None:
+    """Mark `out_dir` as this job's: shard names repeat from job to job, so a later job planned into the
+    same folder takes it over, and this one must notice rather than list the other's shards."""
+    write_bytes_atomic(Path(out_dir) / OWNER_FILE, job_id.encode())
+
+
+def check_output_owner(out_dir: str, job_id: str) -> None:
+    path = Path(out_dir) / OWNER_FILE
+    owner = path.read_text().strip() if path.exists() else None
+    if owner != job_id:
+        raise InputError(f"the output folder now belongs to job {owner or '(none)'}, which replaced this job's "
+                         "shards; give this job its own output.path and submit it again", file=str(out_dir))
+
+
 def remove_stale_shards(out_dir: str) -> int:
     """Delete shards and the manifest a previous job left in `out_dir` (only files named as ours).
 

@@ -68,7 +68,7 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
         st.stages.setdefault(p.stage, StageCounts()).add(p.state)
         committed = p.state == PartitionState.COMMITTED and p.counts is not None
         c = p.counts or {}
-        live = p.progress or {}
+        live = (p.progress or {}) if p.state == PartitionState.STARTED else {}
         if p.stage == "process":
             st.input_bytes += p.input_bytes
             if committed:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from celery import Task
+from celery import Task, uuid
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -75,18 +75,31 @@ def job_config(job_id: str) -> JobConfig:
     return JobConfig.model_validate(repo.get_job(store_url(), job_id).config)
 
 
+class JobCancelled(AuralithError):
+    """Raised inside a running partition when its job was cancelled; the partition is released."""
+
+
 def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dict:
     url = store_url()
     claim = repo.claim_partition(url, job_id, stage, index, task.request.hostname or "local", task.request.id)
+    if claim.give_up:
+        raise AuralithError(claim.reason)  # not retried: on_failure fails the partition and the job
     if not claim.run:
         log.info("job %s %s partition %d skipped: %s", job_id, stage, index, claim.reason)
         return {"job_id": job_id, "stage": stage, "index": index, "skipped": claim.reason}
     cfg = job_config(job_id)
 
     def progress(values: dict) -> None:
+        # Called about once a second: also where a running partition learns that its job was cancelled.
         repo.update_progress(url, claim.partition_id, values)
+        if repo.job_state(url, job_id) == JobState.CANCELLED:
+            raise JobCancelled(f"job {job_id} cancelled")
 
-    counts, output_ref = work(cfg, claim.input_ref, progress)
+    try:
+        counts, output_ref = work(cfg, claim.input_ref, progress)
+    except JobCancelled:
+        repo.release_partition(url, claim.partition_id)
+        return {"job_id": job_id, "stage": stage, "index": index, "skipped": "job cancelled"}
     repo.commit_partition(url, claim.partition_id, counts, output_ref)
     return {"job_id": job_id, "stage": stage, "index": index, "committed": True}
 
@@ -116,14 +129,19 @@ def dedup_exact(self, job_id: str) -> dict:
         return runners.decide_dedup(runners.WorkPaths.for_job(cfg, job_id), n), None
 
     result = _run_partition(self, job_id, "dedup", 0, work)
-    # Start tokenization, also when this run found dedup already committed: that is the redelivery of a
-    # task whose worker died after the commit, and nothing else would start the next stage.
     url = store_url()
     job = repo.find_job(url, job_id)
     if job is None or job.state != JobState.RUNNING:
         return result
+    # Start tokenization of the partitions nobody has sent yet. Also when this run found dedup already
+    # committed (the redelivery of a task whose worker died after its commit), but a second chord body
+    # firing after a resume finds every partition claimed and starts nothing.
     plan = _stage_plan(url, job_id, PRIORITIES.get(job.priority))
-    plan.process, plan.dedup = [], False
+    unsent = repo.claim_unsent(url, job_id, "tokenize", {i: uuid() for i in plan.tokenize})
+    if plan.tokenize and not unsent:
+        return result
+    plan.process, plan.dedup, plan.tokenize = [], False, sorted(unsent)
+    plan.task_ids = {"tokenize": unsent}
     _send_stage(self, url, plan)
 
 
@@ -133,6 +151,7 @@ def tokenize_partition(self, job_id: str, index: int) -> dict:
 
     def work(cfg, ref, progress):
         _require_committed(job_id, "dedup", 1)
+        runners.check_output_owner(cfg.output.path, job_id)
         paths = runners.WorkPaths.for_job(cfg, job_id)
         drops = runners.read_drops(paths, index, required=cfg.preprocessing.exact_dedup)
         counts, shards = runners.tokenize_partition(cfg, paths, index, drops, progress)
@@ -164,6 +183,7 @@ def finalize_job(self, job_id: str) -> dict:
     parts = repo.list_partitions(url, job_id)
     tokenize = [p for p in parts if p.stage == "tokenize"]
     _require_committed(job_id, "tokenize", len(tokenize))
+    runners.check_output_owner(cfg.output.path, job_id)
     stats = job_stats(parts)
     tok = load_tokenizer(cfg.tokenization.tokenizer)
     shards = [s for p in sorted(tokenize, key=lambda p: p.index) for s in p.output_ref["shards"]]
@@ -223,6 +243,8 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)
     elif resume:
+        if any(p.state != PartitionState.COMMITTED for p in repo.list_partitions(url, job_id, "tokenize")):
+            runners.check_output_owner(cfg.output.path, job_id)
         # After a crash the lost tasks' ids are reused, so the first run's chord sees them finish; after a
         # cancel they are revoked in every worker and must be new.
         n = repo.reset_unfinished(url, job_id, clear_task_ids=not reuse_task_ids)
@@ -247,6 +269,7 @@ def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
             raise ConfigError([f"output.path: {cfg.output.path} is being written by running job {other.id}"])
     partitions = plan_partitions(cfg)
     runners.remove_stale_shards(cfg.output.path)
+    runners.claim_output(cfg.output.path, job_id)
     repo.create_partitions(url, job_id, {
         "process": [({"pieces": [p.to_dict() for p in pieces]}, sum(p.size for p in pieces)) for pieces in partitions],
         "dedup": [({"partitions": len(partitions)}, 0)],

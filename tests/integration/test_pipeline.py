@@ -195,3 +195,31 @@ def test_two_running_jobs_may_not_share_an_output_folder(client, demo_config, pg
         repo.set_job_state(pg_store, busy, JobState.CANCELLED)
     assert info.state == JobState.FAILED
     assert f"output.path: {cfg.output.path} is being written by running job {busy}" in info.error
+
+
+def test_failed_partition_then_resume_finishes_the_job(client, demo_config, monkeypatch):
+    """A partition fails for good (here: a worker that cannot see an input file); once that is fixed,
+    `resume` redoes only what is not committed, under new task ids for the failed ones."""
+    from auralith.errors import InputError
+    from auralith.workflow import runners
+
+    real = runners.process_partition
+
+    def fails_on_partition_2(cfg, pieces, paths, index, progress=None):
+        if index == 2:
+            raise InputError("cannot open: No such file or directory", file=pieces[0].path)
+        return real(cfg, pieces, paths, index, progress)
+
+    monkeypatch.setattr(runners, "process_partition", fails_on_partition_2)
+    job_id = client.submit(demo_config)
+    failed = client.wait(job_id, timeout=120)
+    assert failed.state == JobState.FAILED
+    assert "process partition 2" in failed.error and "cannot open" in failed.error
+    assert failed.stats.stages["process"].failed == 1
+
+    monkeypatch.setattr(runners, "process_partition", real)  # the mount is back
+    client.resume(job_id)
+    info = client.wait(job_id, timeout=120)
+    assert info.state == JobState.SUCCEEDED, info.error
+    expected, _ = expected_documents(demo_config)
+    assert info.stats.documents_out == len(expected)

@@ -208,3 +208,36 @@ def test_delete_job_cascades(url):
 def test_redact_url(raw, shown):
     assert redact_url(raw) == shown
     assert "s3cret" not in redact_url(raw)
+
+
+def test_claim_gives_up_on_a_partition_that_keeps_dying(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, {"process": REFS})
+    for _ in range(repo.MAX_ATTEMPTS):  # each claim of a worker that then died without committing
+        assert repo.claim_partition(url, job_id, "process", 0, "w", None).run
+    claim = repo.claim_partition(url, job_id, "process", 0, "w", None)
+    assert not claim.run and claim.give_up and "did the worker process die" in claim.reason
+
+
+def test_claim_unsent_hands_each_partition_to_one_caller(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, {"tokenize": REFS})
+    repo.set_task_ids(url, job_id, "tokenize", {2: "sent-before"})
+    first = repo.claim_unsent(url, job_id, "tokenize", {0: "a0", 1: "a1", 2: "a2"})
+    second = repo.claim_unsent(url, job_id, "tokenize", {0: "b0", 1: "b1", 2: "b2"})
+    assert first == {0: "a0", 1: "a1"} and second == {}
+
+
+def test_reset_gives_failed_partitions_new_task_ids(url):
+    job_id = new_job(url)
+    repo.create_partitions(url, job_id, {"process": REFS})
+    repo.set_task_ids(url, job_id, "process", {0: "t0", 1: "t1", 2: "t2"})
+    claim = repo.claim_partition(url, job_id, "process", 1, "w", "t1")
+    repo.fail_partition(url, claim.partition_id, "boom")
+    assert repo.reset_unfinished(url, job_id) == 3
+    parts = repo.list_partitions(url, job_id, "process")
+    # The failed task's id holds a FAILURE result that would fail a chord waiting on it.
+    assert [(p.state, p.task_id, p.attempts) for p in parts] == [
+        ("pending", "t0", 0), ("pending", None, 0), ("pending", "t2", 0)]
+    repo.reset_unfinished(url, job_id, clear_task_ids=True)
+    assert {p.task_id for p in repo.list_partitions(url, job_id, "process")} == {None}

@@ -240,3 +240,13 @@ def test_file_gone_after_planning_fails_the_partition_naming_it(job):
     gone.unlink()
     with pytest.raises(InputError, match="a.jsonl"):
         runners.process_partition(cfg, plan[0], paths, 0)
+
+
+def test_output_folder_owner(tmp_path):
+    from auralith.errors import InputError
+
+    runners.claim_output(str(tmp_path), "job-a")
+    runners.check_output_owner(str(tmp_path), "job-a")
+    runners.claim_output(str(tmp_path), "job-b")  # a later job planned into the same folder
+    with pytest.raises(InputError, match="now belongs to job job-b"):
+        runners.check_output_owner(str(tmp_path), "job-a")
