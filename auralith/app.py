@@ -6,7 +6,7 @@ import os
 
 from celery import Celery
 
-from auralith.errors import ConfigError
+from auralith.errors import AuralithError
 from auralith.settings import celery_settings, result_backend_for
 from auralith.store.db import redact_url
 
@@ -23,8 +23,8 @@ BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp", "sqla+sqlite", "
 def _check_scheme(kind: str, url: str, schemes: tuple[str, ...]) -> None:
     scheme = url.split("://", 1)[0]
     if "://" not in url or not (scheme in schemes or scheme.split("+")[0] in schemes):
-        raise ConfigError([f"{kind} URL {redact_url(url)!r}: expected a URL starting with one of "
-                           + ", ".join(f"{s}://" for s in schemes)])
+        raise AuralithError(f"{kind} URL {redact_url(url)!r}: expected a URL starting with one of "
+                            + ", ".join(f"{s}://" for s in schemes))
 
 
 def configure(broker: str | None = None, store: str | None = None) -> None:
