@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 from rich.console import Console
+from rich.markup import escape
 
 from auralith.errors import AuralithError
 
@@ -17,6 +18,11 @@ err_console = Console(stderr=True)
 
 STORE_HELP = "SQL store URL (AURALITH_STORE_URL); default postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BROKER_HELP = "Broker URL (AURALITH_BROKER_URL); default redis://127.0.0.1:6379/0"
+
+
+def print_error(message: object, label: str = "error", stream: Console | None = None) -> None:
+    """One red-labelled line; the message is escaped, so paths like `[/data/x]` are not read as markup."""
+    (stream or err_console).print(f"[red]{label}:[/red] {escape(str(message))}", highlight=False)
 
 
 def _override(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -48,15 +54,15 @@ class AuralithGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AuralithError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            print_error(exc)
         except StoreDown as exc:
-            err_console.print(f"[red]error:[/red] cannot reach the SQL store: {exc.orig}", highlight=False)
+            print_error(f"cannot reach the SQL store: {exc.orig}")
         except BrokerDown as exc:
-            err_console.print(f"[red]error:[/red] cannot reach the broker: {exc}", highlight=False)
+            print_error(f"cannot reach the broker: {exc}")
         except TimeoutError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            print_error(exc)
         except SQLAlchemyError as exc:
-            err_console.print(f"[red]error:[/red] the SQL store failed: {exc}", highlight=False)
+            print_error(f"the SQL store failed: {exc}")
         if ctx.obj and ctx.obj.get("verbose"):
             raise
         sys.exit(1)
@@ -93,16 +99,19 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id
     """Run a whole job here, with no servers: SQLite broker and store, an in-process worker."""
     from auralith.config import load_config
     from auralith.steps.tokenize import check_tokenizer
+    from auralith.workflow.plan import list_source_files
 
     cfg = load_config(config)
-    check_tokenizer(cfg.tokenization)  # config and tokenizer errors surface before any worker starts
+    # Config, input and tokenizer errors surface before any worker starts (the worker is on this machine).
+    list_source_files(cfg)
+    check_tokenizer(cfg.tokenization)
     # Task failures reach the user as the job's error; worker tracebacks only with --verbose.
     loglevel = "INFO" if ctx.obj["verbose"] else "CRITICAL"
     explicit = ctx.obj["explicit"]
     try:
         _run_embedded(cfg, config, workers, Path(state_dir), explicit, resume_id, as_json, loglevel)
     except RuntimeError as exc:  # the in-process worker did not stop in time: a partition still running
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        print_error(exc)
         sys.exit(1)
 
 
@@ -119,14 +128,15 @@ def _run_embedded(cfg, config: str, workers: int, state_dir: Path, explicit: dic
             if not as_json:
                 verb = "resumed" if resume_id else "running"
                 name = client.get_job(job_id, with_stats=False).name
-                console.print(f"job [bold]{job_id}[/bold] ({name}) {verb} with {workers} worker threads")
+                console.print(f"job [bold]{job_id}[/bold] ({escape(name)}) {verb} with {workers} worker threads")
                 info = watch_job(client, job_id, console)
             else:
                 info = client.wait(job_id)
         except KeyboardInterrupt:
             client.cancel(job_id)
             err_console.print(f"interrupted: job {job_id} cancelled, its committed partitions kept; finish it "
-                              f"with: auralith run {config} --resume {job_id}", highlight=False, soft_wrap=True)
+                              f"with: auralith run {config} --resume {job_id}", highlight=False, soft_wrap=True,
+                              markup=False)
             sys.exit(130)
         # Printed before the worker stops: its shutdown waits out one broker poll (about 2 s).
         _print_final(info, as_json, summary_table)
@@ -149,7 +159,7 @@ def _print_final(info, as_json: bool, summary_table) -> None:
         console.print(summary_table(info))
         _print_issues(info.stats)
         if info.error:
-            err_console.print(f"[red]job failed:[/red] {info.error}", highlight=False)
+            print_error(info.error, label="job failed")
     if info.state != "succeeded":
         sys.exit(1)
 
@@ -199,7 +209,7 @@ def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
     console.print(stages_table(info.stats))
     _print_issues(info.stats)
     if info.error:
-        console.print(f"[red]error:[/red] {info.error}", highlight=False)
+        print_error(info.error, stream=console)
 
 
 @main.command()

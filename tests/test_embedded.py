@@ -109,3 +109,13 @@ def test_interrupted_run_is_cancelled_and_resumable(tmp_path, tokenizer_path):
     info = json.loads(resumed.stdout)
     assert info["id"] == job_id and info["state"] == "succeeded"
     assert info["stats"]["documents_out"] == 12000
+
+
+def test_errors_holding_brackets_print_as_text(tmp_path):
+    # Rich would read "[/data/x]" as a closing markup tag and crash with a traceback.
+    config = tmp_path / "job.yaml"
+    config.write_text("sources: [{path: '/nonexistent/[/data/x]/*.jsonl'}]\ntokenization: {tokenizer: '[/t].json'}\n")
+    out = _run("run", str(config), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "no files match '/nonexistent/[/data/x]/*.jsonl'" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout

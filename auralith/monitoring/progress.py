@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -88,13 +89,13 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
 def summary_table(info: JobInfo) -> Table:
     """Documents in, kept, removed by reason, tokens, shards, time: the table `run` and `status` end with."""
     st = info.stats
-    table = Table(title=f"job {info.id} ({info.name}): {info.state}", show_header=True, header_style="bold")
+    table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("documents in", _fmt_int(st.records))
     table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
     for reason, n in st.removed.items():
-        table.add_row(f"  removed: {reason}", _fmt_int(n))
+        table.add_row(f"  removed: {escape(reason)}", _fmt_int(n))
     table.add_row("documents kept", _fmt_int(st.documents_out))
     table.add_row("tokens", _fmt_int(st.tokens))
     if st.truncated:
@@ -103,7 +104,7 @@ def summary_table(info: JobInfo) -> Table:
     if info.started_at and info.finished_at:
         table.add_row("time", f"{(info.finished_at - info.started_at).total_seconds():.1f} s")
     if info.output:
-        table.add_row("output", info.output)
+        table.add_row("output", escape(info.output))
     return table
 
 
