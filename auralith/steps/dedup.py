@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
 
 import xxhash
 
@@ -28,24 +30,29 @@ def _keep_key(rec: HashRecord) -> tuple:
     return (rec.doc_id, rec.partition, rec.position)
 
 
-def decide_exact_duplicates(records: Iterable[HashRecord]) -> dict[int, list[int]]:
-    """Map partition -> sorted positions to drop, keeping one document per hash (the smallest id).
+def exact_duplicates_sorted(records: Iterable[HashRecord]) -> Iterator[HashRecord]:
+    """The records to drop, from records sorted by hash: of each run of equal hashes (the copies of one
+    text) all but the one with the smallest id. Streams: memory holds one run, not the corpus."""
+    for _, run in groupby(records, key=attrgetter("hash")):
+        copies = list(run)
+        if len(copies) > 1:
+            keep = min(copies, key=_keep_key)
+            yield from (rec for rec in copies if rec is not keep)
 
-    The result does not depend on the order `records` arrive in, so re-running the decision after a
-    crash gives the same answer.
-    """
-    best: dict[str, HashRecord] = {}
-    losers: list[HashRecord] = []
-    for rec in records:
-        cur = best.get(rec.hash)
-        if cur is None:
-            best[rec.hash] = rec
-        elif _keep_key(rec) < _keep_key(cur):
-            best[rec.hash] = rec
-            losers.append(cur)
-        else:
-            losers.append(rec)
+
+def group_drops(losers: Iterable[HashRecord]) -> dict[int, list[int]]:
+    """Map partition -> sorted positions to drop."""
     drops: dict[int, list[int]] = {}
     for rec in losers:
         drops.setdefault(rec.partition, []).append(rec.position)
     return {p: sorted(v) for p, v in drops.items()}
+
+
+def decide_exact_duplicates(records: Iterable[HashRecord]) -> dict[int, list[int]]:
+    """Map partition -> sorted positions to drop, keeping one document per hash (the smallest id).
+
+    Accepts records in any order (it sorts them in memory, so it suits small inputs); the result does
+    not depend on that order, so re-running the decision after a crash gives the same answer. Jobs
+    merge per-partition sorted files into `exact_duplicates_sorted` instead.
+    """
+    return group_drops(exact_duplicates_sorted(sorted(records, key=attrgetter("hash"))))

@@ -5,19 +5,22 @@ Tasks call these with paths and a progress callback; tests and benchmarks call t
 
 from __future__ import annotations
 
+import heapq
 import json
+import resource
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from auralith.config import JobConfig
 from auralith.documents import Document, FilePiece, InputIssue
 from auralith.errors import InputError
-from auralith.readers import PieceReader, iter_jsonl_zst, jsonl_zst_writer
-from auralith.steps.dedup import HashRecord, content_hash, decide_exact_duplicates
+from auralith.readers import PieceReader, iter_jsonl_zst, jsonl_zst_writer, write_jsonl_zst
+from auralith.steps.dedup import HashRecord, content_hash, exact_duplicates_sorted, group_drops
 from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.shards import MANIFEST_NAME, ShardWriter
@@ -84,11 +87,11 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     records = documents = blank_lines = 0
     bytes_done = 0
     report = _Throttle(progress)
+    hashes: list[tuple[str, str, int]] = []  # (hash, id, position in the clean file): ~100 B a document
 
     with ExitStack() as files:
         kept = files.enter_context(jsonl_zst_writer(paths.clean(index)))
         issues = files.enter_context(jsonl_zst_writer(paths.issues(index)))
-        hashes = files.enter_context(jsonl_zst_writer(paths.hashes(index))) if pre.exact_dedup else None
         aside = files.enter_context(jsonl_zst_writer(paths.removed(index))) if pre.keep_removed else None
         for piece in pieces:
             src = cfg.sources[piece.source]
@@ -117,12 +120,16 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
                         aside.write({"id": item.id, "file": item.file, "line": item.line, "reason": reason,
                                      "text": item.text})
                     continue
+                if pre.exact_dedup:
+                    hashes.append((content_hash(item.text), item.id, kept.count))
                 kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
-                if hashes:
-                    hashes.write({"h": content_hash(item.text), "id": item.id})
             blank_lines += reader.blank_lines
             bytes_done += piece.size
 
+    if pre.exact_dedup:
+        # Sorted by hash, so the dedup step merges all partitions' files in one streaming pass.
+        hashes.sort()
+        write_jsonl_zst(paths.hashes(index), ({"h": h, "id": i, "pos": pos} for h, i, pos in hashes))
     report({"documents": records, "bytes": bytes_done}, force=True)
     return {
         "records": records,
@@ -143,18 +150,28 @@ def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter
 
 
 def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
-    """Read every partition's hashes, pick one document per hash, write a drop list per partition."""
+    """Merge every partition's hash-sorted file, keep one document per hash, write a drop list per
+    partition. Memory holds one open reader per partition and the drop lists, not the corpus's hashes."""
+    _allow_open_files(n_partitions + 64)
 
-    def records():
-        for p in range(n_partitions):
-            for pos, rec in enumerate(iter_jsonl_zst(paths.hashes(p))):
-                yield HashRecord(rec["h"], rec["id"], p, pos)
+    def stream(p: int) -> Iterator[HashRecord]:
+        for rec in iter_jsonl_zst(paths.hashes(p)):
+            yield HashRecord(rec["h"], rec["id"], p, rec["pos"])
 
-    drops = decide_exact_duplicates(records())
+    merged = heapq.merge(*(stream(p) for p in range(n_partitions)), key=attrgetter("hash"))
+    drops = group_drops(exact_duplicates_sorted(merged))
     for p in range(n_partitions):
         write_bytes_atomic(paths.drops(p), json.dumps(drops.get(p, [])).encode())
     return {"removed": {"exact_duplicate": sum(len(v) for v in drops.values())},
             "per_partition": {str(p): len(v) for p, v in sorted(drops.items())}}
+
+
+def _allow_open_files(needed: int) -> None:
+    # The merge keeps one file open per partition; the soft limit is often 1024 while the hard one is higher.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else min(needed, hard),
+                                                    hard))
 
 
 OWNER_FILE = ".auralith-job"

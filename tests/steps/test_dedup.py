@@ -85,3 +85,15 @@ def test_drops_grouped_per_partition_sorted_one_kept_per_hash():
     kept_hashes = [r.hash for r in recs if (r.partition, r.position) not in dropped]
     assert sorted(kept_hashes) == sorted({r.hash for r in recs})
     assert len(dropped) == len(recs) - len({r.hash for r in recs})
+
+
+def test_streaming_merge_of_sorted_partitions_matches_the_in_memory_decision():
+    import heapq
+    from operator import attrgetter
+
+    from auralith.steps.dedup import exact_duplicates_sorted, group_drops
+
+    recs = make_records(seed=5)
+    per_partition = [sorted((r for r in recs if r.partition == p), key=attrgetter("hash")) for p in range(4)]
+    merged = heapq.merge(*per_partition, key=attrgetter("hash"))
+    assert group_drops(exact_duplicates_sorted(merged)) == expected_drops(recs)
