@@ -138,7 +138,7 @@ def _run_embedded(cfg, config: str, workers: int, state_dir: Path, explicit: dic
                               f"with: auralith run {config} --resume {job_id}", highlight=False, soft_wrap=True,
                               markup=False)
             sys.exit(130)
-        # Printed before the worker stops: its shutdown waits out one broker poll (about 2 s).
+        # Printed before the worker stops, so the user sees the result even if the shutdown takes a moment.
         _print_final(info, as_json, summary_table)
 
 
