@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from auralith.store.models import JobState
 from auralith.workflow.stats import JobStats
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
     with progress:
         while True:
             info = client.get_job(job_id)
-            if info.state == "pending" and not hinted and time.monotonic() - start > 15:
+            if info.state == JobState.PENDING and not hinted and time.monotonic() - start > 15:
                 hinted = True
                 progress.console.print("[yellow]no worker has started this job yet: is a worker consuming "
                                        "the `default` queue on the same broker and store?[/yellow]")

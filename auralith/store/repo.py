@@ -169,11 +169,15 @@ def claim_partition(url: str, job_id: str, stage: str, index: int, worker: str, 
         return Claim(True, "", part.id, dict(part.input_ref), part.attempts)
 
 
-def update_progress(url: str, partition_id: int, progress: dict) -> None:
+def update_progress(url: str, partition_id: int, progress: dict) -> str | None:
+    """Record a running partition's progress; returns its job's state, so the task learns of a cancel
+    in the same round trip."""
     with session_scope(url) as s:
         s.execute(update(Partition).where(Partition.id == partition_id,
                                           Partition.state == PartitionState.STARTED)
                   .values(progress=progress))
+        return s.scalar(select(Job.state).join(Partition, Partition.job_id == Job.id)
+                        .where(Partition.id == partition_id))
 
 
 def commit_partition(url: str, partition_id: int, counts: dict, output_ref: dict | None) -> None:
@@ -197,11 +201,6 @@ def release_partition(url: str, partition_id: int) -> None:
         s.execute(update(Partition).where(Partition.id == partition_id,
                                           Partition.state == PartitionState.STARTED)
                   .values(state=PartitionState.PENDING, progress=None))
-
-
-def job_state(url: str, job_id: str) -> str | None:
-    with session_scope(url) as s:
-        return s.scalar(select(Job.state).where(Job.id == job_id))
 
 
 def claim_unsent(url: str, job_id: str, stage: str, task_ids: dict[int, str]) -> dict[int, str]:

@@ -79,7 +79,8 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
 
     Every record read ends up exactly once: kept, or under `removed[reason]`. Records that are not
     documents at all (bad JSON, invalid UTF-8, ...) are removed as `input_error.{reason}` and listed.
-    Outputs are streamed to their files, so memory does not grow with the partition.
+    Outputs are streamed to their files; only the hash list (~100 B a kept document) is held, to be
+    sorted before it is written.
     """
     pre = cfg.preprocessing
     normalize = TextNormalizer(pre.normalize)

@@ -91,8 +91,7 @@ def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dic
 
     def progress(values: dict) -> None:
         # Called about once a second: also where a running partition learns that its job was cancelled.
-        repo.update_progress(url, claim.partition_id, values)
-        if repo.job_state(url, job_id) == JobState.CANCELLED:
+        if repo.update_progress(url, claim.partition_id, values) == JobState.CANCELLED:
             raise JobCancelled(f"job {job_id} cancelled")
 
     try:
