@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, text
 REDIS_URL = os.environ.get("AURALITH_TEST_REDIS", "redis://127.0.0.1:6379")
 PG_URL = os.environ.get("AURALITH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SESSION_REDIS_DB = 15  # the in-process worker's broker
-SUBPROCESS_REDIS_DB = 14  # brokers of tests that start worker processes of their own
+# Two Redis databases per test run; env overrides let parallel checkouts on one machine stay apart.
+SESSION_REDIS_DB = int(os.environ.get("AURALITH_TEST_REDIS_DB", "15"))  # the in-process worker's broker
+SUBPROCESS_REDIS_DB = int(os.environ.get("AURALITH_TEST_SUBPROCESS_REDIS_DB", "14"))  # tests' own worker processes
 
 
 def _unavailable(service: str, exc: Exception):
