@@ -39,7 +39,7 @@ class NearDedupConfig(BaseModel):
                              "reach over the whole signature to count as a near duplicate.")
     verify: bool = Field(default=True, description="Check LSH candidates against `threshold` on the full "
                          "signature; off keeps every pair that shares a bucket (datatrove's behaviour).")
-    bucket_slice_entries: int = Field(default=2_000_000, ge=1000, description="Most band keys one band task "
+    bucket_slice_entries: int = Field(default=2_000_000, ge=10, description="Most band keys one band task "
                                       "holds at once; bounds its memory whatever the corpus size.")
     top_clusters: int = Field(default=100, ge=0, le=100_000, description="Biggest clusters listed for "
                               "`auralith dedup-report`.")

@@ -129,6 +129,19 @@ def load_exact_summary(paths: NearDedupPaths) -> dict | None:
     return json.loads(p.read_bytes()) if p.exists() else None
 
 
+def decide_exact_first(exact_dedup: bool, work: WorkPaths, n_partitions: int) -> dict:
+    """Exact dedup before near dedup (once; its summary file marks it done): exact losers then stay out
+    of the near graph, so no document is removed twice. Returns the exact counts."""
+    paths = NearDedupPaths(work)
+    done = load_exact_summary(paths)
+    if done is None:
+        from auralith.workflow.runners import decide_dedup
+
+        done = decide_dedup(work, n_partitions) if exact_dedup else {"removed": {}}
+        save_exact_summary(paths, done)
+    return done
+
+
 def _exact_losers(work: WorkPaths, n_partitions: int) -> np.ndarray:
     """Nodes that exact dedup drops (sorted): only their kept copy takes part in near dedup."""
     parts = []

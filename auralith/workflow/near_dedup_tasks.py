@@ -15,13 +15,7 @@ from auralith.settings import PRIORITIES
 from auralith.store import repo
 from auralith.store.models import JobState, PartitionState
 from auralith.workflow import canvas, runners
-from auralith.workflow.near_dedup import (
-    NearDedupPaths,
-    find_band_edges,
-    join_clusters,
-    load_exact_summary,
-    save_exact_summary,
-)
+from auralith.workflow.near_dedup import decide_exact_first, find_band_edges, join_clusters
 from auralith.workflow.tasks import (
     STAGE_OF_TASK,
     AuralithTask,
@@ -45,12 +39,7 @@ def start_near_dedup(task: Task, job_id: str) -> None:
     cfg = job_config(job_id)
     n = dedup.input_ref["partitions"]
     _require_committed(job_id, "process", n)
-    work = runners.WorkPaths.for_job(cfg, job_id)
-    paths = NearDedupPaths(work)
-    if load_exact_summary(paths) is None:
-        # Exact first: its losers stay out of the near graph, so no document is removed twice.
-        exact = runners.decide_dedup(work, n) if cfg.preprocessing.exact_dedup else {"removed": {}}
-        save_exact_summary(paths, exact)
+    decide_exact_first(cfg.preprocessing.exact_dedup, runners.WorkPaths.for_job(cfg, job_id), n)
     bands = {p.index: p.task_id or uuid() for p in repo.list_partitions(url, job_id, "minhash")
              if p.state != PartitionState.COMMITTED}
     repo.set_task_ids(url, job_id, "minhash", bands)
