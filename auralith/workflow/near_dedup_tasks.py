@@ -28,14 +28,17 @@ from auralith.workflow.tasks import (
 STAGE_OF_TASK.update({"auralith.minhash_band": "minhash", "auralith.dedup_near": "dedup"})
 
 
-def start_near_dedup(task: Task, job_id: str) -> None:
+def start_near_dedup(task: Task, job_id: str) -> bool:
     """From the process chord's body: decide exact duplicates (once), then replace `task` with the band
-    chord. Returns (without replacing) when the dedup row is already committed or the job is not running."""
+    chord. Returns True (without replacing) when the dedup row is already committed, so the caller goes on
+    to tokenization; False when the job is not running (nothing to do)."""
     url = store_url()
     job = repo.find_job(url, job_id)
     dedup = repo.get_partition(url, job_id, "dedup", 0)
-    if job is None or job.state != JobState.RUNNING or dedup is None or dedup.state == PartitionState.COMMITTED:
-        return
+    if dedup is not None and dedup.state == PartitionState.COMMITTED:
+        return True
+    if job is None or job.state != JobState.RUNNING or dedup is None:
+        return False
     cfg = job_config(job_id)
     n = dedup.input_ref["partitions"]
     _require_committed(job_id, "process", n)

@@ -131,7 +131,9 @@ def dedup_exact(self, job_id: str) -> dict:
     if job_config(job_id).preprocessing.near_dedup.enabled:
         from auralith.workflow.near_dedup_tasks import start_near_dedup
 
-        start_near_dedup(self, job_id)  # replaces this task with the band chord, unless dedup is committed
+        # Replaced by the band chord, whose body commits the dedup row; goes on here only once committed.
+        if not start_near_dedup(self, job_id):
+            return {"job_id": job_id, "stage": "dedup", "index": 0, "skipped": "job not running"}
     result = _run_partition(self, job_id, "dedup", 0, work)
     return start_tokenization(self, job_id, result)
 
