@@ -79,5 +79,3 @@ def dedup_report_command(ctx: click.Context, job_id: str, top: int, as_json: boo
                         f"partition {at['partition']}, position {at['position']}")
         console.print(big)
 
-
-__all__ = ["dedup_report", "dedup_report_command"]
