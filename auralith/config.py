@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auralith.errors import ConfigError
+from auralith.steps.minhash import NearDedupConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -53,6 +54,7 @@ class PreprocessingConfig(_Strict):
     normalize: NormalizeConfig = NormalizeConfig()
     length: LengthConfig = LengthConfig()
     exact_dedup: bool = True
+    near_dedup: NearDedupConfig = NearDedupConfig()
     keep_removed: bool = False
 
 

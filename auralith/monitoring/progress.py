@@ -71,8 +71,9 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
                             info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  "
                                  f"{_stage_line(st, 'process')}")
             dd = st.stages.get("dedup")
+            dups = st.removed.get("exact_duplicate", 0) + st.removed.get("near_duplicate", 0)
             progress.update(bars["dedup"], completed=dd.committed if dd else 0,
-                            info=f"{_fmt_int(st.removed.get('exact_duplicate', 0))} dups dropped"
+                            info=f"{_fmt_int(dups)} dups dropped"
                             if dd and dd.committed else "")
             tok = st.stages.get("tokenize")
             if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:

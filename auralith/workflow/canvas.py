@@ -2,6 +2,8 @@
 
     chord(group(process_i ...), dedup_exact)    dedup_exact then replaces itself with
     chord(group(tokenize_i ...), finalize_job)
+    or, with near dedup on, first with chord(group(minhash_band_b ...), dedup_near), whose body then
+    starts the tokenize chord.
 
 Headers carry (job id, partition index) only; the data stays on disk. The tokenize chord is built by
 the dedup task rather than chained up front: a chain would copy the whole second chord into every
@@ -57,3 +59,15 @@ def job_canvas(plan: StagePlan) -> tuple[Signature, dict[str, dict[int, str]]]:
                                plan.task_ids.get("tokenize", {}))
         return chord(header, finalize), {"tokenize": ids}
     return finalize, {}
+
+
+def near_dedup_canvas(job_id: str, bands: dict[int, str], priority: int | None) -> Signature:
+    """chord(group(minhash_band_b ...), dedup_near) over the bands left (band -> task id); just the body
+    when every band is done."""
+    from auralith.workflow import near_dedup_tasks as t
+
+    body = t.dedup_near.si(job_id).set(priority=priority)
+    if not bands:
+        return body
+    header = group(t.minhash_band.si(job_id, b).set(task_id=tid, priority=priority) for b, tid in sorted(bands.items()))
+    return chord(header, body)

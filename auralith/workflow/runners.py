@@ -92,6 +92,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     bytes_done = 0
     report = _Throttle(progress)
     hashes: list[tuple[str, str, int]] = []  # (hash, id, position in the clean file): ~100 B a document
+    signatures = near_dedup_writer(cfg, paths, index)
 
     with ExitStack() as files:
         kept = files.enter_context(jsonl_zst_writer(paths.clean(index)))
@@ -126,6 +127,8 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
                     continue
                 if pre.exact_dedup:
                     hashes.append((content_hash(item.text), item.id, kept.count))
+                if signatures:
+                    signatures.add(kept.count, item.id, item.text)
                 kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
             blank_lines += reader.blank_lines
             bytes_done += piece.size
@@ -137,6 +140,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
             fh.writelines(json.dumps({"h": h, "id": i, "pos": pos}).encode() + b"\n" for h, i, pos in hashes)
     report({"documents": records, "bytes": bytes_done}, force=True)
     return {
+        **({"minhash": signatures.close()} if signatures else {}),
         "records": records,
         "documents": documents,
         "kept": kept.count,
@@ -147,6 +151,15 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
         "issues": first_issues,
         "issue_count": issues.count,
     }
+
+
+def near_dedup_writer(cfg: JobConfig, paths: WorkPaths, index: int):
+    """The partition's MinHash signature writer, or None with near dedup off."""
+    if not cfg.preprocessing.near_dedup.enabled:
+        return None
+    from auralith.workflow.near_dedup import NearDedupPaths, SignatureWriter
+
+    return SignatureWriter(cfg.preprocessing.near_dedup, NearDedupPaths(paths), index)
 
 
 def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter) -> str | None:
@@ -232,8 +245,11 @@ def read_drops(paths: WorkPaths, index: int, required: bool = True) -> set[int]:
 
 
 def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positions: set[int],
-                       progress: ProgressFn | None = None) -> tuple[dict, list[dict]]:
+                       progress: ProgressFn | None = None, near_positions: set[int] = frozenset(),
+                       ) -> tuple[dict, list[dict]]:
     """Tokenize one partition's clean documents (minus dropped duplicates) into shards in the output dir.
+
+    `drop_positions` are exact duplicates, `near_positions` near duplicates (disjoint: see near_dedup).
 
     Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
     files with the same bytes. Returns (counts, shard infos).
@@ -248,7 +264,7 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
                          max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
                          compression=ocfg.compression, zstd_level=ocfg.zstd_level)
     report = _Throttle(progress)
-    docs_in = docs_out = tokens = truncated = 0
+    docs_in = docs_out = tokens = truncated = near = 0
     batch: list[str] = []
 
     def flush() -> None:
@@ -266,6 +282,9 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
         docs_in += 1
         if pos in drop_positions:
             continue
+        if pos in near_positions:
+            near += 1
+            continue
         batch.append(rec["text"])
         if len(batch) >= tcfg.batch_size:
             flush()
@@ -273,7 +292,8 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
         flush()
     shards = [info.to_dict() for info in writer.close()]
     report({"documents": docs_in, "tokens": tokens}, force=True)
+    exact = docs_in - docs_out - near
+    removed = {**({"exact_duplicate": exact} if exact else {}), **({"near_duplicate": near} if near else {})}
     counts = {"documents": docs_in, "kept": docs_out, "tokens": tokens, "truncated": truncated,
-              "removed": {"exact_duplicate": docs_in - docs_out} if docs_in - docs_out else {},
-              "shards": len(shards)}
+              "removed": removed, "shards": len(shards)}
     return counts, shards

@@ -23,6 +23,7 @@ from auralith.steps.tokenize import check_tokenizer, load_tokenizer, resolve_eos
 from auralith.store import repo
 from auralith.store.models import JobState, PartitionState, utcnow
 from auralith.workflow import canvas, runners
+from auralith.workflow.near_dedup import near_dedup_rows, read_near_drops
 from auralith.workflow.plan import plan_partitions
 from auralith.workflow.stats import job_stats
 
@@ -127,7 +128,18 @@ def dedup_exact(self, job_id: str) -> dict:
             return {"removed": {}}, None
         return runners.decide_dedup(runners.WorkPaths.for_job(cfg, job_id), n), None
 
+    if job_config(job_id).preprocessing.near_dedup.enabled:
+        from auralith.workflow.near_dedup_tasks import start_near_dedup
+
+        # Replaced by the band chord, whose body commits the dedup row; goes on here only once committed.
+        if not start_near_dedup(self, job_id):
+            return {"job_id": job_id, "stage": "dedup", "index": 0, "skipped": "job not running"}
     result = _run_partition(self, job_id, "dedup", 0, work)
+    return start_tokenization(self, job_id, result)
+
+
+def start_tokenization(task: Task, job_id: str, result: dict):
+    """After the dedup row is committed: replace `task` with the tokenize chord (partitions not yet sent)."""
     url = store_url()
     job = repo.find_job(url, job_id)
     if job is None or job.state != JobState.RUNNING:
@@ -141,7 +153,7 @@ def dedup_exact(self, job_id: str) -> dict:
         return result
     plan.process, plan.dedup, plan.tokenize = [], False, sorted(unsent)
     plan.task_ids = {"tokenize": unsent}
-    _send_stage(self, url, plan)
+    _send_stage(task, url, plan)
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.tokenize_partition")
@@ -153,7 +165,8 @@ def tokenize_partition(self, job_id: str, index: int) -> dict:
         runners.check_output_owner(cfg.output.path, job_id)
         paths = runners.WorkPaths.for_job(cfg, job_id)
         drops = runners.read_drops(paths, index, required=cfg.preprocessing.exact_dedup)
-        counts, shards = runners.tokenize_partition(cfg, paths, index, drops, progress)
+        near = read_near_drops(paths, index) if cfg.preprocessing.near_dedup.enabled else set()
+        counts, shards = runners.tokenize_partition(cfg, paths, index, drops, progress, near_positions=near)
         return counts, {"shards": shards}
 
     return _run_partition(self, job_id, "tokenize", index, work)
@@ -273,6 +286,7 @@ def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
         "process": [({"pieces": [p.to_dict() for p in pieces]}, sum(p.size for p in pieces)) for pieces in partitions],
         "dedup": [({"partitions": len(partitions)}, 0)],
         "tokenize": [({"process_index": i}, 0) for i in range(len(partitions))],
+        **near_dedup_rows(cfg.preprocessing.near_dedup, len(partitions)),
     })
     total = sum(p.size for pieces in partitions for p in pieces)
     repo.add_event(url, job_id, f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB")
@@ -284,7 +298,7 @@ def _stage_plan(url: str, job_id: str, priority: int | None) -> canvas.StagePlan
     todo: dict[str, list[int]] = {"process": plan.process, "dedup": [], "tokenize": plan.tokenize}
     for p in repo.list_partitions(url, job_id):
         if p.state != PartitionState.COMMITTED:
-            todo[p.stage].append(p.index)
+            todo.setdefault(p.stage, []).append(p.index)
             if p.task_id and p.stage in plan.task_ids:
                 plan.task_ids[p.stage][p.index] = p.task_id
     plan.dedup = bool(todo["dedup"] or plan.process)

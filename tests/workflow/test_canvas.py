@@ -76,3 +76,14 @@ def test_only_finalize_when_nothing_is_left():
     assert sig.task == "auralith.finalize_job" and tuple(sig.args) == ("job-1",) and sig.immutable
     assert sig.options["priority"] == 0
     assert ids == {}
+
+
+def test_near_dedup_bands_fan_out_with_job_and_band_only():
+    from auralith.workflow.canvas import near_dedup_canvas
+
+    ids = {0: "t0", 3: "t3", 13: "t13"}  # the bands left after a resume
+    sig = near_dedup_canvas("job-1", ids, 2)
+    assert isinstance(sig, _chord)
+    _check_chord(sig, "auralith.minhash_band", "auralith.dedup_near", ids, 2)
+    done = near_dedup_canvas("job-1", {}, 2)  # every band committed: only the join
+    assert done.task == "auralith.dedup_near" and tuple(done.args) == ("job-1",)

@@ -1,0 +1,287 @@
+"""Near-duplicate removal across partitions, run without Celery: signature files, band tasks, the join.
+
+    process partition i  -> minhash/sig/i.npy (n x hashes), minhash/bands/i.{keys,pos}.npy (bands x m,
+                            each band sorted by key), minhash/ids/i.json
+    band task b          -> minhash/edges/b.npy: verified candidate pairs from band b
+    join (chord body)    -> dedup/i.near.json per partition, minhash/clusters.json, cluster counts
+
+Exact dedup is decided first; its losers are left out of the graph, so a document is removed once, as
+`exact_duplicate` or as `near_duplicate`. A band task reads one band of each partition, one slice of the
+key space at a time (each band file is sorted, so a slice is a contiguous range): its memory is bounded
+by `bucket_slice_entries`, not by the corpus.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from auralith.steps.minhash import (
+    EMPTY,
+    MinHasher,
+    NearDedupConfig,
+    band_keys,
+    bucket_edges,
+    connected_components,
+    estimated_jaccard,
+    node_id,
+)
+from auralith.storage.local import atomic_write, write_bytes_atomic
+from auralith.workflow.runners import ProgressFn, WorkPaths, _Throttle
+
+EXACT_SUMMARY = "exact.json"
+
+
+@dataclass(frozen=True)
+class NearDedupPaths:
+    """Where near-dedup keeps its files under a job's work dir."""
+
+    work: WorkPaths
+
+    @property
+    def root(self) -> Path:
+        return self.work.root / "minhash"
+
+    def signatures(self, i: int) -> Path:
+        return self.root / "sig" / f"{i:05d}.npy"
+
+    def band_keys(self, i: int) -> Path:
+        return self.root / "bands" / f"{i:05d}.keys.npy"
+
+    def band_positions(self, i: int) -> Path:
+        return self.root / "bands" / f"{i:05d}.pos.npy"
+
+    def ids(self, i: int) -> Path:
+        return self.root / "ids" / f"{i:05d}.json"
+
+    def edges(self, band: int) -> Path:
+        return self.root / "edges" / f"{band:03d}.npy"
+
+    def near_drops(self, i: int) -> Path:
+        return self.work.drops(i).with_suffix(".near.json")
+
+    @property
+    def exact_summary(self) -> Path:
+        return self.root / EXACT_SUMMARY
+
+    @property
+    def clusters(self) -> Path:
+        return self.root / "clusters.json"
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_write(path) as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
+class SignatureWriter:
+    """Collects one partition's kept documents' signatures, by position in its clean file, and writes
+    the signature, band-key and id files at `close()`. Holds ~hashes x 8 bytes per kept document."""
+
+    BATCH = 256
+
+    def __init__(self, cfg: NearDedupConfig, paths: NearDedupPaths, index: int):
+        self.cfg, self.paths, self.index = cfg, paths, index
+        self.hasher = MinHasher.from_config(cfg)
+        self.ids: list[str] = []
+        self.pending: list[str] = []
+        self.done: list[np.ndarray] = []
+
+    def add(self, position: int, doc_id: str, text: str) -> None:
+        if position != len(self.ids):
+            raise ValueError(f"signature for position {position} out of order (expected {len(self.ids)})")
+        self.ids.append(doc_id)
+        self.pending.append(text)
+        if len(self.pending) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.done.append(self.hasher.signatures(self.pending))
+            self.pending.clear()
+
+    def close(self) -> dict:
+        """Write the files (each atomically); returns counts for the partition row."""
+        self._flush()
+        cfg = self.cfg
+        sig = np.concatenate(self.done) if self.done else np.empty((0, cfg.num_hashes), dtype=np.uint64)
+        self.done.clear()
+        has_words = np.flatnonzero(sig[:, 0] != EMPTY).astype(np.uint32)
+        keys = band_keys(sig[has_words], cfg.num_bands, cfg.rows_per_band, cfg.seed)
+        order = np.argsort(keys, axis=1, kind="stable")
+        _save_npy(self.paths.signatures(self.index), sig)
+        _save_npy(self.paths.band_keys(self.index), np.take_along_axis(keys, order, axis=1))
+        _save_npy(self.paths.band_positions(self.index), has_words[order])
+        write_bytes_atomic(self.paths.ids(self.index), json.dumps(self.ids).encode())
+        return {"signatures": len(sig), "without_words": len(sig) - len(has_words)}
+
+
+def save_exact_summary(paths: NearDedupPaths, counts: dict) -> None:
+    write_bytes_atomic(paths.exact_summary, json.dumps(counts).encode())
+
+
+def load_exact_summary(paths: NearDedupPaths) -> dict | None:
+    p = paths.exact_summary
+    return json.loads(p.read_bytes()) if p.exists() else None
+
+
+def decide_exact_first(exact_dedup: bool, work: WorkPaths, n_partitions: int) -> dict:
+    """Exact dedup before near dedup (once; its summary file marks it done): exact losers then stay out
+    of the near graph, so no document is removed twice. Returns the exact counts."""
+    paths = NearDedupPaths(work)
+    done = load_exact_summary(paths)
+    if done is None:
+        from auralith.workflow.runners import decide_dedup
+
+        done = decide_dedup(work, n_partitions) if exact_dedup else {"removed": {}}
+        save_exact_summary(paths, done)
+    return done
+
+
+def _exact_losers(work: WorkPaths, n_partitions: int) -> np.ndarray:
+    """Nodes that exact dedup drops (sorted): only their kept copy takes part in near dedup."""
+    parts = []
+    for p in range(n_partitions):
+        path = work.drops(p)
+        if path.exists():
+            positions = json.loads(path.read_bytes())
+            parts.append(node_id(np.full(len(positions), p, dtype=np.uint64), np.asarray(positions, dtype=np.uint64)))
+    return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+
+
+def _slice_bounds(n_slices: int) -> list[tuple[int, int | None]]:
+    step = 2**64 // n_slices
+    return [(k * step, (k + 1) * step if k < n_slices - 1 else None) for k in range(n_slices)]
+
+
+def find_band_edges(cfg: NearDedupConfig, work: WorkPaths, n_partitions: int, band: int,
+                    progress: ProgressFn | None = None) -> dict:
+    """One band task: bucket band `band` of every partition, write the verified candidate pairs.
+
+    Returns counts (candidates = pairs sharing a bucket, edges = those kept after verification).
+    """
+    paths = NearDedupPaths(work)
+    losers = _exact_losers(work, n_partitions)
+    total = sum(np.load(paths.band_keys(p), mmap_mode="r").shape[1] for p in range(n_partitions))
+    n_slices = max(1, -(-total // cfg.bucket_slice_entries))
+    report = _Throttle(progress)
+    candidates = 0
+    found: list[np.ndarray] = []
+    for s, (lo, hi) in enumerate(_slice_bounds(n_slices)):
+        keys, nodes = [], []
+        for p in range(n_partitions):
+            # mmap, then copy the slice and let go: only this slice's pages are ever resident.
+            kb = np.load(paths.band_keys(p), mmap_mode="r")[band]
+            a = int(np.searchsorted(kb, np.uint64(lo), "left"))
+            b = len(kb) if hi is None else int(np.searchsorted(kb, np.uint64(hi), "left"))
+            if b > a:
+                keys.append(np.array(kb[a:b]))
+                pos = np.array(np.load(paths.band_positions(p), mmap_mode="r")[band, a:b], dtype=np.uint64)
+                nodes.append(node_id(np.full(b - a, p, dtype=np.uint64), pos))
+            del kb
+        if not keys:
+            continue
+        k, v = np.concatenate(keys), np.concatenate(nodes)
+        if len(losers):
+            keep = ~np.isin(v, losers, assume_unique=False)
+            k, v = k[keep], v[keep]
+        edges = bucket_edges(k, v)
+        candidates += len(edges)
+        if cfg.verify and len(edges):
+            edges = edges[verify_edges(paths, edges) >= cfg.threshold]
+        found.append(edges)
+        report({"slices": s + 1, "of": n_slices, "candidates": candidates})
+    edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
+    _save_npy(paths.edges(band), edges)
+    return {"band": band, "keys": total, "slices": n_slices, "candidates": candidates, "edges": len(edges)}
+
+
+def verify_edges(paths: NearDedupPaths, edges: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of each pair over the full signatures, read row by row from the partitions'
+    signature files (only the rows of candidates are loaded)."""
+    uniq, inverse = np.unique(edges.reshape(-1), return_inverse=True)
+    sigs = None
+    parts = (uniq >> np.uint64(32)).astype(np.int64)
+    for p in np.unique(parts):
+        mask = parts == p
+        rows = (uniq[mask] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        mm = np.load(paths.signatures(int(p)), mmap_mode="r")
+        got = np.array(mm[rows])
+        del mm
+        if sigs is None:
+            sigs = np.empty((len(uniq), got.shape[1]), dtype=np.uint64)
+        sigs[mask] = got
+    pair = inverse.reshape(-1, 2)
+    return estimated_jaccard(sigs[pair[:, 0]], sigs[pair[:, 1]])
+
+
+def _keeper_order(paths: NearDedupPaths, clusters: list[np.ndarray]) -> list[list[tuple[str, int]]]:
+    """Each cluster's members as (id, node), smallest id first (ties: input order), reading one
+    partition's id list at a time."""
+    members: list[list[tuple[str, int]]] = [[] for _ in clusters]
+    by_part: dict[int, list[tuple[int, int]]] = {}
+    for c, nodes in enumerate(clusters):
+        for node in nodes.tolist():
+            by_part.setdefault(node >> 32, []).append((c, node))
+    for p in sorted(by_part):
+        ids = json.loads(paths.ids(p).read_bytes())
+        for c, node in by_part[p]:
+            members[c].append((ids[node & 0xFFFFFFFF], node))
+    for m in members:
+        m.sort()
+    return members
+
+
+def join_clusters(cfg: NearDedupConfig, work: WorkPaths, n_partitions: int) -> dict:
+    """The chord body: union-find over every band's edges, keep the smallest id of each cluster, write
+    per-partition near drop lists and the biggest clusters. Returns the dedup row's counts."""
+    paths = NearDedupPaths(work)
+    parts = [np.load(paths.edges(b)) for b in range(cfg.num_bands)]
+    edges = np.unique(np.concatenate(parts), axis=0) if parts else np.empty((0, 2), dtype=np.uint64)
+    members = _keeper_order(paths, connected_components(edges))
+    drops: list[list[int]] = [[] for _ in range(n_partitions)]
+    for cluster in members:
+        for _, node in cluster[1:]:
+            drops[node >> 32].append(node & 0xFFFFFFFF)
+    for p, positions in enumerate(drops):
+        write_bytes_atomic(paths.near_drops(p), json.dumps(sorted(positions)).encode())
+    sizes = Counter(len(m) for m in members)
+    biggest = sorted(members, key=lambda m: (-len(m), m[0][0]))[:cfg.top_clusters]
+    report = [{"size": len(m), "kept": m[0][0], "removed_examples": [i for i, _ in m[1:6]],
+               "kept_at": _where(m[0][1])} for m in biggest]
+    write_bytes_atomic(paths.clusters, json.dumps({"clusters": report}, indent=1).encode())
+    near = sum(len(d) for d in drops)
+    exact = (load_exact_summary(paths) or {}).get("removed", {})
+    return {
+        "removed": {**exact, "near_duplicate": near},
+        "per_partition_near": {str(p): len(v) for p, v in enumerate(drops) if v},
+        "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
+        "clusters": len(members),
+        "edges": len(edges),
+        "lsh_threshold": round(cfg.lsh_threshold(), 4),
+    }
+
+
+def _where(node: int) -> dict:
+    return {"partition": node >> 32, "position": node & 0xFFFFFFFF}
+
+
+def read_near_drops(work: WorkPaths, index: int) -> set[int]:
+    """Positions of one partition's clean file that near dedup dropped; the list must exist."""
+    from auralith.errors import InputError
+
+    path = NearDedupPaths(work).near_drops(index)
+    if not path.exists():
+        raise InputError("near-dedup drop list missing: do all workers share the work_dir?", file=str(path))
+    return set(json.loads(path.read_bytes()))
+
+
+def near_dedup_rows(cfg: NearDedupConfig, n_partitions: int) -> dict[str, list[tuple[dict, int]]]:
+    """The partition rows of the `minhash` stage at planning: one per band, so a resume skips done bands."""
+    if not cfg.enabled:
+        return {}
+    return {"minhash": [({"partitions": n_partitions, "band": b}, 0) for b in range(cfg.num_bands)]}

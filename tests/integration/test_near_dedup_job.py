@@ -1,0 +1,107 @@
+"""Near dedup on a real worker: the band chord fans out, the job's accounting holds, dedup-report shows it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from auralith.cli import main
+from auralith.store import repo
+from auralith.store.models import JobState, PartitionState
+from tests.workflow.test_near_dedup import near_corpus
+
+pytestmark = pytest.mark.integration
+
+
+def test_near_duplicates_across_partitions_are_removed_and_reported(client, tokenizer_path, tmp_path: Path):
+    expected = near_corpus(tmp_path / "data")
+    config = tmp_path / "near.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "near", "sources": [{"path": "data/*.jsonl"}],
+        "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
+        "preprocessing": {"near_dedup": {"enabled": True}},
+        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
+    }))
+    job_id = client.submit(config)
+    info = client.wait(job_id, timeout=180)
+    assert info.state == JobState.SUCCEEDED, info.error
+
+    st = info.stats
+    assert st.records == 70
+    assert st.removed == {"exact_duplicate": len(expected["exact_duplicate"]),
+                          "near_duplicate": len(expected["near_duplicate"])}
+    assert st.records == st.documents_out + sum(st.removed.values())
+    bands = repo.list_partitions(client.store_url, job_id, "minhash")
+    assert len(bands) == 14 and all(p.state == PartitionState.COMMITTED for p in bands)
+    dedup = repo.get_partition(client.store_url, job_id, "dedup", 0)
+    assert dedup.counts["removed"] == st.removed and dedup.counts["cluster_sizes"] == {"2": 11, "3": 1}
+
+    runner = CliRunner()
+    out = runner.invoke(main, ["dedup-report", job_id, "--top", "1"])
+    assert out.exit_code == 0, out.output
+    assert "near_duplicate 13" in out.output and "b040" in out.output and "c001, c002" in out.output
+    report = json.loads(runner.invoke(main, ["dedup-report", job_id, "--json"]).output)
+    assert report["cluster_sizes"] == {"2": 11, "3": 1} and report["biggest"][0]["kept"] == "b040"
+    assert len(report["biggest"]) == 10
+
+
+def test_dedup_report_of_a_job_without_near_dedup_is_one_line(client, tokenizer_path, tmp_path: Path):
+    near_corpus(tmp_path / "data")
+    config = tmp_path / "plain.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "plain", "sources": [{"path": "data/*.jsonl"}],
+        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out2"}, "work_dir": "work",
+    }))
+    info = client.wait(client.submit(config), timeout=120)
+    assert info.state == JobState.SUCCEEDED, info.error
+    assert info.stats.removed == {"exact_duplicate": 2}
+    out = CliRunner().invoke(main, ["dedup-report", info.id])
+    assert out.exit_code == 1 and "ran without near dedup" in out.output and "Traceback" not in out.output
+
+
+def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp_path: Path):
+    from sqlalchemy import update
+
+    from auralith.store.db import session_scope
+    from auralith.store.models import Partition
+
+    near_corpus(tmp_path / "data")
+    config = tmp_path / "resume.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "near-resume", "sources": [{"path": "data/*.jsonl"}],
+        "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
+        "preprocessing": {"near_dedup": {"enabled": True}},
+        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out3"}, "work_dir": "work3",
+    }))
+    job_id = client.submit(config)
+    first = client.wait(job_id, timeout=180)
+    assert first.state == JobState.SUCCEEDED, first.error
+    url = client.store_url
+    done_before = {p.index: p.finished_at for p in repo.list_partitions(url, job_id, "minhash")}
+
+    # As if bands 10..13 had failed: nothing after them ran, their outputs and the drop lists are gone.
+    work = tmp_path / "work3" / job_id
+    for b in range(10, 14):
+        (work / "minhash" / "edges" / f"{b:03d}.npy").unlink()
+    for f in (work / "dedup").glob("*.near.json"):
+        f.unlink()
+    with session_scope(url) as s:
+        s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage == "minhash",
+                                          Partition.index >= 10)
+                  .values(state=PartitionState.FAILED, counts=None))
+        s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage.in_(["dedup", "tokenize"]))
+                  .values(state=PartitionState.PENDING, counts=None, task_id=None))
+    repo.set_job_state(url, job_id, JobState.FAILED, error="band 10 failed")
+
+    client.resume(job_id)
+    again = client.wait(job_id, timeout=180)
+    assert again.state == JobState.SUCCEEDED, again.error
+    assert again.stats.removed == first.stats.removed and again.stats.documents_out == first.stats.documents_out
+    after = {p.index: p for p in repo.list_partitions(url, job_id, "minhash")}
+    assert all(after[b].finished_at == done_before[b] for b in range(10))  # skipped
+    assert all(after[b].finished_at > done_before[b] for b in range(10, 14))  # redone
+    assert (work / "minhash" / "edges" / "013.npy").exists()
