@@ -65,7 +65,7 @@ def test_parquet_row_groups_become_partitions_and_rows_documents(tmp_path):
     assert len(plan) > 1, "a big Parquet file spreads over several partitions"
     pieces = [p for part in plan for p in part]
     assert pieces[0].start == 0 and pieces[-1].end == 6  # six row groups, each read once, in order
-    assert all(a.end == b.start for a, b in zip(pieces, pieces[1:]))
+    assert all(a.end == b.start for a, b in zip(pieces[:-1], pieces[1:], strict=True))
     docs = read_all(cfg)
     assert [d.text for d in docs] == texts and [d.id for d in docs] == [f"doc{i}" for i in range(600)]
     assert docs[150].line == 151
