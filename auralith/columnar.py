@@ -115,14 +115,17 @@ def _parquet_batches(reader: PieceReader, fh: Any) -> Iterator[pa.RecordBatch]:
 
 
 def _arrow_batches(reader: PieceReader, fh: Any) -> Iterator[pa.RecordBatch]:
-    # save_to_disk writes the Arrow IPC stream format; the file format is accepted too.
-    try:
-        batches = pa.ipc.open_stream(fh)
-    except pa.ArrowInvalid:
-        batches = pa.ipc.open_file(storage.open_random(reader.piece.path))
-        batches = (batches.get_batch(i) for i in range(batches.num_record_batches))
+    # save_to_disk writes the Arrow IPC stream format; the random-access file format is accepted too.
     total = max(1, reader.piece.size)
-    for batch in batches:
+    try:
+        stream = pa.ipc.open_stream(fh)
+    except pa.ArrowInvalid:
+        with storage.open_random(reader.piece.path) as random_fh:
+            file = pa.ipc.open_file(random_fh)
+            for i in range(file.num_record_batches):
+                yield file.get_batch(i)
+        return
+    for batch in stream:
         reader.bytes_read = min(total, reader.bytes_read + batch.nbytes)  # progress only: decoded bytes
         yield batch
 

@@ -18,12 +18,16 @@ SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Co
 
 
 class Throttle:
-    """WSGI middleware in front of moto: while `left` > 0, a request is answered 503 SlowDown and counted."""
+    """WSGI middleware in front of moto: while `left` > 0, a request is answered 503 SlowDown and counted;
+    while `cut_left` > 0, a GET's body is cut off after `cut_after` bytes by closing the connection."""
 
     def __init__(self, app):
         self.app = app
         self.left = 0
         self.throttled = 0
+        self.cut_left = 0
+        self.cut_after = 0
+        self.cut = 0
         self.requests = 0
         self._lock = threading.Lock()
 
@@ -34,6 +38,12 @@ class Throttle:
             if throttle:
                 self.left -= 1
                 self.throttled += 1
+            cut = not throttle and self.cut_left > 0 and environ["REQUEST_METHOD"] == "GET"
+            if cut:
+                self.cut_left -= 1
+                self.cut += 1
+        if cut:
+            return self._cut_body(self.app(environ, start_response))
         if not throttle:
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -41,6 +51,11 @@ class Throttle:
             environ["wsgi.input"].read(length)  # drain the body so the connection stays usable
         start_response("503 Slow Down", [("Content-Type", "application/xml"), ("Content-Length", str(len(SLOW_DOWN)))])
         return [SLOW_DOWN]
+
+    def _cut_body(self, chunks):
+        body = b"".join(chunks)
+        yield body[:self.cut_after]
+        raise ConnectionResetError("test server cut the connection")  # werkzeug then drops the socket
 
 
 @dataclass
@@ -54,6 +69,11 @@ class S3Server:
         with self.throttle._lock:
             self.throttle.left = n
             self.throttle.throttled = 0
+
+    def cut_next(self, n: int, after: int) -> None:
+        """Cut the body of the next `n` GETs off after `after` bytes, as a reset connection would."""
+        with self.throttle._lock:
+            self.throttle.cut_left, self.throttle.cut_after, self.throttle.cut = n, after, 0
 
     def new_bucket(self) -> str:
         from auralith.storage.s3 import s3_client
@@ -93,4 +113,5 @@ def s3_server() -> Iterator[S3Server]:
 def bucket(s3_server: S3Server) -> str:
     """A new empty bucket on the test server."""
     s3_server.throttle_next(0)
+    s3_server.cut_next(0, 0)
     return s3_server.new_bucket()

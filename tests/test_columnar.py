@@ -116,3 +116,10 @@ def test_a_folder_that_is_no_dataset_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="not a dataset saved with save_to_disk"):
         list_source_files(config(str(tmp_path / "empty"), format="hf_dataset"))
+
+
+def test_arrow_file_format_is_read_too(tmp_path):
+    table = pa.table({"text": ["x", "y"]})
+    with pa.OSFile(str(tmp_path / "t.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    assert [d.text for d in read_all(config(str(tmp_path / "t.arrow")))] == ["x", "y"]

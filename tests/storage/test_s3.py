@@ -117,6 +117,23 @@ def test_throttling_is_retried_by_botocore_then_raised_as_transient(s3_server, b
         s3_server.throttle_next(0)
 
 
+def test_a_connection_reset_mid_read_resumes_where_it_stopped(s3_server, bucket):
+    url = f"s3://{bucket}/long.bin"
+    data = os.urandom(2 << 20)
+    storage.write_bytes_atomic(url, data)
+    s3_server.cut_next(2, after=300_000)
+    with storage.open_read(url, 1000) as fh:
+        assert fh.read() == data[1000:]
+    assert s3_server.throttle.cut == 2
+
+    s3_server.cut_next(10, after=1000)
+    try:
+        with pytest.raises(TransientError, match=f"{url}: read failed"), storage.open_read(url) as fh:
+            fh.read()
+    finally:
+        s3_server.cut_next(0, 0)
+
+
 def test_credentials_never_appear_in_settings_or_errors(s3_server):
     settings = StorageConfig().model_dump_json()
     assert "testing" not in settings and "secret" not in settings.lower()
