@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
 
 SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
              b'<Message>Please reduce your request rate.</Message><RequestId>test</RequestId></Error>')
@@ -86,6 +84,10 @@ class S3Server:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto on 127.0.0.1:<free port>; AWS_* and AURALITH_S3_ENDPOINT_URL point this process at it."""
+    # Imported here: every test session loads this module through conftest, few of them need moto.
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
     throttle = Throttle(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", 0, throttle, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
