@@ -303,7 +303,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "[" and (close := pattern.find("]", i + 2)) > 0:
             body = pattern[i + 1:close]
             body = "^" + body[1:] if body.startswith("!") else body
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+            out.append("[" + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
             i = close + 1
         else:
             out.append(re.escape(pattern[i]))

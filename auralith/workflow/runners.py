@@ -5,6 +5,7 @@ Tasks call these with paths and a progress callback; tests and benchmarks call t
 
 from __future__ import annotations
 
+import glob
 import heapq
 import json
 import resource
@@ -207,8 +208,9 @@ def remove_stale_shards(out_dir: str) -> int:
 
     Returns how many files it deleted.
     """
+    folder = glob.escape(str(out_dir))  # a "[" in the folder's own name is not a pattern
     stale = [path for name in ("part-*.safetensors", "part-*.safetensors.zst", MANIFEST_NAME)
-             for path, _ in storage.list_files(storage.join(out_dir, name))]
+             for path, _ in storage.list_files(storage.join(folder, name))]
     for path in stale:
         storage.delete(path)
     return len(stale)
