@@ -22,6 +22,7 @@ class Throttle:
     def __init__(self, app):
         self.app = app
         self.left = 0
+        self.skip = 0  # requests let through before the throttling starts
         self.throttled = 0
         self.cut_left = 0
         self.cut_after = 0
@@ -32,7 +33,9 @@ class Throttle:
     def __call__(self, environ, start_response):
         with self._lock:
             self.requests += 1
-            throttle = self.left > 0
+            throttle = self.left > 0 and self.skip == 0
+            if self.left > 0 and self.skip > 0:
+                self.skip -= 1
             if throttle:
                 self.left -= 1
                 self.throttled += 1
@@ -62,10 +65,11 @@ class S3Server:
     throttle: Throttle
     created: list[str] = field(default_factory=list)
 
-    def throttle_next(self, n: int) -> None:
-        """Answer the next `n` requests (of anyone) with 503 SlowDown."""
+    def throttle_next(self, n: int, after: int = 0) -> None:
+        """Answer `n` requests (of anyone) with 503 SlowDown, after letting `after` requests through."""
         with self.throttle._lock:
             self.throttle.left = n
+            self.throttle.skip = after
             self.throttle.throttled = 0
 
     def cut_next(self, n: int, after: int) -> None:

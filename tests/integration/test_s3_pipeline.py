@@ -9,6 +9,7 @@ import pytest
 
 from auralith import storage
 from auralith.steps.shards import iter_shard_documents, load_manifest
+from auralith.store import repo
 from auralith.store.models import JobState
 from tests.storage.test_s3_sources import corpus, upload_tree
 
@@ -55,14 +56,24 @@ def test_s3_job_gives_the_manifest_of_the_local_job(client, inputs, tmp_path, to
     assert storage.list_files(f"{base}/work/{remote.id}/clean/*.jsonl.zst")
 
 
-def test_s3_job_completes_while_the_server_throttles(client, s3_server, inputs, tmp_path, tokenizer_path):
+def test_s3_job_completes_while_the_server_throttles(client, pg_store, s3_server, inputs, tmp_path, tokenizer_path):
     _, base = inputs
     # Two attempts per request: four 503 SlowDown in a row outlast botocore's retry, so a TransientError
     # reaches the task, which Celery retries with its backoff.
     config = job([f"{base}/in/*.*", f"{base}/in/hf"], f"{base}/work", f"{base}/out-throttled", tokenizer_path,
                  storage={"s3": {"max_attempts": 2}})
-    s3_server.throttle_next(4)
+    s3_server.throttle_next(4)  # the first requests: run_job's listing of the sources
     info = client.wait(client.submit(config), timeout=240)
     assert info.state == JobState.SUCCEEDED, info.error
     assert s3_server.throttle.throttled == 4
     assert load_manifest(f"{base}/out-throttled")["documents"] > 2000
+
+    # Again, with the throttling starting later: in the middle of the partitions' reads and writes.
+    s3_server.throttle_next(4, after=60)
+    info = client.wait(client.submit({**config, "output": {**config["output"], "path": f"{base}/out-t2"}}),
+                       timeout=240)
+    assert info.state == JobState.SUCCEEDED, info.error
+    assert s3_server.throttle.throttled == 4
+    retried = [(p.stage, p.index) for p in repo.list_partitions(pg_store, info.id) if p.attempts > 1]
+    assert retried, "a partition task met the throttling and was retried"
+    assert shard_facts(load_manifest(f"{base}/out-t2")) == shard_facts(load_manifest(f"{base}/out-throttled"))

@@ -166,3 +166,20 @@ def test_output_folder_housekeeping_on_s3(bucket):
     runners.check_output_owner(out, "job-a")
     with pytest.raises(Exception, match="now belongs to job job-a"):
         runners.check_output_owner(out, "job-b")
+
+
+def test_checkpoint_pattern_on_s3(bucket):
+    """What training checkpoints need: files written whole, a manifest last, committed steps listed, pruned."""
+    root = f"s3://{bucket}/ckpt"
+    for step in (100, 200, 300):
+        step_dir = storage.join(root, f"{step:08d}")
+        with storage.atomic_write(storage.join(step_dir, "model.safetensors")) as fh:
+            fh.write(b"weights-%d" % step)
+        if step != 300:  # step 300 "crashed" before its manifest: not committed
+            storage.write_bytes_atomic(storage.join(step_dir, "manifest.json"), b'{"step": %d}' % step)
+    committed = [p for p, _ in storage.list_files(f"{root}/*/manifest.json")]
+    assert [p.split("/")[-2] for p in committed] == ["00000100", "00000200"]
+    assert storage.read_bytes(f"{root}/00000200/model.safetensors") == b"weights-200"
+    for path, _ in storage.list_files(f"{root}/00000100/*"):
+        storage.delete(path)
+    assert [p.split("/")[-2] for p, _ in storage.list_files(f"{root}/*/manifest.json")] == ["00000200"]
