@@ -147,9 +147,10 @@ def read_shard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         try:
             if str(path).endswith(".zst"):
                 data = zstandard.ZstdDecompressor().stream_reader(data).read()
-            return _check_shard(st_load(data), str(path))
+            tensors = st_load(data)
         except Exception as exc:  # safetensors and zstandard errors: the object is not a valid shard
             raise InputError(f"not a readable shard: {exc}", file=str(path)) from None
+        return _check_shard(tensors, str(path))
     path = Path(path)
     try:
         if path.name.endswith(".zst"):

@@ -58,7 +58,8 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
         for pattern in src.patterns:
             if src.format == "hf_dataset" or (src.format == "auto" and not _has_glob(pattern)
                                               and is_hf_dataset(pattern)):
-                found = [(p, storage.size(p)) for p in hf_dataset_files(pattern)]
+                found = [(p if storage.is_url(p) else os.path.abspath(p), storage.size(p))
+                         for p in hf_dataset_files(pattern)]
             else:
                 found = storage.list_files(pattern)
             if not found:
