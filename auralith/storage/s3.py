@@ -48,7 +48,7 @@ _SPOOL_BYTES = 8 << 20  # smaller files (drop lists, markers) never touch the lo
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequests",
               "RequestLimitExceeded", "RequestTimeout", "InternalError", "ServiceUnavailable"}
-_PERMANENT = {"NoSuchBucket": "no such bucket", "AccessDenied": "access denied",
+_PERMANENT = {"NoSuchBucket": "no such bucket", "AccessDenied": "access denied", "403": "access denied",
               "AllAccessDisabled": "access to the bucket is disabled",
               "InvalidAccessKeyId": "the AWS access key id is not known to the server",
               "SignatureDoesNotMatch": "the AWS secret key does not match the access key id",

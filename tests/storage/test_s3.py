@@ -98,6 +98,7 @@ def test_access_denied_and_throttling_map_to_the_right_errors():
 
     denied = translate_error(client_error("AccessDenied", 403), "s3://b/k", "read")
     assert isinstance(denied, StorageError) and str(denied) == "s3://b/k: read failed: access denied"
+    assert str(translate_error(client_error("403", 403), "s3://b/k", "stat")) == "s3://b/k: stat failed: access denied"
     assert isinstance(translate_error(client_error("SlowDown", 503), "s3://b/k", "read"), TransientError)
     assert isinstance(translate_error(client_error("InternalError", 500), "s3://b/k", "read"), TransientError)
 
