@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from auralith.errors import ConfigError
 from auralith.steps.minhash import NearDedupConfig
+from auralith.storage.settings import StorageConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -22,12 +23,12 @@ class _Strict(BaseModel):
 
 
 class SourceConfig(_Strict):
-    """One input: a glob (or list of globs) of local files."""
+    """One input: a glob (or list of globs) of local files or s3:// objects, or a saved HF dataset folder."""
 
     path: str | list[str]
     text_field: str = "text"
     id_field: str | None = "id"
-    format: Literal["auto", "jsonl", "txt"] = "auto"
+    format: Literal["auto", "jsonl", "txt", "parquet", "hf_dataset"] = "auto"
 
     @property
     def patterns(self) -> list[str]:
@@ -83,6 +84,7 @@ class JobConfig(_Strict):
     tokenization: TokenizationConfig
     output: OutputConfig = OutputConfig()
     priority: Priority = "normal"
+    storage: StorageConfig = StorageConfig()
     base_dir: str | None = Field(
         default=None, description="Directory that relative paths are resolved against; set by the loader."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Format = Literal["jsonl", "txt"]
+Format = Literal["jsonl", "txt", "parquet", "arrow"]
 Compression = Literal["none", "gzip", "zstd"]
 
 
@@ -44,6 +44,8 @@ class FilePiece:
     """A byte range of one input file. `start` is aligned to a line start; `end` is exclusive (None = EOF).
 
     Only uncompressed JSONL is split into several pieces; compressed and .txt files are one piece each.
+    Parquet pieces count row groups instead of bytes: row groups [start, end), `first_line` the 1-based
+    row number of the first row, `size` their compressed bytes. An Arrow file (HF dataset) is one piece.
     """
 
     path: str

@@ -46,3 +46,17 @@ class StoreNotReady(AuralithError):
 
 class TransientError(AuralithError):
     """A failure worth retrying: I/O hiccups, lost connections, throttling."""
+
+
+class StorageError(AuralithError):
+    """A storage request that retrying cannot fix: no such bucket, access denied, bad credentials."""
+
+
+class ObjectNotFound(StorageError, FileNotFoundError):
+    """No object under that path. Also a FileNotFoundError, so callers treat it like a missing local file."""
+
+    def __init__(self, path: str):
+        FileNotFoundError.__init__(self, 2, "No such object", path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: no such object"

@@ -1,5 +1,6 @@
-"""Reading input pieces (byte ranges of JSONL files, whole .txt files) into documents, and the .jsonl.zst
-files that intermediate partitions are stored in.
+"""Reading input pieces (byte ranges of JSONL files, whole .txt files; Parquet and Arrow in `columnar`)
+into documents, and the .jsonl.zst files that intermediate partitions are stored in. Paths may be local or
+`s3://` URLs (see `auralith.storage`).
 
 Bad records never raise: each becomes an `InputIssue` with a reason the job counts.
 """
@@ -18,8 +19,8 @@ from typing import Any, BinaryIO
 
 import zstandard
 
+from auralith import storage
 from auralith.documents import Document, FilePiece, InputIssue
-from auralith.storage.local import atomic_write
 
 # One parser on every worker: orjson, where installed, would reject records (NaN, integers over 64 bits)
 # that json accepts, so two workers would keep different documents and a resumed job would differ.
@@ -54,8 +55,13 @@ class PieceReader:
         self._name = os.path.basename(piece.path)
 
     def __iter__(self) -> Iterator[Document | InputIssue]:
+        if self.piece.format in ("parquet", "arrow"):
+            from auralith.columnar import iter_columnar
+
+            yield from iter_columnar(self)
+            return
         try:
-            fh = open(self.piece.path, "rb", buffering=_READ_SIZE)
+            fh = storage.open_read(self.piece.path, self.piece.start, self.piece.end)
         except OSError as exc:
             yield self._issue(None, None, "unreadable", f"cannot open: {exc.strerror or exc}")
             return
@@ -69,8 +75,7 @@ class PieceReader:
     def _decompressed(self, fh: BinaryIO) -> BinaryIO:
         comp = self.piece.compression
         if comp == "none":
-            fh.seek(self.piece.start)
-            return fh
+            return fh  # open_read started it at piece.start
         counted = _CountingFile(fh, self)
         if comp == "gzip":
             return gzip.GzipFile(fileobj=counted, mode="rb")
@@ -239,7 +244,7 @@ class JsonlZstWriter:
 @contextmanager
 def jsonl_zst_writer(path: str | Path, level: int = 3) -> Iterator[JsonlZstWriter]:
     """Stream records into a zstd JSON-lines file that appears under `path` only once complete."""
-    with atomic_write(path) as fh:
+    with storage.atomic_write(path) as fh:
         with zstandard.ZstdCompressor(level=level).stream_writer(fh, closefd=False) as out:
             yield JsonlZstWriter(out)
 
@@ -254,7 +259,7 @@ def write_jsonl_zst(path: str | Path, records: Iterable[dict], level: int = 3) -
 
 def iter_jsonl_zst(path: str | Path) -> Iterator[dict]:
     """Stream the records of a file written by `write_jsonl_zst`. A cut-off file raises ZstdError."""
-    with open(path, "rb") as fh:
+    with storage.open_read(path) as fh:
         for raw in io.BufferedReader(_ZstdFrames(fh), _READ_SIZE):
             if not raw.isspace():
                 yield _loads(raw)

@@ -16,3 +16,6 @@ def tokenizer_path(tmp_path_factory) -> Path:
     tok = train_bpe_tokenizer(sentences(400, seed=1), vocab_size=400)
     path.write_text(tok.to_str(), encoding="utf-8")
     return path
+
+
+from tests.s3server import bucket, s3_server  # noqa: E402, F401  (fixtures: a moto S3 server on loopback)

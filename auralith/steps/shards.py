@@ -21,8 +21,8 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import load_file as st_load_file
 from safetensors.numpy import save as st_save
 
+from auralith import storage
 from auralith.errors import InputError
-from auralith.storage.local import atomic_write
 
 SHARD_FORMAT = "auralith-shard/1"
 MANIFEST_NAME = "manifest.json"
@@ -69,7 +69,7 @@ class ShardWriter:
             raise ValueError(f"unknown compression {compression!r}")
         if max_shard_bytes <= 0:
             raise ValueError("max_shard_bytes must be positive")
-        self.out_dir = Path(out_dir)
+        self.out_dir = out_dir if storage.is_url(out_dir) else Path(out_dir)
         self.prefix = prefix
         self.dtype = np.dtype(dtype)
         self.max_shard_bytes = max_shard_bytes
@@ -120,7 +120,7 @@ class ShardWriter:
         if self.compression == "zstd":
             data = zstandard.ZstdCompressor(level=self.zstd_level).compress(data)
             name += ".zst"
-        with atomic_write(self.out_dir / name) as fh:
+        with storage.atomic_write(storage.join(self.out_dir, name)) as fh:
             fh.write(data)
         self._shards.append(ShardInfo(
             path=name, n_docs=len(self._docs), n_tokens=int(input_ids.size), dtype=self.dtype.name,
@@ -140,7 +140,17 @@ def _sorted_header(data: bytes) -> bytes:
 
 
 def read_shard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(input_ids, doc_offsets) of a shard; a `.zst` file is decompressed in memory."""
+    """(input_ids, doc_offsets) of a shard (a local path or an s3:// URL, read whole into memory); a `.zst`
+    file is decompressed in memory."""
+    if storage.is_url(path):
+        data = storage.read_bytes(path)
+        try:
+            if str(path).endswith(".zst"):
+                data = zstandard.ZstdDecompressor().stream_reader(data).read()
+            tensors = st_load(data)
+        except Exception as exc:  # safetensors and zstandard errors: the object is not a valid shard
+            raise InputError(f"not a readable shard: {exc}", file=str(path)) from None
+        return _check_shard(tensors, str(path))
     path = Path(path)
     try:
         if path.name.endswith(".zst"):
@@ -153,10 +163,13 @@ def read_shard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise
     except Exception as exc:  # safetensors and zstandard errors: the file is not a valid shard
         raise InputError(f"not a readable shard: {exc}", file=str(path)) from None
+    return _check_shard(tensors, str(path))
+
+
+def _check_shard(tensors: dict[str, np.ndarray], path: str) -> tuple[np.ndarray, np.ndarray]:
     missing = {"input_ids", "doc_offsets"} - tensors.keys()
     if missing:
-        raise InputError(f"not an auralith shard: missing tensor(s) {', '.join(sorted(missing))}",
-                         file=str(path))
+        raise InputError(f"not an auralith shard: missing tensor(s) {', '.join(sorted(missing))}", file=path)
     return tensors["input_ids"], tensors["doc_offsets"]
 
 
@@ -167,16 +180,19 @@ def iter_shard_documents(path: str | Path) -> Iterator[np.ndarray]:
         yield input_ids[start:end]
 
 
-def write_manifest(out_dir: str | Path, manifest: dict) -> Path:
+def write_manifest(out_dir: str | Path, manifest: dict) -> Path | str:
     """Write `manifest.json` atomically. Call it last: its presence means every shard it lists is complete."""
-    path = Path(out_dir) / MANIFEST_NAME
-    with atomic_write(path) as fh:
+    path = storage.join(out_dir, MANIFEST_NAME)
+    with storage.atomic_write(path) as fh:
         fh.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path
 
 
 def load_manifest(path: str | Path) -> dict:
-    """Read a manifest, given its file or the output directory that holds it."""
+    """Read a manifest, given its file or the output directory that holds it (local or s3://)."""
+    if storage.is_url(path):
+        path = path if str(path).endswith(".json") else storage.join(path, MANIFEST_NAME)
+        return json.loads(storage.read_bytes(path))
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_NAME

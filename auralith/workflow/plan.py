@@ -1,19 +1,22 @@
 """The planner: which input files a job reads and how they are cut into partitions of about equal size.
 
-Pure: the plan is a function of the config and the files on disk, so planning twice gives the same plan.
+Pure: the plan is a function of the config and the files in storage (local or s3://), so planning twice
+gives the same plan.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 
+from auralith import storage
+from auralith.columnar import hf_dataset_files, is_hf_dataset, parquet_pieces
 from auralith.config import JobConfig
 from auralith.documents import Compression, FilePiece, Format
 from auralith.errors import ConfigError, InputError
 
 _COMPRESSIONS: dict[str, Compression] = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-_FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
+_FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".txt": "txt",
+                               ".parquet": "parquet", ".arrow": "arrow"}
 _SUPPORTED = f"{', '.join(_FORMATS)}, each optionally followed by {', '.join(_COMPRESSIONS)}"
 # Newlines are counted in chunks this big, so planning never holds a whole file in memory.
 _SCAN_CHUNK = 4 << 20
@@ -28,6 +31,8 @@ def detect_format(path: str, source_format: str = "auto") -> tuple[Format, Compr
     compression = _COMPRESSIONS.get(ext, "none")
     if compression != "none":
         ext = os.path.splitext(stem)[1]
+    if source_format == "hf_dataset":
+        return "arrow", compression
     if source_format != "auto":
         return source_format, compression  # type: ignore[return-value]
     fmt = _FORMATS.get(ext)
@@ -42,26 +47,35 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
 
     Sources in config order, patterns in order, each pattern's matches sorted. A file matched twice (by
     two patterns or two sources) is read once, under the first. Raises ConfigError listing every pattern
-    that matches no file.
+    that matches no file. A HuggingFace dataset folder (format hf_dataset, or auto and the folder holds
+    state.json or dataset_dict.json) lists its Arrow files.
     """
+    storage.use_storage_config(cfg.storage)
     files: list[tuple[int, str, int]] = []
     seen: set[str] = set()
     problems: list[str] = []
     for i, src in enumerate(cfg.sources):
         for pattern in src.patterns:
-            # An existing path is taken literally, so names holding glob characters like "[" still work.
-            matches = [pattern] if os.path.isfile(pattern) else glob.glob(pattern, recursive=True)
-            paths = sorted(os.path.abspath(m) for m in matches if os.path.isfile(m))
-            if not paths:
+            if src.format == "hf_dataset" or (src.format == "auto" and not _has_glob(pattern)
+                                              and is_hf_dataset(pattern)):
+                found = [(p if storage.is_url(p) else os.path.abspath(p), storage.size(p))
+                         for p in hf_dataset_files(pattern)]
+            else:
+                found = storage.list_files(pattern)
+            if not found:
                 problems.append(f"sources[{i}].path: no files match {pattern!r}")
-            for path in paths:
-                key = os.path.realpath(path)
+            for path, size in found:
+                key = path if storage.is_url(path) else os.path.realpath(path)
                 if key not in seen:
                     seen.add(key)
-                    files.append((i, path, os.path.getsize(path)))
+                    files.append((i, path, size))
     if problems:
         raise ConfigError(problems)
     return files
+
+
+def _has_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
 
 
 def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
@@ -69,7 +83,8 @@ def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
 
     Files are packed greedily in `list_source_files` order; a partition closes once it holds at least the
     target size, so a partition can overshoot by up to one line (split files) or one whole file
-    (compressed and .txt files are never split). Only uncompressed JSONL is split, at line starts.
+    (compressed and .txt files are never split). Only uncompressed JSONL is split, at line starts, and
+    Parquet between row groups.
     """
     target = max(1, int(cfg.partition_size_mb * 2**20))
     partitions: list[list[FilePiece]] = []
@@ -79,6 +94,8 @@ def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
         fmt, compression = detect_format(path, cfg.sources[source].format)
         if fmt == "jsonl" and compression == "none" and size > target - used:
             pieces = split_jsonl(path, source, first=target - used, every=target)
+        elif fmt == "parquet":
+            pieces = parquet_pieces(path, source, first=target - used, every=target)
         else:
             pieces = [FilePiece(path=path, source=source, format=fmt, compression=compression, size=size)]
         for piece in pieces:
@@ -103,7 +120,7 @@ def split_jsonl(path: str, source: int, first: int, every: int) -> list[FilePiec
     want = start + max(1, first)  # the piece ends at the first line start at or after this offset
     newlines = 0  # in the file before `chunk_pos + counted`
     chunk_pos = 0  # file offset of the current chunk
-    with open(path, "rb") as fh:
+    with storage.open_read(path) as fh:
         while chunk := fh.read(_SCAN_CHUNK):
             counted = 0  # chunk bytes whose newlines are in `newlines`
             while True:

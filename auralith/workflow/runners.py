@@ -5,6 +5,7 @@ Tasks call these with paths and a progress callback; tests and benchmarks call t
 
 from __future__ import annotations
 
+import glob
 import heapq
 import json
 import resource
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
+from auralith import storage
 from auralith.config import JobConfig
 from auralith.documents import Document, FilePiece, InputIssue
 from auralith.errors import InputError
@@ -26,7 +28,7 @@ from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.shards import MANIFEST_NAME, ShardWriter
 from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
-from auralith.storage.local import atomic_write, write_bytes_atomic
+from auralith.storage import atomic_write, write_bytes_atomic
 
 ProgressFn = Callable[[dict], None]
 MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all of them go to a side file
@@ -34,30 +36,30 @@ MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all o
 
 @dataclass(frozen=True)
 class WorkPaths:
-    """Where one job keeps its intermediate files: `{work_dir}/{job_id}/...`."""
+    """Where one job keeps its intermediate files: `{work_dir}/{job_id}/...` (Paths, or s3:// strings)."""
 
-    root: Path
+    root: Path | str
 
     @classmethod
     def for_job(cls, cfg: JobConfig, job_id: str) -> WorkPaths:
-        return cls(Path(cfg.work_dir) / job_id)
+        return cls(storage.join(cfg.work_dir, job_id))
 
-    def clean(self, i: int) -> Path:
-        return self.root / "clean" / f"{i:05d}.jsonl.zst"
+    def clean(self, i: int) -> Path | str:
+        return storage.join(self.root, "clean", f"{i:05d}.jsonl.zst")
 
-    def hashes(self, i: int) -> Path:
+    def hashes(self, i: int) -> Path | str:
         # Plain JSON lines: hex hashes barely compress, and the dedup merge keeps one reader per partition
         # open, which costs a small read buffer instead of a zstd window each.
-        return self.root / "hashes" / f"{i:05d}.jsonl"
+        return storage.join(self.root, "hashes", f"{i:05d}.jsonl")
 
-    def issues(self, i: int) -> Path:
-        return self.root / "issues" / f"{i:05d}.jsonl.zst"
+    def issues(self, i: int) -> Path | str:
+        return storage.join(self.root, "issues", f"{i:05d}.jsonl.zst")
 
-    def removed(self, i: int) -> Path:
-        return self.root / "removed" / f"{i:05d}.jsonl.zst"
+    def removed(self, i: int) -> Path | str:
+        return storage.join(self.root, "removed", f"{i:05d}.jsonl.zst")
 
-    def drops(self, i: int) -> Path:
-        return self.root / "dedup" / f"{i:05d}.json"
+    def drops(self, i: int) -> Path | str:
+        return storage.join(self.root, "dedup", f"{i:05d}.json")
 
 
 class _Throttle:
@@ -82,6 +84,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     Outputs are streamed to their files; only the hash list (~100 B a kept document) is held, to be
     sorted before it is written.
     """
+    storage.use_storage_config(cfg.storage)
     pre = cfg.preprocessing
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
@@ -173,7 +176,7 @@ def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
     _allow_open_files(n_partitions + 64)
 
     def stream(p: int) -> Iterator[HashRecord]:
-        with open(paths.hashes(p), "rb", buffering=1 << 16) as fh:
+        with storage.open_read(paths.hashes(p), buffer_size=1 << 16) as fh:
             for line in fh:
                 rec = json.loads(line)
                 yield HashRecord(rec["h"], rec["id"], p, rec["pos"])
@@ -202,12 +205,12 @@ OWNER_FILE = ".auralith-job"
 def claim_output(out_dir: str, job_id: str) -> None:
     """Mark `out_dir` as this job's: shard names repeat from job to job, so a later job planned into the
     same folder takes it over, and this one must notice rather than list the other's shards."""
-    write_bytes_atomic(Path(out_dir) / OWNER_FILE, job_id.encode())
+    write_bytes_atomic(storage.join(out_dir, OWNER_FILE), job_id.encode())
 
 
 def check_output_owner(out_dir: str, job_id: str) -> None:
-    path = Path(out_dir) / OWNER_FILE
-    owner = path.read_text().strip() if path.exists() else None
+    path = storage.join(out_dir, OWNER_FILE)
+    owner = storage.read_bytes(path).decode().strip() if storage.exists(path) else None
     if owner != job_id:
         raise InputError(f"the output folder now belongs to job {owner or '(none)'}, which replaced this job's "
                          "shards; give this job its own output.path and submit it again", file=str(out_dir))
@@ -218,16 +221,12 @@ def remove_stale_shards(out_dir: str) -> int:
 
     Returns how many files it deleted.
     """
-    out = Path(out_dir)
-    stale = [*out.glob("part-*.safetensors"), *out.glob("part-*.safetensors.zst"), out / MANIFEST_NAME]
-    deleted = 0
+    folder = glob.escape(str(out_dir))  # a "[" in the folder's own name is not a pattern
+    stale = [path for name in ("part-*.safetensors", "part-*.safetensors.zst", MANIFEST_NAME)
+             for path, _ in storage.list_files(storage.join(folder, name))]
     for path in stale:
-        try:
-            path.unlink()
-            deleted += 1
-        except FileNotFoundError:
-            pass
-    return deleted
+        storage.delete(path)
+    return len(stale)
 
 
 def read_drops(paths: WorkPaths, index: int, required: bool = True) -> set[int]:
@@ -237,8 +236,8 @@ def read_drops(paths: WorkPaths, index: int, required: bool = True) -> set[int]:
     filesystem): failing beats writing shards that silently keep the duplicates.
     """
     path = paths.drops(index)
-    if path.exists():
-        return set(json.loads(path.read_bytes()))
+    if storage.exists(path):
+        return set(json.loads(storage.read_bytes(path)))
     if required:
         raise InputError("dedup drop list missing: do all workers share the work_dir?", file=str(path))
     return set()
@@ -254,6 +253,7 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
     Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
     files with the same bytes. Returns (counts, shard infos).
     """
+    storage.use_storage_config(cfg.storage)
     tcfg, ocfg = cfg.tokenization, cfg.output
     tok = load_tokenizer(tcfg.tokenizer)
     eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None

@@ -20,6 +20,7 @@ from auralith.errors import AuralithError, ConfigError, TransientError
 from auralith.settings import PRIORITIES
 from auralith.steps.shards import write_manifest
 from auralith.steps.tokenize import check_tokenizer, load_tokenizer, resolve_eos_id, tokenizer_hash
+from auralith.storage import use_storage_config
 from auralith.store import repo
 from auralith.store.models import JobState, PartitionState, utcnow
 from auralith.workflow import canvas, runners
@@ -89,6 +90,7 @@ def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dic
         log.info("job %s %s partition %d skipped: %s", job_id, stage, index, claim.reason)
         return {"job_id": job_id, "stage": stage, "index": index, "skipped": claim.reason}
     cfg = job_config(job_id)
+    use_storage_config(cfg.storage)
 
     def progress(values: dict) -> None:
         # Called about once a second: also where a running partition learns that its job was cancelled.
@@ -192,6 +194,7 @@ def finalize_job(self, job_id: str) -> dict:
     if job.state != JobState.RUNNING:
         return {"job_id": job_id, "state": job.state, "skipped": f"job {job.state}"}
     cfg = job_config(job_id)
+    use_storage_config(cfg.storage)
     parts = repo.list_partitions(url, job_id)
     tokenize = [p for p in parts if p.stage == "tokenize"]
     _require_committed(job_id, "tokenize", len(tokenize))
@@ -221,10 +224,10 @@ def finalize_job(self, job_id: str) -> dict:
     path = write_manifest(cfg.output.path, manifest)
     summary = stats.to_dict()
     summary.pop("issues")
-    repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri=str(path.parent), stats=summary,
+    repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri=cfg.output.path, stats=summary,
                        only_from=(JobState.RUNNING,))
     repo.add_event(url, job_id, f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, "
-                                f"{len(shards)} shards in {path.parent}")
+                                f"{len(shards)} shards in {cfg.output.path}")
     return {"job_id": job_id, "state": JobState.SUCCEEDED, "manifest": str(path)}
 
 
@@ -251,6 +254,7 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
         return job_id
     cfg = job_config(job_id)
+    use_storage_config(cfg.storage)
     check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)

@@ -1,0 +1,79 @@
+"""Whole jobs reading from and writing to S3 (moto on loopback) on a real Celery worker, Redis and
+PostgreSQL: the manifest equals the same job's on local files, also while the server throttles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auralith import storage
+from auralith.steps.shards import iter_shard_documents, load_manifest
+from auralith.store import repo
+from auralith.store.models import JobState
+from tests.storage.test_s3_sources import corpus, upload_tree
+
+pytestmark = pytest.mark.integration
+
+SAME = ("documents", "tokens", "documents_in", "removed", "dtype")
+
+
+def job(sources: list[str], work: str, out: str, tokenizer: Path, **extra) -> dict:
+    return {"name": "s3", "sources": [{"path": p} for p in sources], "work_dir": work, "partition_size_mb": 0.05,
+            "tokenization": {"tokenizer": str(tokenizer)}, "output": {"path": out, "max_shard_size_mb": 0.02},
+            **extra}
+
+
+def shard_facts(manifest: dict) -> list[tuple]:
+    return [(s["path"], s["n_docs"], s["n_tokens"], s["bytes"], s["sha256"], s["tensors"]) for s in manifest["shards"]]
+
+
+@pytest.fixture()
+def inputs(tmp_path: Path, bucket: str) -> tuple[Path, str]:
+    corpus(tmp_path / "in")
+    upload_tree(tmp_path / "in", f"s3://{bucket}/in")
+    return tmp_path / "in", f"s3://{bucket}"
+
+
+def test_s3_job_gives_the_manifest_of_the_local_job(client, inputs, tmp_path, tokenizer_path):
+    local_in, base = inputs
+    local = client.wait(client.submit(job([f"{local_in}/*.*", f"{local_in}/hf"], str(tmp_path / "work"),
+                                          str(tmp_path / "out"), tokenizer_path)), timeout=180)
+    remote = client.wait(client.submit(job([f"{base}/in/*.*", f"{base}/in/hf"], f"{base}/work", f"{base}/out",
+                                           tokenizer_path)), timeout=180)
+    assert local.state == remote.state == JobState.SUCCEEDED, (local.error, remote.error)
+    assert remote.output == f"{base}/out"
+
+    want, got = load_manifest(tmp_path / "out"), load_manifest(f"{base}/out")
+    assert {k: got[k] for k in SAME} == {k: want[k] for k in SAME}
+    assert shard_facts(got) == shard_facts(want) and len(got["shards"]) > 3
+    first = got["shards"][0]["path"]
+    assert [d.tolist() for d in iter_shard_documents(f"{base}/out/{first}")] == \
+        [d.tolist() for d in iter_shard_documents(tmp_path / "out" / first)]
+    # Only finished objects under the output prefix: the shards, the manifest and the owner marker.
+    names = sorted(p.rsplit("/", 1)[1] for p, _ in storage.list_files(f"{base}/out"))
+    assert names == sorted([s["path"] for s in got["shards"]] + ["manifest.json", ".auralith-job"])
+    assert storage.list_files(f"{base}/work/{remote.id}/clean/*.jsonl.zst")
+
+
+def test_s3_job_completes_while_the_server_throttles(client, pg_store, s3_server, inputs, tmp_path, tokenizer_path):
+    _, base = inputs
+    # Two attempts per request: four 503 SlowDown in a row outlast botocore's retry, so a TransientError
+    # reaches the task, which Celery retries with its backoff.
+    config = job([f"{base}/in/*.*", f"{base}/in/hf"], f"{base}/work", f"{base}/out-throttled", tokenizer_path,
+                 storage={"s3": {"max_attempts": 2}})
+    s3_server.throttle_next(4)  # the first requests: run_job's listing of the sources
+    info = client.wait(client.submit(config), timeout=240)
+    assert info.state == JobState.SUCCEEDED, info.error
+    assert s3_server.throttle.throttled == 4
+    assert load_manifest(f"{base}/out-throttled")["documents"] > 2000
+
+    # Again, with the throttling starting later: in the middle of the partitions' reads and writes.
+    s3_server.throttle_next(4, after=60)
+    info = client.wait(client.submit({**config, "output": {**config["output"], "path": f"{base}/out-t2"}}),
+                       timeout=240)
+    assert info.state == JobState.SUCCEEDED, info.error
+    assert s3_server.throttle.throttled == 4
+    retried = [(p.stage, p.index) for p in repo.list_partitions(pg_store, info.id) if p.attempts > 1]
+    assert retried, "a partition task met the throttling and was retried"
+    assert shard_facts(load_manifest(f"{base}/out-t2")) == shard_facts(load_manifest(f"{base}/out-throttled"))
