@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auralith.errors import ConfigError
+from auralith.monitoring.ops_config import EventsConfig, LimitsConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -81,6 +82,8 @@ class JobConfig(_Strict):
     tokenization: TokenizationConfig
     output: OutputConfig = OutputConfig()
     priority: Priority = "normal"
+    events: EventsConfig = EventsConfig()
+    limits: LimitsConfig = LimitsConfig()
     base_dir: str | None = Field(
         default=None, description="Directory that relative paths are resolved against; set by the loader."
     )
