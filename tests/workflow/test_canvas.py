@@ -76,3 +76,16 @@ def test_only_finalize_when_nothing_is_left():
     assert sig.task == "auralith.finalize_job" and tuple(sig.args) == ("job-1",) and sig.immutable
     assert sig.options["priority"] == 0
     assert ids == {}
+
+
+def test_priority_and_limits_reach_every_task_of_every_stage():
+    opts = {"soft_time_limit": 60, "time_limit": 90}
+    stages = [StagePlan("job-1", process=[0, 1], dedup=True, tokenize=[0, 1], priority=0, options=opts),
+              StagePlan("job-1", dedup=True, tokenize=[0, 1], priority=0, options=opts),
+              StagePlan("job-1", tokenize=[0, 1], priority=0, options=opts),
+              StagePlan("job-1", priority=0, options=opts)]
+    for plan in stages:
+        sig = job_canvas(plan)[0]
+        sigs = header(sig) + [sig.body] if isinstance(sig, _chord) else [sig]
+        for s in sigs:
+            assert {k: s.options.get(k) for k in ("priority", *opts)} == {"priority": 0, **opts}, s.task
