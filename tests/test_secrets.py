@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 
 from auralith.errors import ConfigError
-from auralith.secrets import RedactingFilter, expand, is_secret_key, load_secrets_file, redact, redact_text, secret
+from auralith.secrets import (
+    RedactingFilter,
+    expand,
+    install_log_redaction,
+    is_secret_key,
+    load_secrets_file,
+    redact,
+    redact_text,
+    secret,
+)
 from auralith.store import migrate, repo
 
 
@@ -78,3 +88,16 @@ def test_store_never_holds_credentials(tmp_path):
     stored = repo.get_job(url, "job-1").config
     assert "s3cret" not in repr(stored) and stored["name"] == "j"
     assert [e.message for e in repo.list_events(url, "job-1")] == ["could not reach postgresql://u:***@db/x"]
+
+
+def test_installed_filter_masks_what_child_loggers_write():
+
+    stream = io.StringIO()
+    parent = logging.getLogger("auralith-test-redaction")
+    parent.addHandler(logging.StreamHandler(stream))
+    parent.setLevel(logging.INFO)
+    install_log_redaction(parent)
+    install_log_redaction(parent)  # once is enough: no second filter
+    logging.getLogger("auralith-test-redaction.child").warning("broker %s down", "amqp://u:s3cret@rabbit//")
+    assert stream.getvalue() == "broker amqp://u:***@rabbit// down\n"
+    assert len(parent.handlers[0].filters) == 1

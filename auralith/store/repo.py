@@ -71,7 +71,9 @@ def set_job_state(url: str, job_id: str, state: str, *, error: str | None = None
     if state in JobState.FINAL:
         values["finished_at"] = utcnow()
     if error is not None:
-        values["error"] = error
+        from auralith.secrets import redact_text
+
+        values["error"] = redact_text(error)  # error texts may quote a connection URL
     with session_scope(url) as s:
         q = update(Job).where(Job.id == job_id)
         if only_from:
