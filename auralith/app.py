@@ -7,10 +7,11 @@ import os
 from celery import Celery
 
 from auralith.errors import AuralithError
-from auralith.settings import celery_settings, result_backend_for
+from auralith.settings import celery_settings, message_priority, result_backend_for
 from auralith.store.db import redact_url
 
-app = Celery("auralith", include=["auralith.workflow.tasks", "auralith.workflow.near_dedup_tasks"])
+app = Celery("auralith", include=["auralith.workflow.tasks", "auralith.workflow.near_dedup_tasks",
+                                  "auralith.monitoring.events", "auralith.monitoring.worker_signals"])
 app.add_defaults(celery_settings)
 # A top-level `celeryconfig.py` (or the module named by AURALITH_CELERY_CONFIG) overrides the defaults.
 app.config_from_object(os.environ.get("AURALITH_CELERY_CONFIG", "celeryconfig"), silent=True)
@@ -36,6 +37,7 @@ def configure(broker: str | None = None, store: str | None = None) -> None:
     changes: dict = {}
     if broker:
         changes["broker_url"] = broker
+        changes["task_default_priority"] = message_priority("normal", broker)
         if broker.startswith("sqla+"):
             # kombu's SQLAlchemy transport passes its options to create_engine: the Redis ones would break it.
             changes["broker_transport_options"] = {"connect_args": {"timeout": 30}}
@@ -48,3 +50,8 @@ def configure(broker: str | None = None, store: str | None = None) -> None:
 
 def store_url() -> str:
     return app.conf.auralith_store_url
+
+
+def priority_of(name: str | None) -> int | None:
+    """The message priority of a job priority name on the broker this app sends to."""
+    return message_priority(name, app.conf.broker_url or "")

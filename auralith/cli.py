@@ -199,17 +199,22 @@ def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
 @click.pass_context
 def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """State, partitions per stage, documents and tokens so far, removals and input issues."""
+    from auralith.monitoring.cli import print_stuck
     from auralith.monitoring.progress import stages_table, summary_table
+    from auralith.secrets import redact
 
-    info = _client(ctx).get_job(job_id)
+    client = _client(ctx)
+    info = client.get_job(job_id)
+    stuck = client.stuck_partitions(info.id) if info.state == "running" else []
     if as_json:
-        click.echo(json.dumps(info.to_dict(), indent=2))
+        click.echo(json.dumps(redact({**info.to_dict(), "stuck": stuck}), indent=2))
         return
     console.print(summary_table(info))
     console.print(stages_table(info.stats))
     _print_issues(info.stats)
+    print_stuck(stuck, info.id)
     if info.error:
-        print_error(info.error, stream=console)
+        print_error(redact(info.error), stream=console)
 
 
 @main.command()
@@ -238,13 +243,14 @@ def jobs(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> No
 
 @main.command()
 @click.argument("job_id")
+@click.option("--terminate", is_flag=True, help="Also SIGTERM the pool processes running its tasks (prefork).")
 @service_options
 @click.pass_context
-def cancel(ctx: click.Context, job_id: str) -> None:
+def cancel(ctx: click.Context, job_id: str, terminate: bool) -> None:
     """Revoke a job's queued tasks and mark it cancelled; committed outputs stay, `resume` goes on."""
     client = _client(ctx)
     job_id = client.get_job(job_id, with_stats=False).id
-    n = client.cancel(job_id)
+    n = client.cancel(job_id, terminate=terminate)
     click.echo(f"cancelled {job_id} ({n} tasks revoked)")
 
 
@@ -268,8 +274,10 @@ def resume(ctx: click.Context, job_id: str, then_watch: bool) -> None:
 @click.pass_context
 def logs(ctx: click.Context, job_id: str, limit: int) -> None:
     """The job's events: planned, resumed, failed, succeeded."""
+    from auralith.secrets import redact_text
+
     for time, level, message in _client(ctx).events(job_id, limit):
-        click.echo(f"{time:%Y-%m-%d %H:%M:%S} {level:<7} {message}")
+        click.echo(f"{time:%Y-%m-%d %H:%M:%S} {level:<7} {redact_text(message)}")
 
 
 @main.command()
@@ -338,6 +346,11 @@ def tokenizer_train(config: str, vocab_size: int, out: str, max_mb: float) -> No
 from auralith.dedup_report import dedup_report_command  # noqa: E402  (it imports this module's helpers)
 
 main.add_command(dedup_report_command)
+from auralith.monitoring.cli import metrics, queues, workers  # noqa: E402 (commands defined after main)
+
+main.add_command(queues)
+main.add_command(workers)
+main.add_command(metrics)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from auralith.app import app, configure, store_url
+from auralith.app import app, configure, priority_of, store_url
 from auralith.config import JobConfig, load_config, parse_config
 from auralith.errors import AuralithError, JobNotFound
-from auralith.settings import PRIORITIES
+from auralith.monitoring.metrics import store_snapshot
+from auralith.monitoring.queues import BrokerQueues, queue_depths
+from auralith.monitoring.workers import WorkerInfo, list_workers, live_workers, stuck_partitions
 from auralith.store import migrate, repo
 from auralith.store.db import check_ready
 from auralith.store.models import Job, JobState, PartitionState
@@ -88,7 +90,7 @@ class Client:
         url = self._store(write=True)
         job_id = repo.new_job_id()
         repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
-        repo.add_event(url, job_id, f"submitted ({cfg.name}, priority {cfg.priority})")
+        repo.add_event(url, job_id, f"submitted ({cfg.name}, priority {cfg.priority})", kind="submitted")
         try:
             self._send(job_id, cfg.model_dump(mode="json"), cfg.priority, resume=False)
         except Exception as exc:  # the broker is down: no pending job may linger that nothing will run
@@ -102,7 +104,7 @@ class Client:
         task_id = job_id if not resume else None
         run_job.apply_async(args=[config], kwargs={"job_id": job_id, "resume": resume,
                                                    "reuse_task_ids": reuse_task_ids},
-                            task_id=task_id, priority=PRIORITIES.get(priority))
+                            task_id=task_id, priority=priority_of(priority))
 
     def get_job(self, job_id: str, *, with_stats: bool = True) -> JobInfo:
         url = self._store()
@@ -118,11 +120,14 @@ class Client:
         job = repo.get_job(url, job_id)
         return [(e.time, e.level, e.message) for e in repo.list_events(url, job.id, limit)]
 
-    def cancel(self, job_id: str) -> int:
+    def cancel(self, job_id: str, terminate: bool = False) -> int:
         """Mark the job cancelled and revoke its queued tasks; committed outputs stay. Returns tasks revoked.
 
         Tasks check the job's state before they start, so work queued on a broker without remote
-        control (the embedded SQLite one) is skipped as well.
+        control (the embedded SQLite one) is skipped as well. Running partitions stop at their next
+        progress report (about a second) and go back to pending. `terminate` also sends SIGTERM to the
+        prefork children running them, for tasks that report no progress: safe, since outputs are written
+        to temporary names and only a committed SQL row makes them count.
         """
         url = self._store()
         job = repo.get_job(url, job_id)
@@ -130,14 +135,18 @@ class Client:
             raise AuralithError(f"job {job.id} is already {job.state}")
         if not repo.set_job_state(url, job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING)):
             raise AuralithError(f"job {job.id} is already {repo.get_job(url, job.id).state}")
-        repo.add_event(url, job.id, "cancelled", level="warning")
+        repo.add_event(url, job.id, "cancelled", level="warning", kind="cancelled")
         ids = [p.task_id for p in repo.list_partitions(url, job.id)
                if p.task_id and p.state != PartitionState.COMMITTED]
         ids.append(job.id)
         try:
-            app.control.revoke(ids)
+            app.control.revoke(ids, terminate=terminate, signal="SIGTERM")
         except Exception:  # brokers without broadcast (SQLite): the state check above does the work
             return 0
+        if terminate:  # a terminated task cannot release its own partition
+            for p in repo.list_partitions(url, job.id):
+                if p.state == PartitionState.STARTED:
+                    repo.release_partition(url, p.id)
         return len(ids)
 
     def resume(self, job_id: str) -> str:
@@ -155,6 +164,28 @@ class Client:
             raise
         repo.add_event(url, job.id, f"resume requested (was {job.state})")
         return job.id
+
+    def list_workers(self, timeout: float = 1.0) -> list[WorkerInfo] | None:
+        """Workers answering within `timeout` (queues, active tasks, pid, peak RSS); None without broadcast."""
+        return list_workers(app, timeout)
+
+    def queue_depths(self) -> BrokerQueues:
+        """Messages waiting per queue (and per priority band on Redis)."""
+        return queue_depths(app)
+
+    def get_metrics(self) -> dict:
+        """What `auralith metrics serve` exports from the store and broker, as plain data."""
+        return {**store_snapshot(self._store()), "queues": self.queue_depths().depths()}
+
+    def stuck_partitions(self, job_id: str, timeout: float = 1.0) -> list[dict]:
+        """The job's partitions `started` on a worker that does not answer a ping (`auralith resume` redoes them)."""
+        url = self._store()
+        started = [p for p in repo.list_partitions(url, job_id) if p.state == PartitionState.STARTED]
+        if not started:
+            return []
+        return [{"stage": p.stage, "index": p.index, "worker": p.worker, "attempts": p.attempts,
+                 "started_at": p.started_at.isoformat() if p.started_at else None}
+                for p in stuck_partitions(started, live_workers(app, timeout))]
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> JobInfo:
         """Block until the job ends; TimeoutError after `timeout` seconds.

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from auralith.errors import ConfigError
 from auralith.steps.minhash import NearDedupConfig
 from auralith.storage.settings import StorageConfig
+from auralith.monitoring.ops_config import EventsConfig, LimitsConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -85,6 +86,8 @@ class JobConfig(_Strict):
     output: OutputConfig = OutputConfig()
     priority: Priority = "normal"
     storage: StorageConfig = StorageConfig()
+    events: EventsConfig = EventsConfig()
+    limits: LimitsConfig = LimitsConfig()
     base_dir: str | None = Field(
         default=None, description="Directory that relative paths are resolved against; set by the loader."
     )

@@ -28,6 +28,24 @@ TASK_ROUTES = {
 
 # Redis serves priority 0 first; these are the message priorities a job's tasks are sent with.
 PRIORITIES = {"critical": 0, "high": 3, "normal": 6, "low": 9}
+# RabbitMQ serves the highest number first, and only from queues declared with `x-max-priority`.
+AMQP_PRIORITIES = {"critical": 9, "high": 6, "normal": 3, "low": 0}
+AMQP_MAX_PRIORITY = 9
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+
+
+def message_priority(name: str | None, broker: str) -> int | None:
+    """The message priority for a job priority name on this broker (the two kinds count opposite ways)."""
+    if name is None:
+        return None
+    table = AMQP_PRIORITIES if broker.split("://", 1)[0] in AMQP_SCHEMES else PRIORITIES
+    return table[name]
+
+
+def task_queues(names: tuple[str, ...] | list[str] = QUEUES) -> list[Queue]:
+    """Queue declarations; `x-max-priority` makes RabbitMQ honour message priorities (Redis ignores it)."""
+    return [Queue(name, routing_key=name, queue_arguments={"x-max-priority": AMQP_MAX_PRIORITY})
+            for name in names]
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
@@ -82,9 +100,9 @@ def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
         },
         "result_chord_retry_interval": 0.5,
         "task_default_queue": "default",
-        "task_queues": [Queue(name, routing_key=name) for name in QUEUES],
+        "task_queues": task_queues(),
         "task_routes": TASK_ROUTES,
-        "task_default_priority": PRIORITIES["normal"],
+        "task_default_priority": message_priority("normal", broker_url(env)),
         "worker_max_memory_per_child": _env_int(env, "AURALITH_WORKER_MAX_MEMORY_PER_CHILD", None),
         "task_soft_time_limit": _env_int(env, "AURALITH_TASK_SOFT_TIME_LIMIT", None),
         "task_time_limit": _env_int(env, "AURALITH_TASK_TIME_LIMIT", None),

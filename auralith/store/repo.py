@@ -19,9 +19,12 @@ def new_job_id() -> str:
 
 def create_job(url: str, job_id: str, config: dict, config_hash: str, name: str, priority: str) -> bool:
     """Insert the job row; False if a job with this id already exists (a redelivered submit)."""
+    from auralith.secrets import redact
+
     try:
         with session_scope(url) as s:
-            s.add(Job(id=job_id, name=name, config=config, config_hash=config_hash, priority=priority,
+            # Credentials never reach the store: a config names them as ${NAME} (see auralith/secrets.py).
+            s.add(Job(id=job_id, name=name, config=redact(config), config_hash=config_hash, priority=priority,
                       state=JobState.PENDING))
     except IntegrityError:
         return False
@@ -68,7 +71,9 @@ def set_job_state(url: str, job_id: str, state: str, *, error: str | None = None
     if state in JobState.FINAL:
         values["finished_at"] = utcnow()
     if error is not None:
-        values["error"] = error
+        from auralith.secrets import redact_text
+
+        values["error"] = redact_text(error)  # error texts may quote a connection URL
     with session_scope(url) as s:
         q = update(Job).where(Job.id == job_id)
         if only_from:
@@ -76,9 +81,17 @@ def set_job_state(url: str, job_id: str, state: str, *, error: str | None = None
         return s.execute(q.values(**values)).rowcount > 0
 
 
-def add_event(url: str, job_id: str, message: str, level: str = "info") -> None:
+def add_event(url: str, job_id: str, message: str, level: str = "info", kind: str | None = None) -> None:
+    """Store a job event (credentials masked), then hand it to the job's sinks (JSONL log, webhook).
+
+    `kind` (started, stage_done, failed, finished, ...) is what webhooks filter on."""
+    from auralith.monitoring.events import dispatch
+    from auralith.secrets import redact_text
+
+    message = redact_text(message)
     with session_scope(url) as s:
         s.add(Event(job_id=job_id, level=level, message=message))
+    dispatch(url, job_id, level, message, kind)
 
 
 def list_events(url: str, job_id: str, limit: int = 200) -> list[Event]:
@@ -139,12 +152,17 @@ class Claim:
     input_ref: dict | None = None
     attempts: int = 0
     give_up: bool = False
+    throttled: bool = False
 
 
-def claim_partition(url: str, job_id: str, stage: str, index: int, worker: str, task_id: str | None) -> Claim:
-    """Mark a partition started unless it is committed or its job is over; count the attempt."""
+def claim_partition(url: str, job_id: str, stage: str, index: int, worker: str, task_id: str | None,
+                    max_in_flight: int | None = None) -> Claim:
+    """Mark a partition started unless it is committed or its job is over; count the attempt.
+
+    With `max_in_flight`, a job that already has that many partitions started gets `throttled` instead
+    (the job row is locked meanwhile, so concurrent claims count each other on PostgreSQL)."""
     with session_scope(url) as s:
-        job = s.get(Job, job_id)
+        job = s.get(Job, job_id, with_for_update=max_in_flight is not None)
         if job is None:
             return Claim(False, "job not found")
         if job.state in JobState.FINAL and job.state != JobState.FAILED:
@@ -156,6 +174,10 @@ def claim_partition(url: str, job_id: str, stage: str, index: int, worker: str, 
             return Claim(False, "partition not found")
         if part.state == PartitionState.COMMITTED:
             return Claim(False, "already committed", part.id)
+        if max_in_flight is not None and part.state != PartitionState.STARTED and s.scalar(
+                select(func.count()).select_from(Partition).where(
+                    Partition.job_id == job_id, Partition.state == PartitionState.STARTED)) >= max_in_flight:
+            return Claim(False, f"{max_in_flight} partitions in flight", part.id, throttled=True)
         if part.attempts >= MAX_ATTEMPTS:
             return Claim(False, f"gave up after {part.attempts} attempts that did not finish (did the worker "
                                 "process die, e.g. out of memory?)", part.id, give_up=True)

@@ -28,15 +28,17 @@ class StagePlan:
     dedup: bool = False
     tokenize: list[int] = field(default_factory=list)
     priority: int | None = None
+    # Per-task Celery options from the job's `limits` (soft_time_limit, time_limit).
+    options: dict = field(default_factory=dict)
     # Task ids to reuse per stage and index. A resumed partition keeps the id of the task a dead worker
     # lost, so the first run's chord sees it finish and stops polling instead of waiting forever.
     task_ids: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
-def _fan_out(task, job_id: str, indexes: list[int], priority: int | None,
+def _fan_out(task, job_id: str, indexes: list[int], options: dict,
              reuse: dict[int, str]) -> tuple[group, dict[int, str]]:
     ids = {i: reuse.get(i) or uuid() for i in indexes}
-    return group(task.si(job_id, i).set(task_id=ids[i], priority=priority) for i in indexes), ids
+    return group(task.si(job_id, i).set(task_id=ids[i], **options) for i in indexes), ids
 
 
 def job_canvas(plan: StagePlan) -> tuple[Signature, dict[str, dict[int, str]]]:
@@ -46,28 +48,29 @@ def job_canvas(plan: StagePlan) -> tuple[Signature, dict[str, dict[int, str]]]:
     """
     from auralith.workflow import tasks
 
-    pr = plan.priority
+    # Every task of the job carries its priority (and limits); chord_unlock takes the body's priority.
+    opts = {**plan.options, "priority": plan.priority}
     if plan.process:
-        header, ids = _fan_out(tasks.process_partition, plan.job_id, plan.process, pr,
+        header, ids = _fan_out(tasks.process_partition, plan.job_id, plan.process, opts,
                                plan.task_ids.get("process", {}))
-        return chord(header, tasks.dedup_exact.si(plan.job_id).set(priority=pr)), {"process": ids}
+        return chord(header, tasks.dedup_exact.si(plan.job_id).set(**opts)), {"process": ids}
     if plan.dedup:
-        return tasks.dedup_exact.si(plan.job_id).set(priority=pr), {}
-    finalize = tasks.finalize_job.si(plan.job_id).set(priority=pr)
+        return tasks.dedup_exact.si(plan.job_id).set(**opts), {}
+    finalize = tasks.finalize_job.si(plan.job_id).set(**opts)
     if plan.tokenize:
-        header, ids = _fan_out(tasks.tokenize_partition, plan.job_id, plan.tokenize, pr,
+        header, ids = _fan_out(tasks.tokenize_partition, plan.job_id, plan.tokenize, opts,
                                plan.task_ids.get("tokenize", {}))
         return chord(header, finalize), {"tokenize": ids}
     return finalize, {}
 
 
-def near_dedup_canvas(job_id: str, bands: dict[int, str], priority: int | None) -> Signature:
+def near_dedup_canvas(job_id: str, bands: dict[int, str], options: dict) -> Signature:
     """chord(group(minhash_band_b ...), dedup_near) over the bands left (band -> task id); just the body
-    when every band is done."""
+    when every band is done. `options` carries the job's priority and limits, as in `job_canvas`."""
     from auralith.workflow import near_dedup_tasks as t
 
-    body = t.dedup_near.si(job_id).set(priority=priority)
+    body = t.dedup_near.si(job_id).set(**options)
     if not bands:
         return body
-    header = group(t.minhash_band.si(job_id, b).set(task_id=tid, priority=priority) for b, tid in sorted(bands.items()))
+    header = group(t.minhash_band.si(job_id, b).set(task_id=tid, **options) for b, tid in sorted(bands.items()))
     return chord(header, body)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from celery import Task, uuid
 
-from auralith.app import app, store_url
-from auralith.settings import PRIORITIES
+from auralith.app import app, priority_of, store_url
 from auralith.store import repo
 from auralith.store.models import JobState, PartitionState
 from auralith.workflow import canvas, runners
@@ -46,7 +45,8 @@ def start_near_dedup(task: Task, job_id: str) -> bool:
     bands = {p.index: p.task_id or uuid() for p in repo.list_partitions(url, job_id, "minhash")
              if p.state != PartitionState.COMMITTED}
     repo.set_task_ids(url, job_id, "minhash", bands)
-    raise task.replace(canvas.near_dedup_canvas(job_id, bands, PRIORITIES.get(job.priority)))
+    opts = {**cfg.limits.task_options(), "priority": priority_of(job.priority)}
+    raise task.replace(canvas.near_dedup_canvas(job_id, bands, opts))
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.minhash_band")

@@ -13,11 +13,10 @@ from celery.utils.log import get_task_logger
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from auralith.app import app, store_url
+from auralith.app import app, priority_of, store_url
 from auralith.config import JobConfig, parse_config
 from auralith.documents import FilePiece
-from auralith.errors import AuralithError, ConfigError, TransientError
-from auralith.settings import PRIORITIES
+from auralith.errors import AuralithError, ConfigError, JobNotFound, TransientError
 from auralith.steps.shards import write_manifest
 from auralith.steps.tokenize import check_tokenizer, load_tokenizer, resolve_eos_id, tokenizer_hash
 from auralith.storage import use_storage_config
@@ -66,7 +65,7 @@ class AuralithTask(Task):
                 message = f"{stage} partition {index}: {message}"
             if repo.set_job_state(url, job_id, JobState.FAILED, error=message,
                                   only_from=(JobState.PENDING, JobState.RUNNING)):
-                repo.add_event(url, job_id, message, level="error")
+                repo.add_event(url, job_id, message, level="error", kind="failed")
         except Exception:  # the store itself is down: the worker log keeps the error
             log.exception("could not record the failure of job %s", job_id)
 
@@ -81,9 +80,20 @@ class JobCancelled(AuralithError):
     """Raised inside a running partition when its job was cancelled; the partition is released."""
 
 
+# Seconds a partition over its job's `limits.max_partitions_in_flight` waits before it asks again.
+THROTTLE_DELAY = 5
+
+
 def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dict:
     url = store_url()
-    claim = repo.claim_partition(url, job_id, stage, index, task.request.hostname or "local", task.request.id)
+    try:
+        limit = job_config(job_id).limits.max_partitions_in_flight
+    except JobNotFound:
+        limit = None  # the claim reports the missing job
+    claim = repo.claim_partition(url, job_id, stage, index, task.request.hostname or "local", task.request.id,
+                                 max_in_flight=limit)
+    if claim.throttled:  # same task id, so the chord still counts it; not one of its 8 error retries
+        raise task.retry(countdown=THROTTLE_DELAY, max_retries=None)
     if claim.give_up:
         raise AuralithError(claim.reason)  # not retried: on_failure fails the partition and the job
     if not claim.run:
@@ -143,13 +153,16 @@ def dedup_exact(self, job_id: str) -> dict:
 def start_tokenization(task: Task, job_id: str, result: dict):
     """After the dedup row is committed: replace `task` with the tokenize chord (partitions not yet sent)."""
     url = store_url()
+    if result.get("committed"):
+        repo.add_event(url, job_id, "stage process done", kind="stage_done")
+        repo.add_event(url, job_id, "stage dedup done", kind="stage_done")
     job = repo.find_job(url, job_id)
     if job is None or job.state != JobState.RUNNING:
         return result
     # Start tokenization of the partitions nobody has sent yet. Also when this run found dedup already
     # committed (the redelivery of a task whose worker died after its commit), but a second chord body
     # firing after a resume finds every partition claimed and starts nothing.
-    plan = _stage_plan(url, job_id, PRIORITIES.get(job.priority))
+    plan = _stage_plan(url, job_id, priority_of(job.priority), job_config(job_id).limits.task_options())
     unsent = repo.claim_unsent(url, job_id, "tokenize", {i: uuid() for i in plan.tokenize})
     if plan.tokenize and not unsent:
         return result
@@ -221,13 +234,14 @@ def finalize_job(self, job_id: str) -> dict:
         "removed": stats.removed,
         "shards": shards,
     }
+    repo.add_event(url, job_id, f"stage tokenize done: {len(shards)} shards", kind="stage_done")
     path = write_manifest(cfg.output.path, manifest)
     summary = stats.to_dict()
     summary.pop("issues")
     repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri=cfg.output.path, stats=summary,
                        only_from=(JobState.RUNNING,))
     repo.add_event(url, job_id, f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, "
-                                f"{len(shards)} shards in {cfg.output.path}")
+                                f"{len(shards)} shards in {cfg.output.path}", kind="finished")
     return {"job_id": job_id, "state": JobState.SUCCEEDED, "manifest": str(path)}
 
 
@@ -264,10 +278,10 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
         # After a crash the lost tasks' ids are reused, so the first run's chord sees them finish; after a
         # cancel they are revoked in every worker and must be new.
         n = repo.reset_unfinished(url, job_id, clear_task_ids=not reuse_task_ids)
-        repo.add_event(url, job_id, f"resumed: {n} partitions to redo")
+        repo.add_event(url, job_id, f"resumed: {n} partitions to redo", kind="started")
     if not repo.set_job_state(url, job_id, JobState.RUNNING, only_from=(JobState.PENDING, JobState.RUNNING)):
         return job_id  # cancelled since it was sent
-    _send_stage(self, url, _stage_plan(url, job_id, PRIORITIES.get(cfg.priority)))
+    _send_stage(self, url, _stage_plan(url, job_id, priority_of(cfg.priority), cfg.limits.task_options()))
 
 
 def _send_stage(task: Task, url: str, plan: canvas.StagePlan):
@@ -293,12 +307,14 @@ def _plan(url: str, job_id: str, cfg: JobConfig) -> None:
         **near_dedup_rows(cfg.preprocessing.near_dedup, len(partitions)),
     })
     total = sum(p.size for pieces in partitions for p in pieces)
-    repo.add_event(url, job_id, f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB")
+    repo.add_event(url, job_id, f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB",
+                   kind="started")
 
 
-def _stage_plan(url: str, job_id: str, priority: int | None) -> canvas.StagePlan:
+def _stage_plan(url: str, job_id: str, priority: int | None, options: dict | None = None) -> canvas.StagePlan:
     """What is left of a job, from its partition rows; stored task ids are reused (see run_job)."""
-    plan = canvas.StagePlan(job_id, priority=priority, task_ids={"process": {}, "tokenize": {}})
+    plan = canvas.StagePlan(job_id, priority=priority, options=options or {},
+                            task_ids={"process": {}, "tokenize": {}})
     todo: dict[str, list[int]] = {"process": plan.process, "dedup": [], "tokenize": plan.tokenize}
     for p in repo.list_partitions(url, job_id):
         if p.state != PartitionState.COMMITTED:

@@ -82,8 +82,19 @@ def test_near_dedup_bands_fan_out_with_job_and_band_only():
     from auralith.workflow.canvas import near_dedup_canvas
 
     ids = {0: "t0", 3: "t3", 13: "t13"}  # the bands left after a resume
-    sig = near_dedup_canvas("job-1", ids, 2)
+    sig = near_dedup_canvas("job-1", ids, {"priority": 2})
     assert isinstance(sig, _chord)
     _check_chord(sig, "auralith.minhash_band", "auralith.dedup_near", ids, 2)
-    done = near_dedup_canvas("job-1", {}, 2)  # every band committed: only the join
+    done = near_dedup_canvas("job-1", {}, {"priority": 2})  # every band committed: only the join
     assert done.task == "auralith.dedup_near" and tuple(done.args) == ("job-1",)
+def test_priority_and_limits_reach_every_task_of_every_stage():
+    opts = {"soft_time_limit": 60, "time_limit": 90}
+    stages = [StagePlan("job-1", process=[0, 1], dedup=True, tokenize=[0, 1], priority=0, options=opts),
+              StagePlan("job-1", dedup=True, tokenize=[0, 1], priority=0, options=opts),
+              StagePlan("job-1", tokenize=[0, 1], priority=0, options=opts),
+              StagePlan("job-1", priority=0, options=opts)]
+    for plan in stages:
+        sig = job_canvas(plan)[0]
+        sigs = header(sig) + [sig.body] if isinstance(sig, _chord) else [sig]
+        for s in sigs:
+            assert {k: s.options.get(k) for k in ("priority", *opts)} == {"priority": 0, **opts}, s.task

@@ -1,0 +1,71 @@
+"""Job control on a real prefork worker: cancel --terminate stops running work and keeps what was
+committed; a job's time limit reaches its tasks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from auralith.store import repo
+from auralith.store.models import JobState, PartitionState
+from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
+from tests.integration.test_monitoring import _job
+from tests.integration.test_priority import BIN, _worker
+
+pytestmark = pytest.mark.integration
+
+
+def _cli(env: dict, *args: str) -> str:
+    out = subprocess.run([str(BIN / "auralith"), *args], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout.strip()
+
+
+def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_store, tokenizer_path, tmp_path):
+    flush_redis(SUBPROCESS_REDIS_DB)
+    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
+           "AURALITH_STORE_URL": pg_store}
+    log = tmp_path / "worker.log"
+    worker = _worker(env, log)
+    try:
+        job_id = _cli(env, "submit", str(_job(tmp_path, tokenizer_path, "terminated", docs=3000)))
+        deadline = time.monotonic() + 90
+        while True:
+            parts = repo.list_partitions(pg_store, job_id, "process")
+            if sum(p.state == PartitionState.COMMITTED for p in parts) >= 3 and any(
+                    p.state == PartitionState.STARTED for p in parts):
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.01)
+        assert "tasks revoked" in _cli(env, "cancel", "--terminate", job_id)
+        committed = {p.index: p.output_ref["clean"] for p in repo.list_partitions(pg_store, job_id, "process")
+                     if p.state == PartitionState.COMMITTED}
+        time.sleep(2)
+        after = repo.list_partitions(pg_store, job_id)
+        assert repo.get_job(pg_store, job_id).state == JobState.CANCELLED
+        assert not [p for p in after if p.state == PartitionState.STARTED]
+        # Committed work is intact: the same rows, their files still there.
+        still = {p.index for p in after if p.stage == "process" and p.state == PartitionState.COMMITTED}
+        assert still >= set(committed)
+        assert all(Path(path).exists() for path in committed.values())
+        assert worker.poll() is None  # the worker lives on; only its pool process was terminated
+
+        assert _cli(env, "resume", job_id) == f"resumed {job_id}"
+        info = client.wait(job_id, timeout=240)
+        assert info.state == JobState.SUCCEEDED, info.error
+        assert info.stats.documents_out == 3000
+
+        # A soft time limit far below what a partition takes fails the job, naming the partition.
+        limited = _cli(env, "submit", str(_job(tmp_path, tokenizer_path, "limited", docs=300,
+                                                limits={"soft_time_limit": 0.001, "time_limit": 30})))
+        info = client.wait(limited, timeout=120)
+        assert info.state == JobState.FAILED and "SoftTimeLimitExceeded" in info.error, info.error
+    finally:
+        os.killpg(worker.pid, 9)
+        worker.wait(10)
+        flush_redis(SUBPROCESS_REDIS_DB)
+    assert "Terminating" in log.read_text()
