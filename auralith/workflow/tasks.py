@@ -6,9 +6,12 @@ deterministic names, and a commit sets (never adds to) the row's figures.
 
 from __future__ import annotations
 
+import os
+import time
 from functools import lru_cache
 
 from celery import Task, uuid
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -28,10 +31,11 @@ from auralith.workflow.stats import job_stats
 
 log = get_task_logger(__name__)
 
-# Worth retrying: the database or broker went away (not IntegrityError and the like), a disk hiccup.
+# Worth retrying: the database or broker went away (not IntegrityError and the like), a disk hiccup, a task
+# stopped by its soft time limit (a slow disk or a busy machine; the hard limit and MAX_ATTEMPTS bound it).
 # Bad input (InputError) and bad config are AuralithErrors, not in this list, so they fail at once.
 TRANSIENT_ERRORS = (TransientError, OperationalError, InterfaceError, SQLAlchemyTimeout, ConnectionError, TimeoutError,
-                    OSError)
+                    OSError, SoftTimeLimitExceeded)
 PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
@@ -96,11 +100,26 @@ def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dic
 
     try:
         counts, output_ref = work(cfg, claim.input_ref, progress)
+        _fault_test_delay(claim.attempts)
     except JobCancelled:
         repo.release_partition(url, claim.partition_id)
         return {"job_id": job_id, "stage": stage, "index": index, "skipped": "job cancelled"}
+    except SoftTimeLimitExceeded:
+        # Given back before the retry (autoretry_for), so the row does not claim a running task; its files
+        # are rewritten whole by the retry and the commit sets the figures, so nothing is counted twice.
+        repo.release_partition(url, claim.partition_id)
+        raise
     repo.commit_partition(url, claim.partition_id, counts, output_ref)
     return {"job_id": job_id, "stage": stage, "index": index, "committed": True}
+
+
+def _fault_test_delay(attempt: int) -> None:
+    """Test seam for tests/integration/test_faults.py: AURALITH_TEST_PARTITION_DELAY seconds of sleep
+    between a partition's outputs being written and its commit, on its first attempt only, so that a kill,
+    an outage or a time limit lands mid-partition once and the retry runs clean. Unset in production."""
+    delay = float(os.environ.get("AURALITH_TEST_PARTITION_DELAY") or 0)
+    if delay > 0 and attempt == 1:
+        time.sleep(delay)
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.process_partition")
