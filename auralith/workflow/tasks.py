@@ -20,7 +20,7 @@ from auralith.app import app, store_url
 from auralith.config import JobConfig, parse_config
 from auralith.documents import FilePiece
 from auralith.errors import AuralithError, ConfigError, TransientError
-from auralith.settings import PRIORITIES
+from auralith.settings import PRIORITIES, RETRY_BACKOFF_MAX
 from auralith.steps.shards import write_manifest
 from auralith.steps.tokenize import check_tokenizer, load_tokenizer, resolve_eos_id, tokenizer_hash
 from auralith.store import repo
@@ -43,7 +43,7 @@ class AuralithTask(Task):
     autoretry_for = TRANSIENT_ERRORS
     dont_autoretry_for = PERMANENT_OS_ERRORS
     retry_backoff = 5
-    retry_backoff_max = 300
+    retry_backoff_max = RETRY_BACKOFF_MAX
     retry_jitter = True
     max_retries = 8
     acks_late = True
