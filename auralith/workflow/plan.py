@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import glob
 import os
+from pathlib import Path
 
 from auralith.config import JobConfig
 from auralith.documents import Compression, FilePiece, Format
 from auralith.errors import ConfigError, InputError
+from auralith.workflow.roots import allowed_roots, path_problem
 
 _COMPRESSIONS: dict[str, Compression] = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 _FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".txt": "txt"}
@@ -42,19 +44,25 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
 
     Sources in config order, patterns in order, each pattern's matches sorted. A file matched twice (by
     two patterns or two sources) is read once, under the first. Raises ConfigError listing every pattern
-    that matches no file.
+    that matches no file, a matched path that cannot be read (a symlink loop, a dangling link), or one
+    outside the allowed roots (see `auralith.workflow.roots`).
     """
     files: list[tuple[int, str, int]] = []
     seen: set[str] = set()
     problems: list[str] = []
+    roots = allowed_roots()
     for i, src in enumerate(cfg.sources):
         for pattern in src.patterns:
-            # An existing path is taken literally, so names holding glob characters like "[" still work.
-            matches = [pattern] if os.path.isfile(pattern) else glob.glob(pattern, recursive=True)
+            if "\x00" in pattern:
+                problems.append(f"sources[{i}].path: {pattern!r}: a path cannot contain a NUL byte")
+                continue
+            matches = _glob(pattern)
+            bad = [f"sources[{i}].path: {p}" for m in matches if (p := _unusable(m, roots))]
+            problems += bad[:5] + ([f"sources[{i}].path: ... and {len(bad) - 5} more"] if len(bad) > 5 else [])
             paths = sorted(os.path.abspath(m) for m in matches if os.path.isfile(m))
-            if not paths:
+            if not paths and not bad:
                 problems.append(f"sources[{i}].path: no files match {pattern!r}")
-            for path in paths:
+            for path in paths if not bad else []:
                 key = os.path.realpath(path)
                 if key not in seen:
                     seen.add(key)
@@ -62,6 +70,33 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
     if problems:
         raise ConfigError(problems)
     return files
+
+
+def _glob(pattern: str) -> list[str]:
+    """The paths a source pattern names. `**` does not descend into symlinked folders (pathlib's rule), so a
+    symlink loop cannot make planning run forever, as it can with glob.glob's `**`."""
+    if os.path.isfile(pattern):  # taken literally, so names holding glob characters like "[" still work
+        return [pattern]
+    if "**" not in pattern:
+        return glob.glob(pattern)
+    anchor = os.sep if os.path.isabs(pattern) else "."
+    matches = Path(anchor).glob(os.path.relpath(pattern, anchor) if anchor == os.sep else pattern)
+    # glob.glob's rule kept: wildcards skip hidden names (.git, .venv, .auralith) unless the pattern names them.
+    named = set(Path(pattern).parts)
+    return [str(m) for m in matches if not any(p.startswith(".") and p not in named for p in m.parts)]
+
+
+def _unusable(path: str, roots: list[str] | None) -> str | None:
+    """Why a matched path cannot be read, or None. Folders are fine (a pattern may match some)."""
+    if problem := path_problem(path, roots):
+        return problem
+    if os.path.isfile(path) or os.path.isdir(path):
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:  # ELOOP for a symlink loop, ENOENT for a dangling link
+        return f"{path}: cannot be read: {exc.strerror}"
+    return f"{path}: not a regular file"
 
 
 def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:

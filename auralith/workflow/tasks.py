@@ -27,6 +27,7 @@ from auralith.store import repo
 from auralith.store.models import JobState, PartitionState, utcnow
 from auralith.workflow import canvas, runners
 from auralith.workflow.plan import plan_partitions
+from auralith.workflow.roots import check_job_paths
 from auralith.workflow.stats import job_stats
 
 log = get_task_logger(__name__)
@@ -257,6 +258,7 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
         return job_id
     cfg = job_config(job_id)
+    check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
     check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)
