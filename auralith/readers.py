@@ -27,6 +27,10 @@ from auralith.documents import Document, FilePiece, InputIssue
 _loads = json.loads
 
 _READ_SIZE = 1 << 20
+# The largest record (one JSONL line, or one whole .txt file) a worker reads. A longer one is an input error
+# (`record_too_large`) skipped in bounded memory, not a 100 MB string held and parsed: no real document is
+# that big (length.max_chars removes far shorter ones), and a worker must not die on one hostile line.
+MAX_RECORD_BYTES = 32 << 20
 _BOM = b"\xef\xbb\xbf"
 # What a cut-off or corrupt compressed stream raises; gzip.BadGzipFile is an OSError, so name it explicitly.
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError)
@@ -87,9 +91,17 @@ class PieceReader:
         pos = p.start  # uncompressed offset of the next line
         line = p.first_line
         try:
-            for raw in stream:
+            for raw, size in _bounded_lines(stream, MAX_RECORD_BYTES):
                 if p.end is not None and pos >= p.end:
                     break
+                if raw is None:
+                    pos += size
+                    if counting_here:
+                        self.bytes_read = pos - p.start
+                    yield self._issue(line, None, "record_too_large",
+                                      f"record of {size} bytes is over the limit of {MAX_RECORD_BYTES} bytes")
+                    line += 1
+                    continue
                 if pos == 0 and raw.startswith(_BOM):
                     raw = raw[len(_BOM):]
                     pos += len(_BOM)
@@ -139,7 +151,14 @@ class PieceReader:
     def _read_txt(self, stream: BinaryIO) -> Iterator[Document | InputIssue]:
         p = self.piece
         try:
-            data = stream.read()
+            data = stream.read(MAX_RECORD_BYTES + 1)
+            if len(data) > MAX_RECORD_BYTES:
+                size = len(data) + sum(len(chunk) for chunk in iter(lambda: stream.read(_READ_SIZE), b""))
+                if p.compression == "none":
+                    self.bytes_read = size
+                msg = f"file of {size} bytes is over the limit of {MAX_RECORD_BYTES} bytes for one document"
+                yield self._issue(0, None, "record_too_large", msg)
+                return
         except _STREAM_ERRORS as exc:
             yield self._issue(0, None, "truncated", f"compressed stream is cut off or corrupt: {exc}")
             return
@@ -158,6 +177,22 @@ class PieceReader:
 
     def _issue(self, line: int | None, field: str | None, reason: str, message: str) -> InputIssue:
         return InputIssue(file=self.piece.path, line=line, field=field, reason=reason, message=message)
+
+
+def _bounded_lines(stream: BinaryIO, limit: int) -> Iterator[tuple[bytes | None, int]]:
+    """(line, its size) for each line of `stream`; (None, size) for a line over `limit` bytes, whose rest is
+    read and dropped in bounded pieces."""
+    while raw := stream.readline(limit + 1):
+        if len(raw) <= limit:
+            yield raw, len(raw)
+            continue
+        size = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = stream.readline(_READ_SIZE)
+            if not raw:
+                break
+            size += len(raw)
+        yield None, size
 
 
 def _json_type(value: Any) -> str:

@@ -48,6 +48,23 @@ def task_queues(names: tuple[str, ...] | list[str] = QUEUES) -> list[Queue]:
             for name in names]
 
 
+# The longest countdown of a retry (AuralithTask.retry_backoff_max): the retried message waits that long
+# unacknowledged in Redis, so it counts against the visibility timeout as much as a running task does.
+RETRY_BACKOFF_MAX = 300
+
+
+def check_visibility_timeout(visibility: int, time_limit: int | None) -> None:
+    """Refuse a broker visibility timeout that a task (its hard time limit) plus a retry's countdown could
+    outlast: Redis would hand the still-running task to a second worker, and it would run twice."""
+    from auralith.errors import ConfigError
+
+    longest = (time_limit or 0) + RETRY_BACKOFF_MAX
+    if visibility <= longest:
+        raise ConfigError([f"AURALITH_VISIBILITY_TIMEOUT={visibility}: must exceed the longest task plus the longest "
+                           f"retry countdown ({time_limit or 0} s AURALITH_TASK_TIME_LIMIT + {RETRY_BACKOFF_MAX} s "
+                           f"= {longest} s), or a task still running is delivered a second time"])
+
+
 def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     raw = env.get(name)
     return int(raw) if raw not in (None, "") else default
@@ -72,6 +89,7 @@ def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
     """The full Celery configuration Auralith runs with; `celeryconfig.py` may override any key."""
     store = store_url(env)
     visibility = _env_int(env, "AURALITH_VISIBILITY_TIMEOUT", 6 * 3600)
+    check_visibility_timeout(visibility, _env_int(env, "AURALITH_TASK_TIME_LIMIT", None))
     return {
         "broker_url": broker_url(env),
         "result_backend": env.get("AURALITH_RESULT_BACKEND") or result_backend_for(store),

@@ -205,3 +205,48 @@ def test_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(RuntimeError):
         write_jsonl_zst(tmp_path / "x.jsonl.zst", records())
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_record_over_the_size_limit_is_an_input_error_and_its_neighbours_are_read(tmp_path, monkeypatch,
+                                                                                   compression):
+    monkeypatch.setattr("auralith.readers.MAX_RECORD_BYTES", 1000)
+    data = jsonl([{"id": "a", "text": "before"}]) + b'{"text": "' + b"x" * 5000 + b'"}\n' + \
+        jsonl([{"id": "b", "text": "after"}]) + b'{"text": "' + b"y" * 3000  # the last one has no newline
+    piece = write(tmp_path / f"big.jsonl{SUFFIX[compression]}", data, compression)
+    reader = PieceReader(piece, "text", "id")
+    items = list(reader)
+    assert [d.text for d in items if isinstance(d, Document)] == ["before", "after"]
+    assert reasons(items) == [("record_too_large", 2), ("record_too_large", 4)]
+    assert "5013 bytes is over the limit of 1000 bytes" in items[1].message
+    assert reader.bytes_read == piece.size
+
+
+def test_record_limit_holds_across_byte_range_pieces(tmp_path, monkeypatch):
+    monkeypatch.setattr("auralith.readers.MAX_RECORD_BYTES", 100)
+    data = jsonl([{"text": "one"}]) + b'{"text": "' + b"z" * 400 + b'"}\n' + jsonl([{"text": "three"}])
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(data)
+    cut = data.index(b"\n", 20) + 1  # the second piece starts after the long line
+    first = FilePiece(path=str(path), source=0, format="jsonl", compression="none", size=cut, start=0, end=cut)
+    second = FilePiece(path=str(path), source=0, format="jsonl", compression="none", size=len(data) - cut,
+                       start=cut, first_line=3)
+    assert reasons(read(first, id_field=None)) == [("record_too_large", 2)]
+    assert [d.text for d in read(second, id_field=None)] == ["three"]
+
+
+def test_txt_over_the_size_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr("auralith.readers.MAX_RECORD_BYTES", 100)
+    piece = write(tmp_path / "big.txt", b"w" * 1000)
+    reader = PieceReader(piece)
+    assert reasons(list(reader)) == [("record_too_large", 0)]
+    assert reader.bytes_read == piece.size
+
+
+def test_nul_bytes_deep_nesting_and_huge_numbers(tmp_path):
+    data = (b'{"text": "raw\x00nul"}\n' + jsonl([{"text": "escaped\u0000nul"}]) + b"[" * 100_000 + b"\n"
+            + b'{"a":' * 50_000 + b"\n" + b'{"text": "ok", "n": ' + b"9" * 5000 + b"}\n"
+            + b'{"text": "nested ok", "m": ' + b"[" * 50 + b"]" * 50 + b"}\n")
+    items = read(write(tmp_path / "h.jsonl", data), id_field=None)
+    assert [d.text for d in items if isinstance(d, Document)] == ["escaped\x00nul", "nested ok"]
+    assert reasons(items) == [("invalid_json", 1), ("invalid_json", 3), ("invalid_json", 4), ("invalid_json", 5)]

@@ -6,13 +6,16 @@ gives the same plan.
 
 from __future__ import annotations
 
+import glob
 import os
+from pathlib import Path
 
 from auralith import storage
 from auralith.columnar import hf_dataset_files, is_hf_dataset, parquet_pieces
 from auralith.config import JobConfig
 from auralith.documents import Compression, FilePiece, Format
 from auralith.errors import ConfigError, InputError
+from auralith.workflow.roots import allowed_roots, path_problem
 
 _COMPRESSIONS: dict[str, Compression] = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 _FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".txt": "txt",
@@ -47,22 +50,34 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
 
     Sources in config order, patterns in order, each pattern's matches sorted. A file matched twice (by
     two patterns or two sources) is read once, under the first. Raises ConfigError listing every pattern
-    that matches no file. A HuggingFace dataset folder (format hf_dataset, or auto and the folder holds
-    state.json or dataset_dict.json) lists its Arrow files.
+    that matches no file, a matched path that cannot be read (a symlink loop, a dangling link), or one
+    outside the allowed roots (see `auralith.workflow.roots`). A HuggingFace dataset folder (format
+    hf_dataset, or auto and the folder holds state.json or dataset_dict.json) lists its Arrow files.
     """
     storage.use_storage_config(cfg.storage)
     files: list[tuple[int, str, int]] = []
     seen: set[str] = set()
     problems: list[str] = []
+    roots = allowed_roots()
     for i, src in enumerate(cfg.sources):
         for pattern in src.patterns:
+            if "\x00" in pattern:
+                problems.append(f"sources[{i}].path: {pattern!r}: a path cannot contain a NUL byte")
+                continue
+            bad: list[str] = []
             if src.format == "hf_dataset" or (src.format == "auto" and not _has_glob(pattern)
                                               and is_hf_dataset(pattern)):
                 found = [(p if storage.is_url(p) else os.path.abspath(p), storage.size(p))
                          for p in hf_dataset_files(pattern)]
-            else:
+            elif storage.is_url(pattern):
                 found = storage.list_files(pattern)
-            if not found:
+            else:
+                matches = _glob(pattern)
+                bad = [f"sources[{i}].path: {p}" for m in matches if (p := _unusable(m, roots))]
+                problems += bad[:5] + ([f"sources[{i}].path: ... and {len(bad) - 5} more"] if len(bad) > 5 else [])
+                paths = [] if bad else sorted(os.path.abspath(m) for m in matches if os.path.isfile(m))
+                found = [(path, os.path.getsize(path)) for path in paths]
+            if not found and not bad:
                 problems.append(f"sources[{i}].path: no files match {pattern!r}")
             for path, size in found:
                 key = path if storage.is_url(path) else os.path.realpath(path)
@@ -76,6 +91,33 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
 
 def _has_glob(pattern: str) -> bool:
     return any(c in pattern for c in "*?[")
+
+
+def _glob(pattern: str) -> list[str]:
+    """The paths a source pattern names. `**` does not descend into symlinked folders (pathlib's rule), so a
+    symlink loop cannot make planning run forever, as it can with glob.glob's `**`."""
+    if os.path.isfile(pattern):  # taken literally, so names holding glob characters like "[" still work
+        return [pattern]
+    if "**" not in pattern:
+        return glob.glob(pattern)
+    anchor = os.sep if os.path.isabs(pattern) else "."
+    matches = Path(anchor).glob(os.path.relpath(pattern, anchor) if anchor == os.sep else pattern)
+    # glob.glob's rule kept: wildcards skip hidden names (.git, .venv, .auralith) unless the pattern names them.
+    named = set(Path(pattern).parts)
+    return [str(m) for m in matches if not any(p.startswith(".") and p not in named for p in m.parts)]
+
+
+def _unusable(path: str, roots: list[str] | None) -> str | None:
+    """Why a matched path cannot be read, or None. Folders are fine (a pattern may match some)."""
+    if problem := path_problem(path, roots):
+        return problem
+    if os.path.isfile(path) or os.path.isdir(path):
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:  # ELOOP for a symlink loop, ENOENT for a dangling link
+        return f"{path}: cannot be read: {exc.strerror}"
+    return f"{path}: not a regular file"
 
 
 def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:

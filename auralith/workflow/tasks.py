@@ -6,9 +6,12 @@ deterministic names, and a commit sets (never adds to) the row's figures.
 
 from __future__ import annotations
 
+import os
+import time
 from functools import lru_cache
 
 from celery import Task, uuid
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -17,6 +20,7 @@ from auralith.app import app, priority_of, store_url
 from auralith.config import JobConfig, parse_config
 from auralith.documents import FilePiece
 from auralith.errors import AuralithError, ConfigError, JobNotFound, TransientError
+from auralith.settings import RETRY_BACKOFF_MAX
 from auralith.steps.shards import write_manifest
 from auralith.steps.tokenize import check_tokenizer, load_tokenizer, resolve_eos_id, tokenizer_hash
 from auralith.storage import use_storage_config
@@ -25,14 +29,16 @@ from auralith.store.models import JobState, PartitionState, utcnow
 from auralith.workflow import canvas, runners
 from auralith.workflow.near_dedup import near_dedup_rows, read_near_drops
 from auralith.workflow.plan import plan_partitions
+from auralith.workflow.roots import check_job_paths
 from auralith.workflow.stats import job_stats
 
 log = get_task_logger(__name__)
 
-# Worth retrying: the database or broker went away (not IntegrityError and the like), a disk hiccup.
+# Worth retrying: the database or broker went away (not IntegrityError and the like), a disk hiccup, a task
+# stopped by its soft time limit (a slow disk or a busy machine; the hard limit and MAX_ATTEMPTS bound it).
 # Bad input (InputError) and bad config are AuralithErrors, not in this list, so they fail at once.
 TRANSIENT_ERRORS = (TransientError, OperationalError, InterfaceError, SQLAlchemyTimeout, ConnectionError, TimeoutError,
-                    OSError)
+                    OSError, SoftTimeLimitExceeded)
 PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
@@ -40,7 +46,7 @@ class AuralithTask(Task):
     autoretry_for = TRANSIENT_ERRORS
     dont_autoretry_for = PERMANENT_OS_ERRORS
     retry_backoff = 5
-    retry_backoff_max = 300
+    retry_backoff_max = RETRY_BACKOFF_MAX
     retry_jitter = True
     max_retries = 8
     acks_late = True
@@ -109,11 +115,26 @@ def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dic
 
     try:
         counts, output_ref = work(cfg, claim.input_ref, progress)
+        _fault_test_delay(claim.attempts)
     except JobCancelled:
         repo.release_partition(url, claim.partition_id)
         return {"job_id": job_id, "stage": stage, "index": index, "skipped": "job cancelled"}
+    except SoftTimeLimitExceeded:
+        # Given back before the retry (autoretry_for), so the row does not claim a running task; its files
+        # are rewritten whole by the retry and the commit sets the figures, so nothing is counted twice.
+        repo.release_partition(url, claim.partition_id)
+        raise
     repo.commit_partition(url, claim.partition_id, counts, output_ref)
     return {"job_id": job_id, "stage": stage, "index": index, "committed": True}
+
+
+def _fault_test_delay(attempt: int) -> None:
+    """Test seam for tests/integration/test_faults.py: AURALITH_TEST_PARTITION_DELAY seconds of sleep
+    between a partition's outputs being written and its commit, on its first attempt only, so that a kill,
+    an outage or a time limit lands mid-partition once and the retry runs clean. Unset in production."""
+    delay = float(os.environ.get("AURALITH_TEST_PARTITION_DELAY") or 0)
+    if delay > 0 and attempt == 1:
+        time.sleep(delay)
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.process_partition")
@@ -269,6 +290,7 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
         return job_id
     cfg = job_config(job_id)
     use_storage_config(cfg.storage)
+    check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
     check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)

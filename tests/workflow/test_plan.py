@@ -1,5 +1,6 @@
 import gzip
 import json
+import os
 import random
 
 import pytest
@@ -144,3 +145,49 @@ def test_files_are_listed_once_in_order(tmp_path):
     files = list_source_files(make_cfg(tmp_path, ["a.jsonl", "*.jsonl"], "**/*.jsonl"))
     assert [(i, p.removeprefix(str(tmp_path) + "/"), size) for i, p, size in files] == [
         (0, "a.jsonl", 14), (0, "b.jsonl", 14), (1, "sub/deep/c.jsonl", 14)]
+
+
+def test_symlink_loops_neither_hang_nor_pass_silently(tmp_path):
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "e" / "a.jsonl").write_text('{"text": "x"}\n')
+    (tmp_path / "d" / "e" / "up").symlink_to("..")  # two folder loops: glob.glob's ** would walk 2^40 paths
+    (tmp_path / "d" / "e" / "top").symlink_to("../..")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "h.jsonl").write_text('{"text": "x"}\n')
+    files = list_source_files(make_cfg(tmp_path, "**/*.jsonl"))
+    assert [p.removeprefix(str(tmp_path) + "/") for _, p, _ in files] == ["d/e/a.jsonl"]
+
+    (tmp_path / "d" / "loop.jsonl").symlink_to("loop.jsonl")
+    (tmp_path / "d" / "gone.jsonl").symlink_to("missing.jsonl")
+    with pytest.raises(ConfigError) as err:
+        list_source_files(make_cfg(tmp_path, "d/*.jsonl"))
+    assert err.value.problems == [
+        f"sources[0].path: {tmp_path}/d/gone.jsonl: cannot be read: No such file or directory",
+        f"sources[0].path: {tmp_path}/d/loop.jsonl: cannot be read: Too many levels of symbolic links",
+    ]
+
+
+def test_nul_byte_and_undecodable_names_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="sources\\[0\\].path: .*a path cannot contain a NUL byte"):
+        list_source_files(make_cfg(tmp_path, "a\x00.jsonl"))
+    (tmp_path / os.fsdecode(b"bad\xff.jsonl")).write_text('{"text": "x"}\n')
+    with pytest.raises(ConfigError, match=r"sources\[0\].path: .*bad\\udcff.jsonl': the file name is not valid UTF-8"):
+        list_source_files(make_cfg(tmp_path, "*.jsonl"))
+
+
+def test_allowed_roots(tmp_path, monkeypatch):
+    inside, outside = tmp_path / "in", tmp_path / "out"
+    inside.mkdir()
+    outside.mkdir()
+    (inside / "a.jsonl").write_text('{"text": "x"}\n')
+    (outside / "secret.jsonl").write_text('{"text": "x"}\n')
+    (inside / "link.jsonl").symlink_to(outside / "secret.jsonl")
+    monkeypatch.setenv("AURALITH_ALLOWED_ROOTS", f"{inside}:/nonexistent")
+    assert len(list_source_files(make_cfg(tmp_path, "in/a.jsonl"))) == 1
+    with pytest.raises(ConfigError) as err:
+        list_source_files(make_cfg(tmp_path, "in/*.jsonl", "out/secret.jsonl"))
+    roots = f"(AURALITH_ALLOWED_ROOTS={inside}:/nonexistent)"
+    assert err.value.problems == [
+        f"sources[0].path: {inside}/link.jsonl (-> {outside}/secret.jsonl) is outside the allowed roots {roots}",
+        f"sources[1].path: {outside}/secret.jsonl is outside the allowed roots {roots}",
+    ]

@@ -1,0 +1,188 @@
+"""Faults against the real services: each job runs on subprocess workers, something breaks in the middle
+of a partition, and the job must end with the manifest of an uninterrupted run, every input document
+accounted for once (kept, or removed under one reason).
+
+Run with `pytest -s tests/integration/test_faults.py` to see the recovery times.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from auralith.client import Client
+from auralith.store import repo
+from auralith.store.models import JobState
+from tests.corpus import sentences, write_jsonl
+from tests.integration import faultkit as fk
+from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
+
+pytestmark = pytest.mark.integration
+DELAY = "1.5"  # seconds each partition's first attempt waits between writing its files and committing
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """~5 partitions: documents, exact duplicates, bad lines and empty texts, so every count is exercised."""
+    root = tmp_path_factory.mktemp("fault-corpus")
+    texts = sentences(600, seed=23)
+    records = [{"id": f"d{i:04d}", "text": t} for i, t in enumerate(texts)]
+    records += [{"id": f"dup{i:03d}", "text": texts[i * 7]} for i in range(60)]
+    records += [{"id": f"e{i}", "text": ""} for i in range(5)]
+    write_jsonl(root / "a.jsonl", records[:400])
+    write_jsonl(root / "b.jsonl", records[400:])
+    with open(root / "b.jsonl", "a") as fh:
+        fh.write('{"id": "broken", "text": \n[1, 2]\n')
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(celery_worker, corpus, tokenizer_path, tmp_path_factory) -> dict:
+    """The uninterrupted run of the same input, on the in-process worker."""
+    tmp = tmp_path_factory.mktemp("fault-ref")
+    client = Client()
+    info = client.wait(client.submit(fk.write_config(tmp, tokenizer_path, "reference", f"{corpus}/*.jsonl")),
+                       timeout=180)
+    assert info.state == JobState.SUCCEEDED, info.error
+    summary = fk.manifest_summary(info.output)
+    assert summary["documents_in"] == 667
+    assert summary["documents_in"] == summary["documents"] + sum(summary["removed"].values())
+    return summary
+
+
+def _env(broker: str, store: str, **extra: str) -> dict:
+    return {**os.environ, "AURALITH_BROKER_URL": broker, "AURALITH_STORE_URL": store,
+            "AURALITH_TEST_PARTITION_DELAY": DELAY, **extra}
+
+
+def _check_same(store: str, job_id: str, reference: dict) -> dict:
+    info = Client().wait(job_id, timeout=150)
+    assert info.state == JobState.SUCCEEDED, info.error
+    summary = fk.manifest_summary(info.output)
+    assert summary == reference
+    assert summary["documents_in"] == summary["documents"] + sum(summary["removed"].values())
+    return summary
+
+
+def test_worker_sigkilled_twice_mid_partition(reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path):
+    """Kill 1: the pool process running a partition (the worker requeues it at once). Kill 2: the whole
+    worker, mid-partition of the tokenize stage; a new worker and `auralith resume` finish the job."""
+    flush_redis(SUBPROCESS_REDIS_DB)
+    env = _env(f"{redis_base}/{SUBPROCESS_REDIS_DB}", pg_store)
+    worker = fk.Worker(env, tmp_path / "worker.log")
+    try:
+        t_start = time.monotonic()
+        job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, "killed", f"{corpus}/*.jsonl")))
+        victim = fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90,
+                               "a process partition mid-way")
+        (child,) = worker.pool_children()
+        os.kill(child, signal.SIGKILL)
+        first = fk.Recovery(pg_store, job_id)
+        t_first = first.wait_progress()
+
+        fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "tokenize"), 90,
+                      "a tokenize partition mid-way")
+        worker.kill()
+        second = fk.Recovery(pg_store, job_id)
+        assert repo.get_job(pg_store, job_id).state == JobState.RUNNING
+        worker = fk.Worker(env, tmp_path / "worker.log")
+        assert fk.cli(env, "resume", job_id) == f"resumed {job_id}"
+        t_second = second.wait_progress()
+        _check_same(pg_store, job_id, reference)
+        total = time.monotonic() - t_start
+    finally:
+        worker.kill()
+        flush_redis(SUBPROCESS_REDIS_DB)
+    parts = {(p.stage, p.index): p for p in repo.list_partitions(pg_store, job_id)}
+    assert parts[("process", victim.index)].attempts == 2
+    fk.report("worker SIGKILL x2", pool_child_kill_to_next_commit=t_first,
+              whole_worker_kill_to_next_commit=t_second, job_total=total)
+
+
+def test_redis_restarted_mid_job(reference, pg_store, corpus, tokenizer_path, tmp_path):
+    """A private Redis without persistence is killed and restarted mid-partition. The queued messages are
+    gone; the worker reconnects by itself, the running partition still commits, and `auralith resume`
+    re-enqueues what is not committed (the documented recovery)."""
+    server = fk.RedisServer(tmp_path / "redis")
+    env = _env(server.url, pg_store)
+    worker = fk.Worker(env, tmp_path / "worker.log")
+    try:
+        t_start = time.monotonic()
+        job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, "redis", f"{corpus}/*.jsonl")))
+        fk.wait_until(lambda: fk.committed(pg_store, job_id, "process") >= 1
+                      and fk.started_first_attempt(pg_store, job_id, "process"), 90, "a partition mid-way")
+        down = server.restart()
+        recovery = fk.Recovery(pg_store, job_id)
+        assert server.proc.poll() is None
+        # The worker reconnects on its own (broker_connection_retry); wait for it before resuming.
+        fk.wait_until(lambda: b"Connected to redis" in worker.log.read_bytes().split(b"Connection to broker lost")[-1]
+                      if b"Connection to broker lost" in worker.log.read_bytes() else False, 60,
+                      "the worker to reconnect")
+        reconnected = time.monotonic() - recovery.fault_at
+        assert fk.cli(env, "resume", job_id) == f"resumed {job_id}"
+        t_progress = recovery.wait_progress()
+        _check_same(pg_store, job_id, reference)
+        total = time.monotonic() - t_start
+    finally:
+        worker.kill()
+        server.kill()
+    assert worker.tail(100000).count("Connection to broker lost") >= 1
+    fk.report("redis restart", redis_down=down, worker_reconnected=reconnected, restart_to_next_commit=t_progress,
+              job_total=total)
+
+
+def test_postgres_refusing_connections_20s(reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path):
+    """PostgreSQL behind a loopback proxy that refuses every connection for 20 s, mid-partition: tasks
+    fail with OperationalError and retry with backoff; the job finishes by itself once it is back."""
+    url = make_url(pg_store)
+    proxy = fk.TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxied = url.set(port=proxy.port).render_as_string(hide_password=False)
+    flush_redis(SUBPROCESS_REDIS_DB)
+    env = _env(f"{redis_base}/{SUBPROCESS_REDIS_DB}", proxied)
+    worker = fk.Worker(env, tmp_path / "worker.log")
+    try:
+        t_start = time.monotonic()
+        job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, "pg", f"{corpus}/*.jsonl")))
+        fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90, "a partition mid-way")
+        proxy.cut()
+        time.sleep(20)
+        proxy.restore()
+        recovery = fk.Recovery(pg_store, job_id)
+        t_progress = recovery.wait_progress(timeout=120)
+        _check_same(pg_store, job_id, reference)
+        total = time.monotonic() - t_start
+    finally:
+        worker.kill()
+        proxy.close()
+        flush_redis(SUBPROCESS_REDIS_DB)
+    log = worker.tail(10**7)
+    assert "OperationalError" in log and "Retry in" in log, log[-3000:]
+    fk.report("postgres refused 20 s", restore_to_next_commit=t_progress, job_total=total,
+              store_retries=sum("Retry in" in line and "OperationalError" in line for line in log.splitlines()))
+
+
+def test_soft_time_limit_is_retried_not_lost(reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path):
+    """Every partition's first attempt overruns a 1 s soft time limit: each is released and retried, the
+    retry commits, and the figures are those of the uninterrupted run (nothing counted twice)."""
+    flush_redis(SUBPROCESS_REDIS_DB)
+    env = _env(f"{redis_base}/{SUBPROCESS_REDIS_DB}", pg_store, AURALITH_TASK_SOFT_TIME_LIMIT="1",
+               AURALITH_TASK_TIME_LIMIT="60", AURALITH_TEST_PARTITION_DELAY="2.5")
+    worker = fk.Worker(env, tmp_path / "worker.log", concurrency=2)
+    try:
+        t_start = time.monotonic()
+        job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, "soft", f"{corpus}/*.jsonl")))
+        _check_same(pg_store, job_id, reference)
+        total = time.monotonic() - t_start
+    finally:
+        worker.kill()
+        flush_redis(SUBPROCESS_REDIS_DB)
+    log = worker.tail(10**7)
+    parts = repo.list_partitions(pg_store, job_id)
+    assert all(p.attempts == 2 for p in parts), [(p.stage, p.index, p.attempts) for p in parts]
+    assert log.count("SoftTimeLimitExceeded") >= len(parts)
+    fk.report("soft time limit", partitions_retried=len(parts), job_total=total)
