@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auralith.errors import JobNotFound
+from auralith.secrets import redact, redact_text
 from auralith.store.db import session_scope
 from auralith.store.models import Event, Job, JobState, Partition, PartitionState, utcnow
 
@@ -19,8 +20,6 @@ def new_job_id() -> str:
 
 def create_job(url: str, job_id: str, config: dict, config_hash: str, name: str, priority: str) -> bool:
     """Insert the job row; False if a job with this id already exists (a redelivered submit)."""
-    from auralith.secrets import redact
-
     try:
         with session_scope(url) as s:
             # Credentials never reach the store: a config names them as ${NAME} (see auralith/secrets.py).
@@ -71,8 +70,6 @@ def set_job_state(url: str, job_id: str, state: str, *, error: str | None = None
     if state in JobState.FINAL:
         values["finished_at"] = utcnow()
     if error is not None:
-        from auralith.secrets import redact_text
-
         values["error"] = redact_text(error)  # error texts may quote a connection URL
     with session_scope(url) as s:
         q = update(Job).where(Job.id == job_id)
@@ -85,8 +82,7 @@ def add_event(url: str, job_id: str, message: str, level: str = "info", kind: st
     """Store a job event (credentials masked), then hand it to the job's sinks (JSONL log, webhook).
 
     `kind` (started, stage_done, failed, finished, ...) is what webhooks filter on."""
-    from auralith.monitoring.events import dispatch
-    from auralith.secrets import redact_text
+    from auralith.monitoring.events import dispatch  # imports the Celery app: not at the store's import time
 
     message = redact_text(message)
     with session_scope(url) as s:

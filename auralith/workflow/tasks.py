@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from celery import Task, uuid
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
@@ -90,6 +91,15 @@ class JobCancelled(AuralithError):
 THROTTLE_DELAY = 5
 
 
+def _wait_for_a_slot(task: Task) -> None:
+    """Send the task again in THROTTLE_DELAY seconds: same id (its chord still counts it), priority and time
+    limits, and the same retry count, since waiting is not one of its 8 error retries (`task.retry` would
+    count it)."""
+    sig = task.signature_from_request(task.request, countdown=THROTTLE_DELAY)
+    sig.apply_async()
+    raise Retry("waiting for limits.max_partitions_in_flight", when=THROTTLE_DELAY, sig=sig)
+
+
 def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dict:
     url = store_url()
     try:
@@ -98,8 +108,8 @@ def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dic
         limit = None  # the claim reports the missing job
     claim = repo.claim_partition(url, job_id, stage, index, task.request.hostname or "local", task.request.id,
                                  max_in_flight=limit)
-    if claim.throttled:  # same task id, so the chord still counts it; not one of its 8 error retries
-        raise task.retry(countdown=THROTTLE_DELAY, max_retries=None)
+    if claim.throttled:
+        _wait_for_a_slot(task)
     if claim.give_up:
         raise AuralithError(claim.reason)  # not retried: on_failure fails the partition and the job
     if not claim.run:

@@ -12,12 +12,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
-from celery import Celery
+from celery import Celery, signals
 from click.testing import CliRunner
 
 from auralith.cli import main
@@ -170,10 +171,23 @@ def test_webhook_alerts_survive_a_failing_endpoint_and_never_show_the_secret(cli
 def test_max_partitions_in_flight_is_respected(client, tokenizer_path, tmp_path, pg_store, monkeypatch):
     from auralith.workflow import tasks
 
-    monkeypatch.setattr(tasks, "THROTTLE_DELAY", 0.2)  # the in-process worker runs this module
-    job_id = client.submit(_job(tmp_path, tokenizer_path, "throttled", docs=900,
-                                limits={"max_partitions_in_flight": 1}))
-    assert client.wait(job_id, timeout=180).state == JobState.SUCCEEDED
+    # The in-process worker runs this module. So short a wait makes the waiting tasks ask many more times
+    # than their 8 error retries: waiting must not use them up.
+    monkeypatch.setattr(tasks, "THROTTLE_DELAY", 0.05)
+    waits: Counter[str] = Counter()
+
+    def count(request=None, **_):
+        waits[request.id] += 1
+
+    signals.task_retry.connect(count, weak=False)
+    try:
+        job_id = client.submit(_job(tmp_path, tokenizer_path, "throttled", docs=900,
+                                    limits={"max_partitions_in_flight": 1}))
+        info = client.wait(job_id, timeout=180)
+    finally:
+        signals.task_retry.disconnect(count)
+    assert info.state == JobState.SUCCEEDED, info.error
+    assert max(waits.values()) > 8  # more waits than error retries, and the job still succeeded
     spans = sorted((p.started_at, p.finished_at) for p in repo.list_partitions(pg_store, job_id))
     assert len(spans) >= 5
     # The worker runs two tasks at a time, but never two partitions of this job at once.

@@ -145,3 +145,25 @@ def test_rabbitmq_serves_auralith_priorities_in_order(rabbit):
         assert got == ["critical", "critical", "high", "normal", "normal", "low", "low"]
     finally:
         bound.delete()
+
+
+def test_every_task_of_a_job_is_delivered_with_its_priority(client, tokenizer_path, tmp_path):
+    from celery import signals
+
+    seen: list[tuple[str, object]] = []
+
+    def record(task=None, **_):
+        seen.append((task.name, (task.request.delivery_info or {}).get("priority")))
+
+    signals.task_prerun.connect(record, weak=False)
+    try:
+        info = client.wait(client.submit(_job(tmp_path, tokenizer_path, "high", docs=300), priority="high"),
+                           timeout=120)
+    finally:
+        signals.task_prerun.disconnect(record)
+    assert info.state == JobState.SUCCEEDED, info.error
+    names = {name for name, _ in seen}
+    assert {"auralith.run_job", "auralith.process_partition", "auralith.dedup_exact",
+            "auralith.tokenize_partition", "auralith.finalize_job"} <= names
+    # chord_unlock too (the database result backend polls chords with it): it takes the body's priority.
+    assert {p for name, p in seen if name.startswith("auralith.") or name == "celery.chord_unlock"} == {3}
