@@ -202,6 +202,6 @@ def test_soft_time_limit_is_retried_not_lost(reference, redis_base, pg_store, co
         flush_redis(SUBPROCESS_REDIS_DB)
     log = worker.tail(10**7)
     parts = repo.list_partitions(pg_store, job_id)
-    assert all(p.attempts == 2 for p in parts), [(p.stage, p.index, p.attempts) for p in parts]
+    assert all(p.attempts >= 2 for p in parts), [(p.stage, p.index, p.attempts) for p in parts]  # cut, then retried
     assert log.count("SoftTimeLimitExceeded") >= len(parts)
     fk.report("soft time limit", partitions_retried=len(parts), job_total=total)
