@@ -74,6 +74,12 @@ class Worker:
                     kids.append(int(entry))
         return kids
 
+    def reconnected(self) -> bool:
+        """The worker lost its broker connection and has connected again since (from its log)."""
+        log = self.log.read_bytes()
+        lost = log.rfind(b"Connection to broker lost")
+        return lost >= 0 and b"Connected to redis" in log[lost:]
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -240,15 +246,23 @@ def manifest_summary(output_dir: str) -> dict:
 
 
 class Recovery:
-    """Times from a fault to the next partition commit, i.e. until the job makes progress again."""
+    """Times from a fault until the job makes progress again: the next partition commit, or with
+    `queued_only` the first commit of a partition that was waiting in the queue at the fault (a task that
+    was running then may commit whether the queue survived or not)."""
 
-    def __init__(self, store: str, job_id: str):
+    def __init__(self, store: str, job_id: str, queued_only: bool = False):
         self.store, self.job_id = store, job_id
         self.fault_at = time.monotonic()
-        self.before = committed(store, job_id)
+        parts = repo.list_partitions(store, job_id)
+        self.watched = {p.id for p in parts if p.state == PartitionState.PENDING or not queued_only
+                        and p.state != PartitionState.COMMITTED}
+
+    def progressed(self) -> bool:
+        return any(p.id in self.watched and p.state == PartitionState.COMMITTED
+                   for p in repo.list_partitions(self.store, self.job_id))
 
     def wait_progress(self, timeout: float = 90) -> float:
-        wait_until(lambda: committed(self.store, self.job_id) > self.before, timeout, "a commit after the fault")
+        wait_until(self.progressed, timeout, "a commit after the fault")
         return time.monotonic() - self.fault_at
 
 
