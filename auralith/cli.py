@@ -199,13 +199,14 @@ def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
 @click.pass_context
 def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """State, partitions per stage, documents and tokens so far, removals and input issues."""
-    from auralith.monitoring.progress import stages_table, summary_table
+    from auralith.monitoring.progress import removals_table, stages_table, summary_table
 
     info = _client(ctx).get_job(job_id)
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2))
         return
-    console.print(summary_table(info))
+    console.print(summary_table(info, removal_rows=False))
+    console.print(removals_table(info.stats))
     console.print(stages_table(info.stats))
     _print_issues(info.stats)
     if info.error:
@@ -334,6 +335,10 @@ def tokenizer_train(config: str, vocab_size: int, out: str, max_mb: float) -> No
     write_bytes_atomic(out, tok.to_str().encode())
     click.echo(f"wrote {out}: vocab {tok.get_vocab_size()} trained on {seen['docs']} documents")
 
+
+from auralith.report.cli import report  # noqa: E402  (registered last: it imports this module's helpers)
+
+main.add_command(report)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
