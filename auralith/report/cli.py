@@ -40,13 +40,13 @@ def _report_client(ctx: click.Context, state_dir: str | None):
 def report(ctx: click.Context, job_id: str, out_dir: str, state_dir: str | None, as_json: bool) -> None:
     """Profile a job's data (per source, lengths before/after, removals, dedup, PII, tokens) into
     report.html with PNG plots and profile.json."""
-    from auralith.report.write import job_profile, write_report
+    from auralith.report.write import write_report
 
     client = _report_client(ctx, state_dir)
-    job_id = client.get_job(job_id, with_stats=False).id  # checks the store; resolves an id prefix
     with console.status("merging partition profiles and drawing plots...", spinner="dots"):
-        profile = job_profile(client.store_url, job_id)
+        profile = client.profile(job_id)
         files = write_report(profile, out_dir)
+    job_id = profile["job"]["id"]
     if as_json:
         click.echo(json.dumps({"html": str(files.html), "profile_json": str(files.profile_json),
                                "plots": {t: str(p) for t, p in files.plots.items()}, "profile": profile}, indent=2))

@@ -20,8 +20,13 @@ td:first-child { text-align: left; } img { max-width: 100%; border: 1px solid #e
 
 
 def _table(df: pd.DataFrame, index: bool = False) -> str:
-    return df.to_html(index=index, border=0, na_rep="–", escape=True,
-                      float_format=lambda v: f"{v:,.1f}", formatters=_int_formatters(df))
+    return df.to_html(index=index, border=0, na_rep="–", escape=True, float_format=_number,
+                      formatters=_int_formatters(df))
+
+
+def _number(v: float) -> str:
+    # Lengths and their quantiles are whole numbers; means and percentages are not.
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
 
 
 def _int_formatters(df: pd.DataFrame) -> dict:

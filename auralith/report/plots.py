@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import EngFormatter
+from matplotlib.ticker import EngFormatter, MaxNLocator
 
-from auralith.report.profile import BINS_PER_DECADE
+from auralith.report.profile import BINS_PER_DECADE, EDGES, bin_index
 from auralith.storage.local import write_bytes_atomic
 
 DPI = 110
@@ -126,16 +126,33 @@ def cluster_sizes_bars(profile: dict, out_dir: Path) -> str | None:
     if not clusters or not clusters["sizes"]:
         return None
     sizes = [int(s) for s in clusters["sizes"]]
+    counts = list(clusters["sizes"].values())
     fig = Figure(figsize=(8, 4))
     ax = fig.subplots()
-    ax.bar(sizes, list(clusters["sizes"].values()), color="#7048e8", width=0.8)
-    ax.set_yscale("log")
+    if max(sizes) <= 50:
+        ax.bar(sizes, counts, color="#7048e8", width=0.8)
+    else:  # many sizes: clusters summed into the profile's log-spaced bins
+        binned = np.bincount(bin_index(np.array(sizes)), weights=counts, minlength=len(EDGES))
+        used = np.nonzero(binned)[0]
+        lo, hi = used.min(), min(used.max() + 1, len(EDGES) - 1)
+        ax.stairs(binned[lo:hi], EDGES[lo:hi + 1], fill=True, color="#7048e8")
+    if max(counts) > 50:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5)  # a single cluster still gets a visible bar
+        ax.yaxis.set_major_formatter(EngFormatter(sep=""))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if max(sizes) > 50:
         ax.set_xscale("log")
+    if max(sizes) <= 50 and len(sizes) <= 30:
+        for x, n in zip(sizes, counts, strict=True):
+            ax.annotate(f"{n:,}", (x, n), ha="center", va="bottom", fontsize=8)
     ax.set_xlabel("cluster size (documents)")
-    ax.set_ylabel("clusters (log scale)")
-    ax.set_title(f"Near-duplicate clusters: {clusters['clusters']:,} clusters, "
-                 f"{clusters['duplicates_removed']:,} documents removed")
+    ax.set_ylabel(("clusters per size bin" if max(sizes) > 50 else "clusters")
+                  + (" (log scale)" if max(counts) > 50 else ""))
+    ax.set_title(f"Near-duplicate clusters: {clusters['clusters']:,} clusters of "
+                 f"{clusters['documents_in_clusters']:,} documents; all but one of each dropped "
+                 f"({clusters['duplicates_removed']:,})", fontsize=10)
     return _save(fig, out_dir, "cluster_sizes.png")
 
 
@@ -150,6 +167,10 @@ def pii_bars(profile: dict, out_dir: Path) -> str | None:
     ax.barh(y, [n for _, n in items], color="#c2255c")
     ax.set_yticks(y, [k for k, _ in items])
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for i, (_, n) in enumerate(items):
+        ax.annotate(f" {n:,}", (n, i), va="center", fontsize=9)
+    ax.margins(x=0.15)
     ax.set_xlabel("occurrences redacted")
     ax.set_title("PII found, by type")
     return _save(fig, out_dir, "pii.png")

@@ -29,6 +29,10 @@ N_BINS = len(EDGES)  # bins 0 .. len(EDGES)-1; the last one is open-ended
 _FLUSH_EVERY = 8192  # values buffered before one batched sketch update
 
 
+def _whole(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
 def bin_index(values: np.ndarray) -> np.ndarray:
     """Histogram bin of each value: `EDGES[i] <= v < EDGES[i+1]`, the last bin open-ended."""
     return np.searchsorted(EDGES, values, side="right") - 1
@@ -59,7 +63,7 @@ class SeriesSketch:
         self._buffer.clear()
         self.count += len(values)
         self.total += int(values.sum())
-        lo, hi = float(values.min()), float(values.max())
+        lo, hi = _whole(values.min()), _whole(values.max())
         self.min = lo if self.min is None else min(self.min, lo)
         self.max = hi if self.max is None else max(self.max, hi)
         self.sketch.update(values.astype(np.float32))

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auralith.report.html import render_html
-from auralith.report.merge import build_profile
 from auralith.report.plots import draw_all
 from auralith.storage.local import write_bytes_atomic
-from auralith.store import repo
 
 PROFILE_NAME = "profile.json"
 HTML_NAME = "report.html"
@@ -34,8 +32,3 @@ def write_report(profile: dict, out_dir: str | Path) -> ReportFiles:
     write_bytes_atomic(out / HTML_NAME, render_html(profile, plots).encode())
     return ReportFiles(out / HTML_NAME, out / PROFILE_NAME, {title: out / name for title, name in plots.items()})
 
-
-def job_profile(store_url: str, job_id: str) -> dict:
-    """The merged profile of a job in the store (an id prefix works as for `status`)."""
-    job = repo.get_job(store_url, job_id)
-    return build_profile(job, repo.list_partitions(store_url, job.id))
