@@ -2,7 +2,8 @@
 
     python bench/report_profile.py     # prints a table: seconds with / without the profile, and row size
 
-Both variants run in this process over the same files, alternating, best of REPEATS; "without" swaps in
+Both variants run in this process over the same files, alternating, best of REPEATS, in CPU seconds
+(process_time: the machine may be shared, and wall time then measures the neighbours); "without" swaps in
 an accumulator that does nothing, so the difference is the profile's own cost (lengths, sketches, JSON).
 """
 
@@ -58,12 +59,12 @@ def main() -> None:
         for _ in range(REPEATS):
             for variant, cls in (("with profile", profile_module.PartitionProfile), ("without", NoProfile)):
                 runners.PartitionProfile = cls
-                t = time.perf_counter()
+                t = time.process_time()
                 counts = runners.process_partition(cfg, pieces, paths, 0)
-                t_proc = time.perf_counter() - t
-                t = time.perf_counter()
+                t_proc = time.process_time() - t
+                t = time.process_time()
                 tok_counts, _ = runners.tokenize_partition(cfg, paths, 0, set())
-                t_tok = time.perf_counter() - t
+                t_tok = time.process_time() - t
                 for stage, secs in (("process", t_proc), ("tokenize", t_tok)):
                     best[stage, variant] = min(best.get((stage, variant), secs), secs)
                 if variant == "with profile":
@@ -75,20 +76,21 @@ def main() -> None:
     # The accumulator alone, on the same texts: steadier than a difference of two noisy stage timings.
     alone = float("inf")
     for _ in range(REPEATS):
-        t = time.perf_counter()
+        t = time.process_time()
         prof = profile_module.PartitionProfile()
         for text in texts:
             prof.add_before(0, text)
             prof.add_after(0, text)
             prof.add_output(text, len(text) // 4)
         json.dumps(prof.to_dict())
-        alone = min(alone, time.perf_counter() - t)
+        alone = min(alone, time.process_time() - t)
     print(f"one partition: {DOCS:,} documents, {mb:.1f} MB; best of {REPEATS}")
-    print(f"{'stage':<9} | {'with profile (s)':>16} | {'without (s)':>11} | {'ratio':>5} | profile JSON in the row")
+    print(f"{'stage':<9} | {'with profile (cpu s)':>20} | {'without (cpu s)':>15} | {'ratio':>5} | "
+          "profile JSON in the row")
     for stage in ("process", "tokenize"):
         w, wo = best[stage, "with profile"], best[stage, "without"]
-        print(f"{stage:<9} | {w:16.3f} | {wo:11.3f} | {w / wo:5.2f} | {sizes[stage]:,} bytes")
-    print(f"profile calls alone (before+after+output, all {DOCS:,} documents): {alone:.3f} s, "
+        print(f"{stage:<9} | {w:20.3f} | {wo:15.3f} | {w / wo:5.2f} | {sizes[stage]:,} bytes")
+    print(f"profile calls alone (before+after+output, all {DOCS:,} documents): {alone:.3f} cpu s, "
           f"{alone / (best['process', 'without'] + best['tokenize', 'without']):.1%} of both stages without it")
 
 
