@@ -200,7 +200,7 @@ def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
 def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """State, partitions per stage, documents and tokens so far, removals and input issues."""
     from auralith.monitoring.cli import print_stuck
-    from auralith.monitoring.progress import stages_table, summary_table
+    from auralith.monitoring.progress import removals_table, stages_table, summary_table
     from auralith.secrets import redact
 
     client = _client(ctx)
@@ -209,7 +209,8 @@ def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(redact({**info.to_dict(), "stuck": stuck}), indent=2))
         return
-    console.print(summary_table(info))
+    console.print(summary_table(info, removal_rows=False))
+    console.print(removals_table(info.stats))
     console.print(stages_table(info.stats))
     _print_issues(info.stats)
     print_stuck(stuck, info.id)
@@ -351,6 +352,9 @@ from auralith.monitoring.cli import metrics, queues, workers  # noqa: E402 (comm
 main.add_command(queues)
 main.add_command(workers)
 main.add_command(metrics)
+from auralith.report.cli import report  # noqa: E402  (registered last: it imports this module's helpers)
+
+main.add_command(report)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -112,6 +112,14 @@ class Client:
         stats = job_stats(repo.list_partitions(url, job.id)) if with_stats else None
         return _info(job, stats)
 
+    def profile(self, job_id: str) -> dict:
+        """The job's data profile merged across its partitions: what `auralith report` writes as profile.json."""
+        from auralith.report.merge import build_profile  # pandas loads only when a profile is asked for
+
+        url = self._store()
+        job = repo.get_job(url, job_id)
+        return build_profile(job, repo.list_partitions(url, job.id))
+
     def list_jobs(self, limit: int = 50, state: str | None = None) -> list[JobInfo]:
         return [_info(j) for j in repo.list_jobs(self._store(), limit, state)]
 

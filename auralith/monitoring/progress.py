@@ -88,16 +88,22 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
     return info
 
 
-def summary_table(info: JobInfo) -> Table:
-    """Documents in, kept, removed by reason, tokens, shards, time: the table `run` and `status` end with."""
+def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
+    """Documents in, kept, removed by reason, tokens, shards, time: the table `run` and `status` end with.
+
+    With `removal_rows=False` the removals are one total row (`status` shows them in `removals_table`).
+    """
     st = info.stats
     table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("documents in", _fmt_int(st.records))
     table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
-    for reason, n in st.removed.items():
-        table.add_row(f"  removed: {escape(reason)}", _fmt_int(n))
+    if removal_rows:
+        for reason, n in st.removed.items():
+            table.add_row(f"  removed: {escape(reason)}", _fmt_int(n))
+    else:
+        table.add_row("documents removed", _fmt_int(sum(st.removed.values())))
     table.add_row("documents kept", _fmt_int(st.documents_out))
     table.add_row("tokens", _fmt_int(st.tokens))
     if st.truncated:
@@ -116,6 +122,24 @@ def stages_table(st: JobStats) -> Table:
         table.add_column(col, justify="right" if col != "stage" else "left")
     for name, c in st.stages.items():
         table.add_row(name, *(str(getattr(c, k)) for k in ("total", "pending", "started", "committed", "failed")))
+    return table
+
+
+def removals_table(st: JobStats) -> Table:
+    """Removed documents by reason, most first, with their share of the documents read."""
+    table = Table(title="removals by reason", header_style="bold")
+    table.add_column("reason")
+    table.add_column("documents", justify="right")
+    table.add_column("% of input", justify="right")
+
+    def pct(n: int) -> str:
+        return f"{100 * n / st.records:.2f} %" if st.records else "–"
+
+    for reason, n in sorted(st.removed.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(escape(reason), _fmt_int(n), pct(n))
+    total = sum(st.removed.values())
+    table.add_section()
+    table.add_row("total" if total else "nothing removed", _fmt_int(total), pct(total), style="bold")
     return table
 
 

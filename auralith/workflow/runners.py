@@ -23,6 +23,7 @@ from auralith.config import JobConfig
 from auralith.documents import Document, FilePiece, InputIssue
 from auralith.errors import InputError
 from auralith.readers import PieceReader, iter_jsonl_zst, jsonl_zst_writer
+from auralith.report.profile import PartitionProfile
 from auralith.steps.dedup import HashRecord, content_hash, exact_duplicates_sorted
 from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
@@ -96,6 +97,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     report = _Throttle(progress)
     hashes: list[tuple[str, str, int]] = []  # (hash, id, position in the clean file): ~100 B a document
     signatures = near_dedup_writer(cfg, paths, index)
+    profile = PartitionProfile()  # lengths per source before/after filters, for `auralith report`
 
     with ExitStack() as files:
         kept = files.enter_context(jsonl_zst_writer(paths.clean(index)))
@@ -115,19 +117,23 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
                     if item.line is not None:  # a bad record (an empty file is not a record)
                         records += 1
                         removed[f"input_error.{item.reason}"] += 1
+                        profile.add_bad_record(piece.source, f"input_error.{item.reason}")
                     issues.write(item.to_dict())
                     if len(first_issues) < MAX_ISSUES_IN_COUNTS:
                         first_issues.append(item.to_dict())
                     continue
                 records += 1
                 documents += 1
+                profile.add_before(piece.source, item.text)
                 reason = _clean(item, normalize, length_filter)
                 if reason:
                     removed[reason] += 1
+                    profile.add_removed(piece.source, reason)
                     if aside:
                         aside.write({"id": item.id, "file": item.file, "line": item.line, "reason": reason,
                                      "text": item.text})
                     continue
+                profile.add_after(piece.source, item.text)
                 if pre.exact_dedup:
                     hashes.append((content_hash(item.text), item.id, kept.count))
                 if signatures:
@@ -153,6 +159,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
         "input_errors": dict(sorted(input_errors.items())),
         "issues": first_issues,
         "issue_count": issues.count,
+        "profile": profile.to_dict(),
     }
 
 
@@ -265,15 +272,17 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
                          compression=ocfg.compression, zstd_level=ocfg.zstd_level)
     report = _Throttle(progress)
     docs_in = docs_out = tokens = truncated = near = 0
+    profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
     batch: list[str] = []
 
     def flush() -> None:
         nonlocal tokens, truncated, docs_out
         arrays, n_trunc = encoder.encode(batch)
         truncated += n_trunc
-        for arr in arrays:
+        for text, arr in zip(batch, arrays, strict=True):
             writer.add(arr)
             tokens += len(arr)
+            profile.add_output(text, len(arr))
         docs_out += len(arrays)
         batch.clear()
         report({"documents": docs_in, "tokens": tokens})
@@ -295,5 +304,5 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
     exact = docs_in - docs_out - near
     removed = {**({"exact_duplicate": exact} if exact else {}), **({"near_duplicate": near} if near else {})}
     counts = {"documents": docs_in, "kept": docs_out, "tokens": tokens, "truncated": truncated,
-              "removed": removed, "shards": len(shards)}
+              "removed": removed, "shards": len(shards), "profile": profile.to_dict()}
     return counts, shards

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from rich.console import Console
 
 from auralith.client import JobInfo
-from auralith.monitoring.progress import issue_lines, stages_table, summary_table
+from auralith.monitoring.progress import issue_lines, removals_table, stages_table, summary_table
 from auralith.workflow.stats import JobStats, StageCounts
 
 
@@ -48,3 +48,18 @@ def test_summary_table_has_removals_tokens_time_and_output():
 def test_stages_table_counts_partitions():
     text = _render(stages_table(_stats()))
     assert "process" in text and "committed" in text
+
+
+def test_removals_table_has_count_and_share_of_input_per_reason():
+    text = _render(removals_table(_stats()))
+    lines = [line for line in text.splitlines() if "│" in line]
+    assert [line.split("│")[1].strip() for line in lines] == ["exact_duplicate", "input_error.invalid_json", "total"]
+    assert "20.00 %" in lines[0] and "10.00 %" in lines[1] and "30.00 %" in lines[2]
+    assert "nothing removed" in _render(removals_table(JobStats(records=3)))
+
+
+def test_status_summary_can_leave_the_reasons_to_the_removals_table():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    info = JobInfo("j1", "demo", "running", "normal", start, start, None, None, None, {}, _stats())
+    text = _render(summary_table(info, removal_rows=False))
+    assert "documents removed" in text and "exact_duplicate" not in text

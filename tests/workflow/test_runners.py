@@ -125,6 +125,24 @@ def test_process_accounting_and_reasons(job):
     assert errors_rest == {"truncated": 1, "empty_file": 1}  # an empty file is listed, but is no record
 
 
+def test_partitions_record_profiles_that_add_up_to_their_counts(job):
+    cfg, plan, paths, expected, _ = job
+    processed, _, tokenized = run_all(cfg, plan, paths)
+    for c in processed:
+        prof = c["profile"]
+        sources = prof.get("sources", {}).values()  # a partition of one empty file measured nothing
+        assert sum(s["records"] for s in sources) == c["records"]
+        assert sum(s["documents_in"] for s in sources) == prof.get("length_before", {}).get("count", 0) \
+            == c["documents"]
+        assert sum(s["documents_kept"] for s in sources) == prof.get("length_after", {}).get("count", 0) == c["kept"]
+        assert sum(n for s in sources for n in s["removed"].values()) == sum(c["removed"].values())
+    a = processed[0]["profile"]
+    assert a["length_before"]["min"] == len("  tiny ") and a["length_after"]["min"] == len("The cat sees the river.")
+    outputs = [counts["profile"] for counts, _ in tokenized]
+    assert sum(p.get("tokens", {}).get("sum", 0) for p in outputs) == sum(c["tokens"] for c, _ in tokenized)
+    assert sum(p.get("length_output", {}).get("sum", 0) for p in outputs) == sum(len(t) for t in expected)
+
+
 def test_issues_name_file_line_and_reason(job):
     cfg, plan, paths, _, n_gz = job
     counts = run_process(cfg, plan, paths)
