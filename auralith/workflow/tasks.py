@@ -11,8 +11,7 @@ import time
 from functools import lru_cache
 
 from celery import Task, uuid
-from celery.exceptions import SoftTimeLimitExceeded
-from celery.exceptions import Retry
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
