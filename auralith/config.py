@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auralith.errors import ConfigError
+from auralith.steps.quality_config import PIIConfig, QualityConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -54,6 +55,8 @@ class PreprocessingConfig(_Strict):
     length: LengthConfig = LengthConfig()
     exact_dedup: bool = True
     keep_removed: bool = False
+    quality: QualityConfig = QualityConfig()
+    pii: PIIConfig = PIIConfig()
 
 
 class TokenizationConfig(_Strict):

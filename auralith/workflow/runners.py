@@ -24,6 +24,7 @@ from auralith.readers import PieceReader, iter_jsonl_zst, jsonl_zst_writer
 from auralith.steps.dedup import HashRecord, content_hash, exact_duplicates_sorted
 from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
+from auralith.steps.quality import QualityChain
 from auralith.steps.shards import MANIFEST_NAME, ShardWriter
 from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
 from auralith.storage.local import atomic_write, write_bytes_atomic
@@ -85,6 +86,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     pre = cfg.preprocessing
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
+    chain = QualityChain(pre.quality, pre.pii)
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
     first_issues: list[dict] = []
@@ -117,7 +119,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
                     continue
                 records += 1
                 documents += 1
-                reason = _clean(item, normalize, length_filter)
+                reason = _clean(item, normalize, length_filter, chain)
                 if reason:
                     removed[reason] += 1
                     if aside:
@@ -146,12 +148,18 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
         "input_errors": dict(sorted(input_errors.items())),
         "issues": first_issues,
         "issue_count": issues.count,
+        "lines_removed": dict(sorted(chain.lines_removed.items())),
+        "pii": dict(sorted(chain.pii.items())),
     }
 
 
-def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter) -> str | None:
+def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:
     doc.text = normalize(doc.text)
-    return length_filter(doc.text)
+    reason = length_filter(doc.text)
+    if reason is None:
+        # On removal the chain hands back the text it was given, so `keep_removed` keeps the document as read.
+        doc.text, reason = chain(doc.text)
+    return reason
 
 
 def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:

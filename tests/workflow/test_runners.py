@@ -72,7 +72,8 @@ def job(tmp_path: Path, tokenizer_path: Path):
         "sources": {"path": "data/*"},
         "partition_size_mb": (data / "a.jsonl").stat().st_size / 2**20,
         "work_dir": "work",
-        "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True},
+        # Short synthetic sentences: the web-text quality filters would remove them all (tested on their own).
+        "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True, "quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path), "batch_size": 16},
         "output": {"path": "out", "max_shard_size_mb": 0.001},  # ~1 KB: several shards per partition
     }, base_dir=tmp_path)
