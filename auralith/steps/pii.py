@@ -48,9 +48,11 @@ SECRET_RE = re.compile(
 _SECRET_HINTS = ("PRIVATE KEY", "AKIA", "ASIA", "ABIA", "ACCA", "ecret_access_key", "ECRET_ACCESS_KEY",
                  "ecretAccessKey", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "AIza", "k_live_",
                  "k_test_", "sk-", "eyJ")
-# "version 1.2.3.4", "v1.2.3.4", "release 10.0.0.1": a dotted quad in version context is not an address.
-_VERSION_CONTEXT = re.compile(r"(?:version|release|ver\.?|v|build|rev|revision|python|firmware|kernel)[\s:=]*$",
-                              re.IGNORECASE)
+# "version 1.2.3.4", "release 10.0.0.1", "section 4.2.1.3": a dotted quad in such context is not an address
+# ("v1.2.3.4" never matches: the address pattern wants no letter before it).
+_VERSION_CONTEXT = re.compile(
+    r"(?:version|release|ver\.?|v|build|rev|revision|python|firmware|kernel|section|sect?\.|chapter|§|step|rule"
+    r"|clause|paragraph|figure|fig\.|table|appendix)[\s:=]*$", re.IGNORECASE)
 # Length of each country's IBAN (ISO 13616 registry), so a random capitalised code is not taken for one.
 IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28,
@@ -125,7 +127,7 @@ class PIIRedactor:
                 return False
             if public and (not addr.is_global or addr.is_multicast):  # ffff:...:fff0 is a netmask, not a host
                 return False
-            if addr.version == 4 and _VERSION_CONTEXT.search(m.string, max(0, m.start() - 12), m.start()):
+            if addr.version == 4 and _VERSION_CONTEXT.search(m.string, max(0, m.start() - 16), m.start()):
                 return False
             return True
 
@@ -146,7 +148,8 @@ class PIIRedactor:
         self.detectors = [d for d in detectors if getattr(actions, d.kind) != "off"]
 
     def __call__(self, text: str) -> tuple[str, str | None]:
-        """(redacted text, None), or (text, `pii.<type>`) when a type set to `drop` is found."""
+        """(redacted text, None), or (the text as given, `pii.<type>`) when a type set to `drop` is found."""
+        given = text
         found: Counter[str] = Counter()
         for det in self.detectors:
             if not det.hint(text):
@@ -171,7 +174,7 @@ class PIIRedactor:
                 found[det.kind] += n
                 if action == "drop":
                     self.counts.update(found)
-                    return text, f"pii.{det.kind}"
+                    return given, f"pii.{det.kind}"
                 text = new
         self.counts.update(found)
         return text, None

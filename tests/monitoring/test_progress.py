@@ -48,3 +48,18 @@ def test_summary_table_has_removals_tokens_time_and_output():
 def test_stages_table_counts_partitions():
     text = _render(stages_table(_stats()))
     assert "process" in text and "committed" in text
+
+
+def test_summary_table_shows_dropped_lines_and_pii_and_keeps_the_output_path_whole():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    st = _stats()
+    st.removed["gopher_repetition.dup_line_char_frac"] = 3
+    st.lines_removed = {"c4.no_terminal_punct": 12}
+    st.pii = {"email": 4}
+    out = "/tmp/a/rather/long/output/folder/that/must/not/be/cut/by/the/table"
+    info = JobInfo("j1", "demo", "succeeded", "normal", start, start, start + timedelta(seconds=3), None, out, {}, st)
+    console = Console(width=100, record=True)
+    console.print(summary_table(info))
+    text = console.export_text()
+    assert "lines dropped: c4.no_terminal_punct" in text and "PII found: email" in text
+    assert out in text
