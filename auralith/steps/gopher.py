@@ -6,7 +6,7 @@ checks run in datatrove's order, so the first failing one names the reason.
 
 from __future__ import annotations
 
-from collections import Counter
+import numpy as np
 
 from auralith.steps.quality_config import GopherQualityConfig, GopherRepetitionConfig
 from auralith.steps.text_stats import TextStats, duplicates
@@ -84,16 +84,14 @@ class GopherRepetitionFilter:
             return "gopher_repetition.dup_line_frac"
         if c.dup_line_char_frac is not None and dup_chars / size > c.dup_line_char_frac:
             return "gopher_repetition.dup_line_char_frac"
-        ids = st.word_ids
+        n_tokens = len(st.words)
         for n, frac in c.top_n_grams.items():
-            if len(ids) >= n and _top_ngram_chars(st, n) / size > frac:
+            if n_tokens >= n and _top_ngram_chars(st, n) / size > frac:
                 return f"gopher_repetition.top_{n}gram"
-        if c.dup_n_grams and len(ids) >= min(c.dup_n_grams):
+        if c.dup_n_grams and n_tokens >= min(c.dup_n_grams):
             # A repeated (n+1)-gram contains a repeated n-gram: when the smallest n has no repeat, no larger one
-            # has, and the common case (no repetition) costs one set of tuples.
-            smallest = min(c.dup_n_grams)
-            grams = list(_ngrams(ids, smallest))
-            if len(set(grams)) == len(grams):
+            # has, and the common case (no repetition) ends here.
+            if not _ngram_counts(st, min(c.dup_n_grams)).repeated.size:
                 return None
             for n, frac in c.dup_n_grams.items():
                 if _repeated_ngram_chars(st, n) / size > frac:
@@ -101,9 +99,34 @@ class GopherRepetitionFilter:
         return None
 
 
-def _ngrams(ids: list[int], n: int):
-    """Tuples of n consecutive token ids (zip stops at the shortest slice: len(ids) - n + 1 of them)."""
-    return zip(*(ids[i:] for i in range(n)), strict=False)
+class _NgramCounts:
+    """Each position's n-gram as a 64-bit hash, how often each occurs, and the positions of repeated ones.
+
+    numpy does the hashing, sorting and counting in C: the Python loop that follows (datatrove's skipping
+    walk) only visits positions whose n-gram occurs more than once, usually few or none. A 64-bit polynomial
+    hash of token ids makes a false repeat about as likely as 1 in 10^19 per pair.
+    """
+
+    def __init__(self, ids: np.ndarray, n: int):
+        m = len(ids) - n + 1
+        h = np.zeros(m, dtype=np.uint64)
+        for k in range(n):
+            h = h * _HASH_MULT + ids[k:k + m]
+        self.hashes = h
+        _, self.first, inverse, counts = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
+        self.counts = counts
+        self.inverse = inverse
+        self.repeated = np.flatnonzero(counts[inverse] > 1)
+
+
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _ngram_counts(st: TextStats, n: int) -> _NgramCounts:
+    cache = st.__dict__.setdefault("_ngram_counts", {})
+    if n not in cache:
+        cache[n] = _NgramCounts(st.id_array, n)
+    return cache[n]
 
 
 def _top_ngram_chars(st: TextStats, n: int) -> int:
@@ -113,28 +136,34 @@ def _top_ngram_chars(st: TextStats, n: int) -> int:
     is over 18% of it) under a repetition reason; at Gopher's 50-word floor that case never fires, so the
     two agree on the documents the rule was made for, and short documents meet `short_doc` instead.
     """
-    ids = st.word_ids
-    counts = Counter(_ngrams(ids, n))
-    top, count = counts.most_common(1)[0]
-    if count == 1:
+    g = _ngram_counts(st, n)
+    if not g.repeated.size:
         return 0
-    start = next(i for i, g in enumerate(_ngrams(ids, n)) if g == top)
+    top = int(g.counts.max())
+    # Ties go to the n-gram seen first, as with datatrove's Counter.most_common.
+    start = int(g.first[g.counts == top].min())
     prefix = st.length_prefix
-    return (prefix[start + n] - prefix[start] + n - 1) * count
+    return (prefix[start + n] - prefix[start] + n - 1) * top
 
 
 def _repeated_ngram_chars(st: TextStats, n: int) -> int:
-    """Characters in n-grams seen earlier, skipping past each repeat (datatrove's `find_all_duplicate`)."""
-    ids, prefix = st.word_ids, st.length_prefix
-    seen: set[tuple[int, ...]] = set()
-    repeated = idx = 0
-    last = len(ids) - n + 1
-    while idx < last:
-        gram = tuple(ids[idx:idx + n])
-        if gram in seen:
-            repeated += prefix[idx + n] - prefix[idx]
-            idx += n
+    """Characters in n-grams seen earlier, skipping past each repeat (datatrove's `find_all_duplicate`).
+
+    Walks only the positions whose n-gram occurs more than once: a position holding a unique n-gram is never
+    a repeat and is never looked up again, so skipping it changes nothing.
+    """
+    g = _ngram_counts(st, n)
+    prefix = st.length_prefix
+    hashes = g.hashes
+    seen: set[int] = set()
+    repeated = free_from = 0
+    for i in g.repeated.tolist():
+        if i < free_from:
+            continue  # inside the previous repeat, which the walk jumped over
+        h = int(hashes[i])
+        if h in seen:
+            repeated += prefix[i + n] - prefix[i]
+            free_from = i + n
         else:
-            seen.add(gram)
-            idx += 1
+            seen.add(h)
     return repeated
