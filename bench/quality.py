@@ -38,8 +38,13 @@ cfg = parse_config({"sources": {"path": "data/*.jsonl"}, "work_dir": "work", "pa
 plan = plan_partitions(cfg)
 t = time.process_time()
 counts = process_partition(cfg, plan[0], WorkPaths.for_job(cfg, "bench"), 0)
+# VmHWM is this process image's own peak: ru_maxrss would also count the parent's memory, copied at fork.
+try:
+    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except OSError:
+    hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"cpu_s": time.process_time() - t, "kept": counts["kept"], "records": counts["records"],
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": hwm / 1024}))
 """
 
 

@@ -32,7 +32,7 @@ IPV4_RE = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:
 IPV6_RE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})"
                      r"(?![\w:])")
 # 13 to 19 digits, in groups separated by single spaces or dashes.
-CARD_RE = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
+CARD_RE = re.compile(r"(?<![\w./-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
 IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 SECRET_RE = re.compile(
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
@@ -52,7 +52,10 @@ _SECRET_HINTS = ("PRIVATE KEY", "AKIA", "ASIA", "ABIA", "ACCA", "ecret_access_ke
 # ("v1.2.3.4" never matches: the address pattern wants no letter before it).
 _VERSION_CONTEXT = re.compile(
     r"(?:version|release|ver\.?|v|build|rev|revision|python|firmware|kernel|section|sect?\.|chapter|§|step|rule"
-    r"|clause|paragraph|figure|fig\.|table|appendix)[\s:=]*$", re.IGNORECASE)
+    r"|clause|paragraph|figure|fig\.|table|appendix|oid|changes in|prior to|since)[\s:=]*$", re.IGNORECASE)
+# Words that say a dotted quad is an address, even one that looks like a version (all parts below 10).
+_ADDRESS_CONTEXT = re.compile(r"(?:ip|address|addr|host|server|client|peer|dns|resolver|connect(?:ed)?(?: to)?|ping)"
+                              r"[\s:=]*$", re.IGNORECASE)
 # Length of each country's IBAN (ISO 13616 registry), so a random capitalised code is not taken for one.
 IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28,
@@ -98,9 +101,11 @@ def _phone_valid(m: re.Match) -> bool:
     digits = sum(ch.isdigit() for ch in s)
     if s.startswith("+"):
         return 8 <= digits <= 15  # E.164: at most 15 digits
-    # North American numbers: area code and exchange do not start with 0 or 1.
+    # North American numbers: area code and exchange do not start with 0 or 1, and one separator is used
+    # throughout ("252.227-7013" is a regulation clause, not a number).
     d = re.sub(r"\D", "", s)
-    return digits == 10 and d[0] not in "01" and d[3] not in "01"
+    rest = s.split(")", 1)[1].lstrip() if s.startswith("(") else s
+    return digits == 10 and d[0] not in "01" and d[3] not in "01" and len(set(re.findall(r"\D", rest))) == 1
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,15 @@ class PIIRedactor:
                 return False
             if public and (not addr.is_global or addr.is_multicast):  # ffff:...:fff0 is a netmask, not a host
                 return False
-            if addr.version == 4 and _VERSION_CONTEXT.search(m.string, max(0, m.start() - 16), m.start()):
-                return False
+            if addr.version == 4:
+                before = max(0, m.start() - 16)
+                if _ADDRESS_CONTEXT.search(m.string, before, m.start()):
+                    return True
+                # "1.2.0.3" is far likelier a version than an address; so is anything after "version", "OID", ...
+                if all(len(part) == 1 for part in m.group().split(".")):
+                    return False
+                if _VERSION_CONTEXT.search(m.string, before, m.start()):
+                    return False
             return True
 
         def has_digit_run(text: str) -> bool:
