@@ -43,8 +43,15 @@ class C4Filter:
         sentences = 0
         max_word = c.max_word_length
         min_words = c.min_words_per_line
+        drops_blank = c.filter_no_terminal_punct or (min_words or 0) > 0
         for line in text.splitlines():
             line = line.strip()
+            if not line:
+                # A blank line is a paragraph break, not content: dropped (as datatrove does) when a line rule
+                # would drop it, but not counted as a removed line.
+                if not drops_blank:
+                    kept.append(line)
+                continue
             words = line.split()
             if max_word is not None and len(line) > max_word and any(len(w) > max_word for w in words):
                 dropped["c4.too_long_word"] += 1

@@ -45,20 +45,20 @@ class QualityChain:
         return bool(self.before_c4 or self.c4 or self.fineweb or self.redactor)
 
     def __call__(self, text: str) -> tuple[str, str | None]:
-        if self.before_c4:
-            st = TextStats(text)
-            for check in self.before_c4:
-                reason = check(st)
-                if reason:
-                    return text, reason
+        st = TextStats(text)
+        for check in self.before_c4:
+            reason = check(st)
+            if reason:
+                return text, reason
         if self.c4:
             result = self.c4(text)
             self.lines_removed.update(result.lines_removed)
             if result.reason:
                 return text, result.reason
-            text = result.text
+            if result.text != text:
+                text, st = result.text, TextStats(result.text)  # splits of the edited text
         if self.fineweb:
-            reason = self.fineweb(TextStats(text))
+            reason = self.fineweb(st)
             if reason:
                 return text, reason
         if self.redactor:

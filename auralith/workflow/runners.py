@@ -157,7 +157,7 @@ def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter
     doc.text = normalize(doc.text)
     reason = length_filter(doc.text)
     if reason is None:
-        # On removal the chain hands back the text it was given, so `keep_removed` keeps the document as read.
+        # On removal the chain hands back the text it was given: `keep_removed` gets it before C4 or redaction.
         doc.text, reason = chain(doc.text)
     return reason
 

@@ -46,3 +46,10 @@ def test_rules_switch_off():
     assert run(GOOD + ["Menu"], filter_no_terminal_punct=False, min_words_per_line=None).text.endswith("Menu")
     assert run(GOOD + ["Use {braces}."], filter_curly_bracket=False).reason is None
     assert run(GOOD[:2], min_num_sentences=None).reason is None
+
+
+def test_blank_lines_are_paragraph_breaks_not_counted_lines():
+    res = run([GOOD[0], "", GOOD[1], "", *GOOD[2:]])
+    assert res.text == "\n".join(GOOD) and res.lines_removed == {}
+    kept = run([GOOD[0], "", *GOOD[1:]], filter_no_terminal_punct=False, min_words_per_line=None)
+    assert kept.text == "\n".join([GOOD[0], "", *GOOD[1:]])  # no line rule drops them: breaks stay
