@@ -3,6 +3,7 @@
     pip install -e ".[bench]"
     python bench/quality.py              # 4 MB for throughput; 2, 8, 20 MB for worker memory
     python bench/quality.py --mb 1 --rss-mb 1
+    python bench/quality.py --per-family # also each filter family alone: how often the two decide the same
 
 Throughput: both chains (Gopher repetition, Gopher quality, C4, FineWeb quality, PII) run in this process on
 the same normalised documents, one after the other; MB/s per core is input MB over the CPU seconds each
@@ -83,6 +84,44 @@ def datatrove_chain():
     return run
 
 
+def per_family_agreement(docs: list[str]) -> None:
+    """Each family alone on every document: how often Auralith and datatrove make the same decision."""
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
+
+    from auralith.steps.c4 import C4Filter
+    from auralith.steps.fineweb import FineWebQualityFilter as AFineWeb
+    from auralith.steps.gopher import GopherQualityFilter as AGopherQuality
+    from auralith.steps.gopher import GopherRepetitionFilter as AGopherRepetition
+    from auralith.steps.quality_config import C4Config, FineWebConfig, GopherQualityConfig, GopherRepetitionConfig
+    from auralith.steps.text_stats import TextStats
+
+    families = [
+        ("gopher_repetition", lambda t: AGopherRepetition(GopherRepetitionConfig())(TextStats(t)),
+         GopherRepetitionFilter()),
+        ("gopher_quality", lambda t: AGopherQuality(GopherQualityConfig())(TextStats(t)), GopherQualityFilter()),
+        ("c4", lambda t: C4Filter(C4Config())(t).reason, C4QualityFilter()),
+        ("fineweb", lambda t: AFineWeb(FineWebConfig())(TextStats(t)), FineWebQualityFilter()),
+    ]
+    print(f"{'family':<18} {'same decision':>13} {'both remove':>11} {'only auralith':>13} {'only datatrove':>14}")
+    for name, ours, theirs in families:
+        both = only_ours = only_theirs = 0
+        for text in docs:
+            a = ours(text) is not None
+            d = theirs.filter(Document(text=text, id="0")) is not True
+            both += a and d
+            only_ours += a and not d
+            only_theirs += d and not a
+        same = len(docs) - only_ours - only_theirs
+        print(f"{name:<18} {same / len(docs):13.1%} {both:11d} {only_ours:13d} {only_theirs:14d}")
+    print()
+
+
 def throughput(docs: list[str], run) -> tuple[float, float, list[bool]]:
     kept = []
     cpu, wall = time.process_time(), time.perf_counter()
@@ -106,6 +145,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=4.0, help="corpus size for the throughput table")
     ap.add_argument("--rss-mb", type=float, default=2.0, help="corpus size at 1x for the memory table")
+    ap.add_argument("--per-family", action="store_true", help="also compare each filter family on its own")
     args = ap.parse_args()
 
     from auralith.steps.normalize import normalize_whitespace
@@ -124,6 +164,9 @@ def main() -> None:
         print(f"{name:<10} {cpu:8.2f} {wall:8.2f} {size / cpu:14.2f} {sum(kept):7d}")
     print(f"ratio (auralith / datatrove MB/s per core): {dt_cpu / aur_cpu:.1f}x;"
           f" same keep/remove decision on {agree:.1%} of documents\n")
+
+    if args.per_family:
+        per_family_agreement(docs)
 
     print(f"{'corpus':>7} {'MB':>6} {'documents':>10} {'kept':>7} {'worker peak RSS MB':>19} {'CPU s':>7}")
     for scale in (1, 4, 10):
