@@ -14,6 +14,7 @@ from auralith.errors import ConfigError
 from auralith.monitoring.ops_config import EventsConfig, LimitsConfig
 from auralith.steps.minhash import NearDedupConfig
 from auralith.storage.settings import StorageConfig
+from auralith.steps.quality_config import PIIConfig, QualityConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -58,6 +59,8 @@ class PreprocessingConfig(_Strict):
     exact_dedup: bool = True
     near_dedup: NearDedupConfig = NearDedupConfig()
     keep_removed: bool = False
+    quality: QualityConfig = QualityConfig()
+    pii: PIIConfig = PIIConfig()
 
 
 class TokenizationConfig(_Strict):

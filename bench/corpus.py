@@ -1,6 +1,11 @@
-"""Real text for benchmarks, read from this machine: man pages and package docs (no download).
+"""A corpus of real text from this machine: man pages (rendered from roff cheaply) and /usr/share/doc files.
 
-    real_text_documents(target_mb, seed) -> list of documents, about target_mb MB of UTF-8 in all
+    from bench.corpus import real_text_documents
+    docs = real_text_documents(20)  # about 20 MB of documents
+
+Real prose, option lists, code samples and license boilerplate: the mix quality filters are meant to sort.
+When the machine holds less text than asked for, documents repeat with light variation (a line shuffle and a
+numbered suffix), so exact dedup does not collapse the copies.
 """
 
 from __future__ import annotations
@@ -10,22 +15,35 @@ import random
 import re
 from pathlib import Path
 
-MAN = Path("/usr/share/man")
-DOC = Path("/usr/share/doc")
-_ROFF_ESCAPE = re.compile(rb"\\f[BIRP1-9]|\\\(..|\\[&|^e]|\\s[+-]?\d")
-_TEXT_NAMES = re.compile(r"(README|NEWS|changelog|copyright|TODO|AUTHORS|\.txt|\.md|\.rst)(\.gz)?$", re.I)
+MAN_ROOT = Path("/usr/share/man")
+DOC_ROOT = Path("/usr/share/doc")
+TEXT_SUFFIXES = {".txt", ".md", ".rst", ".text", ""}
+MAX_DOC_BYTES = 200_000
+
+# roff: font and size escapes, named glyphs, and the macros whose arguments are text.
+_ESCAPE = re.compile(r"\\f(?:\[[^\]]*\]|\(..|.)|\\s[+-]?\d+|\\\*(?:\(..|\[[^\]]*\]|.)|\\[&|^%:]")
+_GLYPHS = {r"\-": "-", r"\(em": "—", r"\(en": "–", r"\(bu": "•", r"\(co": "©", r"\e": "\\", r"\(aq": "'",
+           r"\(lq": "“", r"\(rq": "”", r"\ ": " ", r"\~": " ", r"\(dq": '"', r"\(oq": "‘", r"\(cq": "’"}
+_GLYPH_RE = re.compile("|".join(re.escape(k) for k in sorted(_GLYPHS, key=len, reverse=True)))
+_TEXT_MACROS = re.compile(r"^\.(?:B|I|BI|BR|IB|IR|RB|RI|SM|SB|SH|SS|TP|IP|Nm|Nd|Sh|Ss|It|Fl|Ar)\b ?(.*)$")
 
 
-def _man_text(raw: bytes) -> bytes:
-    """Roff source as plain text, cheaply: drop request and comment lines, strip common escapes."""
-    lines = (line for line in raw.splitlines() if not line.startswith((b".", b"'")))
-    return _ROFF_ESCAPE.sub(b"", b"\n".join(lines)).replace(b"\\-", b"-")
-
-
-def _candidates() -> list[Path]:
-    files = sorted(p for p in MAN.rglob("*.gz") if p.is_file())
-    files += sorted(p for p in DOC.rglob("*") if p.is_file() and _TEXT_NAMES.search(p.name))
-    return files
+def render_roff(source: str) -> str:
+    """Plain text from a man page's roff source: text lines kept, text macros' arguments kept, escapes gone."""
+    out: list[str] = []
+    for line in source.splitlines():
+        if line.startswith(('.\\"', "'\\\"", '.\\}')):
+            continue
+        if line.startswith((".", "'")):
+            m = _TEXT_MACROS.match(line)
+            if m is None:
+                if line.startswith((".PP", ".LP", ".P", ".sp", ".Pp")):
+                    out.append("")
+                continue
+            line = m.group(1).replace('"', "")
+        line = _GLYPH_RE.sub(lambda g: _GLYPHS[g.group()], _ESCAPE.sub("", line))
+        out.append(line.replace("\\", ""))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def _read(path: Path) -> str | None:
@@ -33,44 +51,60 @@ def _read(path: Path) -> str | None:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
-    if path.is_relative_to(MAN):
-        raw = _man_text(raw)
-    if b"\0" in raw[:4096]:
+    if b"\x00" in raw[:4096]:
         return None  # binary
-    text = raw.decode("utf-8", errors="replace").strip()
-    return text if len(text.split()) >= 20 else None
+    return raw[:MAX_DOC_BYTES].decode("utf-8", errors="replace")
+
+
+def _machine_paths() -> list[Path]:
+    paths = sorted(MAN_ROOT.glob("man*/*.gz"))
+    for path in sorted(DOC_ROOT.rglob("*")):
+        name = path.name[:-3] if path.name.endswith(".gz") else path.name
+        if Path(name).suffix in TEXT_SUFFIXES and path.is_file() and not path.is_symlink():
+            paths.append(path)
+    return paths
+
+
+def _document(path: Path) -> str | None:
+    text = _read(path)
+    if not text or path.is_relative_to(MAN_ROOT) and text.startswith(".so "):  # `.so` pages link to others
+        return None
+    text = render_roff(text) if path.is_relative_to(MAN_ROOT) else text
+    return text if text.strip() else None
 
 
 def real_text_documents(target_mb: float, seed: int = 0) -> list[str]:
-    """About `target_mb` MB of real English-ish documents (one per file), in a seeded order.
+    """About `target_mb` MB (UTF-8) of documents, in a seeded random order.
 
-    When the machine holds less text than asked for, the files are used again in a new order, so sizes
-    well beyond the local text still work (the repeats are exact duplicates of earlier documents).
+    Reads man pages and /usr/share/doc text (files in random order, only as many as needed); repeats them with
+    light variation when more is asked for than the machine holds.
     """
-    files = _candidates()
-    if not files:
-        raise RuntimeError(f"no text under {MAN} or {DOC}")
     target = int(target_mb * 2**20)
     rng = random.Random(seed)
+    paths = _machine_paths()
+    rng.shuffle(paths)
     docs: list[str] = []
-    total = 0
-    cache: dict[Path, str | None] = {}
-    while total < target:
-        order = files[:]
-        rng.shuffle(order)
-        added = 0
-        for path in order:
-            if path not in cache:
-                cache[path] = _read(path)
-            text = cache[path]
-            if text is None:
-                continue
+    size = 0
+    for path in paths:
+        if size >= target:
+            return docs
+        text = _document(path)
+        if text:
             docs.append(text)
-            size = len(text.encode())
-            total += size
-            added += size
-            if total >= target:
+            size += len(text.encode())
+    if not docs:
+        raise RuntimeError(f"no text found under {MAN_ROOT} or {DOC_ROOT}")
+    base = list(docs)
+    round_ = 1
+    while size < target:
+        for text in base:
+            lines = text.split("\n")
+            i = rng.randrange(len(lines))
+            lines[i:i + 2] = lines[i:i + 2][::-1]  # swap two neighbouring lines
+            text = "\n".join(lines) + f"\n\n(copy {round_})"
+            docs.append(text)
+            size += len(text.encode())
+            if size >= target:
                 break
-        if not added:
-            raise RuntimeError(f"no readable text under {MAN} or {DOC}")
+        round_ += 1
     return docs

@@ -219,3 +219,32 @@ def test_cli_rejects_unknown_url_schemes_in_one_line():
         assert out.exit_code == 1, out.output
         assert "URL" in out.output and "expected a URL starting with one of" in out.output
         assert "Traceback" not in out.output
+
+
+def test_quality_and_pii_defaults_follow_datatrove(tmp_path):
+    pre = load_config(write(tmp_path, MINIMAL)).preprocessing
+    q = pre.quality
+    assert q.enabled and q.gopher_quality.enabled and q.gopher_repetition.enabled and q.c4.enabled and q.fineweb.enabled
+    assert (q.gopher_quality.min_doc_words, q.gopher_quality.max_avg_word_length) == (50, 10)
+    assert q.gopher_repetition.top_n_grams == {2: 0.2, 3: 0.18, 4: 0.16}
+    assert (q.c4.min_num_sentences, q.fineweb.line_punct_thr, q.fineweb.short_line_length) == (5, 0.12, 30)
+    assert pre.pii.enabled and pre.pii.replace.email == "tag" and pre.pii.only_public_ips
+
+
+@pytest.mark.parametrize(("yaml_tail", "key", "message"), [
+    ("  quality:\n    gopher_quality:\n      min_doc_wrds: 10\n", "preprocessing.quality.gopher_quality.min_doc_wrds",
+     "unknown key"),
+    ("  quality:\n    fineweb:\n      line_punct_thr: 1.5\n", "preprocessing.quality.fineweb.line_punct_thr",
+     "less than or equal to 1"),
+    ("  quality:\n    gopher_repetition:\n      top_n_grams: {2: 3.0}\n",
+     "preprocessing.quality.gopher_repetition.top_n_grams", "between 0 and 1"),
+    ("  pii:\n    replace:\n      email: scramble\n", "preprocessing.pii.replace.email", "'tag'"),
+])
+def test_quality_and_pii_errors_name_their_key_path(tmp_path, yaml_tail, key, message):
+    got = problems(tmp_path, MINIMAL + "preprocessing:\n" + yaml_tail)
+    assert len(got) == 1 and got[0].startswith(key + ": ") and message in got[0], got
+
+
+def test_quality_thresholds_can_be_switched_off_with_null(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL + "preprocessing:\n  quality:\n    c4: {min_num_sentences: null}\n"))
+    assert cfg.preprocessing.quality.c4.min_num_sentences is None

@@ -83,6 +83,7 @@ def test_interrupted_run_is_cancelled_and_resumable(tmp_path, tokenizer_path):
                                                 for i, t in enumerate(sentences(12000, seed=4))])
     config = tmp_path / "job.yaml"
     config.write_text(f"name: interrupted\nsources: [{{path: data/*.jsonl}}]\npartition_size_mb: 0.1\n"
+                      "preprocessing: {quality: {enabled: false}}\n"
                       f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
     env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)}
     proc = subprocess.Popen([str(AURALITH), "run", str(config)], cwd=tmp_path, env=env, text=True,

@@ -95,8 +95,9 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
     """
     st = info.stats
     table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
-    table.add_column("")
-    table.add_column("value", justify="right")
+    # Reason names can be long (gopher_repetition.dup_line_char_frac): they fold, the output path does not.
+    table.add_column("", overflow="fold")
+    table.add_column("value", justify="right", no_wrap=True)
     table.add_row("documents in", _fmt_int(st.records))
     table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
     if removal_rows:
@@ -105,6 +106,10 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
     else:
         table.add_row("documents removed", _fmt_int(sum(st.removed.values())))
     table.add_row("documents kept", _fmt_int(st.documents_out))
+    for rule, n in st.lines_removed.items():
+        table.add_row(f"  lines dropped: {escape(rule)}", _fmt_int(n))
+    for kind, n in st.pii.items():
+        table.add_row(f"  PII found: {escape(kind)}", _fmt_int(n))
     table.add_row("tokens", _fmt_int(st.tokens))
     if st.truncated:
         table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))

@@ -27,6 +27,7 @@ from auralith.report.profile import PartitionProfile
 from auralith.steps.dedup import HashRecord, content_hash, exact_duplicates_sorted
 from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
+from auralith.steps.quality import QualityChain
 from auralith.steps.shards import MANIFEST_NAME, ShardWriter
 from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
 from auralith.storage import atomic_write, write_bytes_atomic
@@ -89,6 +90,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     pre = cfg.preprocessing
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
+    chain = QualityChain(pre.quality, pre.pii)
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
     first_issues: list[dict] = []
@@ -125,7 +127,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
                 records += 1
                 documents += 1
                 profile.add_before(piece.source, item.text)
-                reason = _clean(item, normalize, length_filter)
+                reason = _clean(item, normalize, length_filter, chain)
                 if reason:
                     removed[reason] += 1
                     profile.add_removed(piece.source, reason)
@@ -160,6 +162,8 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
         "issues": first_issues,
         "issue_count": issues.count,
         "profile": profile.to_dict(),
+        "lines_removed": dict(sorted(chain.lines_removed.items())),
+        "pii": dict(sorted(chain.pii.items())),
     }
 
 
@@ -172,9 +176,13 @@ def near_dedup_writer(cfg: JobConfig, paths: WorkPaths, index: int):
     return SignatureWriter(cfg.preprocessing.near_dedup, NearDedupPaths(paths), index)
 
 
-def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter) -> str | None:
+def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:
     doc.text = normalize(doc.text)
-    return length_filter(doc.text)
+    reason = length_filter(doc.text)
+    if reason is None:
+        # On removal the chain hands back the text it was given: `keep_removed` gets it before C4 or redaction.
+        doc.text, reason = chain(doc.text)
+    return reason
 
 
 def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:

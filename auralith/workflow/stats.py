@@ -37,6 +37,8 @@ class JobStats:
     truncated: int = 0
     removed: dict[str, int] = field(default_factory=dict)
     input_errors: dict[str, int] = field(default_factory=dict)
+    lines_removed: dict[str, int] = field(default_factory=dict)  # lines C4 dropped from kept documents, by rule
+    pii: dict[str, int] = field(default_factory=dict)  # PII found, by type
     issues: list[dict] = field(default_factory=list)
     issue_count: int = 0
 
@@ -51,6 +53,8 @@ class JobStats:
             "removed": self.removed,
             "removed_total": sum(self.removed.values()),
             "input_errors": self.input_errors,
+            "lines_removed": self.lines_removed,
+            "pii": self.pii,
             "issue_count": self.issue_count,
             "issues": self.issues,
             "tokens": self.tokens,
@@ -64,6 +68,8 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
     st = JobStats(stages={s: StageCounts() for s in STAGES})
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
+    lines_removed: Counter[str] = Counter()
+    pii: Counter[str] = Counter()
     for p in partitions:
         st.stages.setdefault(p.stage, StageCounts()).add(p.state)
         committed = p.state == PartitionState.COMMITTED and p.counts is not None
@@ -76,6 +82,8 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
                 st.records += c.get("records", 0)
                 st.kept_after_filters += c.get("kept", 0)
                 input_errors.update(c.get("input_errors", {}))
+                lines_removed.update(c.get("lines_removed", {}))
+                pii.update(c.get("pii", {}))
                 st.issue_count += c.get("issue_count", 0)
                 for issue in c.get("issues", []):
                     if len(st.issues) < max_issues:
@@ -97,4 +105,6 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
             removed.update(c.get("removed", {}))
     st.removed = dict(sorted(removed.items()))
     st.input_errors = dict(sorted(input_errors.items()))
+    st.lines_removed = dict(sorted(lines_removed.items()))
+    st.pii = dict(sorted(pii.items()))
     return st

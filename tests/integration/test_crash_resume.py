@@ -27,6 +27,7 @@ def _config(tmp_path: Path, tokenizer_path: Path, name: str) -> Path:
     config = tmp_path / f"{name}.yaml"
     config.write_text(yaml.safe_dump({
         "name": name, "sources": [{"path": "data/*.jsonl"}], "partition_size_mb": 0.02,
+        "preprocessing": {"quality": {"enabled": False}},  # synthetic sentences: keep them all
         "tokenization": {"tokenizer": str(tokenizer_path)},
         "output": {"path": f"out-{name}", "max_shard_size_mb": 0.01}, "work_dir": f"work-{name}",
     }))

@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 from auralith.cli import main
 from auralith.config import load_config
 from auralith.steps.normalize import TextNormalizer
+from auralith.steps.quality import QualityChain
 from auralith.steps.shards import iter_shard_documents, load_manifest
 from auralith.store.models import JobState
 from tests.corpus import EXAMPLES, sentences, write_jsonl
@@ -35,7 +36,8 @@ def demo_config(tmp_path: Path) -> Path:
 
 def expected_documents(config_path: Path) -> tuple[list[str], int]:
     """What the job must keep, computed without the pipeline: every source record in input order,
-    normalised, length-filtered, then one document per exact text, the one with the smallest id."""
+    normalised, length-filtered, through the quality chain, then one document per exact text, the one with the
+    smallest id."""
     cfg = load_config(config_path)
     normalize = TextNormalizer(cfg.preprocessing.normalize)
     rows: list[tuple[str, str]] = []
@@ -55,6 +57,8 @@ def expected_documents(config_path: Path) -> tuple[list[str], int]:
                         rec = json.loads(line)
                         rows.append((str(rec[src.id_field]), normalize(rec[src.text_field])))
     rows = [(i, t) for i, t in rows if cfg.preprocessing.length.min_chars <= len(t)]
+    chain = QualityChain(cfg.preprocessing.quality, cfg.preprocessing.pii)
+    rows = [(i, cleaned) for i, t in rows for cleaned, reason in [chain(t)] if reason is None]
     winner: dict[str, str] = {}
     for doc_id, t in rows:
         if t not in winner or doc_id < winner[t]:
@@ -91,6 +95,8 @@ def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
     assert st.records == records
     assert st.records == st.documents_out + sum(st.removed.values())
     assert st.removed["exact_duplicate"] > 0 and st.removed["length.too_short"] == 4
+    assert {r.split(".")[0] for r in st.removed} >= {"gopher_quality", "gopher_repetition", "c4", "fineweb"}
+    assert st.pii == {"email": 3, "ip": 2}  # found in the documents that pass the quality filters
 
 
 def test_run_job_delay_from_python(client, demo_config):
@@ -128,7 +134,7 @@ def test_bad_input_is_reported_with_file_and_line_and_the_rest_kept(client, toke
     (data / "cut.jsonl.gz").write_bytes(blob[: len(blob) * 2 // 3])
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump({
-        "name": "bad-input", "sources": [{"path": "data/*.jsonl*"}],
+        "name": "bad-input", "sources": [{"path": "data/*.jsonl*"}], "preprocessing": {"quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
     }))
 
@@ -160,6 +166,7 @@ def test_cancel_then_resume(client, tokenizer_path, tmp_path):
     config = tmp_path / "job.yaml"
     config.write_text(yaml.safe_dump({
         "name": "cancel-me", "sources": [{"path": "data/*.jsonl"}], "partition_size_mb": 0.02,
+        "preprocessing": {"quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
     }))
     runner = CliRunner()

@@ -63,3 +63,16 @@ def test_status_summary_can_leave_the_reasons_to_the_removals_table():
     info = JobInfo("j1", "demo", "running", "normal", start, start, None, None, None, {}, _stats())
     text = _render(summary_table(info, removal_rows=False))
     assert "documents removed" in text and "exact_duplicate" not in text
+def test_summary_table_shows_dropped_lines_and_pii_and_keeps_the_output_path_whole():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    st = _stats()
+    st.removed["gopher_repetition.dup_line_char_frac"] = 3
+    st.lines_removed = {"c4.no_terminal_punct": 12}
+    st.pii = {"email": 4}
+    out = "/tmp/a/rather/long/output/folder/that/must/not/be/cut/by/the/table"
+    info = JobInfo("j1", "demo", "succeeded", "normal", start, start, start + timedelta(seconds=3), None, out, {}, st)
+    console = Console(width=100, record=True)
+    console.print(summary_table(info))
+    text = console.export_text()
+    assert "lines dropped:" in text and "no_terminal_punct" in text and "PII found: email" in text  # labels fold
+    assert out in text

@@ -72,7 +72,8 @@ def job(tmp_path: Path, tokenizer_path: Path):
         "sources": {"path": "data/*"},
         "partition_size_mb": (data / "a.jsonl").stat().st_size / 2**20,
         "work_dir": "work",
-        "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True},
+        # Short synthetic sentences: the web-text quality filters would remove them all (tested on their own).
+        "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True, "quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path), "batch_size": 16},
         "output": {"path": "out", "max_shard_size_mb": 0.001},  # ~1 KB: several shards per partition
     }, base_dir=tmp_path)
@@ -271,3 +272,30 @@ def test_output_folder_owner(tmp_path):
     runners.claim_output(str(tmp_path), "job-b")  # a later job planned into the same folder
     with pytest.raises(InputError, match="now belongs to job job-b"):
         runners.check_output_owner(str(tmp_path), "job-a")
+
+
+def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
+    from tests.steps.quality_cases import KEEP, REMOVE
+
+    kept_text = KEEP[2] + " Write to ishmael@pequod.org for a berth."
+    edited = KEEP[3] + "\nShare this page"  # C4 drops the last line
+    rows = [{"id": "k1", "text": kept_text}, {"id": "k2", "text": edited}, {"id": "r1", "text": REMOVE[2]},
+            {"id": "r2", "text": REMOVE[1]}, {"id": "d1", "text": KEEP[4] + " Call +44 20 7946 0958 today."}]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = parse_config({
+        "sources": {"path": "data/*.jsonl"}, "work_dir": "work",
+        "preprocessing": {"keep_removed": True, "pii": {"replace": {"phone": "drop"}}},
+        "tokenization": {"tokenizer": str(tokenizer_path)},
+    }, base_dir=tmp_path)
+    paths = WorkPaths.for_job(cfg, "job-q")
+    counts = run_process(cfg, plan_partitions(cfg), paths)[0]
+
+    assert counts["removed"] == {"c4.lorem_ipsum": 1, "gopher_repetition.top_2gram": 1, "pii.phone": 1}
+    assert counts["lines_removed"] == {"c4.no_terminal_punct": 1}
+    assert counts["pii"] == {"email": 1, "phone": 1}
+    clean = {r["id"]: r["text"] for r in iter_jsonl_zst(paths.clean(0))}
+    assert clean == {"k1": kept_text.replace("ishmael@pequod.org", "<EMAIL>"), "k2": KEEP[3]}
+    aside = {r["id"]: (r["reason"], r["text"]) for r in iter_jsonl_zst(paths.removed(0))}
+    assert aside["d1"] == ("pii.phone", rows[4]["text"])  # kept aside as read, so nothing silently disappears
+    assert aside["r1"][0] == "c4.lorem_ipsum" and set(aside) == {"r1", "r2", "d1"}

@@ -92,3 +92,16 @@ def test_issues_are_capped_but_counted():
     assert st.issues[:20] == [issue(i) for i in range(20)]  # partition order, first ones first
     assert len(job_stats(parts, max_issues=0).issues) == 0
     assert job_stats(parts).input_errors == {"invalid_json": 80}
+
+
+def test_dropped_lines_and_pii_are_summed_over_process_partitions():
+    a = {**process_counts(4, 3, {"c4.lorem_ipsum": 1}), "lines_removed": {"c4.policy": 2}, "pii": {"email": 1}}
+    b = {**process_counts(2, 2, {}), "lines_removed": {"c4.policy": 1, "c4.javascript": 4},
+         "pii": {"email": 2, "ip": 1}}
+    old = process_counts(1, 1, {})  # written before these counts existed
+    st = job_stats([part("process", 0, "committed", a), part("process", 1, "committed", b),
+                    part("process", 2, "committed", old), part("process", 3, "started", None)])
+    assert st.lines_removed == {"c4.javascript": 4, "c4.policy": 3}
+    assert st.pii == {"email": 3, "ip": 1}
+    d = st.to_dict()
+    assert d["lines_removed"] == st.lines_removed and d["pii"] == st.pii
