@@ -10,7 +10,7 @@ from auralith.errors import AuralithError
 from auralith.settings import celery_settings, result_backend_for
 from auralith.store.db import redact_url
 
-app = Celery("auralith", include=["auralith.workflow.tasks"])
+app = Celery("auralith", include=["auralith.workflow.tasks", "auralith.train.tasks"])
 app.add_defaults(celery_settings)
 # A top-level `celeryconfig.py` (or the module named by AURALITH_CELERY_CONFIG) overrides the defaults.
 app.config_from_object(os.environ.get("AURALITH_CELERY_CONFIG", "celeryconfig"), silent=True)

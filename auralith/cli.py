@@ -335,5 +335,9 @@ def tokenizer_train(config: str, vocab_size: int, out: str, max_mb: float) -> No
     click.echo(f"wrote {out}: vocab {tok.get_vocab_size()} trained on {seen['docs']} documents")
 
 
+from auralith.train.cli import train as train_command  # noqa: E402  (it imports helpers from this module)
+
+main.add_command(train_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auralith.errors import ConfigError
+from auralith.train.config import TrainingConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -80,6 +81,7 @@ class JobConfig(_Strict):
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     tokenization: TokenizationConfig
     output: OutputConfig = OutputConfig()
+    training: TrainingConfig | None = None
     priority: Priority = "normal"
     base_dir: str | None = Field(
         default=None, description="Directory that relative paths are resolved against; set by the loader."

@@ -55,6 +55,9 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
         "dedup": progress.add_task("dedup", total=1, info=""),
         "tokenize": progress.add_task("tokenize", total=None, info=""),
     }
+    from auralith.train.progress import TrainBar
+
+    train_bar = TrainBar(progress, bars)
     start = time.monotonic()
     deadline = None if timeout is None else start + timeout
     hinted = False
@@ -79,6 +82,7 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
                 progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
             progress.update(bars["tokenize"], completed=st.tokenize_documents_done,
                             info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "")
+            train_bar.update(info)
             if info.done:
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -106,6 +110,10 @@ def summary_table(info: JobInfo) -> Table:
         table.add_row("time", f"{(info.finished_at - info.started_at).total_seconds():.1f} s")
     if info.output:
         table.add_row("output", escape(info.output))
+    from auralith.train.progress import training_rows
+
+    for name, value in training_rows(info.training):
+        table.add_row(name, escape(value))
     return table
 
 

@@ -208,6 +208,14 @@ def finalize_job(self, job_id: str) -> dict:
     path = write_manifest(cfg.output.path, manifest)
     summary = stats.to_dict()
     summary.pop("issues")
+    if cfg.training is not None:  # the job goes on to train (queue `hpu`); that task marks it succeeded
+        from auralith.train.tasks import start_training
+
+        repo.set_job_state(url, job_id, JobState.RUNNING, output_uri=str(path.parent), stats=summary,
+                           only_from=(JobState.RUNNING,))
+        repo.add_event(url, job_id, f"data ready: {stats.tokens} tokens in {len(shards)} shards; training queued")
+        start_training(url, job_id, str(path), job.priority)
+        return {"job_id": job_id, "state": JobState.RUNNING, "manifest": str(path), "training": "queued"}
     repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri=str(path.parent), stats=summary,
                        only_from=(JobState.RUNNING,))
     repo.add_event(url, job_id, f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, "
@@ -238,6 +246,10 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
         return job_id
     cfg = job_config(job_id)
+    from auralith.train.tasks import resume_training_only
+
+    if resume and resume_training_only(url, job_id, cfg.priority):  # `auralith train` jobs have no data stages
+        return job_id
     check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)
