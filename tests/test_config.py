@@ -219,3 +219,21 @@ def test_cli_rejects_unknown_url_schemes_in_one_line():
         assert out.exit_code == 1, out.output
         assert "URL" in out.output and "expected a URL starting with one of" in out.output
         assert "Traceback" not in out.output
+
+
+def test_training_section_is_validated_with_key_paths(tmp_path):
+    from auralith.config import parse_config
+
+    base = {"sources": [{"path": "x.jsonl"}], "tokenization": {"tokenizer": "t.json"}}
+    assert parse_config(base).training is None
+    cfg = parse_config({**base, "training": {"layers": 2, "d_model": 64, "device": "cpu"}})
+    assert cfg.training.layers == 2 and cfg.training.precision == "fp32"
+    with pytest.raises(ConfigError) as err:
+        parse_config({**base, "training": {"heads": 3, "d_model": 64, "lerning_rate": 1, "device": "tpu",
+                                           "steps": 0}})
+    problems = err.value.problems
+    assert "training.lerning_rate: unknown key" in problems
+    assert any(p.startswith("training.device: Input should be 'auto', 'hpu', 'cuda' or 'cpu'") for p in problems)
+    assert any(p.startswith("training.steps: Input should be greater than 0") for p in problems)
+    with pytest.raises(ConfigError, match=r"training: d_model \(64\) must be divisible by heads \(3\)"):
+        parse_config({**base, "training": {"heads": 3, "d_model": 64}})
