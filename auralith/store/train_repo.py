@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auralith.store.db import session_scope
-from auralith.store.models import Checkpoint, Partition, TrainMetric, utcnow
+from auralith.store.models import Checkpoint, Job, Partition, TrainMetric, utcnow
 
 TRAIN_STAGE = "train"
 KIND = "training"
@@ -39,12 +39,6 @@ def ensure_train_partition(url: str, job_id: str, manifest: str) -> None:
 def train_partition(url: str, job_id: str) -> Partition | None:
     with session_scope(url) as s:
         return s.scalars(select(Partition).where(Partition.job_id == job_id, Partition.stage == TRAIN_STAGE)).first()
-
-
-def claim_attempts(url: str, partition_id: int) -> int | None:
-    """The row's attempt counter: a running task that sees it move on was superseded by a newer claim."""
-    with session_scope(url) as s:
-        return s.scalar(select(Partition.attempts).where(Partition.id == partition_id))
 
 
 def begin_checkpoint(url: str, job_id: str, step: int, uri: str) -> int:
@@ -87,11 +81,18 @@ def prepare_resume(url: str, job_id: str, step: int) -> None:
                   .values(state=CheckpointState.ABANDONED))
 
 
-def record_metrics(url: str, job_id: str, m: dict) -> None:
+def publish_progress(url: str, job_id: str, partition_id: int, metrics: list[dict], live: dict) -> tuple[str, int]:
+    """One transaction for a running training: append logged steps, set the row's live progress; returns
+    (the job's state, the row's attempt counter), so the run learns of a cancel or a newer claim."""
     with session_scope(url) as s:
-        s.add(TrainMetric(job_id=job_id, step=m["step"], loss=m["loss"], val_loss=m.get("val_loss"), lr=m["lr"],
-                          tokens_per_s=m["tokens_per_s"], tokens_seen=m["tokens_seen"], elapsed_s=m["elapsed_s"],
-                          time=utcnow()))
+        s.add_all(TrainMetric(job_id=job_id, step=m["step"], loss=m["loss"], val_loss=m.get("val_loss"), lr=m["lr"],
+                              tokens_per_s=m["tokens_per_s"], tokens_seen=m["tokens_seen"],
+                              elapsed_s=m["elapsed_s"], time=utcnow()) for m in metrics)
+        s.execute(update(Partition).where(Partition.id == partition_id, Partition.state == "started")
+                  .values(progress=live))
+        state = s.scalar(select(Job.state).where(Job.id == job_id))
+        attempts = s.scalar(select(Partition.attempts).where(Partition.id == partition_id))
+        return state, attempts
 
 
 def metrics_history(url: str, job_id: str) -> list[dict]:

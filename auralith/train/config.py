@@ -40,6 +40,9 @@ class TrainingConfig(BaseModel):
     eval_batches: int = Field(default=4, gt=0)
     val_fraction: float = Field(default=0.05, ge=0, lt=1)
     log_every: int = Field(default=10, gt=0)
+    # Logged steps reach the store in one transaction at most this often (and before each checkpoint):
+    # writes per tiny step would cost several % of the training time. 0 writes each logged step at once.
+    progress_interval_s: float = Field(default=5.0, ge=0)
 
     # Where and how it runs.
     device: Literal["auto", "hpu", "cuda", "cpu"] = "auto"

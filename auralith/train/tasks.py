@@ -8,6 +8,7 @@ workers of the data queues need no torch at all.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from celery import Task, uuid
@@ -51,34 +52,49 @@ def start_training(url: str, job_id: str, manifest: str, priority: str | None = 
 
 
 class StoreHooks:
-    """Training progress into the store (live row, metrics history, checkpoint rows) and Celery's state."""
+    """Training progress into the store (live row, metrics history, checkpoint rows) and Celery's state.
 
-    def __init__(self, task: Task, url: str, job_id: str, partition_id: int, attempts: int, steps: int):
+    Logged steps are buffered and written together at most every `progress_interval_s` (and at the end),
+    so the store costs one round of writes per interval whatever the step rate; the job's cancellation
+    and a newer claim of the row are learnt in the same round.
+    """
+
+    def __init__(self, task: Task, url: str, job_id: str, partition_id: int, attempts: int, steps: int,
+                 interval: float):
         self.task, self.url, self.job_id = task, url, job_id
-        self.partition_id, self.attempts, self.steps = partition_id, attempts, steps
+        self.partition_id, self.attempts, self.interval = partition_id, attempts, interval
         self.live: dict = {"steps": steps}
+        self.buffer: list[dict] = []
         self.pending: dict[int, int] = {}
-        self.cancelled = False
+        self.last_flush = time.monotonic()
+        self.cancelled = self.superseded = False
 
     def started(self, info: dict) -> None:
         self.live.update(device=info["device"], step=info["start_step"])
         start = "resumed at step {start_step}".format(**info) if info["start_step"] else "started"
         repo.add_event(self.url, self.job_id, f"training {start} on {info['device']}: "
                                               f"{info['parameters']:,} parameters, {info['tokens']:,} tokens")
-        self._publish()
+        self.flush()
 
     def log(self, metrics: dict) -> None:
         self.live.update(metrics)
-        train_repo.record_metrics(self.url, self.job_id, metrics)
-        self._publish()
+        self.buffer.append(metrics)
+        if time.monotonic() - self.last_flush >= self.interval or metrics["step"] == self.live["steps"]:
+            self.flush()
 
-    def _publish(self) -> None:
-        state = repo.update_progress(self.url, self.partition_id, self.live)
+    def flush(self) -> None:
+        state, attempts = train_repo.publish_progress(self.url, self.job_id, self.partition_id, self.buffer, self.live)
+        self.buffer = []
         self.cancelled = state == JobState.CANCELLED
+        # A newer claim of the same row (a redelivered or resent task) takes over; this run gives way.
+        self.superseded = attempts != self.attempts
         if self.task.request.id:  # also run eagerly by tests, where there is no task to update
             self.task.update_state(state="PROGRESS", meta=self.live)
+        self.last_flush = time.monotonic()
 
     def checkpoint_started(self, step: int, folder: Path) -> None:
+        # Every step up to the checkpoint reaches the history first: a resume from it leaves no gap.
+        self.flush()
         self.pending[step] = train_repo.begin_checkpoint(self.url, self.job_id, step, str(folder))
 
     def checkpoint_committed(self, step: int, folder: Path, manifest: dict) -> None:
@@ -88,8 +104,7 @@ class StoreHooks:
         train_repo.mark_checkpoints_deleted(self.url, self.job_id, steps)
 
     def should_stop(self) -> bool:
-        # A newer claim of the same row (a redelivered or resent task) takes over; this run gives way.
-        return self.cancelled or train_repo.claim_attempts(self.url, self.partition_id) != self.attempts
+        return self.cancelled or self.superseded
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.train_model")
@@ -110,9 +125,11 @@ def train_model(self, job_id: str) -> dict:
         raise ConfigError(["training: the job has no training section"], f"job {job_id}")
     latest = train_repo.latest_checkpoint(url, job_id)
     train_repo.prepare_resume(url, job_id, latest.step if latest else 0)
-    hooks = StoreHooks(self, url, job_id, claim.partition_id, claim.attempts, cfg.training.steps)
+    hooks = StoreHooks(self, url, job_id, claim.partition_id, claim.attempts, cfg.training.steps,
+                       cfg.training.progress_interval_s)
     result = train(cfg.training, claim.input_ref["manifest"], checkpoint_root(cfg, job_id),
                    resume_from=latest.uri if latest else None, hooks=hooks)
+    hooks.flush()
     if result.stopped:
         repo.release_partition(url, claim.partition_id)
         return {"job_id": job_id, "skipped": "job cancelled" if hooks.cancelled else "superseded by a newer run"}

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
 KILL_AFTER_STEP = 37
 TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 64, "batch_size": 16, "steps": 100, "lr": 3e-3,
-            "warmup_steps": 10, "checkpoint_every": 10, "keep_last": 3, "log_every": 1, "threads": 1,
-            "device": "cpu", "seed": 11}
+            "warmup_steps": 10, "checkpoint_every": 10, "keep_last": 3, "log_every": 1, "progress_interval_s": 0,
+            "threads": 1, "device": "cpu", "seed": 11}
 
 
 def _config(tmp_path: Path, tokenizer_path: Path) -> Path:

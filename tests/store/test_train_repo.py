@@ -30,7 +30,10 @@ def test_train_partition_is_created_once(url):
     parts = repo.list_partitions(url, "job-1")
     assert [(p.stage, p.index, p.input_ref) for p in parts] == [("train", 0, {"manifest": "/out/manifest.json"})]
     claim = repo.claim_partition(url, "job-1", "train", 0, "w", "t1")
-    assert claim.run and train_repo.claim_attempts(url, claim.partition_id) == 1
+    assert claim.run
+    assert train_repo.publish_progress(url, "job-1", claim.partition_id, [], {"step": 0}) == ("pending", 1)
+    repo.claim_partition(url, "job-1", "train", 0, "w", "t2")  # a redelivered task claims it again
+    assert train_repo.publish_progress(url, "job-1", claim.partition_id, [], {"step": 0})[1] == 2
 
 
 def test_only_committed_checkpoints_are_resumed_from(url):
@@ -57,10 +60,12 @@ def test_pruned_checkpoints_are_marked_deleted(url):
 
 
 def test_metrics_after_the_resume_step_are_forgotten(url):
-    for step, loss in ((10, 5.0), (20, 4.0), (30, 3.5)):
-        train_repo.record_metrics(url, "job-1", _metrics(step, loss))
+    train_repo.ensure_train_partition(url, "job-1", "/m.json")
+    pid = repo.claim_partition(url, "job-1", "train", 0, "w", "t").partition_id
+    logged = [_metrics(step, loss) for step, loss in ((10, 5.0), (20, 4.0), (30, 3.5))]
+    train_repo.publish_progress(url, "job-1", pid, logged, logged[-1])
     train_repo.prepare_resume(url, "job-1", 20)
-    train_repo.record_metrics(url, "job-1", _metrics(30, 3.4))
+    train_repo.publish_progress(url, "job-1", pid, [_metrics(30, 3.4)], {})
     history = train_repo.metrics_history(url, "job-1")
     assert [(m["step"], m["loss"]) for m in history] == [(10, 5.0), (20, 4.0), (30, 3.4)]
 
@@ -69,7 +74,8 @@ def test_summary_shows_live_progress_and_the_last_checkpoint(url):
     assert train_repo.training_summary(url, "job-1") is None
     train_repo.ensure_train_partition(url, "job-1", "/m.json")
     claim = repo.claim_partition(url, "job-1", "train", 0, "w", "t")
-    repo.update_progress(url, claim.partition_id, {"steps": 100, "device": "cpu", **_metrics(40, 3.0)})
+    train_repo.publish_progress(url, "job-1", claim.partition_id, [_metrics(40, 3.0)],
+                                {"steps": 100, "device": "cpu", **_metrics(40, 3.0)})
     train_repo.commit_checkpoint(url, train_repo.begin_checkpoint(url, "job-1", 40, "/ck/40"), "s" * 64)
     summary = train_repo.training_summary(url, "job-1")
     assert summary["state"] == "started" and summary["step"] == 40 and summary["steps"] == 100
