@@ -58,9 +58,9 @@ class Device:
         if self.kind == "cuda":
             return torch.cuda.get_rng_state()
         if self.kind == "hpu":
-            import habana_frameworks.torch.hpu as hthpu
+            import habana_frameworks.torch.hpu.random as htrandom
 
-            return hthpu.random.get_rng_state()
+            return htrandom.get_rng_state()
         return None
 
     def set_rng_state(self, state) -> None:
@@ -71,9 +71,9 @@ class Device:
         if self.kind == "cuda":
             torch.cuda.set_rng_state(state)
         elif self.kind == "hpu":
-            import habana_frameworks.torch.hpu as hthpu
+            import habana_frameworks.torch.hpu.random as htrandom
 
-            hthpu.random.set_rng_state(state)
+            htrandom.set_rng_state(state)
 
 
 def _hpu() -> Device | None:

@@ -23,7 +23,7 @@ from auralith.train.devices import DeviceUnavailable, select_device
 from auralith.train.loop import train
 
 HABANA = ("habana_frameworks", "habana_frameworks.torch", "habana_frameworks.torch.core",
-          "habana_frameworks.torch.hpu")
+          "habana_frameworks.torch.hpu", "habana_frameworks.torch.hpu.random")
 
 
 class FakeHabana(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -36,7 +36,7 @@ class FakeHabana(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def find_spec(self, name, path=None, target=None):
         if name in HABANA:
-            return importlib.machinery.ModuleSpec(name, self, is_package=name != HABANA[-1])
+            return importlib.machinery.ModuleSpec(name, self, is_package=name != "habana_frameworks.torch.core")
         return None
 
     def create_module(self, spec):
@@ -50,8 +50,9 @@ class FakeHabana(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if module.__name__ == "habana_frameworks.torch.hpu":
             module.is_available = lambda: self.available
             module.get_device_name = lambda: "GAUDI2 (fake)"
-            module.random = types.SimpleNamespace(get_rng_state=lambda: torch.tensor([7], dtype=torch.uint8),
-                                                  set_rng_state=lambda state: self.calls.append("set_rng"))
+        if module.__name__ == "habana_frameworks.torch.hpu.random":
+            module.get_rng_state = lambda: torch.tensor([7], dtype=torch.uint8)
+            module.set_rng_state = lambda state: self.calls.append("set_rng")
 
 
 @pytest.fixture()
