@@ -97,6 +97,9 @@ def summary_table(info: JobInfo) -> Table:
     table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("value", justify="right")
+    if info.training and not st.stages["process"].total:  # `auralith train --shards`: no data stages
+        _add_end_rows(table, info)
+        return table
     table.add_row("documents in", _fmt_int(st.records))
     table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
     for reason, n in st.removed.items():
@@ -106,6 +109,11 @@ def summary_table(info: JobInfo) -> Table:
     if st.truncated:
         table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))
     table.add_row("shards", _fmt_int(st.shards))
+    _add_end_rows(table, info)
+    return table
+
+
+def _add_end_rows(table: Table, info: JobInfo) -> None:
     if info.started_at and info.finished_at:
         table.add_row("time", f"{(info.finished_at - info.started_at).total_seconds():.1f} s")
     if info.output:
@@ -114,7 +122,6 @@ def summary_table(info: JobInfo) -> Table:
 
     for name, value in training_rows(info.training):
         table.add_row(name, escape(value))
-    return table
 
 
 def stages_table(st: JobStats) -> Table:

@@ -106,7 +106,8 @@ def _cuda() -> Device | None:
 def _cpu() -> Device:
     import torch
 
-    return Device("cpu", torch.device("cpu"), description=f"cpu ({torch.get_num_threads()} threads)")
+    n = torch.get_num_threads()
+    return Device("cpu", torch.device("cpu"), description=f"cpu ({n} thread{'s' if n != 1 else ''})")
 
 
 def select_device(wanted: str = "auto") -> Device:
