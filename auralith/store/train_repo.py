@@ -81,18 +81,26 @@ def prepare_resume(url: str, job_id: str, step: int) -> None:
                   .values(state=CheckpointState.ABANDONED))
 
 
-def publish_progress(url: str, job_id: str, partition_id: int, metrics: list[dict], live: dict) -> tuple[str, int]:
-    """One transaction for a running training: append logged steps, set the row's live progress; returns
-    (the job's state, the row's attempt counter), so the run learns of a cancel or a newer claim."""
+def take_over(url: str, partition_id: int, run_token: str) -> None:
+    """Mark the `train` row as driven by the run with this token (a fresh one per claim): a run that
+    finds another token there was superseded by a newer claim (a redelivered or resent task)."""
     with session_scope(url) as s:
-        s.add_all(TrainMetric(job_id=job_id, step=m["step"], loss=m["loss"], val_loss=m.get("val_loss"), lr=m["lr"],
-                              tokens_per_s=m["tokens_per_s"], tokens_seen=m["tokens_seen"],
-                              elapsed_s=m["elapsed_s"], time=utcnow()) for m in metrics)
-        s.execute(update(Partition).where(Partition.id == partition_id, Partition.state == "started")
-                  .values(progress=live))
-        state = s.scalar(select(Job.state).where(Job.id == job_id))
-        attempts = s.scalar(select(Partition.attempts).where(Partition.id == partition_id))
-        return state, attempts
+        s.execute(update(Partition).where(Partition.id == partition_id).values(progress={"run": run_token}))
+
+
+def publish_progress(url: str, job_id: str, partition_id: int, metrics: list[dict], live: dict) -> tuple[str, bool]:
+    """One transaction for a running training: append logged steps and set the row's live progress, if
+    the row is still this run's (`live["run"]`). Returns (the job's state, whether it is still ours), so
+    the run learns of a cancel or a newer claim; a superseded run writes nothing."""
+    with session_scope(url) as s:
+        row = s.scalars(select(Partition).where(Partition.id == partition_id).with_for_update()).one()
+        ours = (row.progress or {}).get("run") == live.get("run") and row.state == "started"
+        if ours:
+            s.add_all(TrainMetric(job_id=job_id, step=m["step"], loss=m["loss"], val_loss=m.get("val_loss"),
+                                  lr=m["lr"], tokens_per_s=m["tokens_per_s"], tokens_seen=m["tokens_seen"],
+                                  elapsed_s=m["elapsed_s"], time=utcnow()) for m in metrics)
+            row.progress = live
+        return s.scalar(select(Job.state).where(Job.id == job_id)), ours
 
 
 def metrics_history(url: str, job_id: str) -> list[dict]:

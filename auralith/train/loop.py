@@ -34,8 +34,10 @@ class TrainHooks:
     def log(self, metrics: dict) -> None:
         """Every `log_every` steps: step, loss, lr, tokens_per_s, tokens_seen, elapsed_s, eta_s (+ val_loss)."""
 
-    def checkpoint_started(self, step: int, folder: Path) -> None:
-        """Before a checkpoint's files are written (the store's row goes `pending`)."""
+    def checkpoint_started(self, step: int, folder: Path) -> bool:
+        """Before a checkpoint's files are written (the store's row goes `pending`); False: do not write
+        it, stop the run (it was cancelled or superseded)."""
+        return True
 
     def checkpoint_committed(self, step: int, folder: Path, manifest: dict) -> None:
         """After its files, manifest last, are durable (the row goes `committed`)."""
@@ -133,7 +135,9 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
 
         if rank == 0 and (state.step % cfg.checkpoint_every == 0 or last):
             folder = Path(checkpoint_root) / str(state.step)
-            hooks.checkpoint_started(state.step, folder)
+            if not hooks.checkpoint_started(state.step, folder):
+                result.stopped = True
+                break
             folder, manifest = save_checkpoint(checkpoint_root, model, optimizer, device, state,
                                                extra={"config": cfg.model_dump(mode="json")})
             hooks.checkpoint_committed(state.step, folder, manifest)

@@ -60,11 +60,11 @@ class StoreHooks:
     and a newer claim of the row are learnt in the same round.
     """
 
-    def __init__(self, task: Task, url: str, job_id: str, partition_id: int, attempts: int, steps: int,
-                 interval: float):
+    def __init__(self, task: Task, url: str, job_id: str, partition_id: int, steps: int, interval: float):
         self.task, self.url, self.job_id = task, url, job_id
-        self.partition_id, self.attempts, self.interval = partition_id, attempts, interval
-        self.live: dict = {"steps": steps}
+        self.partition_id, self.interval = partition_id, interval
+        self.live: dict = {"run": uuid(), "steps": steps}
+        train_repo.take_over(url, partition_id, self.live["run"])
         self.buffer: list[dict] = []
         self.pending: dict[int, int] = {}
         self.last_flush = time.monotonic()
@@ -84,19 +84,23 @@ class StoreHooks:
             self.flush()
 
     def flush(self) -> None:
-        state, attempts = train_repo.publish_progress(self.url, self.job_id, self.partition_id, self.buffer, self.live)
+        state, ours = train_repo.publish_progress(self.url, self.job_id, self.partition_id, self.buffer, self.live)
         self.buffer = []
         self.cancelled = state == JobState.CANCELLED
         # A newer claim of the same row (a redelivered or resent task) takes over; this run gives way.
-        self.superseded = attempts != self.attempts
+        self.superseded = not ours
         if self.task.request.id:  # also run eagerly by tests, where there is no task to update
             self.task.update_state(state="PROGRESS", meta=self.live)
         self.last_flush = time.monotonic()
 
-    def checkpoint_started(self, step: int, folder: Path) -> None:
-        # Every step up to the checkpoint reaches the history first: a resume from it leaves no gap.
+    def checkpoint_started(self, step: int, folder: Path) -> bool:
+        # Every step up to the checkpoint reaches the history first: a resume from it leaves no gap. A run
+        # that was superseded or cancelled meanwhile writes no checkpoint.
         self.flush()
+        if self.should_stop():
+            return False
         self.pending[step] = train_repo.begin_checkpoint(self.url, self.job_id, step, str(folder))
+        return True
 
     def checkpoint_committed(self, step: int, folder: Path, manifest: dict) -> None:
         train_repo.commit_checkpoint(self.url, self.pending.pop(step), manifest["params_sha256"])
@@ -130,10 +134,10 @@ def train_model(self, job_id: str) -> dict:
         # threads: torch's one OpenMP thread per core then stalls at every op (291 vs 2,395 tok/s measured
         # on 2 cores). A solo worker trains in its main thread and keeps torch's default.
         training = training.model_copy(update={"threads": 1})
+    # Take the row over first: an older run of this job still alive writes nothing from now on.
+    hooks = StoreHooks(self, url, job_id, claim.partition_id, training.steps, training.progress_interval_s)
     latest = train_repo.latest_checkpoint(url, job_id)
     train_repo.prepare_resume(url, job_id, latest.step if latest else 0)
-    hooks = StoreHooks(self, url, job_id, claim.partition_id, claim.attempts, training.steps,
-                       training.progress_interval_s)
     result = train(training, claim.input_ref["manifest"], checkpoint_root(cfg, job_id),
                    resume_from=latest.uri if latest else None, hooks=hooks)
     hooks.flush()

@@ -295,6 +295,8 @@ def _stage_plan(url: str, job_id: str, priority: int | None) -> canvas.StagePlan
     plan = canvas.StagePlan(job_id, priority=priority, task_ids={"process": {}, "tokenize": {}})
     todo: dict[str, list[int]] = {"process": plan.process, "dedup": [], "tokenize": plan.tokenize}
     for p in repo.list_partitions(url, job_id):
+        if p.stage not in todo:
+            continue  # the `train` row: finalize_job starts training again (auralith.train.tasks)
         if p.state != PartitionState.COMMITTED:
             todo[p.stage].append(p.index)
             if p.task_id and p.stage in plan.task_ids:

@@ -31,9 +31,15 @@ def test_train_partition_is_created_once(url):
     assert [(p.stage, p.index, p.input_ref) for p in parts] == [("train", 0, {"manifest": "/out/manifest.json"})]
     claim = repo.claim_partition(url, "job-1", "train", 0, "w", "t1")
     assert claim.run
-    assert train_repo.publish_progress(url, "job-1", claim.partition_id, [], {"step": 0}) == ("pending", 1)
-    repo.claim_partition(url, "job-1", "train", 0, "w", "t2")  # a redelivered task claims it again
-    assert train_repo.publish_progress(url, "job-1", claim.partition_id, [], {"step": 0})[1] == 2
+    train_repo.take_over(url, claim.partition_id, "run-a")
+    assert train_repo.publish_progress(url, "job-1", claim.partition_id, [], {"run": "run-a"}) == ("pending", True)
+    # A redelivered task claims the row again: the first run is superseded and writes nothing more.
+    repo.claim_partition(url, "job-1", "train", 0, "w", "t2")
+    train_repo.take_over(url, claim.partition_id, "run-b")
+    assert train_repo.publish_progress(url, "job-1", claim.partition_id, [_metrics(5, 1.0)], {"run": "run-a"}) \
+        == ("pending", False)
+    assert train_repo.metrics_history(url, "job-1") == []
+    assert train_repo.publish_progress(url, "job-1", claim.partition_id, [], {"run": "run-b"})[1] is True
 
 
 def test_only_committed_checkpoints_are_resumed_from(url):

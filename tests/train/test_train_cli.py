@@ -90,3 +90,21 @@ def test_importing_the_task_module_does_not_import_torch():
     code = "import sys, auralith.train.tasks, auralith.workflow.tasks; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_resume_plan_of_a_job_killed_while_training_is_finalize_then_training(tmp_path):
+    """All data partitions committed, the `train` row not: a resume replans only the finalize step,
+    which sends the training task again."""
+    from auralith.store import migrate, repo
+    from auralith.workflow import tasks
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    migrate.upgrade(url)
+    repo.create_job(url, "job-t", {"name": "j"}, "h" * 64, "j", "normal")
+    repo.create_partitions(url, "job-t", {"process": [({}, 1)], "dedup": [({}, 0)], "tokenize": [({}, 0)]})
+    for stage in ("process", "dedup", "tokenize"):
+        repo.commit_partition(url, repo.get_partition(url, "job-t", stage, 0).id, {}, None)
+    train_repo.ensure_train_partition(url, "job-t", "/out/manifest.json")
+    plan = tasks._stage_plan(url, "job-t", None)
+    assert (plan.process, plan.dedup, plan.tokenize) == ([], False, [])
+    dispose_all()
