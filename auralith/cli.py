@@ -355,6 +355,9 @@ main.add_command(metrics)
 from auralith.report.cli import report  # noqa: E402  (registered last: it imports this module's helpers)
 
 main.add_command(report)
+from auralith.train.cli import train as train_command  # noqa: E402  (it imports helpers from this module)
+
+main.add_command(train_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

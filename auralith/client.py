@@ -20,7 +20,7 @@ from auralith.errors import AuralithError, JobNotFound
 from auralith.monitoring.metrics import store_snapshot
 from auralith.monitoring.queues import BrokerQueues, queue_depths
 from auralith.monitoring.workers import WorkerInfo, list_workers, live_workers, stuck_partitions
-from auralith.store import migrate, repo
+from auralith.store import migrate, repo, train_repo
 from auralith.store.db import check_ready
 from auralith.store.models import Job, JobState, PartitionState
 from auralith.workflow.stats import JobStats, job_stats
@@ -39,6 +39,7 @@ class JobInfo:
     output: str | None
     config: dict = field(repr=False)
     stats: JobStats | None = field(default=None, repr=False)
+    training: dict | None = field(default=None, repr=False)  # step, loss, last checkpoint (train_repo)
 
     @property
     def done(self) -> bool:
@@ -50,12 +51,13 @@ class JobInfo:
             v = getattr(self, k)
             d[k] = v.isoformat() if v else None
         d["stats"] = self.stats.to_dict() if self.stats else None
+        d["training"] = self.training
         return d
 
 
-def _info(job: Job, stats: JobStats | None = None) -> JobInfo:
+def _info(job: Job, stats: JobStats | None = None, training: dict | None = None) -> JobInfo:
     return JobInfo(job.id, job.name, job.state, job.priority, job.created_at, job.started_at,
-                   job.finished_at, job.error, job.output_uri, job.config, stats)
+                   job.finished_at, job.error, job.output_uri, job.config, stats, training)
 
 
 class Client:
@@ -110,7 +112,8 @@ class Client:
         url = self._store()
         job = repo.get_job(url, job_id)
         stats = job_stats(repo.list_partitions(url, job.id)) if with_stats else None
-        return _info(job, stats)
+        training = train_repo.training_summary(url, job.id) if with_stats else None
+        return _info(job, stats, training)
 
     def profile(self, job_id: str) -> dict:
         """The job's data profile merged across its partitions: what `auralith report` writes as profile.json."""
@@ -194,6 +197,12 @@ class Client:
         return [{"stage": p.stage, "index": p.index, "worker": p.worker, "attempts": p.attempts,
                  "started_at": p.started_at.isoformat() if p.started_at else None}
                 for p in stuck_partitions(started, live_workers(app, timeout))]
+    def train(self, config: JobConfig | dict | str | Path, shards: str | Path, *, priority: str | None = None) -> str:
+        """Train on existing shards (a manifest.json) with the config's `training:` section; returns the job id."""
+        from auralith.train.tasks import submit_training
+
+        self._store(write=True)
+        return submit_training(_load(config), shards, priority=priority)
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> JobInfo:
         """Block until the job ends; TimeoutError after `timeout` seconds.

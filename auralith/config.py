@@ -15,6 +15,7 @@ from auralith.monitoring.ops_config import EventsConfig, LimitsConfig
 from auralith.steps.minhash import NearDedupConfig
 from auralith.storage.settings import StorageConfig
 from auralith.steps.quality_config import PIIConfig, QualityConfig
+from auralith.train.config import TrainingConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
@@ -87,6 +88,7 @@ class JobConfig(_Strict):
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     tokenization: TokenizationConfig
     output: OutputConfig = OutputConfig()
+    training: TrainingConfig | None = None
     priority: Priority = "normal"
     storage: StorageConfig = StorageConfig()
     events: EventsConfig = EventsConfig()

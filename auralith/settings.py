@@ -17,6 +17,8 @@ DEFAULT_STORE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # One queue per worker pool. The dedup decision and the small control tasks (plan, finalize) share
 # `default`, so the two pools the quickstart starts (default+process, tokenize) run a whole job.
 QUEUES = ("default", "process", "tokenize", "hpu")
+# A queue's binding key where it is not the queue's name: training is sent with routing key `hpu.train`.
+ROUTING_KEYS = {"hpu": "hpu.train"}
 
 TASK_ROUTES = {
     "auralith.process_partition": {"queue": "process", "routing_key": "process"},
@@ -24,6 +26,7 @@ TASK_ROUTES = {
     "auralith.dedup_exact": {"queue": "default", "routing_key": "default"},
     "auralith.run_job": {"queue": "default", "routing_key": "default"},
     "auralith.finalize_job": {"queue": "default", "routing_key": "default"},
+    "auralith.train_model": {"queue": "hpu", "routing_key": "hpu.train"},
 }
 
 # Redis serves priority 0 first; these are the message priorities a job's tasks are sent with.
@@ -44,7 +47,7 @@ def message_priority(name: str | None, broker: str) -> int | None:
 
 def task_queues(names: tuple[str, ...] | list[str] = QUEUES) -> list[Queue]:
     """Queue declarations; `x-max-priority` makes RabbitMQ honour message priorities (Redis ignores it)."""
-    return [Queue(name, routing_key=name, queue_arguments={"x-max-priority": AMQP_MAX_PRIORITY})
+    return [Queue(name, routing_key=ROUTING_KEYS.get(name, name), queue_arguments={"x-max-priority": AMQP_MAX_PRIORITY})
             for name in names]
 
 

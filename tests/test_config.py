@@ -248,3 +248,19 @@ def test_quality_and_pii_errors_name_their_key_path(tmp_path, yaml_tail, key, me
 def test_quality_thresholds_can_be_switched_off_with_null(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL + "preprocessing:\n  quality:\n    c4: {min_num_sentences: null}\n"))
     assert cfg.preprocessing.quality.c4.min_num_sentences is None
+def test_training_section_is_validated_with_key_paths(tmp_path):
+    from auralith.config import parse_config
+
+    base = {"sources": [{"path": "x.jsonl"}], "tokenization": {"tokenizer": "t.json"}}
+    assert parse_config(base).training is None
+    cfg = parse_config({**base, "training": {"layers": 2, "d_model": 64, "device": "cpu"}})
+    assert cfg.training.layers == 2 and cfg.training.precision == "fp32"
+    with pytest.raises(ConfigError) as err:
+        parse_config({**base, "training": {"heads": 3, "d_model": 64, "lerning_rate": 1, "device": "tpu",
+                                           "steps": 0}})
+    problems = err.value.problems
+    assert "training.lerning_rate: unknown key" in problems
+    assert any(p.startswith("training.device: Input should be 'auto', 'hpu', 'cuda' or 'cpu'") for p in problems)
+    assert any(p.startswith("training.steps: Input should be greater than 0") for p in problems)
+    with pytest.raises(ConfigError, match=r"training: d_model \(64\) must be divisible by heads \(3\)"):
+        parse_config({**base, "training": {"heads": 3, "d_model": 64}})

@@ -55,6 +55,9 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
         "dedup": progress.add_task("dedup", total=1, info=""),
         "tokenize": progress.add_task("tokenize", total=None, info=""),
     }
+    from auralith.train.progress import TrainBar
+
+    train_bar = TrainBar(progress, bars)
     start = time.monotonic()
     deadline = None if timeout is None else start + timeout
     hinted = False
@@ -80,6 +83,7 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
                 progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
             progress.update(bars["tokenize"], completed=st.tokenize_documents_done,
                             info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "")
+            train_bar.update(info)
             if info.done:
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -98,6 +102,9 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
     # Reason names can be long (gopher_repetition.dup_line_char_frac): they fold, the output path does not.
     table.add_column("", overflow="fold")
     table.add_column("value", justify="right", no_wrap=True)
+    if info.training and not st.stages["process"].total:  # `auralith train --shards`: no data stages
+        _add_end_rows(table, info)
+        return table
     table.add_row("documents in", _fmt_int(st.records))
     table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
     if removal_rows:
@@ -114,11 +121,19 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
     if st.truncated:
         table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))
     table.add_row("shards", _fmt_int(st.shards))
+    _add_end_rows(table, info)
+    return table
+
+
+def _add_end_rows(table: Table, info: JobInfo) -> None:
     if info.started_at and info.finished_at:
         table.add_row("time", f"{(info.finished_at - info.started_at).total_seconds():.1f} s")
     if info.output:
         table.add_row("output", escape(info.output))
-    return table
+    from auralith.train.progress import training_rows
+
+    for name, value in training_rows(info.training):
+        table.add_row(name, escape(value))
 
 
 def stages_table(st: JobStats) -> Table:

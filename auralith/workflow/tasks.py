@@ -268,6 +268,14 @@ def finalize_job(self, job_id: str) -> dict:
     path = write_manifest(cfg.output.path, manifest)
     summary = stats.to_dict()
     summary.pop("issues")
+    if cfg.training is not None:  # the job goes on to train (queue `hpu`); that task marks it succeeded
+        from auralith.train.tasks import start_training
+
+        repo.set_job_state(url, job_id, JobState.RUNNING, output_uri=cfg.output.path, stats=summary,
+                           only_from=(JobState.RUNNING,))
+        repo.add_event(url, job_id, f"data ready: {stats.tokens} tokens in {len(shards)} shards; training queued")
+        start_training(url, job_id, str(path), job.priority)
+        return {"job_id": job_id, "state": JobState.RUNNING, "manifest": str(path), "training": "queued"}
     repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri=cfg.output.path, stats=summary,
                        only_from=(JobState.RUNNING,))
     repo.add_event(url, job_id, f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, "
@@ -300,6 +308,10 @@ def run_job(self, config: dict, job_id: str | None = None, resume: bool = False,
     cfg = job_config(job_id)
     use_storage_config(cfg.storage)
     check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
+    from auralith.train.tasks import resume_training_only
+
+    if resume and resume_training_only(url, job_id, cfg.priority):  # `auralith train` jobs have no data stages
+        return job_id
     check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not repo.list_partitions(url, job_id, "process"):
         _plan(url, job_id, cfg)
@@ -348,6 +360,8 @@ def _stage_plan(url: str, job_id: str, priority: int | None, options: dict | Non
                             task_ids={"process": {}, "tokenize": {}})
     todo: dict[str, list[int]] = {"process": plan.process, "dedup": [], "tokenize": plan.tokenize}
     for p in repo.list_partitions(url, job_id):
+        if p.stage not in todo:
+            continue  # the `train` row: finalize_job starts training again (auralith.train.tasks)
         if p.state != PartitionState.COMMITTED:
             todo.setdefault(p.stage, []).append(p.index)
             if p.task_id and p.stage in plan.task_ids:

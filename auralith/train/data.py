@@ -1,0 +1,130 @@
+"""Training batches from a job's shards: memory-mapped token streams, windows sampled from the seed.
+
+The shards' `input_ids` (documents with their EOS, back to back) are read as one long token stream. A
+batch is `batch_size` windows of `context + 1` tokens at start positions drawn by a generator seeded
+with (seed, split, batch number): batch `n` is the same on every run, so the loader's whole position is
+the batch counter, and a resumed run picks up at batch `n` without replaying anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from bisect import bisect_right
+from pathlib import Path
+
+import numpy as np
+import zstandard
+
+from auralith.errors import InputError
+from auralith.steps.shards import load_manifest
+from auralith.storage.local import atomic_write
+
+SAFETENSORS_DTYPES = {"U16": np.uint16, "U32": np.uint32, "I32": np.int32, "I64": np.int64}
+SPLITS = {"train": 0, "val": 1}
+
+
+def memmap_tensor(path: Path, name: str) -> np.ndarray:
+    """A read-only memory map of one tensor of a safetensors file: no copy, pages load on demand.
+
+    Hand-written over the documented header (8-byte little-endian length, JSON, raw data) because
+    safetensors' numpy loader reads the whole tensor into memory, which a corpus does not fit.
+    """
+    try:
+        with path.open("rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(n))
+        info = header[name]
+        dtype = SAFETENSORS_DTYPES[info["dtype"]]
+        start, end = info["data_offsets"]
+    except (KeyError, ValueError) as exc:
+        raise InputError(f"not a readable shard (tensor {name!r}): {exc}", file=str(path)) from None
+    count = (end - start) // np.dtype(dtype).itemsize
+    if count == 0:
+        return np.empty(0, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=8 + n + start, shape=(count,))
+
+
+def decompressed_shard(path: Path, cache_dir: Path) -> Path:
+    """The plain safetensors file of a `.zst` shard, decompressed into `cache_dir` once and reused."""
+    if not path.name.endswith(".zst"):
+        return path
+    stat = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache_dir / f"{path.name.removesuffix('.zst')}.{key}"
+    if not target.exists():
+        # Written under a temp name and renamed: two workers decompressing at once never see half a file.
+        with path.open("rb") as src, atomic_write(target) as dst:
+            zstandard.ZstdDecompressor().copy_stream(src, dst)
+    return target
+
+
+class TokenStream:
+    """The token stream of every shard in a manifest, read through memory maps."""
+
+    def __init__(self, manifest_path: str | Path, cache_dir: str | Path | None = None):
+        manifest_path = Path(manifest_path)
+        root = manifest_path if manifest_path.is_dir() else manifest_path.parent
+        try:
+            self.manifest = load_manifest(manifest_path)
+        except FileNotFoundError:
+            raise InputError("no manifest.json: did the job's data stages finish?", file=str(manifest_path)) from None
+        except ValueError as exc:
+            raise InputError(f"manifest is not valid JSON: {exc}", file=str(manifest_path)) from None
+        cache = Path(cache_dir) if cache_dir else root / ".cache"
+        self.parts = [memmap_tensor(decompressed_shard(root / s["path"], cache), "input_ids")
+                      for s in self.manifest.get("shards", [])]
+        self.parts = [p for p in self.parts if p.size]
+        self.offsets = np.cumsum([0] + [p.size for p in self.parts]).tolist()
+        tok = self.manifest.get("tokenizer") or {}
+        self.vocab_size = int(tok.get("vocab_size") or 0)
+        if not self.vocab_size:
+            raise InputError("manifest has no tokenizer.vocab_size", file=str(manifest_path))
+
+    def __len__(self) -> int:
+        return self.offsets[-1]
+
+    def read(self, start: int, length: int) -> np.ndarray:
+        """Tokens [start, start + length) of the stream, across shard boundaries, as int64."""
+        out = np.empty(length, dtype=np.int64)
+        filled = 0
+        part = bisect_right(self.offsets, start) - 1
+        while filled < length:
+            lo = start + filled - self.offsets[part]
+            take = min(length - filled, self.parts[part].size - lo)
+            out[filled:filled + take] = self.parts[part][lo:lo + take]
+            filled += take
+            part += 1
+        return out
+
+
+class BatchSampler:
+    """Deterministic batches of (inputs, targets) windows; `position` is the number of batches drawn."""
+
+    def __init__(self, stream: TokenStream, context: int, batch_size: int, seed: int, *,
+                 val_fraction: float = 0.0, split: str = "train", position: int = 0, rank: int = 0,
+                 world: int = 1):
+        self.stream, self.context, self.batch_size, self.seed = stream, context, batch_size, seed
+        self.split, self.position, self.rank, self.world = split, position, rank, world
+        n = len(stream)
+        val_tokens = int(n * val_fraction)
+        # Validation windows come from the end of the stream, training windows from the rest: disjoint.
+        self.lo, self.hi = (n - val_tokens, n) if split == "val" else (0, n - val_tokens)
+        self.windows = self.hi - self.lo - context  # start positions with context + 1 tokens after them
+        if self.windows <= 0:
+            raise InputError(f"the {split} split has {self.hi - self.lo} tokens, fewer than context + 1 "
+                             f"({context + 1}): lower training.context or val_fraction, or add data")
+
+    def batch_at(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch number `n`: (inputs, targets), each int64 of shape (batch_size, context). With several
+        ranks, rank r draws global batches r, r + world, ...: disjoint, and the same for any world size."""
+        global_n = n * self.world + self.rank
+        rng = np.random.Generator(np.random.PCG64([self.seed, SPLITS[self.split], global_n]))
+        starts = self.lo + rng.integers(0, self.windows, size=self.batch_size)
+        rows = np.stack([self.stream.read(int(s), self.context + 1) for s in starts])
+        return rows[:, :-1], rows[:, 1:]
+
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        batch = self.batch_at(self.position)
+        self.position += 1
+        return batch

@@ -1,0 +1,81 @@
+"""The shard loader: memory maps, the zstd cache, deterministic windows, restart from a position."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from auralith.errors import InputError
+from auralith.steps.shards import load_manifest, read_shard
+from auralith.train.data import BatchSampler, TokenStream, memmap_tensor
+from tests.train.conftest import write_shards
+
+
+def _all_tokens(manifest_path):
+    manifest = load_manifest(manifest_path)
+    return np.concatenate([read_shard(manifest_path.parent / s["path"])[0] for s in manifest["shards"]])
+
+
+def test_memmap_matches_the_shard_reader(shards_manifest):
+    first = load_manifest(shards_manifest)["shards"][0]["path"]
+    mapped = memmap_tensor(shards_manifest.parent / first, "input_ids")
+    assert isinstance(mapped, np.memmap)
+    assert np.array_equal(mapped, read_shard(shards_manifest.parent / first)[0])
+
+
+def test_stream_reads_across_shard_boundaries(shards_manifest):
+    stream = TokenStream(shards_manifest)
+    tokens = _all_tokens(shards_manifest)
+    assert len(stream.parts) >= 2 and len(stream) == tokens.size
+    boundary = stream.offsets[1]
+    assert np.array_equal(stream.read(boundary - 5, 40), tokens[boundary - 5:boundary + 35])
+    assert stream.vocab_size == 400
+
+
+def test_zstd_shards_are_decompressed_to_the_cache_once(tmp_path, tokenizer_path, shards_manifest):
+    manifest = write_shards(tmp_path / "z", tokenizer_path, compression="zstd")
+    cache = tmp_path / "cache"
+    stream = TokenStream(manifest, cache)
+    cached = sorted(cache.iterdir())
+    assert cached and all(p.suffix != ".zst" for p in cached)
+    mtimes = [p.stat().st_mtime_ns for p in cached]
+    TokenStream(manifest, cache)
+    assert [p.stat().st_mtime_ns for p in sorted(cache.iterdir())] == mtimes
+    assert np.array_equal(stream.read(0, len(stream)), _all_tokens(shards_manifest))
+
+
+def test_windows_are_contiguous_targets_shifted_by_one(shards_manifest):
+    stream = TokenStream(shards_manifest)
+    x, y = BatchSampler(stream, 32, 4, seed=1).batch_at(0)
+    assert x.shape == y.shape == (4, 32)
+    assert np.array_equal(x[:, 1:], y[:, :-1])
+    tokens = _all_tokens(shards_manifest)
+    row = x[0]
+    starts = [i for i in range(tokens.size - 32) if np.array_equal(tokens[i:i + 32], row)]
+    assert starts, "every window is a contiguous piece of the token stream"
+
+
+def test_batches_depend_on_seed_and_position_only(shards_manifest):
+    stream = TokenStream(shards_manifest)
+    a = BatchSampler(stream, 16, 4, seed=7)
+    run = [a.next_batch()[0] for _ in range(5)]
+    restarted = BatchSampler(stream, 16, 4, seed=7, position=3)
+    assert np.array_equal(restarted.next_batch()[0], run[3]) and restarted.position == 4
+    assert not np.array_equal(BatchSampler(stream, 16, 4, seed=8).batch_at(0)[0], run[0])
+
+
+def test_train_and_val_windows_are_disjoint(shards_manifest):
+    stream = TokenStream(shards_manifest)
+    train = BatchSampler(stream, 16, 4, seed=0, val_fraction=0.1)
+    val = BatchSampler(stream, 16, 4, seed=0, val_fraction=0.1, split="val")
+    assert train.hi == val.lo and train.hi + train.windows + 16 == val.lo + 16 + train.windows
+
+
+def test_too_little_data_is_a_clear_error(shards_manifest):
+    with pytest.raises(InputError, match="fewer than context"):
+        BatchSampler(TokenStream(shards_manifest), 10**9, 1, seed=0)
+
+
+def test_missing_manifest_names_the_file(tmp_path):
+    with pytest.raises(InputError, match="no manifest.json"):
+        TokenStream(tmp_path / "manifest.json")

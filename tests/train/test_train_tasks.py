@@ -1,0 +1,43 @@
+"""The training task's store hooks: a second claim of the `train` row (a redelivered or resent task)
+supersedes the first run, which then stops and writes no checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from auralith.store import migrate, repo, train_repo
+from auralith.store.db import dispose_all
+from auralith.train.tasks import StoreHooks
+
+TASK = SimpleNamespace(request=SimpleNamespace(id=None))  # run outside a worker: no update_state
+
+
+def _metrics(step: int) -> dict:
+    return {"step": step, "loss": 1.0, "lr": 1e-3, "tokens_per_s": 1.0, "tokens_seen": step, "elapsed_s": 1.0}
+
+
+def test_a_newer_claim_supersedes_the_running_one(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    migrate.upgrade(url)
+    repo.create_job(url, "job-1", {"name": "j"}, "h" * 64, "j", "normal")
+    repo.set_job_state(url, "job-1", "running")
+    train_repo.ensure_train_partition(url, "job-1", "/m.json")
+    pid = repo.claim_partition(url, "job-1", "train", 0, "w1", "t1").partition_id
+    first = StoreHooks(TASK, url, "job-1", pid, steps=10, interval=0)
+    first.log(_metrics(1))
+    assert not first.should_stop()
+
+    repo.claim_partition(url, "job-1", "train", 0, "w2", "t1")  # the same message, redelivered
+    second = StoreHooks(TASK, url, "job-1", pid, steps=10, interval=0)
+    first.log(_metrics(2))
+    assert first.should_stop() and first.superseded
+    assert first.checkpoint_started(2, Path("/nowhere/2")) is False
+    second.log(_metrics(1))
+    assert not second.should_stop() and second.checkpoint_started(1, tmp_path / "1") is True
+    assert [m["step"] for m in train_repo.metrics_history(url, "job-1")] == [1, 1]  # step 2 of the old run: dropped
+
+    repo.set_job_state(url, "job-1", "cancelled")
+    second.log(_metrics(2))
+    assert second.should_stop() and second.cancelled
+    dispose_all()
