@@ -120,6 +120,10 @@ def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
             "queue_order_strategy": "priority",
         },
         "result_chord_retry_interval": 0.5,
+        # A result that cannot be stored leaves its chord waiting forever: when the database goes away just
+        # after a task finished, keep retrying (jittered backoff up to 10 s, ~3 min in all), not 3 times.
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 40,
         "task_default_queue": "default",
         "task_queues": task_queues(),
         "task_routes": TASK_ROUTES,

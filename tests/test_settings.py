@@ -36,3 +36,11 @@ def test_visibility_timeout_above_the_hard_time_limit_is_accepted():
 def test_visibility_timeout_a_task_could_outlast_is_refused(env):
     with pytest.raises(ConfigError, match="AURALITH_VISIBILITY_TIMEOUT=.*must exceed the longest task"):
         celery_settings(env)
+
+
+def test_results_are_stored_through_a_database_outage():
+    """A task that finished while PostgreSQL is away keeps retrying to store its result (else its chord
+    would wait forever)."""
+    conf = celery_settings({})
+    assert conf["result_backend_always_retry"] is True
+    assert conf["result_backend_max_retries"] >= 30

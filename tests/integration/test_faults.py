@@ -182,7 +182,8 @@ def test_postgres_refusing_connections_20s(reference, redis_base, pg_store, corp
     log = worker.tail(10**7)
     assert "OperationalError" in log and "Retry in" in log, log[-3000:]
     fk.report("postgres refused 20 s", restore_to_next_commit=t_progress, job_total=total,
-              store_retries=sum("Retry in" in line and "OperationalError" in line for line in log.splitlines()))
+              task_retries=sum("Retry in" in line and "OperationalError" in line for line in log.splitlines()),
+              result_store_retries=log.count("Failed operation _store_result"))
 
 
 def test_soft_time_limit_is_retried_not_lost(reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path):
