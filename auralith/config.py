@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from auralith.errors import ConfigError
 from auralith.monitoring.ops_config import EventsConfig, LimitsConfig
 from auralith.steps.minhash import NearDedupConfig
-from auralith.storage.settings import StorageConfig
 from auralith.steps.quality_config import PIIConfig, QualityConfig
+from auralith.storage.settings import StorageConfig
 from auralith.train.config import TrainingConfig
 
 Priority = Literal["low", "normal", "high", "critical"]

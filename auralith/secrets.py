@@ -33,6 +33,8 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 _PARAM = re.compile(r"(?i)\b(password|passwd|secret|token|api_key|apikey|access_token)=[^&\s'\"]*")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `preprocessing.pii.replace.secret` is a PII type whose value is an action, not a credential.
+_PII_ACTIONS = frozenset({"tag", "hash", "drop", "keep", "off"})
 # Values expanded from `${NAME}` in this process: masked in any text redact() sees later.
 _known_values: set[str] = set()
 
@@ -97,7 +99,8 @@ def redact(obj: Any) -> Any:
     Values of keys named like credentials (`password`, `api_key`, `*_secret`, ...) are masked whole.
     """
     if isinstance(obj, Mapping):
-        return {k: (MASK if isinstance(k, str) and is_secret_key(k) and v not in (None, "") else redact(v))
+        return {k: (MASK if isinstance(k, str) and is_secret_key(k) and v not in (None, "") and v not in _PII_ACTIONS
+                    else redact(v))
                 for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [redact(v) for v in obj]

@@ -42,12 +42,14 @@ def test_redact_text_leaves_ordinary_text():
 def test_redact_masks_secret_keys_but_not_tokenizer_settings():
     cfg = {"tokenization": {"tokenizer": "gpt2", "eos_token": "</s>", "max_length": 5},
            "s3": {"endpoint": "http://minio:9000", "aws_secret_access_key": "s3cret", "password": "s3cret"},
-           "list": [{"api_key": "s3cret"}, "redis://u:s3cret@h/0"], "empty": {"token": ""}}
+           "list": [{"api_key": "s3cret"}, "redis://u:s3cret@h/0"], "empty": {"token": ""},
+           "pii": {"replace": {"secret": "drop"}}}
     out = redact(cfg)
     assert "s3cret" not in repr(out)
     assert out["tokenization"] == cfg["tokenization"]
     assert out["s3"]["endpoint"] == "http://minio:9000" and out["s3"]["password"] == "***"
     assert out["empty"]["token"] == ""
+    assert out["pii"] == cfg["pii"]  # an action for the PII type `secret`, not a credential
     assert [is_secret_key(k) for k in ("eos_token", "tokenizer", "token", "db_password", "Secret")] == \
         [False, False, True, True, True]
 
