@@ -94,7 +94,7 @@ def publish_progress(url: str, job_id: str, partition_id: int, metrics: list[dic
     the run learns of a cancel or a newer claim; a superseded run writes nothing."""
     with session_scope(url) as s:
         row = s.scalars(select(Partition).where(Partition.id == partition_id).with_for_update()).one()
-        ours = (row.progress or {}).get("run") == live.get("run") and row.state == "started"
+        ours = (row.progress or {}).get("run") == live.get("run")
         if ours:
             s.add_all(TrainMetric(job_id=job_id, step=m["step"], loss=m["loss"], val_loss=m.get("val_loss"),
                                   lr=m["lr"], tokens_per_s=m["tokens_per_s"], tokens_seen=m["tokens_seen"],

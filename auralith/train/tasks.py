@@ -141,8 +141,10 @@ def train_model(self, job_id: str) -> dict:
                    resume_from=latest.uri if latest else None, hooks=hooks)
     hooks.flush()
     if result.stopped:
+        if hooks.superseded:  # the row is the newer run's now: leave it alone
+            return {"job_id": job_id, "skipped": "superseded by a newer run of this job"}
         repo.release_partition(url, claim.partition_id)
-        return {"job_id": job_id, "skipped": "job cancelled" if hooks.cancelled else "superseded by a newer run"}
+        return {"job_id": job_id, "skipped": "job cancelled"}
     last = train_repo.latest_checkpoint(url, job_id)
     counts = {**hooks.live, "step": result.step, "params_sha256": result.params_sha256}
     repo.commit_partition(url, claim.partition_id, counts, {"checkpoint": last.uri if last else None})
