@@ -121,7 +121,7 @@ class Client:
 
         url = self._store()
         job = repo.get_job(url, job_id)
-        return build_profile(job, repo.list_partitions(url, job.id))
+        return build_profile(job, repo.list_partitions(url, job.id), train_repo.metrics_history(url, job.id))
 
     def list_jobs(self, limit: int = 50, state: str | None = None) -> list[JobInfo]:
         return [_info(j) for j in repo.list_jobs(self._store(), limit, state)]

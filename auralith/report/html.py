@@ -129,5 +129,14 @@ def render_html(profile: dict, plots: dict[str, str]) -> str:
         out.append(_img(plots, "Tokens per document"))
     else:
         out.append(_not_run("Tokenization"))
+
+    out.append("<h2>Training</h2>")
+    training = profile.get("training")
+    if training:
+        summary = {k: training[k] for k in ("steps", "first_loss", "last_loss", "last_val_loss", "tokens_seen")}
+        out.append(pd.DataFrame([summary]).rename(columns=lambda c: c.replace("_", " ")).to_html(index=False, border=0))
+        out.append(_img(plots, "Training loss"))
+    else:
+        out.append(_not_run("Training"))
     out.append("</body></html>\n")
     return "\n".join(out)

@@ -122,8 +122,9 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t else None
 
 
-def build_profile(job: Job, partitions: list[Partition]) -> dict:
-    """The whole job's profile (the content of `profile.json`) from its partition rows.
+def build_profile(job: Job, partitions: list[Partition], training: list[dict] | None = None) -> dict:
+    """The whole job's profile (the content of `profile.json`) from its partition rows, plus the training
+    metrics history (`train_repo.metrics_history`) when the job trained.
 
     Raises NoProfile when no committed partition carries one.
     """
@@ -164,7 +165,19 @@ def build_profile(job: Job, partitions: list[Partition]) -> dict:
         "tokens_per_document": summarize_series(merge_series([p.get("tokens") for p in tok_profiles])),
         "pii": summed_counts(process, "pii"),
         "dedup_clusters": cluster_summary(_committed(partitions, "dedup")),
+        "training": training_summary(training),
     }
+
+
+def training_summary(history: list[dict] | None) -> dict | None:
+    """Steps, first/last loss and the logged curve of a training run; None when the job did not train."""
+    if not history:
+        return None
+    val = [m for m in history if m.get("val_loss") is not None]
+    return {"steps": history[-1]["step"], "first_loss": history[0]["loss"], "last_loss": history[-1]["loss"],
+            "last_val_loss": val[-1]["val_loss"] if val else None,
+            "tokens_seen": history[-1].get("tokens_seen"),
+            "history": [{k: m.get(k) for k in ("step", "loss", "val_loss", "lr", "tokens_per_s")} for m in history]}
 
 
 def _records(df: pd.DataFrame) -> list[dict]:

@@ -176,6 +176,15 @@ def pii_bars(profile: dict, out_dir: Path) -> str | None:
     return _save(fig, out_dir, "pii.png")
 
 
+def loss_curve(profile: dict, out_dir: Path) -> str | None:
+    training = profile.get("training")
+    if not training:
+        return None
+    from auralith.train.plots import plot_loss_curve
+
+    return plot_loss_curve(training["history"], out_dir / "loss_curve.png").name
+
+
 def _eng(n: float) -> str:
     return EngFormatter(sep="", places=1 if n >= 1000 else 0)(n)
 
@@ -189,7 +198,8 @@ PLOTS = (("Documents and characters per source", sources_bars),
          ("Removals by reason", removals_bars),
          ("Tokens per document", tokens_histogram),
          ("Near-duplicate cluster sizes", cluster_sizes_bars),
-         ("PII by type", pii_bars))
+         ("PII by type", pii_bars),
+         ("Training loss", loss_curve))
 
 
 def draw_all(profile: dict, out_dir: Path) -> dict[str, str]:

@@ -18,20 +18,25 @@ def full_profile() -> dict:
             process_row(1, {0: [60, 90]}, pii={"email": 1}),
             tokenize_row(0, [10, 20, 500]), tokenize_row(1, [15, 30]),
             dedup_row(cluster_sizes={"2": 6, "3": 2, "40": 1})]
-    return build_profile(job(), rows)
+    return build_profile(job(), rows, TRAINING)
+
+
+# What train_repo.metrics_history returns for a short run: loss every step, validation every 10.
+TRAINING = [{"step": s, "loss": 8.0 - s / 10, "val_loss": 8.1 - s / 10 if s % 10 == 0 else None, "lr": 1e-3,
+             "tokens_per_s": 5000.0, "tokens_seen": 512 * s, "elapsed_s": s / 10} for s in range(1, 31)]
 
 
 def test_report_files_are_written_and_the_page_shows_every_plot(tmp_path):
     files = write_report(full_profile(), tmp_path / "rep")
     names = {p.name for p in files.plots.values()}
     assert names == {"sources.png", "length_histogram.png", "removals.png", "tokens_histogram.png",
-                     "cluster_sizes.png", "pii.png"}
+                     "cluster_sizes.png", "pii.png", "loss_curve.png"}
     for path in files.plots.values():
         assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5_000
     html = files.html.read_text()
     assert set(re.findall(r'<img src="([^"]+)"', html)) == names
     for expected in ("Dataset report: t", "web/*.jsonl", "length.too_short", "email", "duplicates removed",
-                     "Tokens per document"):
+                     "Tokens per document", "last val loss"):
         assert expected in html
     assert "not run" not in html
     assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere
@@ -62,7 +67,8 @@ def test_profile_json_schema(tmp_path):
 def test_sections_without_data_say_not_run(tmp_path):
     files = write_report(build_profile(job(), [process_row(0, {0: [40, 50]})]), tmp_path)
     html = files.html.read_text()
-    for section in ("Near-duplicate detection: not run", "PII redaction: not run", "Tokenization: not run"):
+    for section in ("Near-duplicate detection: not run", "PII redaction: not run", "Tokenization: not run",
+                    "Training: not run"):
         assert section in html
     assert "Nothing was removed." in html
     assert {p.name for p in files.plots.values()} == {"sources.png", "length_histogram.png"}
@@ -74,3 +80,9 @@ def test_text_from_the_job_is_escaped(tmp_path):
     prof["job"]["name"] = "<b>x</b>"
     html = write_report(prof, tmp_path).html.read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html and "<b>x</b>" not in html
+
+
+def test_training_section_summarises_the_run_and_keeps_the_curve():
+    prof = full_profile()
+    assert prof["training"]["steps"] == 30 and prof["training"]["last_val_loss"] == 8.1 - 3.0
+    assert [m["step"] for m in prof["training"]["history"]] == list(range(1, 31))
