@@ -86,8 +86,11 @@ def test_interrupted_run_is_cancelled_and_resumable(tmp_path, tokenizer_path):
                       "preprocessing: {quality: {enabled: false}}\n"
                       f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
     env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)}
+    # SIGINT back to its default in the child: pytest started in the background by a shell without job
+    # control (`pytest &` in a script) ignores SIGINT, the child would inherit that and never see Ctrl-C.
     proc = subprocess.Popen([str(AURALITH), "run", str(config)], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -163,7 +163,8 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
         "issue_count": issues.count,
         "profile": profile.to_dict(),
         "lines_removed": dict(sorted(chain.lines_removed.items())),
-        "pii": dict(sorted(chain.pii.items())),
+        # Only when the PII stage ran: the report tells "no PII found" ({}) from "not scanned" (no key).
+        **({"pii": dict(sorted(chain.pii.items()))} if pre.pii.enabled else {}),
     }
 
 

@@ -114,8 +114,6 @@ def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dic
     if not claim.run:
         log.info("job %s %s partition %d skipped: %s", job_id, stage, index, claim.reason)
         return {"job_id": job_id, "stage": stage, "index": index, "skipped": claim.reason}
-    cfg = job_config(job_id)
-    use_storage_config(cfg.storage)
 
     def progress(values: dict) -> None:
         # Called about once a second: also where a running partition learns that its job was cancelled.
@@ -123,6 +121,9 @@ def _run_partition(task: Task, job_id: str, stage: str, index: int, work) -> dic
             raise JobCancelled(f"job {job_id} cancelled")
 
     try:
+        # Inside the try: a soft time limit can land anywhere after the claim (a tiny limit, a slow store).
+        cfg = job_config(job_id)
+        use_storage_config(cfg.storage)
         counts, output_ref = work(cfg, claim.input_ref, progress)
         _fault_test_delay(claim.attempts)
     except JobCancelled:

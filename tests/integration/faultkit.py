@@ -211,6 +211,7 @@ def write_config(tmp_path: Path, tokenizer_path: Path, name: str, data_glob: str
     config = tmp_path / f"{name}.yaml"
     config.write_text(yaml.safe_dump({
         "name": name, "sources": [{"path": data_glob}], "partition_size_mb": 0.05,
+        "preprocessing": {"quality": {"enabled": False}},  # synthetic sentences: keep them (and their shards)
         "tokenization": {"tokenizer": str(tokenizer_path)},
         "output": {"path": str(tmp_path / f"out-{name}"), "max_shard_size_mb": 0.02},
         "work_dir": str(tmp_path / f"work-{name}"),

@@ -152,6 +152,8 @@ def _build_corpus(root: Path):
 
 def _submit(client: Client, tmp_path: Path, tokenizer_path: Path, name: str, **over) -> str:
     cfg = {"name": name, "sources": over.pop("sources"), "partition_size_mb": 0.25,
+           # Every valid document must come through: no quality filtering of the random texts.
+           "preprocessing": {"quality": {"enabled": False}},
            "tokenization": {"tokenizer": str(tokenizer_path)},
            "output": {"path": str(tmp_path / f"out-{name}")}, "work_dir": str(tmp_path / f"work-{name}"), **over}
     path = tmp_path / f"{name}.yaml"

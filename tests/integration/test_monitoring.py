@@ -38,6 +38,8 @@ def _job(tmp_path: Path, tokenizer_path: Path, name: str, docs: int = 600, **ext
     config = tmp_path / f"{name}.yaml"
     config.write_text(yaml.safe_dump({
         "name": name, "sources": [{"path": f"data-{name}/*.jsonl"}], "partition_size_mb": 0.01,
+        # Short synthetic sentences: the quality filters (tested on their own) would remove most of them.
+        "preprocessing": {"quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": f"out-{name}"},
         "work_dir": f"work-{name}", **extra}))
     return config

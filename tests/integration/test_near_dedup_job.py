@@ -23,7 +23,7 @@ def test_near_duplicates_across_partitions_are_removed_and_reported(client, toke
     config.write_text(yaml.safe_dump({
         "name": "near", "sources": [{"path": "data/*.jsonl"}],
         "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
-        "preprocessing": {"near_dedup": {"enabled": True}},
+        "preprocessing": {"near_dedup": {"enabled": True}, "quality": {"enabled": False}},  # docstrings, not web text
         "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
     }))
     job_id = client.submit(config)
@@ -54,6 +54,7 @@ def test_dedup_report_of_a_job_without_near_dedup_is_one_line(client, tokenizer_
     config = tmp_path / "plain.yaml"
     config.write_text(yaml.safe_dump({
         "name": "plain", "sources": [{"path": "data/*.jsonl"}],
+        "preprocessing": {"quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out2"}, "work_dir": "work",
     }))
     info = client.wait(client.submit(config), timeout=120)
@@ -74,7 +75,7 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
     config.write_text(yaml.safe_dump({
         "name": "near-resume", "sources": [{"path": "data/*.jsonl"}],
         "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
-        "preprocessing": {"near_dedup": {"enabled": True}},
+        "preprocessing": {"near_dedup": {"enabled": True}, "quality": {"enabled": False}},  # docstrings, not web text
         "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out3"}, "work_dir": "work3",
     }))
     job_id = client.submit(config)

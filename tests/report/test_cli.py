@@ -39,7 +39,7 @@ def embedded_job(tmp_path_factory, tokenizer_path) -> tuple[Path, str]:
         (root / "notes" / f"n{i}.txt").write_text(" ".join(texts[i * 10:(i + 1) * 10]))
     (root / "job.yaml").write_text(
         f"name: small\nsources: [{{path: data/*.jsonl}}, {{path: notes/*.txt}}]\npartition_size_mb: 0.05\n"
-        f"work_dir: work\npreprocessing: {{length: {{min_chars: 10}}}}\n"
+        f"work_dir: work\npreprocessing: {{length: {{min_chars: 10}}, quality: {{enabled: false}}}}\n"
         f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
     env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "HOME": str(root)}
     done = subprocess.run([str(AURALITH), "run", "job.yaml", "--json"], cwd=root, env=env, capture_output=True,
@@ -65,7 +65,8 @@ def test_report_of_an_embedded_run(embedded_job, tmp_path):
                                 {"reason": "length.too_short", "documents": 1, "percent_of_input": 100 / 605}]
     assert prof["length_before"]["count"] == 605 and prof["length_output"]["count"] == 603
     assert prof["tokens_per_document"]["sum"] == prof["totals"]["tokens"]
-    assert prof["pii"] is None and prof["dedup_clusters"] is None  # those stages are not in this job
+    assert prof["pii"] == {}  # PII redaction is on by default: it ran and found none
+    assert prof["dedup_clusters"] is None  # near dedup is not in this job
     html = (tmp_path / "rep" / "report.html").read_text()
     for png in re.findall(r'<img src="([^"]+)"', html):
         assert (tmp_path / "rep" / png).exists()

@@ -66,7 +66,8 @@ def make_job(tmp_path: Path, tokenizer_path: Path, **near):
         "sources": {"path": "data/*.jsonl"},
         "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
         "work_dir": "work",
-        "preprocessing": {"near_dedup": {"enabled": True, **near}},
+        # Docstrings, not web text: the quality filters (tested on their own) would remove most of them.
+        "preprocessing": {"near_dedup": {"enabled": True, **near}, "quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path)},
         "output": {"path": "out"},
     }, base_dir=tmp_path)

@@ -299,3 +299,9 @@ def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
     aside = {r["id"]: (r["reason"], r["text"]) for r in iter_jsonl_zst(paths.removed(0))}
     assert aside["d1"] == ("pii.phone", rows[4]["text"])  # kept aside as read, so nothing silently disappears
     assert aside["r1"][0] == "c4.lorem_ipsum" and set(aside) == {"r1", "r2", "d1"}
+
+    # With PII off the partition records no `pii` figures (the report then says "not scanned", not "none").
+    off = parse_config({"sources": {"path": "data/*.jsonl"}, "work_dir": "work",
+                        "preprocessing": {"pii": {"enabled": False}},
+                        "tokenization": {"tokenizer": str(tokenizer_path)}}, base_dir=tmp_path)
+    assert "pii" not in run_process(off, plan_partitions(off), WorkPaths.for_job(off, "job-q2"))[0]
