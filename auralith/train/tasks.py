@@ -59,8 +59,10 @@ class StoreHooks:
     and a newer claim of the row are learnt in the same round.
     """
 
-    def __init__(self, task: Task, url: str, job_id: str, partition_id: int, steps: int, interval: float):
+    def __init__(self, task: Task, url: str, job_id: str, partition_id: int, steps: int, interval: float,
+                 start_kind: str | None = None):
         self.task, self.url, self.job_id = task, url, job_id
+        self.start_kind = start_kind  # the event kind of "training started" (webhooks filter on it)
         self.partition_id, self.interval = partition_id, interval
         self.live: dict = {"run": uuid(), "steps": steps}
         train_repo.take_over(url, partition_id, self.live["run"])
@@ -73,7 +75,8 @@ class StoreHooks:
         self.live.update(device=info["device"], step=info["start_step"])
         start = "resumed at step {start_step}".format(**info) if info["start_step"] else "started"
         repo.add_event(self.url, self.job_id, f"training {start} on {info['device']}: "
-                                              f"{info['parameters']:,} parameters, {info['tokens']:,} tokens")
+                                              f"{info['parameters']:,} parameters, {info['tokens']:,} tokens",
+                       kind=self.start_kind)
         self.flush()
 
     def log(self, metrics: dict) -> None:
@@ -133,8 +136,11 @@ def train_model(self, job_id: str) -> dict:
         # threads: torch's one OpenMP thread per core then stalls at every op (291 vs 2,395 tok/s measured
         # on 2 cores). A solo worker trains in its main thread and keeps torch's default.
         training = training.model_copy(update={"threads": 1})
+    # A job that only trains (`auralith train --shards`) starts here; a data job sent `started` at planning.
+    train_only = all(p.stage == train_repo.TRAIN_STAGE for p in repo.list_partitions(url, job_id))
     # Take the row over first: an older run of this job still alive writes nothing from now on.
-    hooks = StoreHooks(self, url, job_id, claim.partition_id, training.steps, training.progress_interval_s)
+    hooks = StoreHooks(self, url, job_id, claim.partition_id, training.steps, training.progress_interval_s,
+                       start_kind="started" if train_only else None)
     latest = train_repo.latest_checkpoint(url, job_id)
     train_repo.prepare_resume(url, job_id, latest.step if latest else 0)
     result = train(training, claim.input_ref["manifest"], checkpoint_root(cfg, job_id),
@@ -149,8 +155,9 @@ def train_model(self, job_id: str) -> dict:
     counts = {**hooks.live, "step": result.step, "params_sha256": result.params_sha256}
     repo.commit_partition(url, claim.partition_id, counts, {"checkpoint": last.uri if last else None})
     repo.set_job_state(url, job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,))
+    # kind "finished": the job's end for event sinks (finalize_job leaves it to training when the job trains).
     repo.add_event(url, job_id, f"training finished at step {result.step}: loss {result.loss:.4f}, "
-                                f"checkpoint {last.uri if last else '-'}")
+                                f"checkpoint {last.uri if last else '-'}", kind="finished")
     return {"job_id": job_id, "step": result.step, "loss": result.loss, "params_sha256": result.params_sha256}
 
 
@@ -186,6 +193,6 @@ def submit_training(cfg: JobConfig, manifest: str | Path, *, priority: str | Non
     job_id = repo.new_job_id()
     repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, priority or cfg.priority)
     repo.set_job_state(url, job_id, JobState.RUNNING, output_uri=str(manifest.parent))
-    repo.add_event(url, job_id, f"training submitted on {manifest}")
+    repo.add_event(url, job_id, f"training submitted on {manifest}", kind="submitted")
     start_training(url, job_id, str(manifest), priority or cfg.priority)
     return job_id

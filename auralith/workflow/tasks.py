@@ -274,7 +274,8 @@ def finalize_job(self, job_id: str) -> dict:
 
         repo.set_job_state(url, job_id, JobState.RUNNING, output_uri=cfg.output.path, stats=summary,
                            only_from=(JobState.RUNNING,))
-        repo.add_event(url, job_id, f"data ready: {stats.tokens} tokens in {len(shards)} shards; training queued")
+        repo.add_event(url, job_id, f"data ready: {stats.tokens} tokens in {len(shards)} shards; training queued",
+                       kind="stage_done")
         start_training(url, job_id, str(path), job.priority)
         return {"job_id": job_id, "state": JobState.RUNNING, "manifest": str(path), "training": "queued"}
     repo.set_job_state(url, job_id, JobState.SUCCEEDED, output_uri=cfg.output.path, stats=summary,

@@ -3,6 +3,7 @@ chains the training task (queue `hpu`), a tiny GPT learns from the shards, and s
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def test_job_trains_on_its_own_shards_after_the_data_stages(client, pg_store, tm
     config["training"] = {"layers": 2, "heads": 2, "d_model": 64, "context": 64, "batch_size": 8, "steps": 40,
                           "lr": 3e-3, "warmup_steps": 4, "checkpoint_every": 20, "log_every": 10,
                           "eval_every": 20, "threads": 1}
+    config["events"] = {"jsonl": "events.jsonl"}
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
 
     info = client.wait(client.submit(tmp_path / "demo.yaml"), timeout=300)
@@ -41,3 +43,6 @@ def test_job_trains_on_its_own_shards_after_the_data_stages(client, pg_store, tm
     assert history[-1]["val_loss"] < history[1]["val_loss"] + 1e-9
     events = [message for _, _, message in client.events(info.id)]
     assert any(m.startswith("data ready") for m in events) and any("training finished" in m for m in events)
+    # Event sinks see one `finished`, when training ends (not when the data stages do).
+    sunk = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in sunk].count("finished") == 1 and "training finished" in sunk[-1]["message"], sunk

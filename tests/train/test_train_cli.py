@@ -22,7 +22,8 @@ TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 32, "batch_size":
 
 
 def _config(tmp_path: Path, tokenizer_path: Path, training: dict | None = TRAINING) -> Path:
-    cfg = {"name": "tiny", "sources": [{"path": "data/*.jsonl"}], "tokenization": {"tokenizer": str(tokenizer_path)}}
+    cfg = {"name": "tiny", "sources": [{"path": "data/*.jsonl"}], "tokenization": {"tokenizer": str(tokenizer_path)},
+           "events": {"jsonl": "events.jsonl"}}
     if training:
         cfg["training"] = training
     path = tmp_path / "train.yaml"
@@ -58,6 +59,9 @@ def test_train_here_on_existing_shards(tmp_path, tokenizer_path, shards_manifest
     dispose_all()
     assert [m["step"] for m in history] == [5, 10, 15, 20, 25, 30]
     assert history[-1]["loss"] < history[0]["loss"]
+    # The job's life reaches event sinks with the kinds webhooks filter on (submitted, started, finished).
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert kinds[0] == "submitted" and kinds[-1] == "finished" and "started" in kinds, kinds
     png = plot_loss_curve(history, tmp_path / "loss.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
