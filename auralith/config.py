@@ -102,17 +102,6 @@ class JobConfig(_Strict):
     def _one_source(cls, v: Any) -> Any:
         return [v] if isinstance(v, dict) else v
 
-    @field_validator("training")
-    @classmethod
-    def _training_paths_local(cls, v: TrainingConfig | None, info: Any) -> TrainingConfig | None:
-        from auralith.train.config import remote_path_problem
-
-        output, work_dir = info.data.get("output"), info.data.get("work_dir")
-        if v is not None and output is not None and work_dir is not None:
-            if problem := remote_path_problem(v, output.path, work_dir):
-                raise ValueError(problem)
-        return v
-
     def resolved(self, base_dir: str | Path | None = None) -> JobConfig:
         """A copy whose local paths are absolute, so workers in other directories find them."""
         base = Path(base_dir or self.base_dir or Path.cwd()).resolve()

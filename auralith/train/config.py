@@ -63,17 +63,3 @@ class TrainingConfig(BaseModel):
     @property
     def tokens_per_step(self) -> int:
         return self.batch_size * self.grad_accum * self.context
-
-
-def remote_path_problem(training: TrainingConfig, output_path: str, work_dir: str) -> str | None:
-    """Why this job cannot train, or None. Training memory-maps its shards and writes checkpoints with local
-    file calls, so the shards (`output.path`) and checkpoints (`training.checkpoint_dir`, else `work_dir`)
-    must be on a local or shared filesystem: an s3:// one is refused here instead of failing mid-job (or
-    writing checkpoints under a local folder named `s3:`)."""
-    checkpoints = ("training.checkpoint_dir", training.checkpoint_dir) if training.checkpoint_dir else (
-        "work_dir", work_dir)
-    for key, path in (("output.path", output_path), checkpoints):
-        if "://" in path:
-            return (f"needs {key} on a local or shared filesystem, not {path} (training reads shards "
-                    "and writes checkpoints as files)")
-    return None

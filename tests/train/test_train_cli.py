@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -113,19 +112,3 @@ def test_resume_plan_of_a_job_killed_while_training_is_finalize_then_training(tm
     plan = tasks._stage_plan(url, "job-t", None)
     assert (plan.process, plan.dedup, plan.tokenize) == ([], False, [])
     dispose_all()
-
-
-def test_training_with_s3_shards_or_checkpoints_is_a_config_error():
-    from auralith.config import parse_config
-    from auralith.errors import ConfigError
-
-    base = {"sources": {"path": "s3://b/in/*.jsonl"}, "tokenization": {"tokenizer": "t.json"}, "training": {}}
-    with pytest.raises(ConfigError) as err:
-        parse_config({**base, "output": {"path": "s3://b/out"}})
-    assert "training: needs output.path on a local or shared filesystem, not s3://b/out" in str(err.value)
-    with pytest.raises(ConfigError) as err:
-        parse_config({**base, "work_dir": "s3://b/work"})
-    assert "training: needs work_dir on a local" in str(err.value)
-    # Checkpoints elsewhere: the work dir may be in the store; without training, anything goes.
-    parse_config({**base, "work_dir": "s3://b/work", "training": {"checkpoint_dir": "/tmp/ckpt"}})
-    parse_config({**{k: v for k, v in base.items() if k != "training"}, "output": {"path": "s3://b/out"}})
