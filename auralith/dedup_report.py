@@ -7,7 +7,6 @@ import json
 import click
 from rich.table import Table
 
-from auralith import storage
 from auralith.cli import _client, console, service_options
 from auralith.errors import AuralithError
 from auralith.store.models import PartitionState
@@ -34,7 +33,7 @@ def dedup_report(client, job_id: str, top: int = 10) -> dict:
                             f"{row.state if row else 'not planned'})")
     path = NearDedupPaths(WorkPaths.for_job(cfg, info.id)).clusters
     try:
-        clusters = json.loads(storage.read_bytes(path))["clusters"]
+        clusters = json.loads(path.read_bytes())["clusters"]
     except FileNotFoundError:
         raise AuralithError(f"cluster list missing: {path} (is the job's work_dir on this machine?)") from None
     c = row.counts or {}

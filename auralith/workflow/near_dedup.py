@@ -13,7 +13,6 @@ by `bucket_slice_entries`, not by the corpus.
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from auralith import storage
 from auralith.steps.minhash import (
     EMPTY,
     MinHasher,
@@ -32,7 +30,7 @@ from auralith.steps.minhash import (
     estimated_jaccard,
     node_id,
 )
-from auralith.storage import write_bytes_atomic
+from auralith.storage.local import atomic_write, write_bytes_atomic
 from auralith.workflow.runners import ProgressFn, WorkPaths, _Throttle
 
 EXACT_SUMMARY = "exact.json"
@@ -44,49 +42,40 @@ class NearDedupPaths:
 
     work: WorkPaths
 
-    # Paths for a local work_dir, s3:// strings for one in an object store (storage.join keeps `s3://`).
     @property
-    def root(self) -> Path | str:
-        return storage.join(self.work.root, "minhash")
+    def root(self) -> Path:
+        return self.work.root / "minhash"
 
-    def signatures(self, i: int) -> Path | str:
-        return storage.join(self.root, "sig", f"{i:05d}.npy")
+    def signatures(self, i: int) -> Path:
+        return self.root / "sig" / f"{i:05d}.npy"
 
-    def band_keys(self, i: int) -> Path | str:
-        return storage.join(self.root, "bands", f"{i:05d}.keys.npy")
+    def band_keys(self, i: int) -> Path:
+        return self.root / "bands" / f"{i:05d}.keys.npy"
 
-    def band_positions(self, i: int) -> Path | str:
-        return storage.join(self.root, "bands", f"{i:05d}.pos.npy")
+    def band_positions(self, i: int) -> Path:
+        return self.root / "bands" / f"{i:05d}.pos.npy"
 
-    def ids(self, i: int) -> Path | str:
-        return storage.join(self.root, "ids", f"{i:05d}.json")
+    def ids(self, i: int) -> Path:
+        return self.root / "ids" / f"{i:05d}.json"
 
-    def edges(self, band: int) -> Path | str:
-        return storage.join(self.root, "edges", f"{band:03d}.npy")
+    def edges(self, band: int) -> Path:
+        return self.root / "edges" / f"{band:03d}.npy"
 
-    def near_drops(self, i: int) -> Path | str:
-        return storage.join(self.work.root, "dedup", f"{i:05d}.near.json")
-
-    @property
-    def exact_summary(self) -> Path | str:
-        return storage.join(self.root, EXACT_SUMMARY)
+    def near_drops(self, i: int) -> Path:
+        return self.work.drops(i).with_suffix(".near.json")
 
     @property
-    def clusters(self) -> Path | str:
-        return storage.join(self.root, "clusters.json")
+    def exact_summary(self) -> Path:
+        return self.root / EXACT_SUMMARY
+
+    @property
+    def clusters(self) -> Path:
+        return self.root / "clusters.json"
 
 
-def _save_npy(path: Path | str, array: np.ndarray) -> None:
-    with storage.atomic_write(path) as fh:
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_write(path) as fh:
         np.save(fh, array, allow_pickle=False)
-
-
-def _load_npy(path: Path | str) -> np.ndarray:
-    """A .npy file, memory-mapped when local (only the pages read become resident); an object in a store
-    (s3://) cannot be mapped and is read whole."""
-    if storage.is_url(path):
-        return np.load(io.BytesIO(storage.read_bytes(path)), allow_pickle=False)
-    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 class SignatureWriter:
@@ -137,7 +126,7 @@ def save_exact_summary(paths: NearDedupPaths, counts: dict) -> None:
 
 def load_exact_summary(paths: NearDedupPaths) -> dict | None:
     p = paths.exact_summary
-    return json.loads(storage.read_bytes(p)) if storage.exists(p) else None
+    return json.loads(p.read_bytes()) if p.exists() else None
 
 
 def decide_exact_first(exact_dedup: bool, work: WorkPaths, n_partitions: int) -> dict:
@@ -158,8 +147,8 @@ def _exact_losers(work: WorkPaths, n_partitions: int) -> np.ndarray:
     parts = []
     for p in range(n_partitions):
         path = work.drops(p)
-        if storage.exists(path):
-            positions = json.loads(storage.read_bytes(path))
+        if path.exists():
+            positions = json.loads(path.read_bytes())
             parts.append(node_id(np.full(len(positions), p, dtype=np.uint64), np.asarray(positions, dtype=np.uint64)))
     return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
 
@@ -177,12 +166,7 @@ def find_band_edges(cfg: NearDedupConfig, work: WorkPaths, n_partitions: int, ba
     """
     paths = NearDedupPaths(work)
     losers = _exact_losers(work, n_partitions)
-    remote = storage.is_url(work.root)
-    # An object store cannot be mapped: there each partition's band row is read once and held for all the
-    # slices (~16 bytes a document of the corpus, not bounded by `bucket_slice_entries`).
-    rows = {p: (np.array(_load_npy(paths.band_keys(p))[band]), np.array(_load_npy(paths.band_positions(p))[band]))
-            for p in range(n_partitions)} if remote else {}
-    total = sum(len(rows[p][0]) if remote else _load_npy(paths.band_keys(p)).shape[1] for p in range(n_partitions))
+    total = sum(np.load(paths.band_keys(p), mmap_mode="r").shape[1] for p in range(n_partitions))
     n_slices = max(1, -(-total // cfg.bucket_slice_entries))
     report = _Throttle(progress)
     candidates = 0
@@ -191,13 +175,12 @@ def find_band_edges(cfg: NearDedupConfig, work: WorkPaths, n_partitions: int, ba
         keys, nodes = [], []
         for p in range(n_partitions):
             # mmap, then copy the slice and let go: only this slice's pages are ever resident.
-            kb = rows[p][0] if remote else _load_npy(paths.band_keys(p))[band]
+            kb = np.load(paths.band_keys(p), mmap_mode="r")[band]
             a = int(np.searchsorted(kb, np.uint64(lo), "left"))
             b = len(kb) if hi is None else int(np.searchsorted(kb, np.uint64(hi), "left"))
             if b > a:
                 keys.append(np.array(kb[a:b]))
-                pb = rows[p][1] if remote else _load_npy(paths.band_positions(p))[band]
-                pos = np.array(pb[a:b], dtype=np.uint64)
+                pos = np.array(np.load(paths.band_positions(p), mmap_mode="r")[band, a:b], dtype=np.uint64)
                 nodes.append(node_id(np.full(b - a, p, dtype=np.uint64), pos))
             del kb
         if not keys:
@@ -226,7 +209,7 @@ def verify_edges(paths: NearDedupPaths, edges: np.ndarray) -> np.ndarray:
     for p in np.unique(parts):
         mask = parts == p
         rows = (uniq[mask] & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        mm = _load_npy(paths.signatures(int(p)))
+        mm = np.load(paths.signatures(int(p)), mmap_mode="r")
         got = np.array(mm[rows])
         del mm
         if sigs is None:
@@ -245,7 +228,7 @@ def _keeper_order(paths: NearDedupPaths, clusters: list[np.ndarray]) -> list[lis
         for node in nodes.tolist():
             by_part.setdefault(node >> 32, []).append((c, node))
     for p in sorted(by_part):
-        ids = json.loads(storage.read_bytes(paths.ids(p)))
+        ids = json.loads(paths.ids(p).read_bytes())
         for c, node in by_part[p]:
             members[c].append((ids[node & 0xFFFFFFFF], node))
     for m in members:
@@ -257,7 +240,7 @@ def join_clusters(cfg: NearDedupConfig, work: WorkPaths, n_partitions: int) -> d
     """The chord body: union-find over every band's edges, keep the smallest id of each cluster, write
     per-partition near drop lists and the biggest clusters. Returns the dedup row's counts."""
     paths = NearDedupPaths(work)
-    parts = [np.array(_load_npy(paths.edges(b))) for b in range(cfg.num_bands)]
+    parts = [np.load(paths.edges(b)) for b in range(cfg.num_bands)]
     edges = np.unique(np.concatenate(parts), axis=0) if parts else np.empty((0, 2), dtype=np.uint64)
     members = _keeper_order(paths, connected_components(edges))
     drops: list[list[int]] = [[] for _ in range(n_partitions)]
@@ -292,9 +275,9 @@ def read_near_drops(work: WorkPaths, index: int) -> set[int]:
     from auralith.errors import InputError
 
     path = NearDedupPaths(work).near_drops(index)
-    if not storage.exists(path):
+    if not path.exists():
         raise InputError("near-dedup drop list missing: do all workers share the work_dir?", file=str(path))
-    return set(json.loads(storage.read_bytes(path)))
+    return set(json.loads(path.read_bytes()))
 
 
 def near_dedup_rows(cfg: NearDedupConfig, n_partitions: int) -> dict[str, list[tuple[dict, int]]]:

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from auralith import storage
 from auralith.config import parse_config
 from auralith.errors import InputError
 from auralith.workflow import runners
@@ -61,12 +60,12 @@ def near_corpus(data: Path) -> dict[str, set[str]]:
             "near_duplicate": {*(f"n{i:03d}" for i in near), "c001", "c002", "b030"}}
 
 
-def make_job(tmp_path: Path, tokenizer_path: Path, work_dir: str = "work", **near):
+def make_job(tmp_path: Path, tokenizer_path: Path, **near):
     expected = near_corpus(tmp_path / "data")
     cfg = parse_config({
         "sources": {"path": "data/*.jsonl"},
         "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
-        "work_dir": work_dir,
+        "work_dir": "work",
         # Docstrings, not web text: the quality filters (tested on their own) would remove most of them.
         "preprocessing": {"near_dedup": {"enabled": True, **near}, "quality": {"enabled": False}},
         "tokenization": {"tokenizer": str(tokenizer_path)},
@@ -92,7 +91,7 @@ def dropped_ids(work: WorkPaths, n: int) -> dict[str, set[str]]:
     paths = NearDedupPaths(work)
     out: dict[str, set[str]] = {"exact_duplicate": set(), "near_duplicate": set()}
     for p in range(n):
-        ids = json.loads(storage.read_bytes(paths.ids(p)))
+        ids = json.loads(paths.ids(p).read_bytes())
         out["exact_duplicate"] |= {ids[i] for i in runners.read_drops(work, p, required=False)}
         out["near_duplicate"] |= {ids[i] for i in read_near_drops(work, p)}
     return out
@@ -117,18 +116,6 @@ def test_near_copies_across_partitions_are_removed_once_with_their_reason(tmp_pa
     assert sum(b["candidates"] for b in bands) >= joined["edges"]
     biggest = json.loads(NearDedupPaths(work).clusters.read_bytes())["clusters"][0]
     assert biggest["size"] == 3 and biggest["kept"] == "b040" and biggest["removed_examples"] == ["c001", "c002"]
-
-
-def test_near_dedup_with_its_work_dir_in_an_object_store(tmp_path, tokenizer_path, bucket):
-    """An s3:// work_dir: signatures, band files, edges and drop lists go through the store (no mmap)."""
-    cfg, plan, work, expected = make_job(tmp_path, tokenizer_path, work_dir=f"s3://{bucket}/work",
-                                         bucket_slice_entries=10)
-    processed, bands, joined, tokenized = run_near(cfg, plan, work)
-    assert dropped_ids(work, len(plan)) == expected
-    assert joined["cluster_sizes"] == {"2": 11, "3": 1} and bands[0]["slices"] == 7
-    assert sum(c["kept"] for c in tokenized) == 70 - 15
-    edges = storage.list_files(f"s3://{bucket}/work/job-n/minhash/edges/*.npy")
-    assert len(edges) == cfg.preprocessing.near_dedup.num_bands
 
 
 def test_band_slices_and_reruns_give_the_same_edges(tmp_path, tokenizer_path):
