@@ -11,9 +11,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auralith.errors import ConfigError
+from auralith.monitoring.ops_config import EventsConfig, LimitsConfig
 from auralith.steps.minhash import NearDedupConfig
 from auralith.storage.settings import StorageConfig
-from auralith.monitoring.ops_config import EventsConfig, LimitsConfig
 
 Priority = Literal["low", "normal", "high", "critical"]
 
