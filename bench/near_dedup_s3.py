@@ -77,30 +77,42 @@ def _bench() -> None:
             break
         except Exception:  # noqa: BLE001
             time.sleep(0.2)
-    fetched = [0]
-    s3_client().meta.events.register("after-call.s3.GetObject", lambda parsed, **_: fetched.__setitem__(
-        0, fetched[0] + int(parsed.get("ContentLength") or 0)))
+    fetched: dict[str, int] = {}
+    last_key = [""]  # the task reads one object at a time: the key of the GetObject under way
+
+    def key_of(params, **_):
+        last_key[0] = "band rows" if "/bands/" in params.get("Key", "") else "signature rows"
+
+    def count(parsed, **_):
+        fetched[last_key[0]] = fetched.get(last_key[0], 0) + int(parsed.get("ContentLength") or 0)
+
+    s3_client().meta.events.register("provide-client-params.s3.GetObject", key_of)
+    s3_client().meta.events.register("after-call.s3.GetObject", count)
     cfg = NearDedupConfig(enabled=True, bucket_slice_entries=50_000)
     with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
         local, remote = WorkPaths(Path(tmp) / "work"), WorkPaths("s3://bench/work")
         write_work(local, cfg)
         write_work(remote, cfg)
-        band_files = sum(storage.size(f(p)) for p in range(PARTITIONS)
-                         for f in (NearDedupPaths(remote).band_keys, NearDedupPaths(remote).band_positions))
+        nd = NearDedupPaths(remote)
+        whole = {"band rows": sum(storage.size(f(p)) for p in range(PARTITIONS) for f in (nd.band_keys,
+                                                                                          nd.band_positions)),
+                 "signature rows": sum(storage.size(nd.signatures(p)) for p in range(PARTITIONS))}
         rows = []
         for name, work in (("local", local), ("s3", remote)):
-            fetched[0] = 0
+            fetched.clear()
             t = time.perf_counter()
             counts = find_band_edges(cfg, work, PARTITIONS, BAND)
-            rows.append((name, time.perf_counter() - t, fetched[0], counts))
-    assert rows[0][3] == rows[1][3], "the two work dirs must give the same edges"
-    (_, t_local, _, counts), (_, t_s3, got, _) = rows
+            rows.append((name, time.perf_counter() - t, counts))
+    assert rows[0][2] == rows[1][2], "the two work dirs must give the same edges"
+    (_, t_local, counts), (_, t_s3, _) = rows
     print(f"one band task: {PARTITIONS} partitions x {DOCS} documents, {cfg.num_bands} bands, "
           f"{counts['slices']} slices, {counts['candidates']} candidates, {counts['edges']} edges")
-    print(f"{'':28}{'local':>12}{'s3':>12}{'ratio':>8}")
-    print(f"{'seconds':28}{t_local:12.2f}{t_s3:12.2f}{t_s3 / t_local:8.2f}")
-    print(f"{'bytes fetched (s3)':28}{'':12}{got / 2**20:10.1f}MB")
-    print(f"{'whole band files instead':28}{'':12}{band_files / 2**20:10.1f}MB{band_files / max(got, 1):7.1f}x")
+    print(f"{'':34}{'local':>10}{'s3':>10}{'ratio':>8}")
+    print(f"{'seconds':34}{t_local:10.2f}{t_s3:10.2f}{t_s3 / t_local:8.1f}")
+    print(f"{'':34}{'fetched':>10}{'files':>10}{'ratio':>8}")
+    for what, size in whole.items():
+        got = fetched.get(what, 0)
+        print(f"{'MB of ' + what + ' (s3)':34}{got / 2**20:10.2f}{size / 2**20:10.2f}{got / size:8.3f}")
 
 
 if __name__ == "__main__":

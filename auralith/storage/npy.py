@@ -27,7 +27,7 @@ from numpy.lib import format as npy_format
 from auralith import storage
 from auralith.errors import InputError
 
-_HEADER_READ = 1 << 16  # .npy headers are padded to 64 bytes; numpy refuses ones over 10 kB by default
+_HEADER_READ = 4096  # np.save's headers of plain arrays are 128 bytes; a longer one costs a second read
 _GAP = 256 << 10  # read through gaps below this: a GET's round trip costs more than 256 kB of transfer
 _RUN = 16 << 20  # but never hold more than this many bytes of one ranged read at once
 
@@ -63,7 +63,15 @@ def load_npy(path: str | Path) -> np.ndarray:
 def read_header(path: str | Path) -> NpyHeader:
     """The header of a `.npy` file or object (one small read)."""
     with storage.open_read(path, 0, _HEADER_READ, buffer_size=_HEADER_READ) as fh:
-        return _parse_header(fh.read(_HEADER_READ), path)
+        data = fh.read(_HEADER_READ)
+    # magic (6) + version (2) + header length (2 bytes in version 1, 4 after) + header
+    if len(data) >= 12 and data[:6] == npy_format.MAGIC_PREFIX:
+        wide = data[6] >= 2
+        need = (12 + int.from_bytes(data[8:12], "little")) if wide else (10 + int.from_bytes(data[8:10], "little"))
+        if need > len(data):
+            with storage.open_read(path, 0, need, buffer_size=need) as fh:
+                data = fh.read(need)
+    return _parse_header(data, path)
 
 
 def _parse_header(data: bytes, path: str | Path) -> NpyHeader:

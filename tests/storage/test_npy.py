@@ -92,3 +92,11 @@ def test_a_missing_object_is_file_not_found(bucket, tmp_path):
         row_file(f"s3://{bucket}/nothing.npy", 0, tmp_path)
     with pytest.raises(FileNotFoundError):
         load_npy(str(tmp_path / "nothing.npy"))
+
+
+def test_a_header_longer_than_the_first_read(where, monkeypatch):
+    monkeypatch.setattr(npy, "_HEADER_READ", 16)  # np.save's header is 128 bytes: a second read fetches it
+    path = storage.join(where, "a.npy")
+    save_npy(path, array(rows=3, cols=2))
+    assert read_header(path).shape == (3, 2) and read_header(path).offset == 128
+    assert np.array_equal(read_rows(path, np.array([2])), array(rows=3, cols=2)[[2]])
