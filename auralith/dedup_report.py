@@ -17,6 +17,7 @@ def dedup_report(client, job_id: str, top: int = 10) -> dict:
 
     Raises AuralithError (one line for the user) when the job has no near-dedup result to show.
     """
+    from auralith import storage
     from auralith.config import JobConfig
     from auralith.store import repo
     from auralith.workflow.near_dedup import NearDedupPaths
@@ -31,10 +32,11 @@ def dedup_report(client, job_id: str, top: int = 10) -> dict:
     if row is None or row.state != PartitionState.COMMITTED:
         raise AuralithError(f"job {info.id} has not finished dedup yet (dedup stage: "
                             f"{row.state if row else 'not planned'})")
+    storage.use_storage_config(cfg.storage)  # the job's S3 endpoint and settings, when its work_dir is s3://
     path = NearDedupPaths(WorkPaths.for_job(cfg, info.id)).clusters
     try:
-        clusters = json.loads(path.read_bytes())["clusters"]
-    except FileNotFoundError:
+        clusters = json.loads(storage.read_bytes(path))["clusters"]
+    except FileNotFoundError:  # an S3 ObjectNotFound is one too
         raise AuralithError(f"cluster list missing: {path} (is the job's work_dir on this machine?)") from None
     c = row.counts or {}
     return {

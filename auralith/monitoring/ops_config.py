@@ -50,6 +50,15 @@ class EventsConfig(_Strict):
     jsonl: str | None = Field(default=None, min_length=1)
     webhook: WebhookConfig | None = None
 
+    @field_validator("jsonl")
+    @classmethod
+    def _local_file(cls, v: str | None) -> str | None:
+        # Lines are appended by many workers with O_APPEND; an object store cannot append to an object.
+        if v is not None and "://" in v:
+            raise ValueError("must be a local file (lines are appended, which S3 objects cannot be); "
+                             "use the webhook, or `auralith logs`, for a job whose files are all on S3")
+        return v
+
 
 class LimitsConfig(_Strict):
     """Per-job resource limits on its tasks; None means the worker's setting (see docs/operations.md)."""

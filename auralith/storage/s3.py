@@ -79,7 +79,9 @@ def s3_client(settings: S3Settings | None = None) -> Any:
     with _clients_lock:  # boto3 sessions are not thread-safe while they create clients
         client = _clients.get(settings)
         if client is None:
-            config = Config(retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            # `total_max_attempts` counts the first request, as `storage.s3.max_attempts` does; botocore's
+            # `max_attempts` key counts retries only (2 would mean 3 requests).
+            config = Config(retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
                             s3={"addressing_style": settings.addressing_style or "auto"},
                             connect_timeout=10, read_timeout=120, max_pool_connections=32)
             session = boto3.session.Session(profile_name=settings.profile)

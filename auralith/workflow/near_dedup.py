@@ -9,17 +9,23 @@ Exact dedup is decided first; its losers are left out of the graph, so a documen
 `exact_duplicate` or as `near_duplicate`. A band task reads one band of each partition, one slice of the
 key space at a time (each band file is sorted, so a slice is a contiguous range): its memory is bounded
 by `bucket_slice_entries`, not by the corpus.
+
+Every file goes through `auralith.storage`, so the work dir may be local or `s3://`: local band and
+signature files are memory-mapped as before; on S3 only the band row or the signature rows a task needs
+are fetched (see auralith/storage/npy.py for why).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from auralith import storage
 from auralith.steps.minhash import (
     EMPTY,
     MinHasher,
@@ -30,7 +36,8 @@ from auralith.steps.minhash import (
     estimated_jaccard,
     node_id,
 )
-from auralith.storage.local import atomic_write, write_bytes_atomic
+from auralith.storage import write_bytes_atomic
+from auralith.storage.npy import load_npy, read_header, read_rows, row_file, save_npy
 from auralith.workflow.runners import ProgressFn, WorkPaths, _Throttle
 
 EXACT_SUMMARY = "exact.json"
@@ -43,39 +50,34 @@ class NearDedupPaths:
     work: WorkPaths
 
     @property
-    def root(self) -> Path:
-        return self.work.root / "minhash"
+    def root(self) -> Path | str:
+        return storage.join(self.work.root, "minhash")
 
-    def signatures(self, i: int) -> Path:
-        return self.root / "sig" / f"{i:05d}.npy"
+    def signatures(self, i: int) -> Path | str:
+        return storage.join(self.root, "sig", f"{i:05d}.npy")
 
-    def band_keys(self, i: int) -> Path:
-        return self.root / "bands" / f"{i:05d}.keys.npy"
+    def band_keys(self, i: int) -> Path | str:
+        return storage.join(self.root, "bands", f"{i:05d}.keys.npy")
 
-    def band_positions(self, i: int) -> Path:
-        return self.root / "bands" / f"{i:05d}.pos.npy"
+    def band_positions(self, i: int) -> Path | str:
+        return storage.join(self.root, "bands", f"{i:05d}.pos.npy")
 
-    def ids(self, i: int) -> Path:
-        return self.root / "ids" / f"{i:05d}.json"
+    def ids(self, i: int) -> Path | str:
+        return storage.join(self.root, "ids", f"{i:05d}.json")
 
-    def edges(self, band: int) -> Path:
-        return self.root / "edges" / f"{band:03d}.npy"
+    def edges(self, band: int) -> Path | str:
+        return storage.join(self.root, "edges", f"{band:03d}.npy")
 
-    def near_drops(self, i: int) -> Path:
-        return self.work.drops(i).with_suffix(".near.json")
-
-    @property
-    def exact_summary(self) -> Path:
-        return self.root / EXACT_SUMMARY
+    def near_drops(self, i: int) -> Path | str:
+        return storage.join(self.work.root, "dedup", f"{i:05d}.near.json")
 
     @property
-    def clusters(self) -> Path:
-        return self.root / "clusters.json"
+    def exact_summary(self) -> Path | str:
+        return storage.join(self.root, EXACT_SUMMARY)
 
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_write(path) as fh:
-        np.save(fh, array, allow_pickle=False)
+    @property
+    def clusters(self) -> Path | str:
+        return storage.join(self.root, "clusters.json")
 
 
 class SignatureWriter:
@@ -113,9 +115,9 @@ class SignatureWriter:
         has_words = np.flatnonzero(sig[:, 0] != EMPTY).astype(np.uint32)
         keys = band_keys(sig[has_words], cfg.num_bands, cfg.rows_per_band, cfg.seed)
         order = np.argsort(keys, axis=1, kind="stable")
-        _save_npy(self.paths.signatures(self.index), sig)
-        _save_npy(self.paths.band_keys(self.index), np.take_along_axis(keys, order, axis=1))
-        _save_npy(self.paths.band_positions(self.index), has_words[order])
+        save_npy(self.paths.signatures(self.index), sig)
+        save_npy(self.paths.band_keys(self.index), np.take_along_axis(keys, order, axis=1))
+        save_npy(self.paths.band_positions(self.index), has_words[order])
         write_bytes_atomic(self.paths.ids(self.index), json.dumps(self.ids).encode())
         return {"signatures": len(sig), "without_words": len(sig) - len(has_words)}
 
@@ -126,7 +128,7 @@ def save_exact_summary(paths: NearDedupPaths, counts: dict) -> None:
 
 def load_exact_summary(paths: NearDedupPaths) -> dict | None:
     p = paths.exact_summary
-    return json.loads(p.read_bytes()) if p.exists() else None
+    return json.loads(storage.read_bytes(p)) if storage.exists(p) else None
 
 
 def decide_exact_first(exact_dedup: bool, work: WorkPaths, n_partitions: int) -> dict:
@@ -147,8 +149,8 @@ def _exact_losers(work: WorkPaths, n_partitions: int) -> np.ndarray:
     parts = []
     for p in range(n_partitions):
         path = work.drops(p)
-        if path.exists():
-            positions = json.loads(path.read_bytes())
+        if storage.exists(path):
+            positions = json.loads(storage.read_bytes(path))
             parts.append(node_id(np.full(len(positions), p, dtype=np.uint64), np.asarray(positions, dtype=np.uint64)))
     return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
 
@@ -166,52 +168,52 @@ def find_band_edges(cfg: NearDedupConfig, work: WorkPaths, n_partitions: int, ba
     """
     paths = NearDedupPaths(work)
     losers = _exact_losers(work, n_partitions)
-    total = sum(np.load(paths.band_keys(p), mmap_mode="r").shape[1] for p in range(n_partitions))
+    total = sum(read_header(paths.band_keys(p)).shape[1] for p in range(n_partitions))
     n_slices = max(1, -(-total // cfg.bucket_slice_entries))
     report = _Throttle(progress)
     candidates = 0
     found: list[np.ndarray] = []
-    for s, (lo, hi) in enumerate(_slice_bounds(n_slices)):
-        keys, nodes = [], []
-        for p in range(n_partitions):
-            # mmap, then copy the slice and let go: only this slice's pages are ever resident.
-            kb = np.load(paths.band_keys(p), mmap_mode="r")[band]
-            a = int(np.searchsorted(kb, np.uint64(lo), "left"))
-            b = len(kb) if hi is None else int(np.searchsorted(kb, np.uint64(hi), "left"))
-            if b > a:
-                keys.append(np.array(kb[a:b]))
-                pos = np.array(np.load(paths.band_positions(p), mmap_mode="r")[band, a:b], dtype=np.uint64)
-                nodes.append(node_id(np.full(b - a, p, dtype=np.uint64), pos))
-            del kb
-        if not keys:
-            continue
-        k, v = np.concatenate(keys), np.concatenate(nodes)
-        if len(losers):
-            keep = ~np.isin(v, losers, assume_unique=False)
-            k, v = k[keep], v[keep]
-        edges = bucket_edges(k, v)
-        candidates += len(edges)
-        if cfg.verify and len(edges):
-            edges = edges[verify_edges(paths, edges) >= cfg.threshold]
-        found.append(edges)
-        report({"slices": s + 1, "of": n_slices, "candidates": candidates})
+    # On S3, each partition's band row is fetched once into this task's own temp folder (removed at the
+    # end) and memory-mapped from there; local files are mapped in place and the folder stays empty.
+    with tempfile.TemporaryDirectory(prefix="auralith-band-") as tmp:
+        rows = [(row_file(paths.band_keys(p), band, tmp), row_file(paths.band_positions(p), band, tmp))
+                for p in range(n_partitions)]
+        for s, (lo, hi) in enumerate(_slice_bounds(n_slices)):
+            keys, nodes = [], []
+            for p, (kb, pb) in enumerate(rows):
+                # Copy the slice out of the map: only this slice's pages are ever resident.
+                a = int(np.searchsorted(kb, np.uint64(lo), "left"))
+                b = len(kb) if hi is None else int(np.searchsorted(kb, np.uint64(hi), "left"))
+                if b > a:
+                    keys.append(np.array(kb[a:b]))
+                    nodes.append(node_id(np.full(b - a, p, dtype=np.uint64), np.array(pb[a:b], dtype=np.uint64)))
+            if not keys:
+                continue
+            k, v = np.concatenate(keys), np.concatenate(nodes)
+            if len(losers):
+                keep = ~np.isin(v, losers, assume_unique=False)
+                k, v = k[keep], v[keep]
+            edges = bucket_edges(k, v)
+            candidates += len(edges)
+            if cfg.verify and len(edges):
+                edges = edges[verify_edges(paths, edges) >= cfg.threshold]
+            found.append(edges)
+            report({"slices": s + 1, "of": n_slices, "candidates": candidates})
     edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
-    _save_npy(paths.edges(band), edges)
+    save_npy(paths.edges(band), edges)
     return {"band": band, "keys": total, "slices": n_slices, "candidates": candidates, "edges": len(edges)}
 
 
 def verify_edges(paths: NearDedupPaths, edges: np.ndarray) -> np.ndarray:
     """Estimated Jaccard of each pair over the full signatures, read row by row from the partitions'
-    signature files (only the rows of candidates are loaded)."""
+    signature files (only the rows of candidates are loaded: mapped locally, ranged reads on S3)."""
     uniq, inverse = np.unique(edges.reshape(-1), return_inverse=True)
     sigs = None
     parts = (uniq >> np.uint64(32)).astype(np.int64)
     for p in np.unique(parts):
         mask = parts == p
         rows = (uniq[mask] & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        mm = np.load(paths.signatures(int(p)), mmap_mode="r")
-        got = np.array(mm[rows])
-        del mm
+        got = read_rows(paths.signatures(int(p)), rows)  # ascending: `uniq` is sorted
         if sigs is None:
             sigs = np.empty((len(uniq), got.shape[1]), dtype=np.uint64)
         sigs[mask] = got
@@ -228,7 +230,7 @@ def _keeper_order(paths: NearDedupPaths, clusters: list[np.ndarray]) -> list[lis
         for node in nodes.tolist():
             by_part.setdefault(node >> 32, []).append((c, node))
     for p in sorted(by_part):
-        ids = json.loads(paths.ids(p).read_bytes())
+        ids = json.loads(storage.read_bytes(paths.ids(p)))
         for c, node in by_part[p]:
             members[c].append((ids[node & 0xFFFFFFFF], node))
     for m in members:
@@ -240,7 +242,7 @@ def join_clusters(cfg: NearDedupConfig, work: WorkPaths, n_partitions: int) -> d
     """The chord body: union-find over every band's edges, keep the smallest id of each cluster, write
     per-partition near drop lists and the biggest clusters. Returns the dedup row's counts."""
     paths = NearDedupPaths(work)
-    parts = [np.load(paths.edges(b)) for b in range(cfg.num_bands)]
+    parts = [load_npy(paths.edges(b)) for b in range(cfg.num_bands)]
     edges = np.unique(np.concatenate(parts), axis=0) if parts else np.empty((0, 2), dtype=np.uint64)
     members = _keeper_order(paths, connected_components(edges))
     drops: list[list[int]] = [[] for _ in range(n_partitions)]
@@ -275,9 +277,9 @@ def read_near_drops(work: WorkPaths, index: int) -> set[int]:
     from auralith.errors import InputError
 
     path = NearDedupPaths(work).near_drops(index)
-    if not path.exists():
+    if not storage.exists(path):
         raise InputError("near-dedup drop list missing: do all workers share the work_dir?", file=str(path))
-    return set(json.loads(path.read_bytes()))
+    return set(json.loads(storage.read_bytes(path)))
 
 
 def near_dedup_rows(cfg: NearDedupConfig, n_partitions: int) -> dict[str, list[tuple[dict, int]]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from celery import Task, uuid
 
 from auralith.app import app, priority_of, store_url
+from auralith.storage import use_storage_config
 from auralith.store import repo
 from auralith.store.models import JobState, PartitionState
 from auralith.workflow import canvas, runners
@@ -39,6 +40,7 @@ def start_near_dedup(task: Task, job_id: str) -> bool:
     if job is None or job.state != JobState.RUNNING or dedup is None:
         return False
     cfg = job_config(job_id)
+    use_storage_config(cfg.storage)  # outside _run_partition, which sets it for the other tasks
     n = dedup.input_ref["partitions"]
     _require_committed(job_id, "process", n)
     decide_exact_first(cfg.preprocessing.exact_dedup, runners.WorkPaths.for_job(cfg, job_id), n)

@@ -41,3 +41,8 @@ def test_errors_name_their_key_path():
     assert "limits: soft_time_limit must be below time_limit" in "\n".join(
         _errors({"limits": {"soft_time_limit": 10, "time_limit": 5}}))
     assert "expected an http:// or https:// URL" in "\n".join(_errors({"events": {"webhook": {"url": "ftp://x"}}}))
+
+
+def test_the_jsonl_log_must_be_a_local_file():
+    text = "\n".join(_errors({"events": {"jsonl": "s3://logs/{job_id}.jsonl"}}))
+    assert "events.jsonl: " in text and "must be a local file" in text

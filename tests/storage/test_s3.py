@@ -115,6 +115,7 @@ def test_throttling_is_retried_by_botocore_then_raised_as_transient(s3_server, b
     try:
         with pytest.raises(TransientError, match=f"{url}: read failed after retries: SlowDown"):
             storage.read_bytes(url)
+        assert s3_server.throttle.throttled == 2  # max_attempts counts the first request
     finally:
         s3_server.throttle_next(0)
 

@@ -1,0 +1,119 @@
+"""One near-dedup band task on a local work dir vs an S3 one (a moto server in its own process on loopback).
+
+    python bench/near_dedup_s3.py      # prints a table; needs the dev extra (moto[server])
+
+The same signature and band files (synthetic signatures, 2% of them near copies so that verification has
+candidates to read) are written under both work dirs; then `find_band_edges` runs for one band on each,
+side by side. Columns: seconds, and the bytes the task fetched from S3 (counted from the GetObject
+responses), beside what downloading the partitions' whole band files would have fetched. moto answers
+from one Python process, so the S3 seconds measure Auralith's client path plus a slow server.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from storage import free_port  # noqa: E402  (bench/storage.py: the moto server helper)
+
+PARTITIONS = 4
+DOCS = 20_000
+BAND = 3
+
+
+def write_work(work, cfg) -> None:
+    import numpy as np
+
+    from auralith.steps.minhash import band_keys
+    from auralith.storage import write_bytes_atomic
+    from auralith.storage.npy import save_npy
+    from auralith.workflow.near_dedup import NearDedupPaths, save_exact_summary
+
+    rng = np.random.default_rng(1)
+    paths = NearDedupPaths(work)
+    for p in range(PARTITIONS):
+        sig = rng.integers(0, 2**63, size=(DOCS, cfg.num_hashes), dtype=np.uint64)
+        copies = rng.choice(DOCS, size=DOCS // 50, replace=False)
+        sig[copies] = sig[(copies + 1) % DOCS]  # near copies: whole rows repeated
+        sig[copies, :3] += np.uint64(1)  # but not exactly
+        keys = band_keys(sig, cfg.num_bands, cfg.rows_per_band, cfg.seed)
+        order = np.argsort(keys, axis=1, kind="stable")
+        save_npy(paths.signatures(p), sig)
+        save_npy(paths.band_keys(p), np.take_along_axis(keys, order, axis=1))
+        save_npy(paths.band_positions(p), np.arange(DOCS, dtype=np.uint32)[order])
+        write_bytes_atomic(work.drops(p), b"[]")
+    save_exact_summary(paths, {"removed": {}})
+
+
+def main() -> None:
+    import subprocess
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ.update({"AURALITH_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
+                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
+    try:
+        _bench()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _bench() -> None:
+    from auralith import storage
+    from auralith.steps.minhash import NearDedupConfig
+    from auralith.storage.s3 import s3_client
+    from auralith.workflow.near_dedup import NearDedupPaths, find_band_edges
+    from auralith.workflow.runners import WorkPaths
+
+    for _ in range(50):  # the server takes a moment to listen
+        try:
+            s3_client().create_bucket(Bucket="bench")
+            break
+        except Exception:  # noqa: BLE001
+            time.sleep(0.2)
+    fetched: dict[str, int] = {}
+    last_key = [""]  # the task reads one object at a time: the key of the GetObject under way
+
+    def key_of(params, **_):
+        last_key[0] = "band rows" if "/bands/" in params.get("Key", "") else "signature rows"
+
+    def count(parsed, **_):
+        fetched[last_key[0]] = fetched.get(last_key[0], 0) + int(parsed.get("ContentLength") or 0)
+
+    s3_client().meta.events.register("provide-client-params.s3.GetObject", key_of)
+    s3_client().meta.events.register("after-call.s3.GetObject", count)
+    cfg = NearDedupConfig(enabled=True, bucket_slice_entries=50_000)
+    with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
+        local, remote = WorkPaths(Path(tmp) / "work"), WorkPaths("s3://bench/work")
+        write_work(local, cfg)
+        write_work(remote, cfg)
+        nd = NearDedupPaths(remote)
+        whole = {"band rows": sum(storage.size(f(p)) for p in range(PARTITIONS) for f in (nd.band_keys,
+                                                                                          nd.band_positions)),
+                 "signature rows": sum(storage.size(nd.signatures(p)) for p in range(PARTITIONS))}
+        rows = []
+        for name, work in (("local", local), ("s3", remote)):
+            fetched.clear()
+            t = time.perf_counter()
+            counts = find_band_edges(cfg, work, PARTITIONS, BAND)
+            rows.append((name, time.perf_counter() - t, counts))
+    assert rows[0][2] == rows[1][2], "the two work dirs must give the same edges"
+    (_, t_local, counts), (_, t_s3, _) = rows
+    print(f"one band task: {PARTITIONS} partitions x {DOCS} documents, {cfg.num_bands} bands, "
+          f"{counts['slices']} slices, {counts['candidates']} candidates, {counts['edges']} edges")
+    print(f"{'':34}{'local':>10}{'s3':>10}{'ratio':>8}")
+    print(f"{'seconds':34}{t_local:10.2f}{t_s3:10.2f}{t_s3 / t_local:8.1f}")
+    print(f"{'':34}{'fetched':>10}{'files':>10}{'ratio':>8}")
+    for what, size in whole.items():
+        got = fetched.get(what, 0)
+        print(f"{'MB of ' + what + ' (s3)':34}{got / 2**20:10.2f}{size / 2**20:10.2f}{got / size:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
