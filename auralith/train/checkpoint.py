@@ -3,17 +3,14 @@
 `model.safetensors` holds the weights (the tied embedding/output matrix once, via safetensors'
 `save_model`). `train_state.safetensors` holds everything else a bit-exact resume needs: AdamW's moments
 and step counts, the CPU and device RNG states, the step, the loader position. `manifest.json` is written
-last, after both files are on disk (fsynced): a folder without one is an unfinished checkpoint and is
-never loaded. File I/O goes through `_publish`, `_read_bytes` and `_remove` so a storage backend (S3)
-can take their place.
+last, after both files are durable: a folder without one is an unfinished checkpoint and is never
+loaded. `root` is a local folder or an `s3://` URL; the file I/O for both is in `checkpoint_files`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +19,16 @@ from safetensors.torch import load as st_load
 from safetensors.torch import load_model, save_model
 from safetensors.torch import save as st_save
 
+from auralith import storage
 from auralith.errors import AuralithError
-from auralith.storage.local import atomic_write
+from auralith.train import checkpoint_files as files
+from auralith.train.checkpoint_files import MANIFEST_FILE
 from auralith.train.devices import Device
 
 FORMAT = "auralith-checkpoint/1"
-MODEL_FILE, STATE_FILE, MANIFEST_FILE = "model.safetensors", "train_state.safetensors", "manifest.json"
+MODEL_FILE, STATE_FILE = "model.safetensors", "train_state.safetensors"
+__all__ = ["MANIFEST_FILE", "MODEL_FILE", "STATE_FILE", "CheckpointError", "TrainState", "load_checkpoint",
+           "params_sha256", "prune_checkpoints", "read_manifest", "save_checkpoint"]
 
 
 class CheckpointError(AuralithError):
@@ -52,50 +53,20 @@ def params_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _publish(tmp: Path, final: Path) -> None:
-    """Make a finished file durable under its final name (fsync, rename, fsync the folder)."""
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with atomic_write(path) as fh:
-        fh.write(data)
-
-
-def _read_bytes(path: Path) -> bytes:
-    return path.read_bytes()
-
-
-def _remove(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def save_checkpoint(root: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    device: Device, state: TrainState, extra: dict | None = None) -> tuple[Path, dict]:
-    """Write checkpoint `state.step` under `root`; returns (its folder, its manifest). Manifest last."""
-    folder = Path(root) / str(state.step)
-    if folder.exists():
-        _remove(folder)  # an unfinished copy from a run that died mid-write, or a redone step
-    folder.mkdir(parents=True)
+                    device: Device, state: TrainState, extra: dict | None = None) -> tuple[str | Path, dict]:
+    """Write checkpoint `state.step` under `root` (a folder or `s3://` URL); returns (its folder, its
+    manifest). Each file is durable before the next is written; the manifest comes last."""
+    folder = files.step_folder(root, state.step)
+    files.fresh_folder(folder)  # an unfinished copy from a run that died mid-write, or a redone step
 
-    tmp = folder / f".{MODEL_FILE}.tmp"
-    save_model(_unwrapped(model), str(tmp))
-    _publish(tmp, folder / MODEL_FILE)
+    digests: dict[str, str] = {}
+
+    def write_model(local: str) -> None:  # save_model needs a file name; hashed before it is published
+        save_model(_unwrapped(model), local)
+        digests[MODEL_FILE] = files.file_sha256(local)
+
+    files.write_with(storage.join(folder, MODEL_FILE), write_model)
 
     tensors, groups = _optimizer_tensors(optimizer)
     tensors["rng.cpu"] = torch.get_rng_state()
@@ -104,7 +75,9 @@ def save_checkpoint(root: str | Path, model: torch.nn.Module, optimizer: torch.o
         tensors["rng.device"] = device_rng.cpu()
     for key in ("step", "loader_position", "tokens_seen"):
         tensors[f"state.{key}"] = torch.tensor([getattr(state, key)], dtype=torch.int64)
-    _write_bytes(folder / STATE_FILE, st_save(tensors, metadata={"param_groups": json.dumps(groups)}))
+    raw = st_save(tensors, metadata={"param_groups": json.dumps(groups)})
+    digests[STATE_FILE] = hashlib.sha256(raw).hexdigest()
+    files.write_bytes(storage.join(folder, STATE_FILE), raw)
 
     manifest = {
         "format": FORMAT,
@@ -112,30 +85,30 @@ def save_checkpoint(root: str | Path, model: torch.nn.Module, optimizer: torch.o
         "loader_position": state.loader_position,
         "tokens_seen": state.tokens_seen,
         "params_sha256": params_sha256(_unwrapped(model)),
-        "files": {name: _file_sha256(folder / name) for name in (MODEL_FILE, STATE_FILE)},
+        "files": digests,
         **(extra or {}),
     }
-    _write_bytes(folder / MANIFEST_FILE, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    files.write_bytes(storage.join(folder, MANIFEST_FILE),
+                      (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return folder, manifest
 
 
 def load_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
                     device: Device) -> TrainState:
-    """Restore weights, optimizer, RNG states from a checkpoint folder; returns the run's state."""
-    folder = Path(folder)
-    try:
-        manifest = json.loads(_read_bytes(folder / MANIFEST_FILE))
-    except FileNotFoundError:
-        raise CheckpointError(f"{folder}: no {MANIFEST_FILE}, so the checkpoint is incomplete") from None
-    for name, digest in manifest["files"].items():
-        if _file_sha256(folder / name) != digest:
-            raise CheckpointError(f"{folder / name}: sha256 differs from the checkpoint's manifest")
-    missing, unexpected = load_model(_unwrapped(model), str(folder / MODEL_FILE), strict=False,
-                                     device=str(next(model.parameters()).device))
+    """Restore weights, optimizer, RNG states from a checkpoint folder (local or `s3://`); returns the
+    run's state. Every file is checked against the manifest's sha256 before anything is loaded."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise CheckpointError(f"{folder}: no {MANIFEST_FILE}, so the checkpoint is incomplete")
+    raw = files.read_bytes(storage.join(folder, STATE_FILE))
+    _check_digest(folder, STATE_FILE, hashlib.sha256(raw).hexdigest(), manifest)
+    with files.local_copy(storage.join(folder, MODEL_FILE)) as model_file:
+        _check_digest(folder, MODEL_FILE, files.file_sha256(model_file), manifest)
+        missing, unexpected = load_model(_unwrapped(model), model_file, strict=False,
+                                         device=str(next(model.parameters()).device))
     if missing or unexpected:
         raise CheckpointError(f"{folder}: does not fit the model (missing {sorted(missing)}, "
                               f"unexpected {sorted(unexpected)}): was training.layers/d_model/... changed?")
-    raw = _read_bytes(folder / STATE_FILE)
     tensors = st_load(raw)
     if optimizer is not None:
         groups = json.loads(_metadata(raw)["param_groups"])
@@ -143,6 +116,11 @@ def load_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch
     torch.set_rng_state(tensors["rng.cpu"])
     device.set_rng_state(tensors.get("rng.device"))
     return TrainState(*(int(tensors[f"state.{k}"][0]) for k in ("step", "loader_position", "tokens_seen")))
+
+
+def _check_digest(folder: str | Path, name: str, digest: str, manifest: dict) -> None:
+    if manifest["files"].get(name) != digest:
+        raise CheckpointError(f"{storage.join(folder, name)}: sha256 differs from the checkpoint's manifest")
 
 
 def _metadata(raw: bytes) -> dict:
@@ -173,18 +151,16 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], groups: list[dict]) -> di
 def read_manifest(folder: str | Path) -> dict | None:
     """A checkpoint's manifest, or None when it has none (unfinished)."""
     try:
-        return json.loads(_read_bytes(Path(folder) / MANIFEST_FILE))
+        return json.loads(files.read_bytes(storage.join(folder, MANIFEST_FILE)))
     except FileNotFoundError:
         return None
 
 
 def prune_checkpoints(root: str | Path, keep_last: int, protect: int | None = None) -> list[int]:
-    """Delete all but the newest `keep_last` complete checkpoints (never `protect`); returns steps deleted."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    steps = sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / MANIFEST_FILE).exists())
+    """Delete all but the newest `keep_last` complete checkpoints (never `protect`); returns steps deleted.
+    Unfinished ones (no manifest) are neither counted nor deleted."""
+    steps = files.complete_steps(root)
     doomed = [s for s in steps[:-keep_last] if s != protect] if len(steps) > keep_last else []
     for step in doomed:
-        _remove(root / str(step))
+        files.remove_folder(files.step_folder(root, step))
     return doomed

@@ -40,10 +40,11 @@ def train(ctx: click.Context, config: str, shards: str | None, to_cluster: bool,
     if cfg.training is None:
         print_error(f"{config}: no `training:` section (see docs/training.md)")
         sys.exit(1)
-    manifest = Path(shards) if shards else Path(cfg.output.path)
-    if manifest.is_dir():
-        manifest = manifest / "manifest.json"
-    if not resume_id and not manifest.is_file():
+    from auralith import storage
+    from auralith.train.data import manifest_file
+
+    manifest = manifest_file(shards or cfg.output.path)  # a local path or an s3:// URL
+    if not resume_id and not storage.exists(manifest):
         print_error(f"{manifest}: no manifest.json; run the data stages first (`auralith run {config}`)"
                     " or give --shards")
         sys.exit(1)
@@ -60,7 +61,7 @@ def train(ctx: click.Context, config: str, shards: str | None, to_cluster: bool,
     _train_here(ctx, cfg, manifest, resume_id, Path(state_dir), as_json)
 
 
-def _train_here(ctx: click.Context, cfg, manifest: Path, resume_id: str | None, state_dir: Path,
+def _train_here(ctx: click.Context, cfg, manifest: str | Path, resume_id: str | None, state_dir: Path,
                 as_json: bool) -> None:
     from auralith.client import Client
     from auralith.embedded import embedded_worker

@@ -3,21 +3,26 @@
 The shards' `input_ids` (documents with their EOS, back to back) are read as one long token stream. A
 batch is `batch_size` windows of `context + 1` tokens at start positions drawn by a generator seeded
 with (seed, split, batch number): batch `n` is the same on every run, so the loader's whole position is
-the batch counter, and a resumed run picks up at batch `n` without replaying anything.
+the batch counter, and a resumed run picks up at batch `n` without replaying anything. Shards of an
+`s3://` manifest are downloaded once into a local cache folder (as `.zst` ones are decompressed into it)
+and memory-mapped from there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from bisect import bisect_right
 from pathlib import Path
 
 import numpy as np
 import zstandard
 
+from auralith import storage
 from auralith.errors import InputError
-from auralith.steps.shards import load_manifest
+from auralith.steps.shards import MANIFEST_NAME, load_manifest
 from auralith.storage.local import atomic_write
 
 SAFETENSORS_DTYPES = {"U16": np.uint16, "U32": np.uint32, "I32": np.int32, "I64": np.int64}
@@ -45,34 +50,62 @@ def memmap_tensor(path: Path, name: str) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", offset=8 + n + start, shape=(count,))
 
 
-def decompressed_shard(path: Path, cache_dir: Path) -> Path:
-    """The plain safetensors file of a `.zst` shard, decompressed into `cache_dir` once and reused."""
-    if not path.name.endswith(".zst"):
-        return path
-    stat = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_dir / f"{path.name.removesuffix('.zst')}.{key}"
+def manifest_file(path: str | Path) -> str | Path:
+    """The manifest a `--shards` argument names: the file itself, or `manifest.json` in the folder given
+    (local or `s3://`)."""
+    if storage.is_url(path):
+        return path if str(path).endswith(".json") else storage.join(path, MANIFEST_NAME)
+    path = Path(path)
+    return path / MANIFEST_NAME if path.is_dir() else path
+
+
+def default_cache_dir(root: str | Path) -> Path:
+    """Where shards that need a local copy go: `.cache/` beside a local manifest; for an `s3://` one, a
+    folder per output URL under the temp dir (`TMPDIR`), kept between runs so each machine downloads once."""
+    if not storage.is_url(root):
+        return Path(root) / ".cache"
+    return Path(tempfile.gettempdir()) / "auralith-shards" / hashlib.sha256(str(root).encode()).hexdigest()[:16]
+
+
+def local_shard(path: str | Path, cache_dir: Path, version: str = "") -> Path:
+    """A local, uncompressed safetensors file of a shard, ready to memory-map: a plain local shard is
+    itself; a `.zst` one is decompressed, an `s3://` one downloaded (and decompressed), into `cache_dir`
+    once and reused. `version` (the manifest's sha256 of the shard) tells a rewritten object from the
+    cached copy, without a request per shard."""
+    name = str(path).rsplit("/", 1)[-1]
+    if storage.is_url(path):
+        key = f"{path}:{version}"
+    elif name.endswith(".zst"):
+        stat = Path(path).stat()
+        key = f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    else:
+        return Path(path)
+    target = cache_dir / f"{name.removesuffix('.zst')}.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     if not target.exists():
-        # Written under a temp name and renamed: two workers decompressing at once never see half a file.
-        with path.open("rb") as src, atomic_write(target) as dst:
-            zstandard.ZstdDecompressor().copy_stream(src, dst)
+        # Written under a temp name and renamed: two workers filling the cache at once never see half a file.
+        with storage.open_read(path) as src, atomic_write(target) as dst:
+            if name.endswith(".zst"):
+                zstandard.ZstdDecompressor().copy_stream(src, dst)
+            else:
+                shutil.copyfileobj(src, dst, 1 << 20)
     return target
 
 
 class TokenStream:
-    """The token stream of every shard in a manifest, read through memory maps."""
+    """The token stream of every shard in a manifest (local or `s3://`), read through memory maps."""
 
     def __init__(self, manifest_path: str | Path, cache_dir: str | Path | None = None):
-        manifest_path = Path(manifest_path)
-        root = manifest_path if manifest_path.is_dir() else manifest_path.parent
+        manifest_path = manifest_file(manifest_path)
+        root = str(manifest_path).rsplit("/", 1)[0] if storage.is_url(manifest_path) else Path(manifest_path).parent
         try:
             self.manifest = load_manifest(manifest_path)
         except FileNotFoundError:
             raise InputError("no manifest.json: did the job's data stages finish?", file=str(manifest_path)) from None
         except ValueError as exc:
             raise InputError(f"manifest is not valid JSON: {exc}", file=str(manifest_path)) from None
-        cache = Path(cache_dir) if cache_dir else root / ".cache"
-        self.parts = [memmap_tensor(decompressed_shard(root / s["path"], cache), "input_ids")
+        cache = Path(cache_dir) if cache_dir else default_cache_dir(root)
+        self.parts = [memmap_tensor(local_shard(storage.join(root, s["path"]), cache, s.get("sha256", "")),
+                                    "input_ids")
                       for s in self.manifest.get("shards", [])]
         self.parts = [p for p in self.parts if p.size]
         self.offsets = np.cumsum([0] + [p.size for p in self.parts]).tolist()

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from auralith.train.checkpoint import TrainState, load_checkpoint, params_sha256, prune_checkpoints, save_checkpoint
+from auralith.train.checkpoint_files import step_folder
 from auralith.train.config import TrainingConfig
 from auralith.train.data import BatchSampler, TokenStream
 from auralith.train.devices import Device, select_device
@@ -34,12 +35,12 @@ class TrainHooks:
     def log(self, metrics: dict) -> None:
         """Every `log_every` steps: step, loss, lr, tokens_per_s, tokens_seen, elapsed_s, eta_s (+ val_loss)."""
 
-    def checkpoint_started(self, step: int, folder: Path) -> bool:
+    def checkpoint_started(self, step: int, folder: str | Path) -> bool:
         """Before a checkpoint's files are written (the store's row goes `pending`); False: do not write
         it, stop the run (it was cancelled or superseded)."""
         return True
 
-    def checkpoint_committed(self, step: int, folder: Path, manifest: dict) -> None:
+    def checkpoint_committed(self, step: int, folder: str | Path, manifest: dict) -> None:
         """After its files, manifest last, are durable (the row goes `committed`)."""
 
     def checkpoints_removed(self, steps: list[int]) -> None:
@@ -134,7 +135,7 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
             window_start, window_steps, loss_sum = time.perf_counter(), 0, torch.zeros_like(loss_sum)
 
         if rank == 0 and (state.step % cfg.checkpoint_every == 0 or last):
-            folder = Path(checkpoint_root) / str(state.step)
+            folder = step_folder(checkpoint_root, state.step)
             if not hooks.checkpoint_started(state.step, folder):
                 result.stopped = True
                 break

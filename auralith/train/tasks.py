@@ -15,21 +15,26 @@ from pathlib import Path
 from celery import Task, uuid
 from celery.utils.log import get_task_logger
 
+from auralith import storage
 from auralith.app import app, priority_of, store_url
 from auralith.config import JobConfig
 from auralith.errors import AuralithError, ConfigError
 from auralith.store import repo, train_repo
 from auralith.store.models import JobState
+from auralith.train.data import manifest_file
 from auralith.workflow.tasks import STAGE_OF_TASK, AuralithTask, job_config
 
 log = get_task_logger(__name__)
 
 
-def checkpoint_root(cfg: JobConfig, job_id: str) -> Path:
-    """`training.checkpoint_dir` if set (then per job), else `{work_dir}/{job_id}/ckpt`."""
+def checkpoint_root(cfg: JobConfig, job_id: str) -> str | Path:
+    """`training.checkpoint_dir` if set (then per job), else `{work_dir}/{job_id}/ckpt`. Either may be an
+    `s3://` URL (then a string: pathlib would turn `s3://` into `s3:/`)."""
     base = cfg.training.checkpoint_dir
     if base is None:
-        return Path(cfg.work_dir) / job_id / "ckpt"
+        return storage.join(cfg.work_dir, job_id, "ckpt")
+    if storage.is_url(base):
+        return storage.join(base, job_id)
     path = Path(base).expanduser()
     path = path if path.is_absolute() else Path(cfg.base_dir or ".") / path
     return path / job_id
@@ -95,7 +100,7 @@ class StoreHooks:
             self.task.update_state(state="PROGRESS", meta=self.live)
         self.last_flush = time.monotonic()
 
-    def checkpoint_started(self, step: int, folder: Path) -> bool:
+    def checkpoint_started(self, step: int, folder: str | Path) -> bool:
         # Every step up to the checkpoint reaches the history first: a resume from it leaves no gap. A run
         # that was superseded or cancelled meanwhile writes no checkpoint.
         self.flush()
@@ -104,7 +109,7 @@ class StoreHooks:
         self.pending[step] = train_repo.begin_checkpoint(self.url, self.job_id, step, str(folder))
         return True
 
-    def checkpoint_committed(self, step: int, folder: Path, manifest: dict) -> None:
+    def checkpoint_committed(self, step: int, folder: str | Path, manifest: dict) -> None:
         train_repo.commit_checkpoint(self.url, self.pending.pop(step), manifest["params_sha256"])
 
     def checkpoints_removed(self, steps: list[int]) -> None:
@@ -182,17 +187,15 @@ def resume_training_only(url: str, job_id: str, priority: str | None) -> bool:
 
 def submit_training(cfg: JobConfig, manifest: str | Path, *, priority: str | None = None) -> str:
     """Record a job that trains on existing shards (`auralith train --shards`) and send its task."""
-    manifest = Path(manifest).resolve()
-    if manifest.is_dir():
-        manifest = manifest / "manifest.json"
-    if not manifest.is_file():
+    manifest = manifest_file(manifest if storage.is_url(manifest) else Path(manifest).resolve())
+    if not storage.exists(manifest):
         raise AuralithError(f"{manifest}: no such manifest (give the manifest.json of a finished job's output)")
     if cfg.training is None:
         raise ConfigError(["training: required to train (see docs/training.md)"])
     url = store_url()
     job_id = repo.new_job_id()
     repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, priority or cfg.priority)
-    repo.set_job_state(url, job_id, JobState.RUNNING, output_uri=str(manifest.parent))
+    repo.set_job_state(url, job_id, JobState.RUNNING, output_uri=str(manifest).rsplit("/", 1)[0])
     repo.add_event(url, job_id, f"training submitted on {manifest}", kind="submitted")
     start_training(url, job_id, str(manifest), priority or cfg.priority)
     return job_id

@@ -28,3 +28,12 @@ def write_shards(out: Path, tokenizer_path: Path, compression: str = "none", doc
 @pytest.fixture(scope="session")
 def shards_manifest(tmp_path_factory, tokenizer_path) -> Path:
     return write_shards(tmp_path_factory.mktemp("shards"), tokenizer_path)
+
+
+def upload_folder(local: Path, url: str) -> str:
+    """Copy every file of a local output folder to `url` (an s3:// prefix); returns the manifest's URL."""
+    from auralith import storage
+
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        storage.write_bytes_atomic(storage.join(url, path.relative_to(local).as_posix()), path.read_bytes())
+    return storage.join(url, "manifest.json")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 
 from auralith.errors import InputError
 from auralith.steps.shards import load_manifest, read_shard
-from auralith.train.data import BatchSampler, TokenStream, memmap_tensor
-from tests.train.conftest import write_shards
+from auralith.train.data import BatchSampler, TokenStream, default_cache_dir, memmap_tensor
+from tests.train.conftest import upload_folder, write_shards
 
 
 def _all_tokens(manifest_path):
@@ -79,3 +81,42 @@ def test_too_little_data_is_a_clear_error(shards_manifest):
 def test_missing_manifest_names_the_file(tmp_path):
     with pytest.raises(InputError, match="no manifest.json"):
         TokenStream(tmp_path / "manifest.json")
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_an_s3_manifest_reads_like_its_local_copy(bucket, tmp_path, tokenizer_path, compression):
+    local = write_shards(tmp_path / "out", tokenizer_path, compression=compression)
+    url = upload_folder(local.parent, f"s3://{bucket}/out")
+    cache = tmp_path / "cache"
+    remote = TokenStream(url, cache)
+    expected = TokenStream(local, tmp_path / "local-cache")
+    assert len(remote) == len(expected) and remote.vocab_size == expected.vocab_size
+    assert np.array_equal(remote.read(0, len(remote)), expected.read(0, len(expected)))
+    a, b = BatchSampler(remote, 16, 4, seed=2), BatchSampler(expected, 16, 4, seed=2)
+    assert all(np.array_equal(a.batch_at(n)[0], b.batch_at(n)[0]) for n in range(5))
+    # Downloaded once: a second loader maps the cached copies, and the folder URL works like the file.
+    cached = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(cached) == len(remote.parts) and not any(p.suffix == ".zst" for p in cached)
+    again = TokenStream(f"s3://{bucket}/out", cache)
+    assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == cached
+    assert np.array_equal(again.read(0, len(again)), expected.read(0, len(expected)))
+
+
+def test_an_s3_manifest_caches_under_the_temp_dir_by_default(bucket, tmp_path, tokenizer_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    tempfile.tempdir = None  # gettempdir() caches its answer: let it read TMPDIR again
+    try:
+        local = write_shards(tmp_path / "out", tokenizer_path)
+        url = upload_folder(local.parent, f"s3://{bucket}/x")
+        stream = TokenStream(url)
+        assert default_cache_dir(f"s3://{bucket}/x").parent == tmp_path / "tmp" / "auralith-shards"
+        assert len(list(default_cache_dir(f"s3://{bucket}/x").iterdir())) == len(stream.parts)
+    finally:
+        tempfile.tempdir = None
+    assert default_cache_dir(local.parent) == local.parent / ".cache"
+
+
+def test_a_missing_s3_manifest_names_the_url(bucket):
+    with pytest.raises(InputError, match="no manifest.json"):
+        TokenStream(f"s3://{bucket}/nothing/manifest.json")

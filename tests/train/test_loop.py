@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from auralith.train.checkpoint_files import complete_steps
 from auralith.train.config import TrainingConfig
 from auralith.train.loop import TrainHooks, train
+from tests.train.conftest import upload_folder
 
 CFG = TrainingConfig(layers=2, heads=2, d_model=64, context=32, batch_size=8, steps=100, lr=3e-3,
                      warmup_steps=10, checkpoint_every=37, log_every=1, threads=1, seed=3)
@@ -42,3 +44,18 @@ def test_stopped_at_37_and_resumed_is_bit_identical_to_an_uninterrupted_run(shar
     assert second.params_sha256 == whole.params_sha256
     # The losses logged after the resume are those of the uninterrupted run, digit for digit.
     assert [m["loss"] for m in second.history] == [m["loss"] for m in whole.history[37:]]
+
+
+def test_a_run_on_s3_shards_and_checkpoints_resumes_bit_identical(bucket, shards_manifest, tmp_path):
+    cfg = CFG.model_copy(update={"steps": 30, "checkpoint_every": 10, "keep_last": 1,
+                                 "cache_dir": str(tmp_path / "cache")})
+    whole = train(cfg, shards_manifest, tmp_path / "whole")
+    manifest = upload_folder(shards_manifest.parent, f"s3://{bucket}/out")
+    root = f"s3://{bucket}/work/job/ckpt"
+    hooks = StopAt(20)
+    first = train(cfg, manifest, root, hooks=hooks)
+    assert first.stopped and hooks.committed == [10, 20]
+    assert complete_steps(root) == [20]  # keep_last=1 pruned step 10's objects
+    second = train(cfg, manifest, root, resume_from=f"{root}/20")
+    assert second.resumed_from == 20 and second.params_sha256 == whole.params_sha256
+    assert complete_steps(root) == [30]

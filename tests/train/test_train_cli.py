@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,10 @@ from click.testing import CliRunner
 from auralith.cli import main
 from auralith.store import train_repo
 from auralith.store.db import dispose_all
+from auralith.train.checkpoint import read_manifest
+from auralith.train.checkpoint_files import complete_steps
 from auralith.train.plots import plot_loss_curve
+from tests.train.conftest import upload_folder
 
 AURALITH = Path(sys.executable).parent / "auralith"
 TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 32, "batch_size": 8, "steps": 30, "lr": 3e-3,
@@ -21,9 +25,9 @@ TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 32, "batch_size":
             "threads": 1, "device": "auto"}
 
 
-def _config(tmp_path: Path, tokenizer_path: Path, training: dict | None = TRAINING) -> Path:
+def _config(tmp_path: Path, tokenizer_path: Path, training: dict | None = TRAINING, **extra) -> Path:
     cfg = {"name": "tiny", "sources": [{"path": "data/*.jsonl"}], "tokenization": {"tokenizer": str(tokenizer_path)},
-           "events": {"jsonl": "events.jsonl"}}
+           "events": {"jsonl": "events.jsonl"}, **extra}
     if training:
         cfg["training"] = training
     path = tmp_path / "train.yaml"
@@ -31,10 +35,11 @@ def _config(tmp_path: Path, tokenizer_path: Path, training: dict | None = TRAINI
     return path
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def _run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     # A subprocess, as a user runs it: the embedded worker reconfigures the process-wide Celery app.
     env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "150", "HOME": str(cwd),
-           "AURALITH_BROKER_URL": "redis://127.0.0.1:1/0", "AURALITH_STORE_URL": "postgresql://nobody@127.0.0.1:1/x"}
+           "AURALITH_BROKER_URL": "redis://127.0.0.1:1/0", "AURALITH_STORE_URL": "postgresql://nobody@127.0.0.1:1/x",
+           **(env or {})}
     return subprocess.run([str(AURALITH), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -64,6 +69,24 @@ def test_train_here_on_existing_shards(tmp_path, tokenizer_path, shards_manifest
     assert kinds[0] == "submitted" and kinds[-1] == "finished" and "started" in kinds, kinds
     png = plot_loss_curve(history, tmp_path / "loss.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_on_s3_shards_with_checkpoints_on_s3(tmp_path, tokenizer_path, shards_manifest, bucket):
+    manifest = upload_folder(shards_manifest.parent, f"s3://{bucket}/out")
+    config = _config(tmp_path, tokenizer_path, {**TRAINING, "cache_dir": str(tmp_path / "cache")},
+                     work_dir=f"s3://{bucket}/work")
+    s3_env = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+                                         "AURALITH_S3_ENDPOINT_URL")}
+    out = _run("train", str(config), "--shards", f"s3://{bucket}/out", cwd=tmp_path, env=s3_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "succeeded" in out.stdout and manifest in " ".join(out.stdout.split()), out.stdout
+    store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
+    job = json.loads(_run("--store", store, "jobs", "--json", cwd=tmp_path).stdout)[0]
+    last = json.loads(_run("--store", store, "status", job["id"], "--json", cwd=tmp_path).stdout)["training"][
+        "last_checkpoint"]
+    root = f"s3://{bucket}/work/{job['id']}/ckpt"
+    assert last["uri"] == f"{root}/30" and complete_steps(root) == [20, 30], "keep_last: 2"
+    assert read_manifest(last["uri"])["params_sha256"] == last["sha256"]
 
 
 def test_config_without_training_section_is_one_line_error(tmp_path, tokenizer_path, shards_manifest):

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+from auralith.config import parse_config
 from auralith.store import migrate, repo, train_repo
 from auralith.store.db import dispose_all
-from auralith.train.tasks import StoreHooks
+from auralith.train.tasks import StoreHooks, checkpoint_root
 
 TASK = SimpleNamespace(request=SimpleNamespace(id=None))  # run outside a worker: no update_state
 
@@ -41,3 +42,13 @@ def test_a_newer_claim_supersedes_the_running_one(tmp_path):
     second.log(_metrics(2))
     assert second.should_stop() and second.cancelled
     dispose_all()
+
+
+def test_checkpoint_root_keeps_s3_urls(tmp_path):
+    base = {"sources": {"path": "data/*.jsonl"}, "tokenization": {"tokenizer": "tok.json"}, "training": {}}
+    cfg = parse_config({**base, "work_dir": "s3://bkt/work/"}, base_dir=tmp_path)
+    assert checkpoint_root(cfg, "j1") == "s3://bkt/work/j1/ckpt"
+    cfg = parse_config({**base, "training": {"checkpoint_dir": "s3://bkt/ckpts"}}, base_dir=tmp_path)
+    assert checkpoint_root(cfg, "j1") == "s3://bkt/ckpts/j1"
+    cfg = parse_config({**base, "work_dir": "w"}, base_dir=tmp_path)
+    assert checkpoint_root(cfg, "j1") == tmp_path.resolve() / "w" / "j1" / "ckpt"
