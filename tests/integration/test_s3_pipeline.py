@@ -24,9 +24,10 @@ SAME = ("documents", "tokens", "documents_in", "removed", "dtype")
 
 
 def job(sources: list[str], work: str, out: str, tokenizer: Path, **extra) -> dict:
+    # Synthetic sentences and docstrings: the quality filters (tested on their own) would remove most of them.
+    preprocessing = {"quality": {"enabled": False}, **extra.pop("preprocessing", {})}
     return {"name": "s3", "sources": [{"path": p} for p in sources], "work_dir": work, "partition_size_mb": 0.05,
-            # One-sentence synthetic documents: the quality filters (tested on their own) would remove them all.
-            "preprocessing": {"quality": {"enabled": False}},
+            "preprocessing": preprocessing,
             "tokenization": {"tokenizer": str(tokenizer)}, "output": {"path": out, "max_shard_size_mb": 0.02},
             **extra}
 
