@@ -104,15 +104,6 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def stored_sha256(path: str | Path) -> str:
-    """sha256 of a stored file or object, streamed (S3: one GET, nothing kept on disk)."""
-    h = hashlib.sha256()
-    with storage.open_read(path) as fh:
-        for block in iter(lambda: fh.read(_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def complete_steps(root: str | Path) -> list[int]:
     """The steps under `root` whose folder has a manifest (complete checkpoints), ascending."""
     if not storage.is_url(root):
