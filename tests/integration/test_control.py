@@ -7,7 +7,6 @@ it already ended is up to timing; what is checked holds either way."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,16 +15,11 @@ import pytest
 from auralith.store import repo
 from auralith.store.models import JobState, PartitionState
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
+from tests.integration.faultkit import cli
 from tests.integration.test_monitoring import _job
-from tests.integration.test_priority import BIN, _worker
+from tests.integration.test_priority import _worker
 
 pytestmark = pytest.mark.integration
-
-
-def _cli(env: dict, *args: str) -> str:
-    out = subprocess.run([str(BIN / "auralith"), *args], env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout.strip()
 
 
 def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_store, tokenizer_path, tmp_path):
@@ -35,7 +29,7 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
     log = tmp_path / "worker.log"
     worker = _worker(env, log)
     try:
-        job_id = _cli(env, "submit", str(_job(tmp_path, tokenizer_path, "terminated", docs=3000)))
+        job_id = cli(env, "submit", str(_job(tmp_path, tokenizer_path, "terminated", docs=3000)))
         deadline = time.monotonic() + 90
         while True:
             parts = repo.list_partitions(pg_store, job_id, "process")
@@ -44,7 +38,7 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
                 break
             assert time.monotonic() < deadline and worker.poll() is None, log.read_text()[-3000:]
             time.sleep(0.01)
-        assert "tasks revoked" in _cli(env, "cancel", "--terminate", job_id)
+        assert "tasks revoked" in cli(env, "cancel", "--terminate", job_id)
         committed = {p.index: p.output_ref["clean"] for p in repo.list_partitions(pg_store, job_id, "process")
                      if p.state == PartitionState.COMMITTED}
         time.sleep(2)
@@ -57,7 +51,7 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
         assert all(Path(path).exists() for path in committed.values())
         assert worker.poll() is None  # the worker lives on; only its pool process was terminated
 
-        assert _cli(env, "resume", job_id) == f"resumed {job_id}"
+        assert cli(env, "resume", job_id) == f"resumed {job_id}"
         info = client.wait(job_id, timeout=240)
         assert info.state == JobState.SUCCEEDED, info.error
         assert info.stats.documents_out == 3000
@@ -70,7 +64,7 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
         os.killpg(worker.pid, 9)
         worker.wait(10)
         worker = _worker({**env, "AURALITH_TEST_PARTITION_DELAY": "3"}, log)
-        limited = _cli(env, "submit", str(_job(tmp_path, tokenizer_path, "limited", docs=300,
+        limited = cli(env, "submit", str(_job(tmp_path, tokenizer_path, "limited", docs=300,
                                                 limits={"soft_time_limit": 1, "time_limit": 30})))
         info = client.wait(limited, timeout=300)
         assert info.state == JobState.SUCCEEDED, info.error

@@ -18,6 +18,7 @@ from auralith.store import repo
 from auralith.store.models import JobState, PartitionState
 from tests.corpus import REPO, sentences, write_jsonl
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
+from tests.integration.faultkit import cli
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -42,12 +43,6 @@ def _start_worker(env: dict, log: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _cli(env: dict, *args: str) -> str:
-    out = subprocess.run([str(BIN / "auralith"), *args], env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout.strip()
-
-
 def _tensor_hashes(manifest_dir: str) -> list[tuple[str, dict]]:
     return [(s["path"], s["tensors"]) for s in load_manifest(Path(manifest_dir) / "manifest.json")["shards"]]
 
@@ -66,7 +61,7 @@ def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, 
     log = tmp_path / "worker.log"
     worker = _start_worker(env, log)
     try:
-        job_id = _cli(env, "submit", str(_config(tmp_path, tokenizer_path, "crashed")))
+        job_id = cli(env, "submit", str(_config(tmp_path, tokenizer_path, "crashed")))
         deadline = time.monotonic() + 60
         while True:
             parts = repo.list_partitions(pg_store, job_id, "process")
@@ -81,7 +76,7 @@ def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, 
         assert killed_at.state == JobState.RUNNING, "the job finished before the kill: make it bigger"
 
         worker = _start_worker(env, log)
-        assert _cli(env, "resume", job_id) == f"resumed {job_id}"
+        assert cli(env, "resume", job_id) == f"resumed {job_id}"
         info = client.wait(job_id, timeout=180)
         assert info.state == JobState.SUCCEEDED, info.error + log.read_text()[-3000:]
     finally:

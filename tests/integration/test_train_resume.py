@@ -18,6 +18,7 @@ from auralith.store import repo, train_repo
 from auralith.store.models import JobState
 from tests.corpus import REPO
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
+from tests.integration.faultkit import cli
 from tests.train.conftest import write_shards
 
 pytestmark = pytest.mark.integration
@@ -44,12 +45,6 @@ def _worker(env: dict, queues: str, log: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _cli(env: dict, *args: str) -> str:
-    out = subprocess.run([str(BIN / "auralith"), *args], env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout.strip()
-
-
 def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -71,7 +66,7 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(client, redis
     control = _worker(env, "default", log)  # runs `resume`'s run_job
     trainer = _worker(env, "hpu", log)
     try:
-        job_id = _cli(env, "train", str(config), "--shards", str(manifest), "--submit")
+        job_id = cli(env, "train", str(config), "--shards", str(manifest), "--submit")
         deadline = time.monotonic() + 120
         while True:
             part = repo.get_partition(pg_store, job_id, "train", 0)
@@ -88,7 +83,7 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(client, redis
         assert resume_from <= killed_at and resume_from % 10 == 0
 
         trainer = _worker(env, "hpu", log)
-        assert _cli(env, "resume", job_id) == f"resumed {job_id}"
+        assert cli(env, "resume", job_id) == f"resumed {job_id}"
         info = client.wait(job_id, timeout=300)
         assert info.state == JobState.SUCCEEDED, (info.error or "") + log.read_text()[-3000:]
     finally:
