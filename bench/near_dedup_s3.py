@@ -11,14 +11,13 @@ from one Python process, so the S3 seconds measure Auralith's client path plus a
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from storage import free_port  # noqa: E402  (bench/storage.py: the moto server helper)
+from storage import moto_server  # noqa: E402  (bench/storage.py: the moto server helper)
 
 PARTITIONS = 4
 DOCS = 20_000
@@ -50,18 +49,8 @@ def write_work(work, cfg) -> None:
 
 
 def main() -> None:
-    import subprocess
-
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ.update({"AURALITH_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
-    try:
+    with moto_server():
         _bench()
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def _bench() -> None:
@@ -71,12 +60,6 @@ def _bench() -> None:
     from auralith.workflow.near_dedup import NearDedupPaths, find_band_edges
     from auralith.workflow.runners import WorkPaths
 
-    for _ in range(50):  # the server takes a moment to listen
-        try:
-            s3_client().create_bucket(Bucket="bench")
-            break
-        except Exception:  # noqa: BLE001
-            time.sleep(0.2)
     fetched: dict[str, int] = {}
     last_key = [""]  # the task reads one object at a time: the key of the GetObject under way
 

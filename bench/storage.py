@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 MB = 2**20
@@ -32,30 +33,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> None:
+@contextmanager
+def moto_server():
+    """A moto S3 server in its own process on a free port, with the env pointing at it and bucket `bench`."""
     port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.environ.update({"AURALITH_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
                        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
     try:
-        _bench()
+        from auralith.storage.s3 import s3_client
+
+        for _ in range(50):  # the server takes a moment to listen
+            try:
+                s3_client().create_bucket(Bucket="bench")
+                break
+            except Exception:  # noqa: BLE001
+                time.sleep(0.2)
+        yield
     finally:
         server.terminate()
         server.wait()
 
 
+def main() -> None:
+    with moto_server():
+        _bench()
+
+
 def _bench() -> None:
     from auralith import storage
-    from auralith.storage.s3 import s3_client
     from tests.corpus import sentences
 
-    for _ in range(50):  # the server takes a moment to listen
-        try:
-            s3_client().create_bucket(Bucket="bench")
-            break
-        except Exception:  # noqa: BLE001
-            time.sleep(0.2)
     tmp = Path(tempfile.mkdtemp(prefix="auralith-bench-"))
     texts = sentences(2000, seed=7)
     lines, size, i = [], 0, 0
