@@ -24,7 +24,7 @@ def embedded_worker(state_dir: Path, concurrency: int = 2, broker: str | None = 
                     store: str | None = None, loglevel: str = "WARNING") -> Iterator[str]:
     """Start an in-process worker consuming every queue; yields the store URL.
 
-    Chords complete through the database result backend, which polls (`result_chord_retry_interval`).
+    Chords complete by counting in the SQLite store (auralith.store.chords), as on a cluster.
     """
     from celery.contrib.testing.worker import start_worker
     from kombu.transport import sqlalchemy as kombu_sqla

@@ -82,10 +82,11 @@ def store_url(env: Mapping[str, str] = os.environ) -> str:
 
 
 def result_backend_for(store: str) -> str:
-    """Celery's database result backend lives in the same database as Auralith's tables."""
+    """Celery's result backend lives in the same database as Auralith's tables: Celery's database backend
+    with chords counted in SQL instead of polled (`auralith+` URLs, auralith.store.chords)."""
     from auralith.store.db import normalize_store_url
 
-    return "db+" + normalize_store_url(store)
+    return "auralith+" + normalize_store_url(store)
 
 
 def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
@@ -119,6 +120,7 @@ def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
             "sep": ":",
             "queue_order_strategy": "priority",
         },
+        # Only with a plain `db+` AURALITH_RESULT_BACKEND: Auralith's own backend counts chords, never polls.
         "result_chord_retry_interval": 0.5,
         # A result that cannot be stored leaves its chord waiting forever: when the database goes away just
         # after a task finished, keep retrying (jittered backoff up to 10 s, ~3 min in all), not 3 times.

@@ -40,7 +40,7 @@ def _cpu() -> float:
     return time.process_time()
 
 
-def bench_signatures(docs: list[str]) -> None:
+def bench_signatures(docs: list[str], show: bool = True) -> dict:
     from datatrove.data import Document
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
@@ -71,11 +71,15 @@ def bench_signatures(docs: list[str]) -> None:
             cpu, wall = _cpu(), time.perf_counter()
             fn(docs, 0)
             rows.append((name, _cpu() - cpu, time.perf_counter() - wall))
-    print(f"MinHash signatures: {len(docs):,} documents, {mb:.1f} MB, 112 hashes of word 5-grams, 1 core each")
-    print(f"{'':<10} {'CPU s':>8} {'wall s':>8} {'MB/s per core':>14}")
-    for name, cpu, wall in rows:
-        print(f"{name:<10} {cpu:8.2f} {wall:8.2f} {mb / cpu:14.2f}")
-    print(f"ratio auralith / datatrove: {rows[1][1] / rows[0][1]:.1f}x\n")
+    result = {name: {"cpu": cpu, "wall": wall, "mbps": mb / cpu} for name, cpu, wall in rows}
+    result.update(documents=len(docs), mb=mb, ratio=rows[1][1] / rows[0][1])
+    if show:
+        print(f"MinHash signatures: {len(docs):,} documents, {mb:.1f} MB, 112 hashes of word 5-grams, 1 core each")
+        print(f"{'':<10} {'CPU s':>8} {'wall s':>8} {'MB/s per core':>14}")
+        for name, cpu, wall in rows:
+            print(f"{name:<10} {cpu:8.2f} {wall:8.2f} {mb / cpu:14.2f}")
+        print(f"ratio auralith / datatrove: {result['ratio']:.1f}x\n")
+    return result
 
 
 def write_synthetic_partitions(root: Path, n_docs: int, seed: int = 0) -> int:

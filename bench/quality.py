@@ -141,6 +141,24 @@ def worker_rss(mb: float) -> dict:
         return json.loads(run.stdout)
 
 
+def measure(mb: float = 4.0) -> dict:
+    """Both chains on the same normalised documents: MB/s per core of each and how often they agree."""
+    from auralith.steps.normalize import normalize_whitespace
+
+    docs = [normalize_whitespace(d) for d in real_text_documents(mb)]
+    size = sum(len(d.encode()) for d in docs) / MB
+    aur, dt = auralith_chain(), datatrove_chain()
+    for text in docs[:5]:  # warm up: spaCy builds its pipeline on first use, numpy its ufuncs
+        aur(text), dt(text)
+    aur_cpu, aur_wall, aur_kept = throughput(docs, aur)
+    dt_cpu, dt_wall, dt_kept = throughput(docs, dt)
+    agree = sum(a == b for a, b in zip(aur_kept, dt_kept, strict=True)) / len(docs)
+    return {"documents": len(docs), "mb": size, "agree": agree,
+            "auralith": {"cpu": aur_cpu, "wall": aur_wall, "mbps": size / aur_cpu, "kept": sum(aur_kept)},
+            "datatrove": {"cpu": dt_cpu, "wall": dt_wall, "mbps": size / dt_cpu, "kept": sum(dt_kept)},
+            "ratio": dt_cpu / aur_cpu, "docs": docs}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=4.0, help="corpus size for the throughput table")
@@ -148,31 +166,23 @@ def main() -> None:
     ap.add_argument("--per-family", action="store_true", help="also compare each filter family on its own")
     args = ap.parse_args()
 
-    from auralith.steps.normalize import normalize_whitespace
-
-    docs = [normalize_whitespace(d) for d in real_text_documents(args.mb)]
-    size = sum(len(d.encode()) for d in docs) / MB
-    print(f"corpus: {len(docs)} documents, {size:.2f} MB (man pages and /usr/share/doc text)\n")
-    aur, dt = auralith_chain(), datatrove_chain()
-    for text in docs[:5]:  # warm up: spaCy builds its pipeline on first use, numpy its ufuncs
-        aur(text), dt(text)
-    aur_cpu, aur_wall, aur_kept = throughput(docs, aur)
-    dt_cpu, dt_wall, dt_kept = throughput(docs, dt)
-    agree = sum(a == b for a, b in zip(aur_kept, dt_kept, strict=True)) / len(docs)
+    r = measure(args.mb)
+    print(f"corpus: {r['documents']} documents, {r['mb']:.2f} MB (man pages and /usr/share/doc text)\n")
     print(f"{'chain':<10} {'CPU s':>8} {'wall s':>8} {'MB/s per core':>14} {'kept':>7}")
-    for name, cpu, wall, kept in (("auralith", aur_cpu, aur_wall, aur_kept), ("datatrove", dt_cpu, dt_wall, dt_kept)):
-        print(f"{name:<10} {cpu:8.2f} {wall:8.2f} {size / cpu:14.2f} {sum(kept):7d}")
-    print(f"ratio (auralith / datatrove MB/s per core): {dt_cpu / aur_cpu:.1f}x;"
-          f" same keep/remove decision on {agree:.1%} of documents\n")
+    for name in ("auralith", "datatrove"):
+        side = r[name]
+        print(f"{name:<10} {side['cpu']:8.2f} {side['wall']:8.2f} {side['mbps']:14.2f} {side['kept']:7d}")
+    print(f"ratio (auralith / datatrove MB/s per core): {r['ratio']:.1f}x;"
+          f" same keep/remove decision on {r['agree']:.1%} of documents\n")
 
     if args.per_family:
-        per_family_agreement(docs)
+        per_family_agreement(r["docs"])
 
     print(f"{'corpus':>7} {'MB':>6} {'documents':>10} {'kept':>7} {'worker peak RSS MB':>19} {'CPU s':>7}")
     for scale in (1, 4, 10):
-        r = worker_rss(args.rss_mb * scale)
-        print(f"{scale:>6}x {args.rss_mb * scale:6.1f} {r['records']:10d} {r['kept']:7d} {r['rss_mb']:19.1f}"
-              f" {r['cpu_s']:7.2f}")
+        rss = worker_rss(args.rss_mb * scale)
+        print(f"{scale:>6}x {args.rss_mb * scale:6.1f} {rss['records']:10d} {rss['kept']:7d} {rss['rss_mb']:19.1f}"
+              f" {rss['cpu_s']:7.2f}")
 
 
 if __name__ == "__main__":

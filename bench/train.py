@@ -128,28 +128,24 @@ def run_celery(client, config: Path, manifest: Path, worker_pid: int) -> tuple[f
     return (info.finished_at - sent).total_seconds(), cpu
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--checkpoint-every", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--broker", default=os.environ.get("AURALITH_BENCH_BROKER", "redis://127.0.0.1:6379/7"))
-    args = ap.parse_args()
-    training = {"layers": 2, "heads": 2, "d_model": 64, "context": 64, "batch_size": 8, "steps": args.steps,
-                "lr": 3e-3, "warmup_steps": 10, "checkpoint_every": args.checkpoint_every, "log_every": 10,
-                "threads": args.threads, "device": "cpu"}
-    tokens = args.steps * 8 * 64
+def measure(steps: int = 200, rounds: int = 3, checkpoint_every: int = 100, threads: int | None = None,
+            broker: str = "redis://127.0.0.1:6379/7", show: bool = True) -> dict:
+    """Rounds of (plain loop, Celery task) back to back; tokens/s per side and the median per-round ratios."""
+    training = {"layers": 2, "heads": 2, "d_model": 64, "context": 64, "batch_size": 8, "steps": steps,
+                "lr": 3e-3, "warmup_steps": 10, "checkpoint_every": checkpoint_every, "log_every": 10,
+                "threads": threads, "device": "cpu"}
+    tokens = steps * 8 * 64
+    out = print if show else (lambda *a, **k: None)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         manifest = make_shards(tmp / "shards")
         config = write_config(tmp / "bench.yaml", tmp / "work", training)
         store = f"sqlite:///{tmp / 'store.db'}"
-        env = {**os.environ, "AURALITH_BROKER_URL": args.broker, "AURALITH_STORE_URL": store}
+        env = {**os.environ, "AURALITH_BROKER_URL": broker, "AURALITH_STORE_URL": store}
         from auralith.client import Client
 
-        client = Client(args.broker, store)
+        client = Client(broker, store)
         client._store(write=True)  # migrate before the worker starts
         worker = subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "auralith", "worker", "-Q",
                                    "hpu", "--pool=solo", "-l", "WARNING", "--without-mingle", "--without-gossip"],
@@ -160,30 +156,44 @@ def main() -> None:
             warm = write_config(tmp / "warm.yaml", tmp / "work", {**training, "steps": 2, "warmup_steps": 1})
             run_celery(client, warm, manifest, worker.pid)
             plain, celery, plain_cpu, celery_cpu = [], [], [], []
-            print(f"GPT 2 layers, d_model 64, context 64, batch 8, {args.steps} steps ({tokens:,} tokens), "
-                  f"checkpoint every {args.checkpoint_every} (Auralith only), threads {args.threads or 'default'}")
-            print("tokens/s of wall time, and tokens per CPU-second of the training process (steadier on a "
-                  "shared machine)")
-            print(f"{'round':>6} | {'plain PyTorch loop':>27} | {'Auralith in a Celery task':>27} | {'ratio':>15}")
-            print(f"{'':>6} | {'wall':>12} {'CPU':>14} | {'wall':>12} {'CPU':>14} | {'wall':>6} {'CPU':>8}")
-            for r in range(args.rounds):
+            out(f"GPT 2 layers, d_model 64, context 64, batch 8, {steps} steps ({tokens:,} tokens), "
+                f"checkpoint every {checkpoint_every} (Auralith only), threads {threads or 'default'}")
+            out("tokens/s of wall time, and tokens per CPU-second of the training process (steadier on a "
+                "shared machine)")
+            out(f"{'round':>6} | {'plain PyTorch loop':>27} | {'Auralith in a Celery task':>27} | {'ratio':>15}")
+            out(f"{'':>6} | {'wall':>12} {'CPU':>14} | {'wall':>12} {'CPU':>14} | {'wall':>6} {'CPU':>8}")
+            for r in range(rounds):
                 p, pc = run_plain(manifest, training)
                 c, cc = run_celery(client, config, manifest, worker.pid)
                 plain.append(tokens / p)
                 celery.append(tokens / c)
                 plain_cpu.append(tokens / pc)
                 celery_cpu.append(tokens / cc)
-                print(f"{r + 1:>6} | {plain[-1]:>12,.0f} {plain_cpu[-1]:>14,.0f} | {celery[-1]:>12,.0f} "
-                      f"{celery_cpu[-1]:>14,.0f} | {p / c:>6.1%} {pc / cc:>8.1%}")
+                out(f"{r + 1:>6} | {plain[-1]:>12,.0f} {plain_cpu[-1]:>14,.0f} | {celery[-1]:>12,.0f} "
+                    f"{celery_cpu[-1]:>14,.0f} | {p / c:>6.1%} {pc / cc:>8.1%}")
             # The ratio's median is over rounds (each round runs both sides back to back, under the same load).
-            wall_ratio = statistics.median(c / p for c, p in zip(celery, plain, strict=True))
-            cpu_ratio = statistics.median(c / p for c, p in zip(celery_cpu, plain_cpu, strict=True))
-            print(f"{'median':>6} | {statistics.median(plain):>12,.0f} {statistics.median(plain_cpu):>14,.0f} | "
-                  f"{statistics.median(celery):>12,.0f} {statistics.median(celery_cpu):>14,.0f} | "
-                  f"{wall_ratio:>6.1%} {cpu_ratio:>8.1%}")
+            result = {"plain": statistics.median(plain), "plain_cpu": statistics.median(plain_cpu),
+                      "celery": statistics.median(celery), "celery_cpu": statistics.median(celery_cpu),
+                      "ratio": statistics.median(c / p for c, p in zip(celery, plain, strict=True)),
+                      "cpu_ratio": statistics.median(c / p for c, p in zip(celery_cpu, plain_cpu, strict=True))}
+            out(f"{'median':>6} | {result['plain']:>12,.0f} {result['plain_cpu']:>14,.0f} | "
+                f"{result['celery']:>12,.0f} {result['celery_cpu']:>14,.0f} | "
+                f"{result['ratio']:>6.1%} {result['cpu_ratio']:>8.1%}")
+            return result
         finally:
             os.killpg(worker.pid, 9)
             worker.wait()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--checkpoint-every", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--broker", default=os.environ.get("AURALITH_BENCH_BROKER", "redis://127.0.0.1:6379/7"))
+    args = ap.parse_args()
+    measure(args.steps, args.rounds, args.checkpoint_every, args.threads, args.broker)
 
 
 if __name__ == "__main__":

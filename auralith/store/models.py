@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -139,3 +140,15 @@ class TrainMetric(Base):
     tokens_seen: Mapped[int] = mapped_column(BigInteger)
     elapsed_s: Mapped[float] = mapped_column(Float)
     time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChordCounter(Base):
+    """One chord's progress: header tasks that succeeded out of `size` (auralith.store.chords)."""
+
+    __tablename__ = "auralith_chords"
+
+    group_id: Mapped[str] = mapped_column(String(155), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -48,7 +48,7 @@ def job_canvas(plan: StagePlan) -> tuple[Signature, dict[str, dict[int, str]]]:
     """
     from auralith.workflow import tasks
 
-    # Every task of the job carries its priority (and limits); chord_unlock takes the body's priority.
+    # Every task of the job carries its priority (and limits); the chord body is sent with its own options.
     opts = {**plan.options, "priority": plan.priority}
     if plan.process:
         header, ids = _fan_out(tasks.process_partition, plan.job_id, plan.process, opts,

@@ -1,0 +1,104 @@
+"""Chords counted in SQL: Celery's database result backend without `celery.chord_unlock` polling.
+
+Celery's database backend cannot count, so it completes a chord with `celery.chord_unlock`: a task that sends
+itself again every `result_chord_retry_interval` (the first time after a fixed 1 s) and asks for the header's
+results one query per task until all are ready. Measured on the bench (docs/performance.md), that added up to
+1 s per stage hand-off and kept a worker process polling throughout every stage; near a stage's end each poll
+reads one row per partition, so a job of tens of thousands of partitions would spend its stage tails polling.
+And the unlock message is one more thing a broker restart can lose (the job then waits for `auralith resume`).
+
+Celery's Redis backend counts instead, and so does this one, in the store it already writes results to: a
+chord gets one `auralith_chords` row (its size) when it is applied; each header task that succeeds adds one in
+a single `UPDATE ... RETURNING`, right after its result is stored; the task that brings the count to the size
+sends the body. A header task that fails stops the chord (the body never runs, and gets a ChordError result,
+as with chord_unlock); a retry is not counted, only the final success. A task run twice (a redelivery)
+counts twice, so the body can start one task early: Auralith's chord bodies check that every partition is
+committed and retry otherwise (`_require_committed`), as they had to with chord_unlock too.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import states
+from celery.backends.database import DatabaseBackend
+from celery.canvas import maybe_signature
+from celery.exceptions import ChordError
+from celery.result import allow_join_result
+from sqlalchemy import delete, insert, update
+from sqlalchemy.exc import IntegrityError
+
+from auralith.store.db import session_scope
+from auralith.store.models import ChordCounter, utcnow
+
+log = logging.getLogger(__name__)
+
+# The result backend URL scheme: `auralith+postgresql+psycopg://...` (registered as a `celery.result_backends`
+# entry point in pyproject.toml, so `celery -A auralith` and any Celery client resolve it).
+SCHEME = "auralith"
+
+
+class CountingDatabaseBackend(DatabaseBackend):
+    """DatabaseBackend whose chords complete by counting (see the module docstring)."""
+
+    def apply_chord(self, header_result_args, body, **kwargs):
+        self.ensure_chords_allowed()
+        header_result = self.app.GroupResult(*header_result_args)
+        try:
+            with session_scope(self.url) as s:
+                s.execute(insert(ChordCounter).values(group_id=header_result.id, size=len(header_result.results),
+                                                      done=0, failed=False, created_at=utcnow()))
+        except IntegrityError:
+            pass  # the same chord applied again (a replaced task that ran twice): its counter stands
+        if not body.immutable:
+            header_result.save(backend=self)  # a mutable body gets the header's results: keep them findable
+
+    def on_chord_part_return(self, request, state, result, **kwargs):
+        group_id = request.group
+        if not group_id or not request.chord:
+            return
+        if state in (states.FAILURE, states.REVOKED):
+            self._fail_chord(request, group_id, result)
+            return
+        if state != states.SUCCESS:
+            return  # Celery reports only final states here; anything else does not count
+        with session_scope(self.url) as s:
+            row = s.execute(update(ChordCounter).where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
+                            .values(done=ChordCounter.done + 1)
+                            .returning(ChordCounter.done, ChordCounter.size)).first()
+        if row is None:
+            return  # a failed chord, or one applied by another backend (no row): nothing to start
+        done, size = row
+        if done != size:
+            if done > size:
+                log.warning("chord %s counted %d of %d: a header task ran twice", group_id, done, size)
+            return
+        callback = maybe_signature(request.chord, app=self.app)
+        try:
+            if callback.immutable:
+                self.app.amqp._retry_publish(callback.delay)
+            else:
+                deps = self.app.GroupResult.restore(group_id, backend=self)
+                with allow_join_result():
+                    values = deps.join(timeout=self.app.conf.result_chord_join_timeout, propagate=True)
+                self.app.amqp._retry_publish(callback.delay, values)
+        except Exception as exc:  # noqa: BLE001  the broker refused the body: record it on the body's result
+            log.exception("chord %s: could not send its body", group_id)
+            self.chord_error_from_stack(callback, ChordError(f"Callback error: {exc!r}"))
+
+    def _fail_chord(self, request, group_id: str, exc) -> None:
+        """The first header task to fail marks the chord failed and the body's result with a ChordError."""
+        with session_scope(self.url) as s:
+            first = s.execute(update(ChordCounter).where(ChordCounter.group_id == group_id,
+                                                         ChordCounter.failed.is_(False))
+                              .values(failed=True)).rowcount
+        if first:
+            callback = maybe_signature(request.chord, app=self.app)
+            self.chord_error_from_stack(callback, ChordError(f"Dependency {request.id} raised {exc!r}"))
+
+    def cleanup(self):
+        """Celery beat's `celery.backend_cleanup`: results past `result_expires`, and chord rows as old."""
+        super().cleanup()
+        if self.expires:
+            with session_scope(self.url) as s:
+                s.execute(delete(ChordCounter).where(ChordCounter.created_at < utcnow() - self.expires))

@@ -1,0 +1,202 @@
+"""Auralith against the alternatives, side by side in one run, as one table (run it with `bench/run`).
+
+    bench/run                      # everything: about 15 minutes on 2 cores
+    bench/run --quick              # a smaller corpus and fewer rounds: a smoke run, not figures to quote
+    bench/run --only pipeline,tokenize --json results.json
+
+Each line holds Auralith's figure, the alternative's, their ratio and the goal (docs/performance.md):
+1. Celery overhead: the whole job over a 200 MB corpus of real text (bench/pipeline.py) through Celery with
+   Redis + PostgreSQL and 2 worker processes vs the same runners in 2 plain processes, at several partition
+   sizes; and with 1 worker process vs one plain process.
+2. Scaling: 1 worker process vs 2 on the same job.
+3. The tokenize stage vs raw `tokenizers` `encode_batch` (bench/tokenize_stage.py).
+4. The quality filter chain and MinHash signatures vs datatrove (bench/quality.py, bench/minhash.py).
+5. Peak RSS per worker process at 1x, 4x and 10x the corpus (20, 80, 200 MB).
+6. The training loop in a Celery task vs a plain PyTorch loop (bench/train.py).
+Ratios come from one run because absolute times on a shared 2-core machine vary from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import pipeline  # noqa: E402
+
+SECTIONS = ("pipeline", "tokenize", "quality", "minhash", "train")
+# "flat": the 10x corpus's peak RSS per worker may exceed the 1x one's by this much at most.
+FLAT_RSS_GROWTH = 1.25
+
+
+@dataclass
+class Row:
+    measure: str
+    auralith: str
+    baseline: str
+    ratio: str
+    goal: str = ""
+    met: bool | None = None  # None: a point on a curve, no goal of its own
+
+
+def overhead(celery_s: float, plain_s: float) -> float:
+    """The wall time Celery adds, as a fraction of the plain run's."""
+    return celery_s / plain_s - 1
+
+
+def pipeline_rows(mb: int, sizes: list[float], default: float, broker: str, store: str, rounds: int = 3,
+                  log=print) -> tuple[list[Row], dict]:
+    data = {s: pipeline.corpus(s) for s in (mb // 10, mb * 4 // 10, mb)}
+    rows: list[Row] = []
+    raw: dict = {"mb": mb, "sizes": {}, "rss": {}}
+    with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
+        def job(corpus_mb: int, size: float, side: str, procs: int) -> pipeline.Run:
+            work = pipeline.fresh_work(Path(tmp), f"{side}{procs}")
+            cfg = pipeline.job_config(data[corpus_mb], work, size)
+            run = (pipeline.run_celery(cfg, procs, broker, store) if side == "celery"
+                   else pipeline.run_plain(cfg, procs))
+            log(f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  partitions of {size:g} MB ({run.partitions}): "
+                f"{run.wall_s:7.1f} s  {run.tokens:,} tokens  peak RSS {', '.join(f'{r:.0f}' for r in run.rss_mb)} MB")
+            return run
+
+        for size in sizes:
+            # The goal's point gets `rounds` alternating pairs and their median; the other points one pair each.
+            pairs = [(job(mb, size, "celery", 2), job(mb, size, "plain", 2))
+                     for _ in range(rounds if size == default else 1)]
+            if any(c.tokens != p.tokens for c, p in pairs):
+                raise RuntimeError(f"Celery and plain runs disagree on tokens: {[(c.tokens, p.tokens) for c, p in pairs]}")
+            c, p = (statistics.median_low(runs) for runs in zip(*pairs))  # median by wall time (Run orders by it)
+            ratio = statistics.median(overhead(c.wall_s, p.wall_s) for c, p in pairs)
+            raw["sizes"][size] = {"celery": asdict(c), "plain": asdict(p), "overhead": ratio,
+                                  "pairs": [(c.wall_s, p.wall_s) for c, p in pairs]}
+            is_default = size == default
+            rows.append(Row(f"1. Celery overhead, {mb} MB, 2 procs, partitions of {size:g} MB "
+                            f"({c.partitions}){f' [default, median of {len(pairs)}]' if is_default else ''}",
+                            f"{c.wall_s:.1f} s", f"{p.wall_s:.1f} s plain", f"{ratio:+.1%}",
+                            "<= 5%" if is_default else "", ratio <= 0.05 if is_default else None))
+        c2 = raw["sizes"][default]["celery"]
+        c1, p1 = job(mb, default, "celery", 1), job(mb, default, "plain", 1)
+        p2 = raw["sizes"][default]["plain"]
+        raw["one_proc"] = {"celery": asdict(c1), "plain": asdict(p1)}
+        rows.append(Row(f"1. Celery overhead, {mb} MB, 1 proc, partitions of {default:g} MB",
+                        f"{c1.wall_s:.1f} s", f"{p1.wall_s:.1f} s plain", f"{overhead(c1.wall_s, p1.wall_s):+.1%}"))
+        speedup = c1.wall_s / c2["wall_s"]
+        rows.append(Row(f"2. Scaling, Celery 1 -> 2 worker procs, {mb} MB", f"{c2['wall_s']:.1f} s",
+                        f"{c1.wall_s:.1f} s 1 proc", f"{speedup:.2f}x", ">= 1.8x", speedup >= 1.8))
+        rows.append(Row(f"2. Scaling, plain 1 -> 2 procs (the same stages, for reference)", f"{p2['wall_s']:.1f} s",
+                        f"{p1.wall_s:.1f} s 1 proc", f"{p1.wall_s / p2['wall_s']:.2f}x"))
+        for corpus_mb in (mb // 10, mb * 4 // 10):
+            raw["rss"][corpus_mb] = max(job(corpus_mb, default, "celery", 2).rss_mb)
+        raw["rss"][mb] = max(c2["rss_mb"])
+    small, big = raw["rss"][mb // 10], raw["rss"][mb]
+    rows.append(Row(f"5. Peak RSS per worker proc at 1x / 4x / 10x ({mb // 10} / {mb * 4 // 10} / {mb} MB)",
+                    f"{big:.0f} MB at 10x", f"{small:.0f} MB at 1x ({raw['rss'][mb * 4 // 10]:.0f} at 4x)",
+                    f"{big / small:.2f}x", f"flat (<= {FLAT_RSS_GROWTH}x)", big / small <= FLAT_RSS_GROWTH))
+    return rows, raw
+
+
+def tokenize_rows(mb: float) -> tuple[list[Row], dict]:
+    from bench import tokenize_stage
+
+    r = tokenize_stage.measure(mb, threads=1)
+    ours = f"{r['auralith']['tok_s'] / 1e3:,.0f}k tok/s"
+    return [Row("3. Tokenize stage vs raw encode_batch (1 thread)", ours,
+                f"{r['raw']['tok_s'] / 1e3:,.0f}k tok/s", f"{r['ratio_raw']:.1%}", ">= 90%", r["ratio_raw"] >= 0.9),
+            Row("3. Tokenize stage vs raw encode_batch_fast (what the stage calls)", ours,
+                f"{r['raw_fast']['tok_s'] / 1e3:,.0f}k tok/s", f"{r['ratio_raw_fast']:.1%}", ">= 90%",
+                r["ratio_raw_fast"] >= 0.9)], r
+
+
+def quality_rows(mb: float) -> tuple[list[Row], dict]:
+    from bench import quality
+
+    r = quality.measure(mb)
+    r.pop("docs")
+    return [Row(f"4. Quality chain + PII vs datatrove ({r['mb']:.0f} MB, same decision {r['agree']:.0%})",
+                f"{r['auralith']['mbps']:.2f} MB/s/core", f"{r['datatrove']['mbps']:.2f} MB/s/core",
+                f"{r['ratio']:.1f}x", ">= 2x", r["ratio"] >= 2)], r
+
+
+def minhash_rows(mb: float) -> tuple[list[Row], dict]:
+    from bench import minhash
+    from bench.corpus import real_text_documents
+
+    r = minhash.bench_signatures(real_text_documents(mb, seed=0), show=False)
+    return [Row(f"4. MinHash signatures vs datatrove ({r['mb']:.0f} MB)", f"{r['auralith']['mbps']:.2f} MB/s/core",
+                f"{r['datatrove']['mbps']:.2f} MB/s/core", f"{r['ratio']:.1f}x", ">= 2x", r["ratio"] >= 2)], r
+
+
+def train_rows(steps: int, rounds: int, broker: str) -> tuple[list[Row], dict]:
+    from bench import train
+
+    r = train.measure(steps=steps, rounds=rounds, threads=1, broker=broker, show=False)
+    return [Row(f"6. Training loop in a Celery task vs plain PyTorch ({steps} steps, median of {rounds})",
+                f"{r['celery']:,.0f} tok/s", f"{r['plain']:,.0f} tok/s", f"{r['ratio']:.1%}", ">= 95%",
+                r["ratio"] >= 0.95)], r
+
+
+def render(rows: list[Row]) -> str:
+    head = ("measure", "Auralith", "alternative", "ratio", "goal", "met")
+    cells = [head] + [(r.measure, r.auralith, r.baseline, r.ratio, r.goal,
+                       "" if r.met is None else ("yes" if r.met else "NO")) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+    lines = [" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="20 MB corpus, fewer rounds: checks the suite runs")
+    ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    ap.add_argument("--mb", type=int, default=None, help="the pipeline corpus at 10x (default 200; 20 with --quick)")
+    ap.add_argument("--partition-sizes", default=None, help="partition_size_mb values for the overhead curve")
+    ap.add_argument("--json", type=Path, help="also write every figure measured to this file")
+    ap.add_argument("--broker", default=os.environ.get("AURALITH_BENCH_BROKER", pipeline.DEFAULT_BROKER))
+    ap.add_argument("--store", default=os.environ.get("AURALITH_BENCH_STORE", pipeline.DEFAULT_STORE))
+    args = ap.parse_args(argv)
+    from auralith.config import JobConfig
+
+    default = JobConfig.model_fields["partition_size_mb"].default
+    mb = args.mb or (20 if args.quick else 200)
+    sizes = [float(s) for s in args.partition_sizes.split(",")] if args.partition_sizes else \
+        ([2.0, default] if args.quick else [4.0, 8.0, 16.0, 32.0, 64.0])
+    if default not in sizes:
+        sizes.append(default)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    runs = {
+        "pipeline": lambda: pipeline_rows(mb, sizes, default, args.broker, args.store, 1 if args.quick else 3,
+                                          log=lambda m: print(m, file=sys.stderr, flush=True)),
+        "tokenize": lambda: tokenize_rows(4.0 if args.quick else 16.0),
+        "quality": lambda: quality_rows(1.0 if args.quick else 4.0),
+        "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
+        "train": lambda: train_rows(50 if args.quick else 200, 1 if args.quick else 3, args.broker),
+    }
+    rows: list[Row] = []
+    figures: dict = {}
+    for name in SECTIONS:
+        if name in only:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            section_rows, figures[name] = runs[name]()
+            rows += section_rows
+    table = render(sorted(rows, key=lambda r: r.measure[:2]))
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], "figures": figures}, indent=2,
+                                        default=str))
+    return 0 if all(r.met is not False for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
