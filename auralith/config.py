@@ -83,7 +83,8 @@ class OutputConfig(_Strict):
 class JobConfig(_Strict):
     name: str = Field(default="job", min_length=1, max_length=200)
     sources: list[SourceConfig] = Field(min_length=1)
-    partition_size_mb: float = Field(default=32.0, gt=0)
+    # 16 MB: picked from bench/run's partition-size curve (docs/performance.md#partition-size).
+    partition_size_mb: float = Field(default=16.0, gt=0)
     work_dir: str = "./work"
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     tokenization: TokenizationConfig

@@ -1,13 +1,14 @@
 """Auralith against the alternatives, side by side in one run, as one table (run it with `bench/run`).
 
-    bench/run                      # everything: about 15 minutes on 2 cores
+    bench/run                      # everything: about 30 minutes on 2 cores
     bench/run --quick              # a smaller corpus and fewer rounds: a smoke run, not figures to quote
     bench/run --only pipeline,tokenize --json results.json
 
 Each line holds Auralith's figure, the alternative's, their ratio and the goal (docs/performance.md):
 1. Celery overhead: the whole job over a 200 MB corpus of real text (bench/pipeline.py) through Celery with
    Redis + PostgreSQL and 2 worker processes vs the same runners in 2 plain processes, at several partition
-   sizes; and with 1 worker process vs one plain process.
+   sizes (the median of 3 alternating pairs each); with 1 worker process vs one plain process; and the cost
+   per task, from the 20 MB corpus cut into 0.25 MB partitions.
 2. Scaling: 1 worker process vs 2 on the same job.
 3. The tokenize stage vs raw `tokenizers` `encode_batch` (bench/tokenize_stage.py).
 4. The quality filter chain and MinHash signatures vs datatrove (bench/quality.py, bench/minhash.py).
@@ -67,20 +68,29 @@ def pipeline_rows(mb: int, sizes: list[float], default: float, broker: str, stor
             return run
 
         for size in sizes:
-            # The goal's point gets `rounds` alternating pairs and their median; the other points one pair each.
-            pairs = [(job(mb, size, "celery", 2), job(mb, size, "plain", 2))
-                     for _ in range(rounds if size == default else 1)]
+            # Alternating pairs and their median: one pair alone moves by a few % on a shared machine.
+            pairs = [(job(mb, size, "celery", 2), job(mb, size, "plain", 2)) for _ in range(rounds)]
             if any(c.tokens != p.tokens for c, p in pairs):
-                raise RuntimeError(f"Celery and plain runs disagree on tokens: {[(c.tokens, p.tokens) for c, p in pairs]}")
-            c, p = (statistics.median_low(runs) for runs in zip(*pairs))  # median by wall time (Run orders by it)
+                raise RuntimeError(f"Celery and plain disagree on tokens: {[(c.tokens, p.tokens) for c, p in pairs]}")
+            # The median run of each side by wall time (Run orders by it), for the figures shown.
+            c, p = (statistics.median_low(runs) for runs in zip(*pairs, strict=True))
             ratio = statistics.median(overhead(c.wall_s, p.wall_s) for c, p in pairs)
             raw["sizes"][size] = {"celery": asdict(c), "plain": asdict(p), "overhead": ratio,
                                   "pairs": [(c.wall_s, p.wall_s) for c, p in pairs]}
             is_default = size == default
             rows.append(Row(f"1. Celery overhead, {mb} MB, 2 procs, partitions of {size:g} MB "
-                            f"({c.partitions}){f' [default, median of {len(pairs)}]' if is_default else ''}",
+                            f"({c.partitions}){' [default]' if is_default else ''}",
                             f"{c.wall_s:.1f} s", f"{p.wall_s:.1f} s plain", f"{ratio:+.1%}",
                             "<= 5%" if is_default else "", ratio <= 0.05 if is_default else None))
+        # Celery's cost per task, where it is most of the work: the small corpus in 0.25 MB partitions.
+        small = mb // 10
+        pairs = [(job(small, 0.25, "celery", 2), job(small, 0.25, "plain", 2)) for _ in range(rounds)]
+        tasks = 2 * pairs[0][0].partitions + 3  # process and tokenize per partition; run_job, dedup, finalize
+        # All the extra wall time of 2 busy processes, job-level hand-offs included, spread over the tasks.
+        per_task = statistics.median(2 * (c.wall_s - p.wall_s) / tasks for c, p in pairs)
+        raw["per_task_ms"] = per_task * 1000
+        rows.append(Row(f"1. Celery cost per task, {small} MB in 0.25 MB partitions ({tasks} tasks)",
+                        f"{per_task * 1000:.0f} ms", "", "", ""))
         c2 = raw["sizes"][default]["celery"]
         c1, p1 = job(mb, default, "celery", 1), job(mb, default, "plain", 1)
         p2 = raw["sizes"][default]["plain"]
@@ -90,7 +100,7 @@ def pipeline_rows(mb: int, sizes: list[float], default: float, broker: str, stor
         speedup = c1.wall_s / c2["wall_s"]
         rows.append(Row(f"2. Scaling, Celery 1 -> 2 worker procs, {mb} MB", f"{c2['wall_s']:.1f} s",
                         f"{c1.wall_s:.1f} s 1 proc", f"{speedup:.2f}x", ">= 1.8x", speedup >= 1.8))
-        rows.append(Row(f"2. Scaling, plain 1 -> 2 procs (the same stages, for reference)", f"{p2['wall_s']:.1f} s",
+        rows.append(Row("2. Scaling, plain 1 -> 2 procs (the same stages, for reference)", f"{p2['wall_s']:.1f} s",
                         f"{p1.wall_s:.1f} s 1 proc", f"{p1.wall_s / p2['wall_s']:.2f}x"))
         for corpus_mb in (mb // 10, mb * 4 // 10):
             raw["rss"][corpus_mb] = max(job(corpus_mb, default, "celery", 2).rss_mb)
@@ -147,7 +157,7 @@ def render(rows: list[Row]) -> str:
     cells = [head] + [(r.measure, r.auralith, r.baseline, r.ratio, r.goal,
                        "" if r.met is None else ("yes" if r.met else "NO")) for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    lines = [" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+    lines = [" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)

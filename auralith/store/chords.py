@@ -63,7 +63,8 @@ class CountingDatabaseBackend(DatabaseBackend):
         if state != states.SUCCESS:
             return  # Celery reports only final states here; anything else does not count
         with session_scope(self.url) as s:
-            row = s.execute(update(ChordCounter).where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
+            row = s.execute(update(ChordCounter)
+                            .where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
                             .values(done=ChordCounter.done + 1)
                             .returning(ChordCounter.done, ChordCounter.size)).first()
         if row is None:
