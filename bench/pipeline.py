@@ -99,6 +99,9 @@ class Run:
     tokens: int
     partitions: int
     rss_mb: list[float] = field(compare=False)  # peak RSS of each worker process (Celery) / pool process (plain)
+    # Seconds in each phase: start (to the first partition), process, handoff (dedup and what surrounds it),
+    # tokenize, end (after the last shard): where Celery's extra time goes.
+    phases: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 # --- plain processes -------------------------------------------------------------------------------------
@@ -139,29 +142,53 @@ def run_plain(config: dict, processes: int) -> Run:
     global _CFG
     from auralith.config import parse_config
     from auralith.steps.shards import write_manifest
-    from auralith.steps.tokenize import load_tokenizer
+    from auralith.steps.tokenize import check_tokenizer
     from auralith.workflow import runners
     from auralith.workflow.plan import plan_partitions
 
     _CFG = parse_config(config).resolved()
-    load_tokenizer(_CFG.tokenization.tokenizer)  # a Celery worker child also keeps it loaded between tasks
     pool = multiprocessing.get_context("fork").Pool(processes) if processes > 1 else None
     mapper = (lambda fn, items: pool.imap_unordered(fn, items, chunksize=1)) if pool else map
-    start = time.perf_counter()
+    marks = [time.perf_counter()]
+    # As run_job does, and `auralith run`: fail on a bad tokenizer before the work. Each pool process then
+    # loads it once, at its first tokenize partition, as each worker process does.
+    check_tokenizer(_CFG.tokenization)
     plan = plan_partitions(_CFG)
     runners.remove_stale_shards(_CFG.output.path)
     runners.claim_output(_CFG.output.path, "plain")
+    marks.append(time.perf_counter())
     list(mapper(_process, [(i, [p.to_dict() for p in pieces]) for i, pieces in enumerate(plan)]))
+    marks.append(time.perf_counter())
     runners.decide_dedup(runners.WorkPaths.for_job(_CFG, "plain"), len(plan))
+    marks.append(time.perf_counter())
     done = sorted(mapper(_tokenize, range(len(plan))))
+    marks.append(time.perf_counter())
     write_manifest(_CFG.output.path, {"shards": [s for _, _, shards in done for s in shards]})
-    wall = time.perf_counter() - start
+    marks.append(time.perf_counter())
+    wall = marks[-1] - marks[0]
     rss = sorted({pid: mb for pid, mb in pool.map(_pool_hwm, range(processes * 4), chunksize=1)}.values()) \
         if pool else [_hwm_mb()]
     if pool:
         pool.close()
         pool.join()
-    return Run(wall, sum(t for _, t, _ in done), len(plan), rss)
+    return Run(wall, sum(t for _, t, _ in done), len(plan), rss,
+               dict(zip(PHASES, (b - a for a, b in zip(marks, marks[1:], strict=False)), strict=True)))
+
+
+PHASES = ("start", "process", "handoff", "tokenize", "end")
+
+
+def celery_phases(store: str, job_id: str, sent: float, finished: float) -> dict[str, float]:
+    """The same phases as run_plain's, from the partition rows' start and finish times."""
+    from auralith.store import repo
+
+    spans = {}
+    for stage in ("process", "tokenize"):
+        parts = repo.list_partitions(store, job_id, stage)
+        spans[stage] = (min(p.started_at.timestamp() for p in parts), max(p.finished_at.timestamp() for p in parts))
+    return {"start": spans["process"][0] - sent, "process": spans["process"][1] - spans["process"][0],
+            "handoff": spans["tokenize"][0] - spans["process"][1],
+            "tokenize": spans["tokenize"][1] - spans["tokenize"][0], "end": finished - spans["tokenize"][1]}
 
 
 # --- Celery ----------------------------------------------------------------------------------------------
@@ -233,7 +260,8 @@ def run_celery(config: dict, concurrency: int, broker: str, store: str) -> Run:
         rss = worker.child_rss_mb()
     finally:
         worker.stop()
-    return Run(wall, info.stats.tokens, info.stats.stages["process"].total, rss)
+    return Run(wall, info.stats.tokens, info.stats.stages["process"].total, rss,
+               celery_phases(store, job_id, start, info.finished_at.timestamp()))
 
 
 def fresh_work(tmp: Path, name: str) -> Path:
@@ -267,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"overhead {c.wall_s / p.wall_s - 1:+.1%}  tokens {c.tokens} / {p.tokens}  "
                   f"peak RSS per process: celery {', '.join(f'{r:.0f}' for r in c.rss_mb)} MB, "
                   f"plain {', '.join(f'{r:.0f}' for r in p.rss_mb)} MB")
+            for name, run in (("celery", c), ("plain", p)):
+                print(f"  {name:<6} phases: " + "  ".join(f"{k} {v:.2f} s" for k, v in run.phases.items()))
     if not same:
         print("the Celery and plain runs wrote different token counts", file=sys.stderr)
     return 0 if same else 1

@@ -75,14 +75,17 @@ class CountingDatabaseBackend(DatabaseBackend):
                 log.warning("chord %s counted %d of %d: a header task ran twice", group_id, done, size)
             return
         callback = maybe_signature(request.chord, app=self.app)
+        # Celery 5.7 publishes chord bodies through `_retry_publish` (waits between publish retries); older
+        # releases call `delay` directly.
+        publish = getattr(self.app.amqp, "_retry_publish", lambda fn, *args: fn(*args))
         try:
             if callback.immutable:
-                self.app.amqp._retry_publish(callback.delay)
+                publish(callback.delay)
             else:
                 deps = self.app.GroupResult.restore(group_id, backend=self)
                 with allow_join_result():
                     values = deps.join(timeout=self.app.conf.result_chord_join_timeout, propagate=True)
-                self.app.amqp._retry_publish(callback.delay, values)
+                publish(callback.delay, values)
         except Exception as exc:  # noqa: BLE001  the broker refused the body: record it on the body's result
             log.exception("chord %s: could not send its body", group_id)
             self.chord_error_from_stack(callback, ChordError(f"Callback error: {exc!r}"))

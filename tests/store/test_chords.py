@@ -128,3 +128,14 @@ def test_cleanup_drops_old_counters(backend):
                   .values(created_at=utcnow() - timedelta(days=30)))
     backend.cleanup()
     assert counter(backend, "old") is None and counter(backend, "new") is not None
+
+
+def test_a_mutable_body_gets_the_header_results(backend):
+    results = [backend.app.AsyncResult(f"t{i}") for i in range(2)]
+    body = signature("collect", app=backend.app)  # not immutable: Celery passes it the header's results
+    backend.apply_chord(("g2", results), body)
+    req = SimpleNamespace(group="g2", chord=dict(body))
+    for i in range(2):
+        backend.store_result(f"t{i}", i * 10, "SUCCESS")
+        part(backend, req, i)
+    assert backend.sent == [("collect", ([0, 10],))]
