@@ -8,8 +8,7 @@ Each line holds Auralith's figure, the alternative's, their ratio and the goal (
 1. Celery overhead: the whole job over a 200 MB corpus of real text (bench/pipeline.py) through Celery with
    Redis + PostgreSQL and 2 worker processes vs the same runners in 2 plain processes, at several partition
    sizes (medians of alternating pairs: 5 at the default size, 2 elsewhere); with 1 worker process vs one plain
-   process; and the cost
-   per task, from the 20 MB corpus cut into 0.25 MB partitions.
+   process; and the cost per task, from the 20 MB corpus cut into 0.25 MB partitions.
 2. Scaling: 1 worker process vs 2 on the same job.
 3. The tokenize stage vs raw `tokenizers` `encode_batch` (bench/tokenize_stage.py).
 4. The quality filter chain and MinHash signatures vs datatrove (bench/quality.py, bench/minhash.py).
