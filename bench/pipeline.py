@@ -206,15 +206,20 @@ class Worker:
 
     def __init__(self, env: dict, concurrency: int, queues: str = "default,process,tokenize"):
         self.env = env
+        # A file, not a pipe: nothing reads the worker's output while it runs, and a full pipe would stall it.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "auralith", "worker", "-Q", queues, "-c", str(concurrency),
              "--without-gossip", "--without-mingle", "-l", "warning", "-n", f"bench{os.getpid()}@%h"],
-            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=self.log)
         self.concurrency = concurrency
         deadline = time.monotonic() + 60
         while len(_children(self.proc.pid)) < concurrency:
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Celery worker did not start: {self.proc.stderr.read().decode()[-2000:]}")
+                self.log.seek(0)
+                output = self.log.read().decode()[-2000:]
+                self.stop()
+                raise RuntimeError(f"the Celery worker did not start: {output}")
             time.sleep(0.2)
         time.sleep(1.0)  # children import the task modules after fork
 
@@ -222,12 +227,16 @@ class Worker:
         return sorted(_hwm_mb(pid) for pid in _children(self.proc.pid))
 
     def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it already exited
         try:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        self.log.close()
 
 
 def bench_env(broker: str, store: str) -> dict:
