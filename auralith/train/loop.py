@@ -20,6 +20,7 @@ from auralith.train.checkpoint_files import step_folder
 from auralith.train.config import TrainingConfig
 from auralith.train.data import BatchSampler, TokenStream
 from auralith.train.devices import Device, select_device
+from auralith.train.host_memory import retain_freed_memory
 from auralith.train.model import GPT, make_optimizer
 from auralith.train.schedule import lr_at
 
@@ -71,6 +72,7 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
     hooks = hooks or TrainHooks()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)  # the thread count changes float sums: fix it for exact resume
+    retain_freed_memory()  # else every step faults its activations in again (host_memory.py)
     device = device or select_device(cfg.device)
     rank, world = init_distributed(device)
 
