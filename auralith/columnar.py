@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from auralith import storage
@@ -33,9 +33,12 @@ def _arrow_errors() -> tuple[type[Exception], ...]:
     return (pa.ArrowException, ValueError)  # corrupt or truncated files; ArrowIOError is an OSError too
 
 
-def parquet_pieces(path: str, source: int, first: int, every: int) -> list[FilePiece]:
-    """Cut a Parquet file into runs of whole row groups of about `first`, then `every`, compressed bytes."""
+def parquet_pieces(path: str, source: int, first: int, every: int | Callable[[int], int]) -> list[FilePiece]:
+    """Cut a Parquet file into runs of whole row groups of about `first`, then `every`, compressed bytes (or
+    `every(n)` for the run that starts after n bytes of earlier runs)."""
     import pyarrow.parquet as pq
+
+    size_at = every if callable(every) else (lambda offset: every)
 
     try:
         with storage.open_random(path) as fh:
@@ -44,6 +47,7 @@ def parquet_pieces(path: str, source: int, first: int, every: int) -> list[FileP
         raise InputError(f"not a readable Parquet file: {exc}", file=path) from None
     pieces: list[FilePiece] = []
     start, first_row, row, used, want = 0, 1, 1, 0, max(1, first)
+    done = 0  # compressed bytes in `pieces`
     for i in range(meta.num_row_groups):
         rg = meta.row_group(i)
         used += sum(rg.column(c).total_compressed_size for c in range(rg.num_columns))
@@ -51,7 +55,8 @@ def parquet_pieces(path: str, source: int, first: int, every: int) -> list[FileP
         if used >= want:
             pieces.append(FilePiece(path=path, source=source, format="parquet", compression="none", size=used,
                                     start=start, end=i + 1, first_line=first_row))
-            start, first_row, used, want = i + 1, row, 0, every
+            done += used
+            start, first_row, used, want = i + 1, row, 0, max(1, size_at(done))
     if start < meta.num_row_groups or not pieces:
         pieces.append(FilePiece(path=path, source=source, format="parquet", compression="none", size=used,
                                 start=start, end=meta.num_row_groups, first_line=first_row))

@@ -85,6 +85,8 @@ class JobConfig(_Strict):
     sources: list[SourceConfig] = Field(min_length=1)
     # 16 MB: picked from bench/run's partition-size curve (docs/performance.md#partition-size).
     partition_size_mb: float = Field(default=16.0, gt=0)
+    # The last 2 x partition_size_mb of input in quarter-size partitions: stages end evenly (plan.py).
+    taper_partitions: bool = True
     work_dir: str = "./work"
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     tokenization: TokenizationConfig

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from auralith.columnar import hf_dataset_files
+from auralith.columnar import hf_dataset_files, parquet_pieces
 from auralith.config import parse_config
 from auralith.documents import Document, InputIssue
 from auralith.errors import InputError
@@ -123,3 +123,16 @@ def test_arrow_file_format_is_read_too(tmp_path):
     with pa.OSFile(str(tmp_path / "t.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     assert [d.text for d in read_all(config(str(tmp_path / "t.arrow")))] == ["x", "y"]
+
+
+def test_parquet_runs_follow_a_size_that_changes_along_the_file(tmp_path):
+    write_parquet(tmp_path / "a.parquet", sentences(1000, seed=4), row_group_size=50)  # 20 row groups
+    one = parquet_pieces(str(tmp_path / "a.parquet"), 0, first=1, every=1)  # a run per row group
+    group = max(p.size for p in one)
+    half = sum(p.size for p in one) // 2
+    runs = parquet_pieces(str(tmp_path / "a.parquet"), 0, first=4 * group,
+                          every=lambda done: 4 * group if done < half else 1)
+    before = [p for p in runs if sum(q.size for q in runs[:runs.index(p)]) < half]
+    assert all(p.end - p.start >= 4 for p in before[:-1])
+    assert all(p.end - p.start == 1 for p in runs[len(before):])
+    assert [p.start for p in runs[1:]] == [p.end for p in runs[:-1]] and runs[-1].end == 20

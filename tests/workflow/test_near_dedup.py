@@ -66,6 +66,7 @@ def make_job(tmp_path: Path, tokenizer_path: Path, work_dir: str = "work", **nea
     cfg = parse_config({
         "sources": {"path": "data/*.jsonl"},
         "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
+        "taper_partitions": False,  # a partition per file
         "work_dir": work_dir,
         # Docstrings, not web text: the quality filters (tested on their own) would remove most of them.
         "preprocessing": {"near_dedup": {"enabled": True, **near}, "quality": {"enabled": False}},

@@ -12,10 +12,12 @@ from auralith.readers import PieceReader
 from auralith.workflow.plan import detect_format, list_source_files, plan_partitions
 
 
-def make_cfg(tmp_path, *sources, target_bytes: int = 2**20):
+def make_cfg(tmp_path, *sources, target_bytes: int = 2**20, taper: bool = False):
+    # Most tests pin partitions of one size; test_the_last_stretch_is_cut_finer covers the taper.
     return parse_config({
         "sources": [s if isinstance(s, dict) else {"path": s} for s in sources],
         "partition_size_mb": target_bytes / 2**20,
+        "taper_partitions": taper,
         "tokenization": {"tokenizer": "tok.json"},
     }, base_dir=tmp_path)
 
@@ -70,6 +72,29 @@ def test_partitions_fill_to_target(tmp_path):
     assert all(s >= 4000 for s in sizes[:-1])
     assert all(s < 4000 + 400 for s in sizes)  # overshoot is at most one line
     assert {p.path for p in plan[0]} == {str(tmp_path / "a.jsonl")}
+
+
+def test_the_last_stretch_is_cut_finer(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(300, seed=1))
+    (tmp_path / "b.jsonl").write_bytes(jsonl_bytes(300, seed=2))
+    (tmp_path / "c.jsonl.gz").write_bytes(gzip.compress(jsonl_bytes(20, seed=3)))  # packed whole, at the end
+    plan = plan_partitions(make_cfg(tmp_path, "*.jsonl", "*.jsonl.gz", target_bytes=4000, taper=True))
+    sizes = [sum(p.size for p in part) for part in plan]
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    total = sum(sizes)
+    assert total == sum(f.stat().st_size for f in tmp_path.iterdir())
+    bulk = [s for s, at in zip(sizes, starts, strict=True) if at < total - 8000]
+    tail = sizes[len(bulk):]
+    assert all(4000 <= s < 4400 for s in bulk)
+    assert len(tail) >= 6 and all(1000 <= s < 1000 + 400 for s in tail[:-1])
+    assert plan[-1][-1].path.endswith(".gz")  # packed whole into the last partition
+    # Still every line once, in order, across the pieces of each file.
+    for name in ("a.jsonl", "b.jsonl"):
+        parts = [p for p in pieces(plan) if p.path.endswith(name)]
+        assert parts[0].start == 0 and parts[-1].end is None
+        assert all(x.end == y.start for x, y in zip(parts, parts[1:], strict=False))
+    # And the default (taper on) gives the same plan twice.
+    assert plan == plan_partitions(make_cfg(tmp_path, "*.jsonl", "*.jsonl.gz", target_bytes=4000, taper=True))
 
 
 def test_small_files_are_packed(tmp_path):
