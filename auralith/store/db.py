@@ -45,6 +45,10 @@ def get_engine(url: str) -> Engine:
     return _get(url)[0]
 
 
+def get_sessionmaker(url: str) -> sessionmaker:
+    return _get(url)[1]
+
+
 def _get(url: str) -> tuple[Engine, sessionmaker]:
     url = normalize_store_url(url)
     key = (url, os.getpid())

@@ -89,6 +89,26 @@ def test_a_failed_header_task_stops_the_chord(backend, monkeypatch):
     assert [(task, type(exc).__name__) for task, exc in errors] == [("auralith.finalize_job", "ChordError")]
 
 
+def test_a_revoke_outside_any_exception_fails_the_body(backend):
+    # `auralith cancel --terminate`: the worker's main process marks the terminated task revoked, with no
+    # exception being handled. Recording the body's ChordError used to raise there (no traceback to read),
+    # which left the task's message unacknowledged and the worker taking no more work.
+    results = [backend.app.AsyncResult(f"t{i}") for i in range(2)]
+    body = signature("auralith.finalize_job", args=("job-1",), immutable=True, app=backend.app).set(task_id="body")
+    backend.apply_chord(("g1", results), body)
+    backend.mark_as_revoked("t0", "terminated", request=SimpleNamespace(id="t0", group="g1", chord=dict(body),
+                                                                        errbacks=None, ignore_result=False))
+    assert counter(backend).failed and backend.get_state("t0") == "REVOKED"
+    assert backend.get_state("body") == "FAILURE" and "t0" in str(backend.get_result("body"))
+
+
+def test_a_store_error_while_failing_a_chord_is_logged_not_raised(backend, monkeypatch, caplog):
+    req = apply(backend, 2)
+    monkeypatch.setattr(backend, "chord_error_from_stack", lambda *a: 1 / 0)
+    part(backend, req, 0, state="FAILURE")
+    assert counter(backend).failed and "could not record its failure" in caplog.text
+
+
 def test_applying_the_same_chord_twice_keeps_its_count(backend):
     req = apply(backend, 2)
     part(backend, req, 0)
