@@ -29,7 +29,7 @@ from celery.result import allow_join_result
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
-from auralith.store.db import get_engine, get_sessionmaker, session_scope
+from auralith.store.db import engine_and_sessionmaker, session_scope
 from auralith.store.models import ChordCounter, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class _OneEnginePerProcess(SessionManager):
     `database_engine_callback` do not apply to this engine.)"""
 
     def create_session(self, dburi, short_lived_sessions=False, **kwargs):
-        return get_engine(dburi), get_sessionmaker(dburi)
+        return engine_and_sessionmaker(dburi)
 
 
 class CountingDatabaseBackend(DatabaseBackend):

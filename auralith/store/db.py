@@ -42,14 +42,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def get_engine(url: str) -> Engine:
-    return _get(url)[0]
+    return engine_and_sessionmaker(url)[0]
 
 
-def get_sessionmaker(url: str) -> sessionmaker:
-    return _get(url)[1]
-
-
-def _get(url: str) -> tuple[Engine, sessionmaker]:
+def engine_and_sessionmaker(url: str) -> tuple[Engine, sessionmaker]:
+    """This process's engine for `url` and its session factory (created on first use)."""
     url = normalize_store_url(url)
     key = (url, os.getpid())
     with _lock:
@@ -66,7 +63,7 @@ def _get(url: str) -> tuple[Engine, sessionmaker]:
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    factory = _get(url)[1]
+    factory = engine_and_sessionmaker(url)[1]
     with factory() as session:
         try:
             yield session
