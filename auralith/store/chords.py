@@ -45,10 +45,10 @@ class _OneEnginePerProcess(SessionManager):
     Celery's SessionManager pools connections only in forked pool processes; the worker's main process gets
     a new engine and connection for every call (NullPool, so that children forked later never share its
     sockets). The main process is where revokes are recorded, two calls per revoked id and one per revoked
-    message it drops: about 35 ms each on PostgreSQL, during which it takes no work and sends no heartbeat,
-    so `auralith cancel` of a job of 100 partitions stalled every worker for 4 s. Keying engines by process
-    id keeps forked children off the parent's sockets just as well. (`database_engine_options` and
-    `database_engine_callback` do not apply to this engine.)"""
+    message it drops: about 20 ms per revoked id on PostgreSQL against 3.6 ms here (bench/revoke.py), during
+    which it takes no work and sends no heartbeat. Keying engines by process id keeps forked children off
+    the parent's sockets just as well. (`database_engine_options` and `database_engine_callback` do not
+    apply to this engine.)"""
 
     def create_session(self, dburi, short_lived_sessions=False, **kwargs):
         return engine_and_sessionmaker(dburi)
