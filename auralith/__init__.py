@@ -1,6 +1,7 @@
-"""Auralith: a distributed data-preparation and training pipeline for language models, on Celery."""
+"""Auralith: a distributed data-preparation and training pipeline for language models, on Celery.
 
-from auralith.app import app
+Importing the package loads nothing else: `import auralith.steps.minhash` never loads Celery or
+SQLAlchemy. `celery -A auralith` finds the Celery app in `auralith.celery`.
+"""
 
-__all__ = ["app"]
 __version__ = "0.1.0"

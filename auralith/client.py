@@ -14,17 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from auralith.app import app, configure, priority_of, store_url
+from auralith import storage
 from auralith.config import JobConfig, load_config, parse_config
-from auralith.errors import AuralithError, JobNotFound
-from auralith.monitoring.metrics import store_snapshot
-from auralith.monitoring.queues import BrokerQueues, queue_depths
-from auralith.monitoring.workers import WorkerInfo, list_workers, live_workers, stuck_partitions
-from auralith.store import migrate, repo, train_repo
-from auralith.store.db import check_ready
-from auralith.store.models import Job, JobState, PartitionState
-from auralith.workflow.stats import JobStats, job_stats
+from auralith.errors import AuralithError, ConfigError, JobNotFound
+from auralith.observe.metrics import store_snapshot
+from auralith.observe.queues import BrokerQueues, queue_depths
+from auralith.observe.workers import WorkerInfo, list_workers, live_workers, stuck_partitions
+from auralith.pipeline.stats import JobStats, job_stats
+from auralith.steps.shards import manifest_file
+from auralith.store import Store, new_job_id
+from auralith.store.models import Job, JobState, Partition, PartitionState
+from auralith.worker.app import make_app, priority_of
+from auralith.worker.events import record_event
+from auralith.worker.lifecycle import advance
 
+RUN_JOB_TASK = "auralith.run_job"
 
 @dataclass
 class JobInfo:
@@ -39,7 +43,7 @@ class JobInfo:
     output: str | None
     config: dict = field(repr=False)
     stats: JobStats | None = field(default=None, repr=False)
-    training: dict | None = field(default=None, repr=False)  # step, loss, last checkpoint (train_repo)
+    training: dict | None = field(default=None, repr=False)  # step, loss, last checkpoint (Store.training_summary)
 
     @property
     def done(self) -> bool:
@@ -61,27 +65,38 @@ def _info(job: Job, stats: JobStats | None = None, training: dict | None = None)
 
 
 class Client:
-    """Talks to the broker (to send tasks) and the SQL store (to read and record job state)."""
+    """Talks to the broker (to send tasks) and the SQL store (to read and record job state).
+
+    Each client owns its Celery app and its `Store`: two clients in one process, pointed at different
+    brokers and stores, never see each other's. Unset URLs come from AURALITH_BROKER_URL /
+    AURALITH_STORE_URL, then the local defaults."""
 
     def __init__(self, broker_url: str | None = None, store_url: str | None = None, *, migrate_store: bool = True):
-        configure(broker_url, store_url)
+        self.app = make_app(broker_url, store_url)
+        self.store = Store(self.app.conf.auralith_store_url)
         self.migrate_store = migrate_store
         self._ready = self._migrated = False
 
     @property
     def store_url(self) -> str:
-        return store_url()
+        return self.store.url
 
-    def _store(self, write: bool = False) -> str:
-        """The store URL, checked once; migrated first when about to write a new job (`submit`)."""
-        url = store_url()
+    @property
+    def broker_url(self) -> str:
+        return self.app.conf.broker_url
+
+    def _checked_store(self, write: bool = False) -> Store:
+        """The store, checked once; migrated first when about to write a new job (`submit`)."""
         if write and self.migrate_store and not self._migrated:
-            migrate.upgrade(url)
+            self.store.upgrade()
             self._migrated = True
         if not self._ready:
-            check_ready(url)
+            self.store.check_ready()
             self._ready = True
-        return url
+        return self.store
+
+    def _event(self, job_id: str, message: str, level: str = "info", kind: str | None = None) -> None:
+        record_event(self.app, self.store, job_id, message, level, kind)
 
     def submit(self, config: JobConfig | dict | str | Path, *, priority: str | None = None) -> str:
         """Record the job and send it to the workers; returns the job id at once."""
@@ -89,47 +104,50 @@ class Client:
         if priority:
             cfg = cfg.model_copy(update={"priority": priority})
             cfg = parse_config(cfg.model_dump(mode="json"))  # validates the priority name
-        url = self._store(write=True)
-        job_id = repo.new_job_id()
-        repo.create_job(url, job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
-        repo.add_event(url, job_id, f"submitted ({cfg.name}, priority {cfg.priority})", kind="submitted")
+        store = self._checked_store(write=True)
+        job_id = new_job_id()
+        store.create_job(job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
+        self._event(job_id, f"submitted ({cfg.name}, priority {cfg.priority})", kind="submitted")
         try:
             self._send(job_id, cfg.model_dump(mode="json"), cfg.priority, resume=False)
         except Exception as exc:  # the broker is down: no pending job may linger that nothing will run
-            repo.set_job_state(url, job_id, JobState.FAILED, error=f"could not send the job to the broker: {exc}")
+            store.set_job_state(job_id, JobState.FAILED, error=f"could not send the job to the broker: {exc}")
             raise
         return job_id
 
     def _send(self, job_id: str, config: dict, priority: str, resume: bool, reuse_task_ids: bool = False) -> None:
-        from auralith.workflow.tasks import run_job
-
-        task_id = job_id if not resume else None
-        run_job.apply_async(args=[config], kwargs={"job_id": job_id, "resume": resume,
-                                                   "reuse_task_ids": reuse_task_ids},
-                            task_id=task_id, priority=priority_of(priority))
+        # By name: this client's app has no task objects (they are the workers').
+        self.app.send_task(RUN_JOB_TASK, args=[config],
+                           kwargs={"job_id": job_id, "resume": resume, "reuse_task_ids": reuse_task_ids},
+                           task_id=job_id if not resume else None, priority=priority_of(self.app, priority))
 
     def get_job(self, job_id: str, *, with_stats: bool = True) -> JobInfo:
-        url = self._store()
-        job = repo.get_job(url, job_id)
-        stats = job_stats(repo.list_partitions(url, job.id)) if with_stats else None
-        training = train_repo.training_summary(url, job.id) if with_stats else None
+        store = self._checked_store()
+        job = store.get_job(job_id)
+        stats = job_stats(store.list_partitions(job.id)) if with_stats else None
+        training = store.training_summary(job.id) if with_stats else None
         return _info(job, stats, training)
+
+    def partitions(self, job_id: str, stage: str | None = None) -> list[Partition]:
+        """The job's partition rows (every stage's units), for reports and tools."""
+        store = self._checked_store()
+        return store.list_partitions(store.get_job(job_id).id, stage)
 
     def profile(self, job_id: str) -> dict:
         """The job's data profile merged across its partitions: what `auralith report` writes as profile.json."""
         from auralith.report.merge import build_profile  # pandas loads only when a profile is asked for
 
-        url = self._store()
-        job = repo.get_job(url, job_id)
-        return build_profile(job, repo.list_partitions(url, job.id), train_repo.metrics_history(url, job.id))
+        store = self._checked_store()
+        job = store.get_job(job_id)
+        return build_profile(job, store.list_partitions(job.id), store.metrics_history(job.id))
 
     def list_jobs(self, limit: int = 50, state: str | None = None) -> list[JobInfo]:
-        return [_info(j) for j in repo.list_jobs(self._store(), limit, state)]
+        return [_info(j) for j in self._checked_store().list_jobs(limit, state)]
 
     def events(self, job_id: str, limit: int = 200) -> list[tuple[datetime, str, str]]:
-        url = self._store()
-        job = repo.get_job(url, job_id)
-        return [(e.time, e.level, e.message) for e in repo.list_events(url, job.id, limit)]
+        store = self._checked_store()
+        job = store.get_job(job_id)
+        return [(e.time, e.level, e.message) for e in store.list_events(job.id, limit)]
 
     def cancel(self, job_id: str, terminate: bool = False) -> int:
         """Mark the job cancelled and revoke its queued tasks; committed outputs stay. Returns tasks revoked.
@@ -140,69 +158,82 @@ class Client:
         prefork children running them, for tasks that report no progress: safe, since outputs are written
         to temporary names and only a committed SQL row makes them count.
         """
-        url = self._store()
-        job = repo.get_job(url, job_id)
+        store = self._checked_store()
+        job = store.get_job(job_id)
         if job.state in JobState.FINAL:
             raise AuralithError(f"job {job.id} is already {job.state}")
-        if not repo.set_job_state(url, job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING)):
-            raise AuralithError(f"job {job.id} is already {repo.get_job(url, job.id).state}")
-        repo.add_event(url, job.id, "cancelled", level="warning", kind="cancelled")
-        ids = [p.task_id for p in repo.list_partitions(url, job.id)
+        if not store.set_job_state(job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING)):
+            raise AuralithError(f"job {job.id} is already {store.get_job(job.id).state}")
+        self._event(job.id, "cancelled", level="warning", kind="cancelled")
+        ids = [p.task_id for p in store.list_partitions(job.id)
                if p.task_id and p.state != PartitionState.COMMITTED]
         ids.append(job.id)
         try:
-            app.control.revoke(ids, terminate=terminate, signal="SIGTERM")
+            self.app.control.revoke(ids, terminate=terminate, signal="SIGTERM")
         except Exception:  # brokers without broadcast (SQLite): the state check above does the work
             return 0
         if terminate:  # a terminated task cannot release its own partition
-            for p in repo.list_partitions(url, job.id):
+            for p in store.list_partitions(job.id):
                 if p.state == PartitionState.STARTED:
-                    repo.release_partition(url, p.id)
+                    store.release_partition(p.id)
         return len(ids)
 
     def resume(self, job_id: str) -> str:
         """Re-enqueue everything of the job that is not committed."""
-        url = self._store()
-        job = repo.get_job(url, job_id)
+        store = self._checked_store()
+        job = store.get_job(job_id)
         if job.state == JobState.SUCCEEDED:
             raise AuralithError(f"job {job.id} already succeeded; nothing to resume")
-        repo.set_job_state(url, job.id, JobState.RUNNING)
+        store.set_job_state(job.id, JobState.RUNNING)
         try:
             self._send(job.id, job.config, job.priority, resume=True,
                        reuse_task_ids=job.state != JobState.CANCELLED)
         except Exception:  # the broker is down: the job is as it was, not running with nothing queued
-            repo.set_job_state(url, job.id, job.state, error=job.error, only_from=(JobState.RUNNING,))
+            store.set_job_state(job.id, job.state, error=job.error, only_from=(JobState.RUNNING,))
             raise
-        repo.add_event(url, job.id, f"resume requested (was {job.state})")
+        self._event(job.id, f"resume requested (was {job.state})")
         return job.id
 
     def list_workers(self, timeout: float = 1.0) -> list[WorkerInfo] | None:
         """Workers answering within `timeout` (queues, active tasks, pid, peak RSS); None without broadcast."""
-        return list_workers(app, timeout)
+        return list_workers(self.app, timeout)
 
     def queue_depths(self) -> BrokerQueues:
         """Messages waiting per queue (and per priority band on Redis)."""
-        return queue_depths(app)
+        return queue_depths(self.app)
 
     def get_metrics(self) -> dict:
         """What `auralith metrics serve` exports from the store and broker, as plain data."""
-        return {**store_snapshot(self._store()), "queues": self.queue_depths().depths()}
+        return {**store_snapshot(self._checked_store().url), "queues": self.queue_depths().depths()}
 
     def stuck_partitions(self, job_id: str, timeout: float = 1.0) -> list[dict]:
         """The job's partitions `started` on a worker that does not answer a ping (`auralith resume` redoes them)."""
-        url = self._store()
-        started = [p for p in repo.list_partitions(url, job_id) if p.state == PartitionState.STARTED]
+        store = self._checked_store()
+        started = [p for p in store.list_partitions(job_id) if p.state == PartitionState.STARTED]
         if not started:
             return []
         return [{"stage": p.stage, "index": p.index, "worker": p.worker, "attempts": p.attempts,
                  "started_at": p.started_at.isoformat() if p.started_at else None}
-                for p in stuck_partitions(started, live_workers(app, timeout))]
+                for p in stuck_partitions(started, live_workers(self.app, timeout))]
+
     def train(self, config: JobConfig | dict | str | Path, shards: str | Path, *, priority: str | None = None) -> str:
         """Train on existing shards (a manifest.json) with the config's `training:` section; returns the job id."""
-        from auralith.train.tasks import submit_training
-
-        self._store(write=True)
-        return submit_training(_load(config), shards, priority=priority)
+        cfg = _load(config)
+        manifest = manifest_file(shards if storage.is_url(shards) else Path(shards).resolve())
+        if not storage.exists(manifest):
+            raise AuralithError(f"{manifest}: no such manifest (give the manifest.json of a finished job's output)")
+        if cfg.training is None:
+            raise ConfigError(["training: required to train (see docs/training.md)"])
+        store = self._checked_store(write=True)
+        job_id = new_job_id()
+        priority = priority or cfg.priority
+        store.create_job(job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, priority)
+        # A job that only trains: its one stage is `train` (auralith.pipeline.stages), on these shards.
+        store.create_partitions(job_id, {"train": [({"manifest": str(manifest)}, 0)]})
+        store.set_job_state(job_id, JobState.RUNNING, output_uri=str(manifest).rsplit("/", 1)[0])
+        self._event(job_id, f"training submitted on {manifest}", kind="submitted")
+        advance(self.app, store, job_id)
+        return job_id
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.5) -> JobInfo:
         """Block until the job ends; TimeoutError after `timeout` seconds.

@@ -23,7 +23,8 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from auralith.steps.dedup import HashRecord, decide_exact_duplicates
-from auralith.workflow.runners import WorkPaths, decide_dedup
+from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.exact_dedup import decide_dedup
 root, n, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()

@@ -30,10 +30,9 @@ def write_work(work, cfg) -> None:
     from auralith.steps.minhash import band_keys
     from auralith.storage import write_bytes_atomic
     from auralith.storage.npy import save_npy
-    from auralith.workflow.near_dedup import NearDedupPaths, save_exact_summary
 
     rng = np.random.default_rng(1)
-    paths = NearDedupPaths(work)
+    paths = work
     for p in range(PARTITIONS):
         sig = rng.integers(0, 2**63, size=(DOCS, cfg.num_hashes), dtype=np.uint64)
         copies = rng.choice(DOCS, size=DOCS // 50, replace=False)
@@ -45,7 +44,6 @@ def write_work(work, cfg) -> None:
         save_npy(paths.band_keys(p), np.take_along_axis(keys, order, axis=1))
         save_npy(paths.band_positions(p), np.arange(DOCS, dtype=np.uint32)[order])
         write_bytes_atomic(work.drops(p), b"[]")
-    save_exact_summary(paths, {"removed": {}})
 
 
 def main() -> None:
@@ -55,10 +53,10 @@ def main() -> None:
 
 def _bench() -> None:
     from auralith import storage
+    from auralith.pipeline.near_dedup import find_band_edges
+    from auralith.pipeline.paths import WorkPaths
     from auralith.steps.minhash import NearDedupConfig
     from auralith.storage.s3 import s3_client
-    from auralith.workflow.near_dedup import NearDedupPaths, find_band_edges
-    from auralith.workflow.runners import WorkPaths
 
     fetched: dict[str, int] = {}
     last_key = [""]  # the task reads one object at a time: the key of the GetObject under way
@@ -76,7 +74,7 @@ def _bench() -> None:
         local, remote = WorkPaths(Path(tmp) / "work"), WorkPaths("s3://bench/work")
         write_work(local, cfg)
         write_work(remote, cfg)
-        nd = NearDedupPaths(remote)
+        nd = remote
         whole = {"band rows": sum(storage.size(f(p)) for p in range(PARTITIONS) for f in (nd.band_keys,
                                                                                           nd.band_positions)),
                  "signature rows": sum(storage.size(nd.signatures(p)) for p in range(PARTITIONS))}

@@ -3,7 +3,7 @@
     python bench/pipeline.py --mb 200                      # overhead and scaling at 200 MB
     python bench/pipeline.py --mb 80 --partition-sizes 4,8,16,32
 
-Both sides run the same runners (`auralith.workflow.runners`) over the same planned partitions with the same
+Both sides run the same runners (`auralith.pipeline.runners`) over the same planned partitions with the same
 config: plan, process every partition, exact dedup, tokenize every partition, write the manifest. The Celery
 side is what users run: `celery -A auralith worker -Q default,process,tokenize -c N` in its own process, the job
 sent with `Client.submit`, timed from the send to the job's `finished_at` (written by the worker). The plain
@@ -110,20 +110,23 @@ _CFG = None  # set in the parent before the pool forks
 
 
 def _process(args):
-    from auralith.documents import FilePiece
-    from auralith.workflow import runners
+    from auralith.pipeline.paths import WorkPaths
+    from auralith.pipeline.process import process_partition
+    from auralith.sources.documents import FilePiece
 
     index, pieces = args
-    runners.process_partition(_CFG, [FilePiece.from_dict(p) for p in pieces],
-                              runners.WorkPaths.for_job(_CFG, "plain"), index)
+    process_partition(_CFG, [FilePiece.from_dict(p) for p in pieces],
+                              WorkPaths.for_job(_CFG, "plain"), index)
     return index
 
 
 def _tokenize(index):
-    from auralith.workflow import runners
+    from auralith.pipeline.exact_dedup import read_drops
+    from auralith.pipeline.paths import WorkPaths
+    from auralith.pipeline.tokenize import tokenize_partition
 
-    paths = runners.WorkPaths.for_job(_CFG, "plain")
-    counts, shards = runners.tokenize_partition(_CFG, paths, index, runners.read_drops(paths, index))
+    paths = WorkPaths.for_job(_CFG, "plain")
+    counts, shards = tokenize_partition(_CFG, paths, index, read_drops(paths, index))
     return index, counts["tokens"], shards
 
 
@@ -141,10 +144,12 @@ def run_plain(config: dict, processes: int) -> Run:
     """The job's steps with no Celery and no store: plan, process, dedup, tokenize, manifest."""
     global _CFG
     from auralith.config import parse_config
+    from auralith.pipeline.exact_dedup import decide_dedup
+    from auralith.pipeline.output import claim_output, remove_stale_shards
+    from auralith.pipeline.paths import WorkPaths
+    from auralith.pipeline.plan import plan_partitions
     from auralith.steps.shards import write_manifest
     from auralith.steps.tokenize import check_tokenizer
-    from auralith.workflow import runners
-    from auralith.workflow.plan import plan_partitions
 
     _CFG = parse_config(config).resolved()
     pool = multiprocessing.get_context("fork").Pool(processes) if processes > 1 else None
@@ -154,12 +159,12 @@ def run_plain(config: dict, processes: int) -> Run:
     # loads it once, at its first tokenize partition, as each worker process does.
     check_tokenizer(_CFG.tokenization)
     plan = plan_partitions(_CFG)
-    runners.remove_stale_shards(_CFG.output.path)
-    runners.claim_output(_CFG.output.path, "plain")
+    remove_stale_shards(_CFG.output.path)
+    claim_output(_CFG.output.path, "plain")
     marks.append(time.perf_counter())
     list(mapper(_process, [(i, [p.to_dict() for p in pieces]) for i, pieces in enumerate(plan)]))
     marks.append(time.perf_counter())
-    runners.decide_dedup(runners.WorkPaths.for_job(_CFG, "plain"), len(plan))
+    decide_dedup(WorkPaths.for_job(_CFG, "plain"), len(plan))
     marks.append(time.perf_counter())
     done = sorted(mapper(_tokenize, range(len(plan))))
     marks.append(time.perf_counter())
@@ -180,11 +185,11 @@ PHASES = ("start", "process", "handoff", "tokenize", "end")
 
 def celery_phases(store: str, job_id: str, sent: float, finished: float) -> dict[str, float]:
     """The same phases as run_plain's, from the partition rows' start and finish times."""
-    from auralith.store import repo
+    from auralith.store import Store
 
     spans = {}
     for stage in ("process", "tokenize"):
-        parts = repo.list_partitions(store, job_id, stage)
+        parts = Store(store).list_partitions(job_id, stage)
         spans[stage] = (min(p.started_at.timestamp() for p in parts), max(p.finished_at.timestamp() for p in parts))
     return {"start": spans["process"][0] - sent, "process": spans["process"][1] - spans["process"][0],
             "handoff": spans["tokenize"][0] - spans["process"][1],

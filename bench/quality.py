@@ -31,8 +31,9 @@ MB = 2**20
 CHILD = r"""
 import json, resource, sys, time
 from auralith.config import parse_config
-from auralith.workflow.plan import plan_partitions
-from auralith.workflow.runners import WorkPaths, process_partition
+from auralith.pipeline.plan import plan_partitions
+from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.process import process_partition
 root = sys.argv[1]
 cfg = parse_config({"sources": {"path": "data/*.jsonl"}, "work_dir": "work", "partition_size_mb": 10_000,
                     "tokenization": {"tokenizer": "unused"}}, base_dir=root)
@@ -50,8 +51,8 @@ print(json.dumps({"cpu_s": time.process_time() - t, "kept": counts["kept"], "rec
 
 
 def auralith_chain():
+    from auralith.config.quality import PIIConfig, QualityConfig
     from auralith.steps.quality import QualityChain
-    from auralith.steps.quality_config import PIIConfig, QualityConfig
 
     chain = QualityChain(QualityConfig(), PIIConfig())
 
@@ -94,11 +95,11 @@ def per_family_agreement(docs: list[str]) -> None:
         GopherRepetitionFilter,
     )
 
+    from auralith.config.quality import C4Config, FineWebConfig, GopherQualityConfig, GopherRepetitionConfig
     from auralith.steps.c4 import C4Filter
     from auralith.steps.fineweb import FineWebQualityFilter as AFineWeb
     from auralith.steps.gopher import GopherQualityFilter as AGopherQuality
     from auralith.steps.gopher import GopherRepetitionFilter as AGopherRepetition
-    from auralith.steps.quality_config import C4Config, FineWebConfig, GopherQualityConfig, GopherRepetitionConfig
     from auralith.steps.text_stats import TextStats
 
     families = [

@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 
 from auralith.config import parse_config
+from auralith.pipeline import process as process_stage
+from auralith.pipeline import tokenize as tokenize_stage
+from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.plan import plan_partitions
 from auralith.report import profile as profile_module
-from auralith.workflow import runners
-from auralith.workflow.plan import plan_partitions
 
 DOCS = 20_000
 REPEATS = 3
@@ -53,24 +55,24 @@ def main() -> None:
                             "tokenization": {"tokenizer": str(EXAMPLES / "tokenizer.json")},
                             "output": {"path": "out"}}, base_dir=root)
         (pieces,) = plan_partitions(cfg)
-        paths = runners.WorkPaths.for_job(cfg, "bench")
+        paths = WorkPaths.for_job(cfg, "bench")
         best: dict[tuple[str, str], float] = {}
         sizes: dict[str, int] = {}
         for _ in range(REPEATS):
             for variant, cls in (("with profile", profile_module.PartitionProfile), ("without", NoProfile)):
-                runners.PartitionProfile = cls
+                process_stage.PartitionProfile = tokenize_stage.PartitionProfile = cls
                 t = time.process_time()
-                counts = runners.process_partition(cfg, pieces, paths, 0)
+                counts = process_stage.process_partition(cfg, pieces, paths, 0)
                 t_proc = time.process_time() - t
                 t = time.process_time()
-                tok_counts, _ = runners.tokenize_partition(cfg, paths, 0, set())
+                tok_counts, _ = tokenize_stage.tokenize_partition(cfg, paths, 0, set())
                 t_tok = time.process_time() - t
                 for stage, secs in (("process", t_proc), ("tokenize", t_tok)):
                     best[stage, variant] = min(best.get((stage, variant), secs), secs)
                 if variant == "with profile":
                     sizes["process"] = len(json.dumps(counts["profile"]))
                     sizes["tokenize"] = len(json.dumps(tok_counts["profile"]))
-        runners.PartitionProfile = profile_module.PartitionProfile
+        process_stage.PartitionProfile = tokenize_stage.PartitionProfile = profile_module.PartitionProfile
         mb = (root / "corpus.jsonl").stat().st_size / 2**20
         texts = [json.loads(line)["text"] for line in open(root / "corpus.jsonl")]
     # The accumulator alone, on the same texts: steadier than a difference of two noisy stage timings.

@@ -89,8 +89,9 @@ def _bench() -> None:
 def _measure(tmp: Path, data: bytes, shard: bytes) -> list[tuple]:
     from auralith import storage
     from auralith.config import parse_config
-    from auralith.workflow.plan import plan_partitions
-    from auralith.workflow.runners import WorkPaths, process_partition
+    from auralith.pipeline.paths import WorkPaths
+    from auralith.pipeline.plan import plan_partitions
+    from auralith.pipeline.process import process_partition
 
     rows = []
     for where, src, work, out in (("local", str(tmp / "in.jsonl"), str(tmp / "work"), str(tmp / "shard.bin")),

@@ -2,7 +2,7 @@
 
     python bench/tokenize_stage.py [--mb 16] [--threads 1]
 
-Auralith: `runners.tokenize_partition` on one clean partition (read the zstd JSONL, drop-list check, encode in
+Auralith: `tokenize_partition` on one clean partition (read the zstd JSONL, drop-list check, encode in
 batches, EOS, write safetensors shards, per-document profile), as a tokenize task runs it. Raw: the same texts,
 already in memory, through one `Tokenizer.encode_batch` call and nothing else (and through
 `encode_batch_fast`, which skips character offsets as the stage does). Tokens per second of wall time
@@ -33,17 +33,18 @@ import json, sys, time
 sys.path.insert(0, sys.argv[3])
 from pathlib import Path
 from auralith.config import parse_config
-from auralith.readers import jsonl_zst_writer
+from auralith.sources.readers import jsonl_zst_writer
 from auralith.steps.normalize import normalize_whitespace
 from auralith.steps.tokenize import load_tokenizer
-from auralith.workflow import runners
+from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.tokenize import tokenize_partition
 from bench.corpus import real_text_documents
 
 mb, tokenizer, tmp = float(sys.argv[1]), sys.argv[2], Path(sys.argv[4])
 texts = [normalize_whitespace(t) for t in real_text_documents(mb, seed=3)]
 cfg = parse_config({"sources": [{"path": "unused.jsonl"}], "work_dir": str(tmp / "work"),
                     "tokenization": {"tokenizer": tokenizer}, "output": {"path": str(tmp / "out")}}).resolved()
-paths = runners.WorkPaths.for_job(cfg, "bench")
+paths = WorkPaths.for_job(cfg, "bench")
 with jsonl_zst_writer(paths.clean(0)) as w:
     for i, t in enumerate(texts):
         w.write({"id": f"d{i}", "text": t, "file": "corpus.jsonl", "line": i + 1})
@@ -59,7 +60,7 @@ rounds = []
 for _ in range(int(sys.argv[5])):
     raw = timed(lambda: sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)))
     fast = timed(lambda: sum(len(e.ids) for e in tok.encode_batch_fast(texts, add_special_tokens=False)))
-    ours = timed(lambda: runners.tokenize_partition(cfg, paths, 0, set())[0]["tokens"] - len(texts))
+    ours = timed(lambda: tokenize_partition(cfg, paths, 0, set())[0]["tokens"] - len(texts))
     rounds.append({"raw": raw, "raw_fast": fast, "auralith": ours})
 print(json.dumps({"documents": len(texts), "mb": sum(len(t.encode()) for t in texts) / 2**20, "rounds": rounds}))
 """

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 PLAIN = r"""
 import json, sys, time
 import torch
-from auralith.train.config import TrainingConfig
+from auralith.config.training import TrainingConfig
 from auralith.train.data import BatchSampler, TokenStream
 from auralith.train.model import GPT, make_optimizer
 from auralith.train.schedule import lr_at

@@ -9,7 +9,7 @@ import shlex
 import pytest
 import yaml
 
-from auralith.settings import QUEUES, TASK_ROUTES
+from auralith.worker.settings import QUEUES, TASK_ROUTES
 from tests.corpus import REPO
 
 DEPLOY = REPO / "deploy"

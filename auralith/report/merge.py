@@ -15,9 +15,9 @@ from datetime import datetime
 import pandas as pd
 
 from auralith.errors import AuralithError
-from auralith.report.profile import EDGES, dense_hist, merge_series, series_sketch
+from auralith.pipeline.stats import job_stats
+from auralith.steps.profile import EDGES, dense_hist, merge_series, series_sketch
 from auralith.store.models import Job, Partition, PartitionState
-from auralith.workflow.stats import job_stats
 
 PROFILE_FORMAT = "auralith-profile/1"
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
@@ -94,7 +94,7 @@ def summed_counts(rows: list[Partition], key: str) -> dict[str, int] | None:
 
 
 def cluster_summary(dedup_rows: list[Partition]) -> dict | None:
-    """Near-dedup cluster sizes (`{size: clusters}` on the dedup row): the distribution and its totals."""
+    """Near-dedup cluster sizes (`{size: clusters}` on the near_dedup row): the distribution and its totals."""
     sizes = summed_counts(dedup_rows, "cluster_sizes")
     if sizes is None:
         return None
@@ -124,7 +124,7 @@ def _iso(t: datetime | None) -> str | None:
 
 def build_profile(job: Job, partitions: list[Partition], training: list[dict] | None = None) -> dict:
     """The whole job's profile (the content of `profile.json`) from its partition rows, plus the training
-    metrics history (`train_repo.metrics_history`) when the job trained.
+    metrics history (`Store.metrics_history`) when the job trained.
 
     Raises NoProfile when no committed partition carries one.
     """
@@ -164,7 +164,7 @@ def build_profile(job: Job, partitions: list[Partition], training: list[dict] | 
         "length_output": summarize_series(merge_series([p.get("length_output") for p in tok_profiles])),
         "tokens_per_document": summarize_series(merge_series([p.get("tokens") for p in tok_profiles])),
         "pii": summed_counts(process, "pii"),
-        "dedup_clusters": cluster_summary(_committed(partitions, "dedup")),
+        "dedup_clusters": cluster_summary(_committed(partitions, "near_dedup")),
         "training": training_summary(training),
     }
 

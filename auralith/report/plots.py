@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
-from auralith.report.profile import BINS_PER_DECADE, EDGES, bin_index
+from auralith.steps.profile import BINS_PER_DECADE, EDGES, bin_index
 from auralith.storage.local import write_bytes_atomic
 
 DPI = 110
@@ -180,7 +180,7 @@ def loss_curve(profile: dict, out_dir: Path) -> str | None:
     training = profile.get("training")
     if not training:
         return None
-    from auralith.train.plots import plot_loss_curve
+    from auralith.report.loss_curve import plot_loss_curve
 
     return plot_loss_curve(training["history"], out_dir / "loss_curve.png").name
 

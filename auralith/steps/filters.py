@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auralith.config import LengthConfig
+from auralith.config.preprocessing import LengthConfig
 
 
 class LengthFilter:

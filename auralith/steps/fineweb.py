@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auralith.steps.quality_config import FineWebConfig
+from auralith.config.quality import FineWebConfig
 from auralith.steps.text_stats import TextStats, duplicates
 
 # Unicode's Sentence_Terminal characters: the set datatrove's FineWeb filter checks line ends against.

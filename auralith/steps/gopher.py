@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auralith.steps.quality_config import GopherQualityConfig, GopherRepetitionConfig
+from auralith.config.quality import GopherQualityConfig, GopherRepetitionConfig
 from auralith.steps.text_stats import TextStats, duplicates
 
 

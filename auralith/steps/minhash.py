@@ -14,55 +14,12 @@ from itertools import repeat
 
 import numpy as np
 import xxhash
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auralith.config.near_dedup import NearDedupConfig
 
 EMPTY = np.uint64(np.iinfo(np.uint64).max)  # the signature value of a document with no words: never bucketed
 _WORD = re.compile(r"\w+")
 _CHUNK_ELEMENTS = 1 << 21  # shingles x hashes per numpy pass: 16 MB of uint64 temporaries
-
-
-class NearDedupConfig(BaseModel):
-    """`preprocessing.near_dedup`: MinHash LSH over word n-grams.
-
-    Off by default: it drops documents that are *not* identical, a corpus-level decision about what
-    counts as the same text, and it costs a signature pass plus a bucketing stage. Turn it on for web
-    or crawled corpora, where templated near-copies are common.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = False
-    ngram: int = Field(default=5, ge=1, le=32, description="Words per shingle.")
-    num_bands: int = Field(default=14, ge=1, le=256)
-    rows_per_band: int = Field(default=8, ge=1, le=64)
-    seed: int = Field(default=1, ge=0, lt=2**32)
-    threshold: float = Field(default=0.8, gt=0, le=1, description="Estimated Jaccard a candidate pair must "
-                             "reach over the whole signature to count as a near duplicate.")
-    verify: bool = Field(default=True, description="Check LSH candidates against `threshold` on the full "
-                         "signature; off keeps every pair that shares a bucket (datatrove's behaviour).")
-    bucket_slice_entries: int = Field(default=2_000_000, ge=10, description="Most band keys one band task "
-                                      "holds at once; bounds its memory whatever the corpus size.")
-    top_clusters: int = Field(default=100, ge=0, le=100_000, description="Biggest clusters listed for "
-                              "`auralith dedup-report`.")
-
-    @model_validator(mode="after")
-    def _signature_size(self) -> NearDedupConfig:
-        if self.num_bands * self.rows_per_band > 1024:
-            raise ValueError("num_bands * rows_per_band must be <= 1024 hashes")
-        return self
-
-    @property
-    def num_hashes(self) -> int:
-        return self.num_bands * self.rows_per_band
-
-    def lsh_threshold(self) -> float:
-        """The Jaccard similarity at which a pair becomes a candidate with probability about 1/2."""
-        return (1 / self.num_bands) ** (1 / self.rows_per_band)
-
-
-def candidate_probability(similarity: float, num_bands: int, rows_per_band: int) -> float:
-    """P(a pair with this Jaccard similarity shares at least one band bucket): the LSH S-curve."""
-    return 1 - (1 - similarity ** rows_per_band) ** num_bands
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -240,19 +197,3 @@ def connected_components(edges: np.ndarray) -> list[np.ndarray]:
     order = np.argsort(roots, kind="stable")
     cuts = np.flatnonzero(np.diff(roots[order])) + 1
     return [nodes[group] for group in np.split(order, cuts)]
-
-
-def find_near_duplicates(texts: Sequence[str], cfg: NearDedupConfig) -> list[int]:
-    """In-memory near dedup of a small collection: the indexes to drop, keeping the first of each cluster.
-
-    The same decision the distributed job makes (band buckets, verification, union-find), for tests and
-    for callers with one batch of documents.
-    """
-    sig = MinHasher.from_config(cfg).signatures(texts)
-    nodes = np.flatnonzero(sig[:, 0] != EMPTY).astype(np.uint64)
-    keys = band_keys(sig[nodes.astype(np.int64)], cfg.num_bands, cfg.rows_per_band, cfg.seed)
-    edges = np.concatenate([bucket_edges(keys[b], nodes) for b in range(cfg.num_bands)])
-    if cfg.verify and len(edges):
-        e = edges.astype(np.int64)
-        edges = edges[estimated_jaccard(sig[e[:, 0]], sig[e[:, 1]]) >= cfg.threshold]
-    return sorted(int(n) for cluster in connected_components(edges) for n in cluster[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from auralith.config import NormalizeConfig
+from auralith.config.preprocessing import NormalizeConfig
 
 # Runs of horizontal whitespace (incl. no-break and ideographic spaces) become one space; three or more
 # newlines become two, so paragraph breaks survive but padding does not.

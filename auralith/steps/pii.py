@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from auralith.steps.quality_config import PII_TYPES, PIIConfig
+from auralith.config.quality import PII_TYPES, PIIConfig
 
 TAGS = {"email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>", "credit_card": "<CREDIT_CARD>",
         "iban": "<IBAN>", "secret": "<SECRET>"}

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from auralith.config.quality import PIIConfig, QualityConfig
 from auralith.steps.c4 import C4Filter
 from auralith.steps.fineweb import FineWebQualityFilter
 from auralith.steps.gopher import GopherQualityFilter, GopherRepetitionFilter
 from auralith.steps.pii import PIIRedactor
-from auralith.steps.quality_config import PIIConfig, QualityConfig
 from auralith.steps.text_stats import TextStats
 
 

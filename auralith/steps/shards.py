@@ -188,12 +188,15 @@ def write_manifest(out_dir: str | Path, manifest: dict) -> Path | str:
     return path
 
 
+def manifest_file(path: str | Path) -> str | Path:
+    """The manifest a `--shards` argument names: the file itself, or `manifest.json` in the folder given
+    (local or `s3://`)."""
+    if storage.is_url(path):
+        return path if str(path).endswith(".json") else storage.join(path, MANIFEST_NAME)
+    path = Path(path)
+    return path / MANIFEST_NAME if path.is_dir() else path
+
+
 def load_manifest(path: str | Path) -> dict:
     """Read a manifest, given its file or the output directory that holds it (local or s3://)."""
-    if storage.is_url(path):
-        path = path if str(path).endswith(".json") else storage.join(path, MANIFEST_NAME)
-        return json.loads(storage.read_bytes(path))
-    path = Path(path)
-    if path.is_dir():
-        path = path / MANIFEST_NAME
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(storage.read_bytes(manifest_file(path)))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from auralith.config import TokenizationConfig
+from auralith.config.tokenization import TokenizationConfig, is_tokenizer_path
 from auralith.errors import ConfigError, TokenizerNotFound
 
 # Tried in order when tokenization.eos_token is not set: GPT-2/Llama-3, Llama/T5, Gemma, BERT, Llama-3 base.
@@ -20,10 +20,6 @@ TRAIN_HINT = "auralith tokenizer train CONFIG --vocab-size N --out tokenizer.jso
 # (resolved path, mtime_ns) -> Tokenizer: a worker process loads each tokenizer file once, and reloads
 # it if the file is replaced.
 _LOADED: dict[tuple[str, int], Tokenizer] = {}
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.endswith(".json") or spec.startswith(("/", ".", "~"))
 
 
 def hf_cache_dir() -> Path:
@@ -76,7 +72,7 @@ def load_tokenizer(spec: str) -> Tokenizer:
         return _load_file(path)
     if path.is_dir() and (path / "tokenizer.json").is_file():
         return _load_file(path / "tokenizer.json")
-    if _looks_like_path(spec):
+    if is_tokenizer_path(spec):
         raise TokenizerNotFound(f"tokenizer file not found: {path}")
     found, searched = _find_in_hf_cache(spec)
     if found is None:

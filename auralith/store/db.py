@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auralith.errors import StoreNotReady
+from auralith.redact import redact_url
 
 _engines: dict[tuple[str, int], tuple[Engine, sessionmaker]] = {}
 _lock = threading.Lock()
@@ -81,26 +81,6 @@ def check_ready(url: str) -> None:
         raise StoreNotReady(f"cannot reach the store at {redact_url(url)}: {exc.orig}") from None
     if "auralith_jobs" not in names:
         raise StoreNotReady(f"the store at {redact_url(url)} has no Auralith tables: run `auralith db upgrade`")
-
-
-_PASSWORD_PARAM = re.compile(r"(?i)(password|passwd|secret|token)=[^&]*")
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password masked, for logs and messages.
-
-    Masks everything between the user name and the last '@' of the authority, so a password with an
-    unescaped '@' does not leak either, and password-like query parameters.
-    """
-    if "://" in url:
-        scheme, rest = url.split("://", 1)
-        authority, sep, tail = rest.partition("/")
-        if "@" in authority:
-            creds, host = authority.rsplit("@", 1)
-            if ":" in creds:
-                authority = f"{creds.split(':', 1)[0]}:***@{host}"
-        url = f"{scheme}://{authority}{sep}{tail}"
-    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}=***", url)
 
 
 def dispose_all() -> None:

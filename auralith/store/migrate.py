@@ -11,7 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import OperationalError
 
 from auralith.errors import StoreNotReady
-from auralith.store.db import get_engine, redact_url
+from auralith.redact import redact_url
+from auralith.store.db import get_engine
 
 _SCRIPTS = Path(__file__).with_name("alembic")
 

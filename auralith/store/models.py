@@ -143,7 +143,7 @@ class TrainMetric(Base):
 
 
 class ChordCounter(Base):
-    """One chord's progress: header tasks that succeeded out of `size` (auralith.store.chords)."""
+    """One chord's progress: header tasks that succeeded out of `size` (auralith.worker.chords)."""
 
     __tablename__ = "auralith_chords"
 

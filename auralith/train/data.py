@@ -22,7 +22,7 @@ import zstandard
 
 from auralith import storage
 from auralith.errors import InputError
-from auralith.steps.shards import MANIFEST_NAME, load_manifest
+from auralith.steps.shards import load_manifest, manifest_file
 from auralith.storage.local import atomic_write
 
 SAFETENSORS_DTYPES = {"U16": np.uint16, "U32": np.uint32, "I32": np.int32, "I64": np.int64}
@@ -48,15 +48,6 @@ def memmap_tensor(path: Path, name: str) -> np.ndarray:
     if count == 0:
         return np.empty(0, dtype)
     return np.memmap(path, dtype=dtype, mode="r", offset=8 + n + start, shape=(count,))
-
-
-def manifest_file(path: str | Path) -> str | Path:
-    """The manifest a `--shards` argument names: the file itself, or `manifest.json` in the folder given
-    (local or `s3://`)."""
-    if storage.is_url(path):
-        return path if str(path).endswith(".json") else storage.join(path, MANIFEST_NAME)
-    path = Path(path)
-    return path / MANIFEST_NAME if path.is_dir() else path
 
 
 def default_cache_dir(root: str | Path) -> Path:

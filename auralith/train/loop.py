@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
+from auralith.config.training import TrainingConfig
 from auralith.train.checkpoint import TrainState, load_checkpoint, params_sha256, prune_checkpoints, save_checkpoint
 from auralith.train.checkpoint_files import step_folder
-from auralith.train.config import TrainingConfig
 from auralith.train.data import BatchSampler, TokenStream
 from auralith.train.devices import Device, select_device
 from auralith.train.host_memory import retain_freed_memory

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from auralith.train.config import TrainingConfig
+from auralith.config.training import TrainingConfig
 
 
 class CausalSelfAttention(nn.Module):

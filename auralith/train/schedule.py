@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from auralith.train.config import TrainingConfig
+from auralith.config.training import TrainingConfig
 
 
 def lr_at(step: int, cfg: TrainingConfig) -> float:

@@ -1,1 +1,1 @@
-"""Planning (pure), canvas composition and the thin Celery tasks."""
+"""Old import paths kept working: `from auralith.workflow.tasks import run_job` (now auralith.worker.tasks)."""

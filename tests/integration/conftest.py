@@ -65,9 +65,9 @@ def celery_worker(redis_base, pg_store):
     """One in-process worker (threads) on Redis + PostgreSQL, consuming every queue."""
     from celery.contrib.testing.worker import start_worker
 
-    from auralith.app import app, configure
-    from auralith.settings import QUEUES
     from auralith.store import migrate
+    from auralith.worker.app import app, configure
+    from auralith.worker.settings import QUEUES
 
     flush_redis(SESSION_REDIS_DB)
     configure(f"{redis_base}/{SESSION_REDIS_DB}", pg_store)

@@ -23,7 +23,7 @@ import redis
 import yaml
 
 from auralith.steps.shards import load_manifest
-from auralith.store import repo
+from auralith.store import Store
 from auralith.store.models import PartitionState
 from tests.corpus import REPO
 
@@ -226,12 +226,12 @@ def cli(env: dict, *args: str) -> str:
 
 
 def committed(store: str, job_id: str, stage: str | None = None) -> int:
-    return sum(p.state == PartitionState.COMMITTED for p in repo.list_partitions(store, job_id, stage))
+    return sum(p.state == PartitionState.COMMITTED for p in Store(store).list_partitions(job_id, stage))
 
 
 def started_first_attempt(store: str, job_id: str, stage: str):
     """A partition of `stage` running its first attempt (inside the test delay), or None."""
-    for p in repo.list_partitions(store, job_id, stage):
+    for p in Store(store).list_partitions(job_id, stage):
         if p.state == PartitionState.STARTED and p.attempts == 1:
             return p
     return None
@@ -254,13 +254,13 @@ class Recovery:
     def __init__(self, store: str, job_id: str, queued_only: bool = False):
         self.store, self.job_id = store, job_id
         self.fault_at = time.monotonic()
-        parts = repo.list_partitions(store, job_id)
+        parts = Store(store).list_partitions(job_id)
         self.watched = {p.id for p in parts if p.state == PartitionState.PENDING or not queued_only
                         and p.state != PartitionState.COMMITTED}
 
     def progressed(self) -> bool:
         return any(p.id in self.watched and p.state == PartitionState.COMMITTED
-                   for p in repo.list_partitions(self.store, self.job_id))
+                   for p in Store(self.store).list_partitions(self.job_id))
 
     def wait_progress(self, timeout: float = 90) -> float:
         wait_until(self.progressed, timeout, "a commit after the fault")

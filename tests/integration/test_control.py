@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from auralith.store import repo
+from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
 from tests.integration.faultkit import cli
@@ -32,18 +32,18 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
         job_id = cli(env, "submit", str(_job(tmp_path, tokenizer_path, "terminated", docs=1500)))
         deadline = time.monotonic() + 90
         while True:
-            parts = repo.list_partitions(pg_store, job_id, "process")
+            parts = Store(pg_store).list_partitions(job_id, "process")
             if sum(p.state == PartitionState.COMMITTED for p in parts) >= 3 and any(
                     p.state == PartitionState.STARTED for p in parts):
                 break
             assert time.monotonic() < deadline and worker.poll() is None, log.read_text()[-3000:]
             time.sleep(0.01)
         assert "tasks revoked" in cli(env, "cancel", "--terminate", job_id)
-        committed = {p.index: p.output_ref["clean"] for p in repo.list_partitions(pg_store, job_id, "process")
+        committed = {p.index: p.output_ref["clean"] for p in Store(pg_store).list_partitions(job_id, "process")
                      if p.state == PartitionState.COMMITTED}
         time.sleep(2)
-        after = repo.list_partitions(pg_store, job_id)
-        assert repo.get_job(pg_store, job_id).state == JobState.CANCELLED
+        after = Store(pg_store).list_partitions(job_id)
+        assert Store(pg_store).get_job(job_id).state == JobState.CANCELLED
         assert not [p for p in after if p.state == PartitionState.STARTED]
         # Committed work is intact: the same rows, their files still there.
         still = {p.index for p in after if p.stage == "process" and p.state == PartitionState.COMMITTED}
@@ -72,7 +72,7 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
         info = _wait(client, pg_store, limited, log, 300)
         assert info.state == JobState.SUCCEEDED, info.error
         assert info.stats.documents_out == 300 and not info.stats.removed
-        parts = repo.list_partitions(pg_store, limited)
+        parts = Store(pg_store).list_partitions(limited)
         assert all(p.attempts >= 2 for p in parts), [(p.stage, p.index, p.attempts) for p in parts]
         text = log.read_text()
         assert "SoftTimeLimitExceeded" in text and "Retry in" in text, text[-3000:]
@@ -87,6 +87,6 @@ def _wait(client, store: str, job_id: str, log: Path, timeout: float):
     try:
         return client.wait(job_id, timeout=timeout)
     except TimeoutError as exc:
-        parts = [(p.stage, p.index, p.state, p.attempts, p.task_id) for p in repo.list_partitions(store, job_id)
+        parts = [(p.stage, p.index, p.state, p.attempts, p.task_id) for p in Store(store).list_partitions(job_id)
                  if p.state != PartitionState.COMMITTED]
         pytest.fail(f"{exc}\nnot committed: {parts}\nworker log:\n{log.read_text()[-6000:]}")

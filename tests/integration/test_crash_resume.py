@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from auralith.steps.shards import load_manifest
-from auralith.store import repo
+from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
 from tests.corpus import REPO, sentences, write_jsonl
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
@@ -64,15 +64,15 @@ def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, 
         job_id = cli(env, "submit", str(_config(tmp_path, tokenizer_path, "crashed")))
         deadline = time.monotonic() + 60
         while True:
-            parts = repo.list_partitions(pg_store, job_id, "process")
+            parts = Store(pg_store).list_partitions(job_id, "process")
             if sum(p.state == PartitionState.COMMITTED for p in parts) >= 5:
                 break
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.02)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
-        killed_at = repo.get_job(pg_store, job_id)
-        committed = sum(p.state == PartitionState.COMMITTED for p in repo.list_partitions(pg_store, job_id))
+        killed_at = Store(pg_store).get_job(job_id)
+        committed = sum(p.state == PartitionState.COMMITTED for p in Store(pg_store).list_partitions(job_id))
         assert killed_at.state == JobState.RUNNING, "the job finished before the kill: make it bigger"
 
         worker = _start_worker(env, log)
@@ -84,7 +84,7 @@ def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, 
         worker.wait(10)
         flush_redis(SUBPROCESS_REDIS_DB)
 
-    total = len(repo.list_partitions(pg_store, job_id))
+    total = len(Store(pg_store).list_partitions(job_id))
     assert committed < total
     assert _tensor_hashes(info.output) == _tensor_hashes(reference.output)
     assert info.stats.documents_out == reference.stats.documents_out == 4000

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from auralith.client import Client
-from auralith.store import repo
+from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
 from tests.corpus import sentences, write_jsonl
 from tests.integration import faultkit as fk
@@ -89,7 +89,7 @@ def test_worker_sigkilled_twice_mid_partition(reference, redis_base, pg_store, c
                       "a tokenize partition mid-way")
         worker.kill()
         second = fk.Recovery(pg_store, job_id)
-        assert repo.get_job(pg_store, job_id).state == JobState.RUNNING
+        assert Store(pg_store).get_job(job_id).state == JobState.RUNNING
         worker = fk.Worker(env, tmp_path / "worker.log")
         assert fk.cli(env, "resume", job_id) == f"resumed {job_id}"
         t_second = second.wait_progress()
@@ -98,7 +98,7 @@ def test_worker_sigkilled_twice_mid_partition(reference, redis_base, pg_store, c
     finally:
         worker.kill()
         flush_redis(SUBPROCESS_REDIS_DB)
-    parts = {(p.stage, p.index): p for p in repo.list_partitions(pg_store, job_id)}
+    parts = {(p.stage, p.index): p for p in Store(pg_store).list_partitions(job_id)}
     assert parts[("process", victim.index)].attempts == 2
     # Nothing else ran twice: the visibility timeout (6 h) is far above any task here.
     assert all(p.attempts == 1 for key, p in parts.items() if key != ("process", victim.index))
@@ -131,7 +131,7 @@ def test_redis_restarted_mid_job(reference, pg_store, corpus, tokenizer_path, tm
         reconnected = time.monotonic() - recovery.fault_at
         if appendonly:
             t_progress = recovery.wait_progress()  # no resume: the queue survived
-            n_process = len(repo.list_partitions(pg_store, job_id, "process"))
+            n_process = len(Store(pg_store).list_partitions(job_id, "process"))
             fk.wait_until(lambda: fk.committed(pg_store, job_id, "process") == n_process, 90, "the queue to drain")
             try:  # does the chord fire by itself, i.e. did its unlock message survive?
                 fk.wait_until(lambda: fk.committed(pg_store, job_id, "dedup"), 10, "dedup")
@@ -173,7 +173,7 @@ def test_postgres_refusing_connections_20s(reference, redis_base, pg_store, corp
         victim = fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90,
                                "a partition mid-way")
         proxy.cut()
-        landed = repo.get_partition(pg_store, job_id, "process", victim.index).state == PartitionState.STARTED
+        landed = Store(pg_store).get_partition(job_id, "process", victim.index).state == PartitionState.STARTED
         time.sleep(20)
         proxy.restore()
         recovery = fk.Recovery(pg_store, job_id)
@@ -187,7 +187,7 @@ def test_postgres_refusing_connections_20s(reference, redis_base, pg_store, corp
     log = worker.tail(10**7)
     task_retries = sum("Retry in" in line and "OperationalError" in line for line in log.splitlines())
     assert task_retries >= 1, log[-3000:]
-    parts = repo.list_partitions(pg_store, job_id)
+    parts = Store(pg_store).list_partitions(job_id)
     assert max(p.attempts for p in parts) <= 2, [(p.stage, p.index, p.attempts) for p in parts]
     fk.report("postgres refused 20 s", cut_mid_partition=landed, restore_to_next_commit=t_progress, job_total=total,
               task_retries=task_retries,
@@ -210,7 +210,7 @@ def test_soft_time_limit_is_retried_not_lost(reference, redis_base, pg_store, co
         worker.kill()
         flush_redis(SUBPROCESS_REDIS_DB)
     log = worker.tail(10**7)
-    parts = repo.list_partitions(pg_store, job_id)
+    parts = Store(pg_store).list_partitions(job_id)
     assert all(p.attempts >= 2 for p in parts), [(p.stage, p.index, p.attempts) for p in parts]  # cut, then retried
     assert log.count("SoftTimeLimitExceeded") >= len(parts)
     fk.report("soft time limit", partitions_retried=len(parts), job_total=total)

@@ -18,7 +18,7 @@ import yaml
 import zstandard
 
 from auralith.client import Client
-from auralith.readers import MAX_RECORD_BYTES, iter_jsonl_zst
+from auralith.sources.readers import MAX_RECORD_BYTES, iter_jsonl_zst
 from auralith.store.models import JobState
 
 pytestmark = pytest.mark.integration

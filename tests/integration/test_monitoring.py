@@ -21,11 +21,11 @@ import yaml
 from celery import Celery, signals
 from click.testing import CliRunner
 
-from auralith.cli import main
-from auralith.monitoring.queues import queue_depths
-from auralith.settings import celery_settings
-from auralith.store import repo
+from auralith.cli.main import main
+from auralith.observe.queues import queue_depths
+from auralith.store import Store
 from auralith.store.models import JobState, Partition, PartitionState
+from auralith.worker.settings import celery_settings
 from tests.corpus import REPO, sentences, write_jsonl
 from tests.integration.conftest import SUBPROCESS_REDIS_DB
 
@@ -91,7 +91,7 @@ def test_status_reports_a_stuck_partition_and_resume_redoes_it(client, tokenizer
     job_id = client.submit(_job(tmp_path, tokenizer_path, "stuck"))
     assert client.wait(job_id, timeout=120).state == JobState.SUCCEEDED
     # What a worker that died mid-partition leaves behind: the row started, under a name nobody answers to.
-    part = repo.get_partition(pg_store, job_id, "tokenize", 1)
+    part = Store(pg_store).get_partition(job_id, "tokenize", 1)
     from sqlalchemy import update
 
     from auralith.store.db import session_scope
@@ -99,7 +99,7 @@ def test_status_reports_a_stuck_partition_and_resume_redoes_it(client, tokenizer
     with session_scope(pg_store) as s:
         s.execute(update(Partition).where(Partition.id == part.id).values(
             state=PartitionState.STARTED, worker="celery@gone-host", output_ref=None))
-    repo.set_job_state(pg_store, job_id, JobState.RUNNING)
+    Store(pg_store).set_job_state(job_id, JobState.RUNNING)
 
     runner = CliRunner()
     status = json.loads(runner.invoke(main, ["status", job_id, "--json"]).output)
@@ -110,7 +110,7 @@ def test_status_reports_a_stuck_partition_and_resume_redoes_it(client, tokenizer
     assert runner.invoke(main, ["resume", job_id]).exit_code == 0
     info = client.wait(job_id, timeout=120)
     assert info.state == JobState.SUCCEEDED, info.error
-    redone = repo.get_partition(pg_store, job_id, "tokenize", 1)
+    redone = Store(pg_store).get_partition(job_id, "tokenize", 1)
     assert redone.state == PartitionState.COMMITTED and redone.worker != "celery@gone-host"
     assert client.stuck_partitions(job_id) == []
 
@@ -166,18 +166,19 @@ def test_webhook_alerts_survive_a_failing_endpoint_and_never_show_the_secret(cli
     # The secret is in no stored or shown text.
     runner = CliRunner()
     shown = runner.invoke(main, ["status", job_id, "--json"]).output + runner.invoke(main, ["logs", job_id]).output
-    assert secret not in shown and secret not in json.dumps(repo.get_job(pg_store, job_id).config)
-    assert "${AURALITH_TEST_HOOK_TOKEN}" in repo.get_job(pg_store, job_id).config["events"]["webhook"]["url"]
+    assert secret not in shown and secret not in json.dumps(Store(pg_store).get_job(job_id).config)
+    assert "${AURALITH_TEST_HOOK_TOKEN}" in Store(pg_store).get_job(job_id).config["events"]["webhook"]["url"]
 
 
 def test_max_partitions_in_flight_is_respected(client, tokenizer_path, tmp_path, pg_store, monkeypatch):
-    from auralith.workflow import runners, tasks
+    from auralith.pipeline import process as process_stage
+    from auralith.worker import base
 
     # The in-process worker runs these modules. Partition 0 holds the job's one slot until another
     # partition has asked more times than its 8 error retries: waiting must not use them up.
-    monkeypatch.setattr(tasks, "THROTTLE_DELAY", 0.05)
+    monkeypatch.setattr(base, "THROTTLE_DELAY", 0.05)
     waits: Counter[str] = Counter()
-    process = runners.process_partition
+    process = process_stage.process_partition
 
     def slow_partition_0(cfg, pieces, paths, index, progress=None):
         deadline = time.monotonic() + 60
@@ -185,7 +186,7 @@ def test_max_partitions_in_flight_is_respected(client, tokenizer_path, tmp_path,
             time.sleep(0.05)
         return process(cfg, pieces, paths, index, progress)
 
-    monkeypatch.setattr(runners, "process_partition", slow_partition_0)
+    monkeypatch.setattr(process_stage, "process_partition", slow_partition_0)
 
     def count(request=None, **_):
         waits[request.id] += 1
@@ -199,7 +200,7 @@ def test_max_partitions_in_flight_is_respected(client, tokenizer_path, tmp_path,
         signals.task_retry.disconnect(count)
     assert info.state == JobState.SUCCEEDED, info.error
     assert max(waits.values()) > 10  # more waits than error retries, and the job still succeeded
-    spans = sorted((p.started_at, p.finished_at) for p in repo.list_partitions(pg_store, job_id))
+    spans = sorted((p.started_at, p.finished_at) for p in Store(pg_store).list_partitions(job_id))
     assert len(spans) >= 5
     # The worker runs two tasks at a time, but never two partitions of this job at once.
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from tests.pipeline.test_near_dedup import near_corpus
 
-from auralith.cli import main
-from auralith.store import repo
+from auralith.cli.main import main
+from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
-from tests.workflow.test_near_dedup import near_corpus
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +35,9 @@ def test_near_duplicates_across_partitions_are_removed_and_reported(client, toke
     assert st.removed == {"exact_duplicate": len(expected["exact_duplicate"]),
                           "near_duplicate": len(expected["near_duplicate"])}
     assert st.records == st.documents_out + sum(st.removed.values())
-    bands = repo.list_partitions(client.store_url, job_id, "minhash")
+    bands = Store(client.store_url).list_partitions(job_id, "minhash")
     assert len(bands) == 14 and all(p.state == PartitionState.COMMITTED for p in bands)
-    dedup = repo.get_partition(client.store_url, job_id, "dedup", 0)
+    dedup = Store(client.store_url).get_partition(job_id, "dedup", 0)
     assert dedup.counts["removed"] == st.removed and dedup.counts["cluster_sizes"] == {"2": 11, "3": 1}
 
     runner = CliRunner()
@@ -82,7 +82,7 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
     first = client.wait(job_id, timeout=180)
     assert first.state == JobState.SUCCEEDED, first.error
     url = client.store_url
-    done_before = {p.index: p.finished_at for p in repo.list_partitions(url, job_id, "minhash")}
+    done_before = {p.index: p.finished_at for p in Store(url).list_partitions(job_id, "minhash")}
 
     # As if bands 10..13 had failed: nothing after them ran, their outputs and the drop lists are gone.
     work = tmp_path / "work3" / job_id
@@ -96,13 +96,13 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
                   .values(state=PartitionState.FAILED, counts=None))
         s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage.in_(["dedup", "tokenize"]))
                   .values(state=PartitionState.PENDING, counts=None, task_id=None))
-    repo.set_job_state(url, job_id, JobState.FAILED, error="band 10 failed")
+    Store(url).set_job_state(job_id, JobState.FAILED, error="band 10 failed")
 
     client.resume(job_id)
     again = client.wait(job_id, timeout=180)
     assert again.state == JobState.SUCCEEDED, again.error
     assert again.stats.removed == first.stats.removed and again.stats.documents_out == first.stats.documents_out
-    after = {p.index: p for p in repo.list_partitions(url, job_id, "minhash")}
+    after = {p.index: p for p in Store(url).list_partitions(job_id, "minhash")}
     assert all(after[b].finished_at == done_before[b] for b in range(10))  # skipped
     assert all(after[b].finished_at > done_before[b] for b in range(10, 14))  # redone
     assert (work / "minhash" / "edges" / "013.npy").exists()

@@ -14,7 +14,7 @@ import pytest
 import redis
 from celery import uuid
 
-from auralith.app import app
+from auralith.worker.app import app
 
 pytestmark = pytest.mark.integration
 

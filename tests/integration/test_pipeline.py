@@ -14,7 +14,7 @@ import yaml
 from click.testing import CliRunner
 from tokenizers import Tokenizer
 
-from auralith.cli import main
+from auralith.cli.main import main
 from auralith.config import load_config
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.quality import QualityChain
@@ -100,7 +100,7 @@ def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
 
 
 def test_run_job_delay_from_python(client, demo_config):
-    from auralith.workflow.tasks import run_job
+    from auralith.worker.tasks import run_job
 
     cfg = yaml.safe_load(demo_config.read_text())
     cfg["base_dir"] = str(demo_config.parent)  # relative paths resolve here, not in the worker's cwd
@@ -111,7 +111,7 @@ def test_run_job_delay_from_python(client, demo_config):
 
 
 def test_invalid_config_sent_from_python_fails_the_job_with_its_key_path(client):
-    from auralith.workflow.tasks import run_job
+    from auralith.worker.tasks import run_job
 
     result = run_job.delay({"name": "broken", "sources": [], "tokenization": {"tokenizer": "t.json"}})
     info = client.wait(result.id, timeout=60)
@@ -190,16 +190,16 @@ def test_cancel_then_resume(client, tokenizer_path, tmp_path):
 
 def test_two_running_jobs_may_not_share_an_output_folder(client, demo_config, pg_store):
     from auralith.config import load_config
-    from auralith.store import repo
+    from auralith.store import Store, new_job_id
 
     cfg = load_config(demo_config)
-    busy = repo.new_job_id()  # a job some worker is still writing into the same folder
-    repo.create_job(pg_store, busy, cfg.model_dump(mode="json"), cfg.config_hash(), "busy", "normal")
-    repo.set_job_state(pg_store, busy, JobState.RUNNING)
+    busy = new_job_id()  # a job some worker is still writing into the same folder
+    Store(pg_store).create_job(busy, cfg.model_dump(mode="json"), cfg.config_hash(), "busy", "normal")
+    Store(pg_store).set_job_state(busy, JobState.RUNNING)
     try:
         info = client.wait(client.submit(demo_config), timeout=120)
     finally:
-        repo.set_job_state(pg_store, busy, JobState.CANCELLED)
+        Store(pg_store).set_job_state(busy, JobState.CANCELLED)
     assert info.state == JobState.FAILED
     assert f"output.path: {cfg.output.path} is being written by running job {busy}" in info.error
 
@@ -208,23 +208,23 @@ def test_failed_partition_then_resume_finishes_the_job(client, demo_config, monk
     """A partition fails for good (here: a worker that cannot see an input file); once that is fixed,
     `resume` redoes only what is not committed, under new task ids for the failed ones."""
     from auralith.errors import InputError
-    from auralith.workflow import runners
+    from auralith.pipeline import process
 
-    real = runners.process_partition
+    real = process.process_partition
 
     def fails_on_partition_2(cfg, pieces, paths, index, progress=None):
         if index == 2:
             raise InputError("cannot open: No such file or directory", file=pieces[0].path)
         return real(cfg, pieces, paths, index, progress)
 
-    monkeypatch.setattr(runners, "process_partition", fails_on_partition_2)
+    monkeypatch.setattr(process, "process_partition", fails_on_partition_2)
     job_id = client.submit(demo_config)
     failed = client.wait(job_id, timeout=120)
     assert failed.state == JobState.FAILED
     assert "process partition 2" in failed.error and "cannot open" in failed.error
     assert failed.stats.stages["process"].failed == 1
 
-    monkeypatch.setattr(runners, "process_partition", real)  # the mount is back
+    monkeypatch.setattr(process, "process_partition", real)  # the mount is back
     client.resume(job_id)
     info = client.wait(job_id, timeout=120)
     assert info.state == JobState.SUCCEEDED, info.error

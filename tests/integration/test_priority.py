@@ -17,10 +17,10 @@ from celery import Celery
 from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from auralith.monitoring.queues import queue_depths
-from auralith.settings import message_priority, task_queues
-from auralith.store import repo
+from auralith.observe.queues import queue_depths
+from auralith.store import Store
 from auralith.store.models import JobState
+from auralith.worker.settings import message_priority, task_queues
 from tests.corpus import REPO
 from tests.integration.conftest import IN_CI, SUBPROCESS_REDIS_DB, flush_redis
 from tests.integration.test_monitoring import _free_port, _job
@@ -59,7 +59,7 @@ def test_a_critical_job_overtakes_a_backlog_of_low_ones(client, redis_base, pg_s
         # The low jobs' run_job tasks go first (they were queued first); once all four have planned, their
         # partitions are the backlog.
         deadline = time.monotonic() + 120
-        while not all(any(p.task_id for p in repo.list_partitions(pg_store, j, "process")) for j in lows):
+        while not all(any(p.task_id for p in Store(pg_store).list_partitions(j, "process")) for j in lows):
             assert time.monotonic() < deadline and worker.poll() is None, log.read_text()[-3000:]
             time.sleep(0.1)
         [critical] = _submit(env, "critical", _job(tmp_path, tokenizer_path, "critical", docs=600))
@@ -71,8 +71,8 @@ def test_a_critical_job_overtakes_a_backlog_of_low_ones(client, redis_base, pg_s
         worker.wait(10)
         flush_redis(SUBPROCESS_REDIS_DB)
 
-    crit_parts = repo.list_partitions(pg_store, critical)
-    low_starts = sorted(p.started_at for j in lows for p in repo.list_partitions(pg_store, j))
+    crit_parts = Store(pg_store).list_partitions(critical)
+    low_starts = sorted(p.started_at for j in lows for p in Store(pg_store).list_partitions(j))
     crit_last = max(p.started_at for p in crit_parts)
     overtaken = sum(t > crit_last for t in low_starts)
     # Every partition of the critical job started while low partitions were still waiting.
@@ -80,7 +80,7 @@ def test_a_critical_job_overtakes_a_backlog_of_low_ones(client, redis_base, pg_s
     assert infos[critical].finished_at < max(infos[j].finished_at for j in lows)
 
     # The worker's pool process counted its tasks into PROMETHEUS_MULTIPROC_DIR; `metrics serve` merged them.
-    n_process = sum(len(repo.list_partitions(pg_store, j, "process")) for j in [*lows, critical])
+    n_process = sum(len(Store(pg_store).list_partitions(j, "process")) for j in [*lows, critical])
     assert metrics["auralith_tasks_total", (("outcome", "success"), ("task", "process_partition"))] == n_process
     assert metrics["auralith_task_duration_seconds_count",
                    (("outcome", "success"), ("task", "process_partition"))] == n_process
@@ -166,5 +166,5 @@ def test_every_task_of_a_job_is_delivered_with_its_priority(client, tokenizer_pa
     assert {"auralith.run_job", "auralith.process_partition", "auralith.dedup_exact",
             "auralith.tokenize_partition", "auralith.finalize_job"} <= names
     assert {p for name, p in seen if name.startswith("auralith.")} == {3}
-    # Chords are counted in the store (auralith.store.chords), not polled by a chord_unlock task.
+    # Chords are counted in the store (auralith.worker.chords), not polled by a chord_unlock task.
     assert "celery.chord_unlock" not in names

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from auralith.cli import main
+from auralith.cli.main import main
 from auralith.steps.shards import load_manifest
 from auralith.store.models import JobState
 from tests.corpus import EXAMPLES

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.pipeline.test_near_dedup import near_corpus
 
 from auralith import storage
-from auralith.cli import main
+from auralith.cli.main import main
 from auralith.steps.shards import iter_shard_documents, load_manifest
-from auralith.store import repo
+from auralith.store import Store
 from auralith.store.models import JobState
 from tests.storage.test_s3_sources import corpus, upload_tree
-from tests.workflow.test_near_dedup import near_corpus
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_s3_job_completes_while_the_server_throttles(client, pg_store, s3_server
                        timeout=240)
     assert info.state == JobState.SUCCEEDED, info.error
     assert s3_server.throttle.throttled == 4
-    retried = [(p.stage, p.index) for p in repo.list_partitions(pg_store, info.id) if p.attempts > 1]
+    retried = [(p.stage, p.index) for p in Store(pg_store).list_partitions(info.id) if p.attempts > 1]
     assert retried, "a partition task met the throttling and was retried"
     assert shard_facts(load_manifest(f"{base}/out-t2")) == shard_facts(load_manifest(f"{base}/out-throttled"))
 

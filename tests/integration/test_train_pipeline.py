@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from auralith.steps.shards import load_manifest
-from auralith.store import train_repo
+from auralith.store import Store
 from auralith.store.models import JobState
 from tests.corpus import EXAMPLES
 
@@ -37,7 +37,7 @@ def test_job_trains_on_its_own_shards_after_the_data_stages(client, pg_store, tm
     assert t["state"] == "committed" and t["step"] == 40 and t["device"].startswith("cpu")
     assert t["last_checkpoint"]["step"] == 40
     assert (Path(t["last_checkpoint"]["uri"]) / "model.safetensors").exists()
-    history = train_repo.metrics_history(pg_store, info.id)
+    history = Store(pg_store).metrics_history(info.id)
     assert [m["step"] for m in history] == [10, 20, 30, 40]
     assert history[-1]["loss"] < history[0]["loss"] - 0.5, history
     assert history[-1]["val_loss"] < history[1]["val_loss"] + 1e-9

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auralith.store import repo, train_repo
+from auralith.store import Store
 from auralith.store.models import JobState
 from tests.corpus import REPO
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
@@ -69,16 +69,16 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(client, redis
         job_id = cli(env, "train", str(config), "--shards", str(manifest), "--submit")
         deadline = time.monotonic() + 120
         while True:
-            part = repo.get_partition(pg_store, job_id, "train", 0)
+            part = Store(pg_store).get_partition(job_id, "train", 0)
             step = ((part and part.progress) or {}).get("step") or 0
             if step >= KILL_AFTER_STEP:
                 break
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.01)
         _kill(trainer)
-        killed_at = repo.get_partition(pg_store, job_id, "train", 0).progress["step"]
-        resume_from = train_repo.latest_checkpoint(pg_store, job_id).step
-        assert repo.get_job(pg_store, job_id).state == JobState.RUNNING
+        killed_at = Store(pg_store).get_partition(job_id, "train", 0).progress["step"]
+        resume_from = Store(pg_store).latest_checkpoint(job_id).step
+        assert Store(pg_store).get_job(job_id).state == JobState.RUNNING
         assert KILL_AFTER_STEP <= killed_at < 100, "the run finished before the kill: make it slower"
         assert resume_from <= killed_at and resume_from % 10 == 0
 
@@ -98,7 +98,7 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(client, redis
     events = [message for _, _, message in client.events(job_id)]
     assert any(f"training resumed at step {resume_from}" in m for m in events), events
     # Every step logged once, and each loss equal to the uninterrupted run's, digit for digit.
-    ours, theirs = (train_repo.metrics_history(pg_store, j) for j in (job_id, reference.id))
+    ours, theirs = (Store(pg_store).metrics_history(j) for j in (job_id, reference.id))
     assert [m["step"] for m in ours] == list(range(1, 101))
     assert [m["loss"] for m in ours] == [m["loss"] for m in theirs]
     # The checkpoint on disk hashes like the uninterrupted run's final weights.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from auralith.report.profile import PartitionProfile
+from auralith.steps.profile import PartitionProfile
 from auralith.store.models import Job, Partition
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

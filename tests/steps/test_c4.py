@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from auralith.config.quality import C4Config
 from auralith.steps.c4 import C4Filter
-from auralith.steps.quality_config import C4Config
 
 GOOD = ["The river rose in the night and the town woke to water in the streets.",
         "People carried chairs and books up the stairs while the boats came.",

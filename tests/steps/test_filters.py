@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auralith.config import LengthConfig
+from auralith.config.preprocessing import LengthConfig
 from auralith.steps.filters import LengthFilter
 
 

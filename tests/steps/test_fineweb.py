@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from auralith.config.quality import FineWebConfig
 from auralith.steps.fineweb import FineWebQualityFilter
-from auralith.steps.quality_config import FineWebConfig
 from auralith.steps.text_stats import TextStats
 from tests.steps.quality_cases import KEEP
 

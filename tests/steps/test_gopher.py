@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from auralith.config.quality import GopherQualityConfig, GopherRepetitionConfig
 from auralith.steps.gopher import GopherQualityFilter, GopherRepetitionFilter
-from auralith.steps.quality_config import GopherQualityConfig, GopherRepetitionConfig
 from auralith.steps.text_stats import TextStats
 from tests.steps.quality_cases import KEEP
 

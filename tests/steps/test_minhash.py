@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -16,14 +17,33 @@ from auralith.steps.minhash import (
     NearDedupConfig,
     band_keys,
     bucket_edges,
-    candidate_probability,
     connected_components,
     estimated_jaccard,
-    find_near_duplicates,
     jaccard,
     word_ngrams,
 )
 from tests.corpus import EXAMPLES
+
+
+def candidate_probability(similarity: float, num_bands: int, rows_per_band: int) -> float:
+    """P(a pair with this Jaccard similarity shares at least one band bucket): the LSH S-curve."""
+    return 1 - (1 - similarity**rows_per_band) ** num_bands
+
+
+def find_near_duplicates(texts: Sequence[str], cfg: NearDedupConfig) -> list[int]:
+    """In-memory near dedup of a small collection: the indexes to drop, keeping the first of each cluster.
+
+    The same decision the distributed job makes (band buckets, verification, union-find), here on one
+    batch of documents (the job's stages are tested in tests/pipeline/test_near_dedup.py).
+    """
+    sig = MinHasher.from_config(cfg).signatures(texts)
+    nodes = np.flatnonzero(sig[:, 0] != EMPTY).astype(np.uint64)
+    keys = band_keys(sig[nodes.astype(np.int64)], cfg.num_bands, cfg.rows_per_band, cfg.seed)
+    edges = np.concatenate([bucket_edges(keys[b], nodes) for b in range(cfg.num_bands)])
+    if cfg.verify and len(edges):
+        e = edges.astype(np.int64)
+        edges = edges[estimated_jaccard(sig[e[:, 0]], sig[e[:, 1]]) >= cfg.threshold]
+    return sorted(int(n) for cluster in connected_components(edges) for n in cluster[1:])
 
 CFG = NearDedupConfig(enabled=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auralith.config import NormalizeConfig
+from auralith.config.preprocessing import NormalizeConfig
 from auralith.steps.normalize import TextNormalizer, normalize_whitespace
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from auralith.config.quality import PIIConfig
 from auralith.steps.pii import TAGS, PIIRedactor, iban_valid, luhn_valid
-from auralith.steps.quality_config import PIIConfig
 from tests.steps.pii_cases import NEGATIVES, POSITIVES
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from auralith.config.quality import PIIConfig, QualityConfig
 from auralith.steps.normalize import normalize_whitespace
 from auralith.steps.quality import QualityChain
-from auralith.steps.quality_config import PIIConfig, QualityConfig
 from tests.steps.quality_cases import KEEP, REMOVE
 
 

@@ -157,17 +157,17 @@ def test_unsupported_scheme_is_a_clear_error():
 
 
 def test_output_folder_housekeeping_on_s3(bucket):
-    from auralith.workflow import runners
+    from auralith.pipeline.output import check_output_owner, claim_output, remove_stale_shards
 
     out = f"s3://{bucket}/out[1]"
     for name in ("part-00000-00000.safetensors", "part-00001-00000.safetensors.zst", "manifest.json", "notes.txt"):
         storage.write_bytes_atomic(f"{out}/{name}", b"x")
-    assert runners.remove_stale_shards(out) == 3
+    assert remove_stale_shards(out) == 3
     assert [p for p, _ in storage.list_files(glob.escape(out) + "/*")] == [f"{out}/notes.txt"]  # others stay
-    runners.claim_output(out, "job-a")
-    runners.check_output_owner(out, "job-a")
+    claim_output(out, "job-a")
+    check_output_owner(out, "job-a")
     with pytest.raises(Exception, match="now belongs to job job-a"):
-        runners.check_output_owner(out, "job-b")
+        check_output_owner(out, "job-b")
 
 
 def test_checkpoint_pattern_on_s3(bucket):

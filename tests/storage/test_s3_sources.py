@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import zstandard
+from tests.sources.test_columnar import save_to_disk_layout, write_parquet
 
 from auralith import storage
 from auralith.config import parse_config
-from auralith.documents import Document
-from auralith.readers import PieceReader
-from auralith.workflow.plan import plan_partitions
+from auralith.pipeline.plan import plan_partitions
+from auralith.sources.documents import Document
+from auralith.sources.readers import PieceReader
 from tests.corpus import sentences, write_jsonl
-from tests.test_columnar import save_to_disk_layout, write_parquet
 
 
 def upload_tree(root: Path, base: str) -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from auralith.config.training import TrainingConfig
 from auralith.train.checkpoint import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -19,7 +20,6 @@ from auralith.train.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
-from auralith.train.config import TrainingConfig
 from auralith.train.devices import select_device
 from auralith.train.model import GPT, make_optimizer
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from auralith.train.config import TrainingConfig
+from auralith.config.training import TrainingConfig
 from auralith.train.devices import DeviceUnavailable, select_device
 from auralith.train.loop import train
 

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
+from auralith.config.training import TrainingConfig
 from auralith.train import loop
-from auralith.train.config import TrainingConfig
 
 # A "step" allocates and frees blocks of several sizes, as a forward/backward pass does; the page faults of
 # 20 further steps are what the tuning removes. Each case runs in a fresh interpreter: malloc's settings

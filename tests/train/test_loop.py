@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from auralith.config.training import TrainingConfig
 from auralith.train.checkpoint_files import complete_steps
-from auralith.train.config import TrainingConfig
 from auralith.train.loop import TrainHooks, train
 from tests.train.conftest import upload_folder
 

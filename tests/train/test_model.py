@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from auralith.train.config import TrainingConfig
+from auralith.config.training import TrainingConfig
 from auralith.train.model import GPT, make_optimizer
 
 

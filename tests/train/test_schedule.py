@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from auralith.train.config import TrainingConfig
+from auralith.config.training import TrainingConfig
 from auralith.train.schedule import lr_at
 
 CFG = TrainingConfig(steps=110, warmup_steps=10, lr=1e-3, min_lr=1e-4)

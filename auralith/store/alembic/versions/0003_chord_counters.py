@@ -1,4 +1,4 @@
-"""chord counters (auralith.store.chords)
+"""chord counters (auralith.worker.chords)
 
 Revision ID: 0003
 Revises: 0002

@@ -1,0 +1,175 @@
+"""Live progress bars and summary tables for a job, drawn with rich from the store's partition rows."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from auralith.pipeline.stats import JobStats
+from auralith.store.models import JobState
+
+if TYPE_CHECKING:
+    from auralith.client import Client, JobInfo
+
+MB = 2**20
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _stage_line(st: JobStats, stage: str) -> str:
+    c = st.stages.get(stage)
+    return f"{c.committed}/{c.total} parts" if c else ""
+
+
+def watch_job(client: Client, job_id: str, console: Console | None = None, poll: float = 0.5,
+              timeout: float | None = None) -> JobInfo:
+    """Show a progress bar per stage until the job ends; returns the final JobInfo."""
+    console = console or Console()
+    progress = Progress(
+        TextColumn("[bold]{task.description:<9}"),
+        BarColumn(bar_width=30),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    bars = {
+        "process": progress.add_task("process", total=None, info=""),
+        "dedup": progress.add_task("dedup", total=1, info=""),
+        "tokenize": progress.add_task("tokenize", total=None, info=""),
+    }
+    from auralith.cli.training_progress import TrainBar
+
+    train_bar = TrainBar(progress, bars)
+    start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
+    hinted = False
+    with progress:
+        while True:
+            info = client.get_job(job_id)
+            if info.state == JobState.PENDING and not hinted and time.monotonic() - start > 15:
+                hinted = True
+                progress.console.print("[yellow]no worker has started this job yet: is a worker consuming "
+                                       "the `default` queue on the same broker and store?[/yellow]")
+            st = info.stats
+            proc_total = max(st.input_bytes, 1) / MB
+            progress.update(bars["process"], total=proc_total, completed=min(st.bytes_read / MB, proc_total),
+                            info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  "
+                                 f"{_stage_line(st, 'process')}")
+            dd = st.stages.get("dedup")
+            dups = st.removed.get("exact_duplicate", 0) + st.removed.get("near_duplicate", 0)
+            progress.update(bars["dedup"], completed=dd.committed if dd else 0,
+                            info=f"{_fmt_int(dups)} dups dropped"
+                            if dd and dd.committed else "")
+            tok = st.stages.get("tokenize")
+            if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:
+                progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
+            progress.update(bars["tokenize"], completed=st.tokenize_documents_done,
+                            info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "")
+            train_bar.update(info)
+            if info.done:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {info.state} after {timeout} s")
+            time.sleep(poll)
+    return info
+
+
+def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
+    """Documents in, kept, removed by reason, tokens, shards, time: the table `run` and `status` end with.
+
+    With `removal_rows=False` the removals are one total row (`status` shows them in `removals_table`).
+    """
+    st = info.stats
+    table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
+    # Reason names can be long (gopher_repetition.dup_line_char_frac): they fold, the output path does not.
+    table.add_column("", overflow="fold")
+    table.add_column("value", justify="right", no_wrap=True)
+    if info.training and not st.stages["process"].total:  # `auralith train --shards`: no data stages
+        _add_end_rows(table, info)
+        return table
+    table.add_row("documents in", _fmt_int(st.records))
+    table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
+    if removal_rows:
+        for reason, n in st.removed.items():
+            table.add_row(f"  removed: {escape(reason)}", _fmt_int(n))
+    else:
+        table.add_row("documents removed", _fmt_int(sum(st.removed.values())))
+    table.add_row("documents kept", _fmt_int(st.documents_out))
+    for rule, n in st.lines_removed.items():
+        table.add_row(f"  lines dropped: {escape(rule)}", _fmt_int(n))
+    for kind, n in st.pii.items():
+        table.add_row(f"  PII found: {escape(kind)}", _fmt_int(n))
+    table.add_row("tokens", _fmt_int(st.tokens))
+    if st.truncated:
+        table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))
+    table.add_row("shards", _fmt_int(st.shards))
+    _add_end_rows(table, info)
+    return table
+
+
+def _add_end_rows(table: Table, info: JobInfo) -> None:
+    if info.started_at and info.finished_at:
+        table.add_row("time", f"{(info.finished_at - info.started_at).total_seconds():.1f} s")
+    if info.output:
+        table.add_row("output", escape(info.output))
+    from auralith.cli.training_progress import training_rows
+
+    for name, value in training_rows(info.training):
+        table.add_row(name, escape(value))
+
+
+def stages_table(st: JobStats) -> Table:
+    table = Table(title="partitions by stage", header_style="bold")
+    for col in ("stage", "total", "pending", "started", "committed", "failed"):
+        table.add_column(col, justify="right" if col != "stage" else "left")
+    for name, c in st.stages.items():
+        table.add_row(name, *(str(getattr(c, k)) for k in ("total", "pending", "started", "committed", "failed")))
+    return table
+
+
+def removals_table(st: JobStats) -> Table:
+    """Removed documents by reason, most first, with their share of the documents read."""
+    table = Table(title="removals by reason", header_style="bold")
+    table.add_column("reason")
+    table.add_column("documents", justify="right")
+    table.add_column("% of input", justify="right")
+
+    def pct(n: int) -> str:
+        return f"{100 * n / st.records:.2f} %" if st.records else "–"
+
+    for reason, n in sorted(st.removed.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(escape(reason), _fmt_int(n), pct(n))
+    total = sum(st.removed.values())
+    table.add_section()
+    table.add_row("total" if total else "nothing removed", _fmt_int(total), pct(total), style="bold")
+    return table
+
+
+def issue_lines(st: JobStats, limit: int = 20) -> list[str]:
+    """Bad input records as `file:line: reason (field): message`, the form editors and grep understand."""
+    lines = []
+    for issue in st.issues[:limit]:
+        where = issue["file"] + (f":{issue['line']}" if issue["line"] is not None else "")
+        field = f" (field {issue['field']!r})" if issue["field"] else ""
+        lines.append(f"{where}: {issue['reason']}{field}: {issue['message']}")
+    if st.issue_count > len(lines):
+        lines.append(f"... and {st.issue_count - len(lines)} more (all of them in the job's work dir, issues/)")
+    return lines

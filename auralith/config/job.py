@@ -1,0 +1,91 @@
+"""The job config: a pydantic v2 model loaded from YAML. Every error names its key path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from auralith.config.base import StrictModel
+from auralith.config.ops import EventsConfig, LimitsConfig
+from auralith.config.preprocessing import PreprocessingConfig
+from auralith.config.storage import StorageConfig
+from auralith.config.tokenization import TokenizationConfig, is_tokenizer_path
+from auralith.config.training import TrainingConfig
+
+Priority = Literal["low", "normal", "high", "critical"]
+
+
+class SourceConfig(StrictModel):
+    """One input: a glob (or list of globs) of local files or s3:// objects, or a saved HF dataset folder."""
+
+    path: str | list[str]
+    text_field: str = "text"
+    id_field: str | None = "id"
+    format: Literal["auto", "jsonl", "txt", "parquet", "hf_dataset"] = "auto"
+
+    @property
+    def patterns(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class OutputConfig(StrictModel):
+    path: str = "./out"
+    max_shard_size_mb: float = Field(default=256.0, gt=0)
+    compression: Literal["none", "zstd"] = "none"
+    zstd_level: int = Field(default=3, ge=1, le=22)
+
+
+class JobConfig(StrictModel):
+    name: str = Field(default="job", min_length=1, max_length=200)
+    sources: list[SourceConfig] = Field(min_length=1)
+    # 16 MB: picked from bench/run's partition-size curve (docs/performance.md#partition-size).
+    partition_size_mb: float = Field(default=16.0, gt=0)
+    # The last 2 x partition_size_mb of input in quarter-size partitions: stages end evenly (plan.py).
+    taper_partitions: bool = True
+    work_dir: str = "./work"
+    preprocessing: PreprocessingConfig = PreprocessingConfig()
+    tokenization: TokenizationConfig
+    output: OutputConfig = OutputConfig()
+    training: TrainingConfig | None = None
+    priority: Priority = "normal"
+    storage: StorageConfig = StorageConfig()
+    events: EventsConfig = EventsConfig()
+    limits: LimitsConfig = LimitsConfig()
+    base_dir: str | None = Field(
+        default=None, description="Directory that relative paths are resolved against; set by the loader."
+    )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _one_source(cls, v: Any) -> Any:
+        return [v] if isinstance(v, dict) else v
+
+    def resolved(self, base_dir: str | Path | None = None) -> JobConfig:
+        """A copy whose local paths are absolute, so workers in other directories find them."""
+        base = Path(base_dir or self.base_dir or Path.cwd()).resolve()
+
+        def absolute(p: str) -> str:
+            if "://" in p:
+                return p
+            q = Path(p).expanduser()
+            return str(q if q.is_absolute() else base / q)
+
+        data = self.model_dump()
+        for src in data["sources"]:
+            src["path"] = [absolute(p) for p in ([src["path"]] if isinstance(src["path"], str) else src["path"])]
+        data["work_dir"] = absolute(self.work_dir)
+        data["output"]["path"] = absolute(self.output.path)
+        tok = self.tokenization.tokenizer
+        if is_tokenizer_path(tok, base):
+            data["tokenization"]["tokenizer"] = absolute(tok)
+        data["base_dir"] = str(base)
+        return JobConfig.model_validate(data)
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of the config, so two jobs with the same settings share it."""
+        payload = json.dumps(self.model_dump(mode="json", exclude={"base_dir"}), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()

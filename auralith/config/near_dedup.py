@@ -1,0 +1,44 @@
+"""`preprocessing.near_dedup`: the MinHash LSH settings."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class NearDedupConfig(BaseModel):
+    """`preprocessing.near_dedup`: MinHash LSH over word n-grams.
+
+    Off by default: it drops documents that are *not* identical, a corpus-level decision about what
+    counts as the same text, and it costs a signature pass plus a bucketing stage. Turn it on for web
+    or crawled corpora, where templated near-copies are common.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    ngram: int = Field(default=5, ge=1, le=32, description="Words per shingle.")
+    num_bands: int = Field(default=14, ge=1, le=256)
+    rows_per_band: int = Field(default=8, ge=1, le=64)
+    seed: int = Field(default=1, ge=0, lt=2**32)
+    threshold: float = Field(default=0.8, gt=0, le=1, description="Estimated Jaccard a candidate pair must "
+                             "reach over the whole signature to count as a near duplicate.")
+    verify: bool = Field(default=True, description="Check LSH candidates against `threshold` on the full "
+                         "signature; off keeps every pair that shares a bucket (datatrove's behaviour).")
+    bucket_slice_entries: int = Field(default=2_000_000, ge=10, description="Most band keys one band task "
+                                      "holds at once; bounds its memory whatever the corpus size.")
+    top_clusters: int = Field(default=100, ge=0, le=100_000, description="Biggest clusters listed for "
+                              "`auralith dedup-report`.")
+
+    @model_validator(mode="after")
+    def _signature_size(self) -> NearDedupConfig:
+        if self.num_bands * self.rows_per_band > 1024:
+            raise ValueError("num_bands * rows_per_band must be <= 1024 hashes")
+        return self
+
+    @property
+    def num_hashes(self) -> int:
+        return self.num_bands * self.rows_per_band
+
+    def lsh_threshold(self) -> float:
+        """The Jaccard similarity at which a pair becomes a candidate with probability about 1/2."""
+        return (1 / self.num_bands) ** (1 / self.rows_per_band)

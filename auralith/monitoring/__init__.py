@@ -1,1 +1,0 @@
-"""Progress views, and later metrics and signal handlers."""

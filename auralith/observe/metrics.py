@@ -1,0 +1,114 @@
+"""Prometheus metrics: task figures from the workers, job figures from the store, queue depths from the broker.
+
+Workers count tasks, durations and retries through Celery signals (`worker_signals.py`). Prefork pool
+children are separate processes, so with `PROMETHEUS_MULTIPROC_DIR` set (before the worker starts) each
+writes its own file there and `auralith metrics serve` on the same host merges them
+(prometheus-client's multiprocess mode). The store-derived series are computed at each scrape, so
+they are right whichever worker did the work. Series and PromQL: docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from sqlalchemy import func, select
+from sqlalchemy.orm import load_only
+
+from auralith.pipeline.stats import job_stats
+from auralith.store.db import session_scope
+from auralith.store.models import Job, Partition, PartitionState
+
+PARTITION_STATES = (PartitionState.PENDING, PartitionState.STARTED, PartitionState.COMMITTED, PartitionState.FAILED)
+# Partition tasks run seconds to hours; the control tasks well under a second.
+DURATION_BUCKETS = (0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, float("inf"))
+
+TASK_DURATION = Histogram("auralith_task_duration_seconds", "Run time of Auralith tasks, by task and outcome",
+                          ["task", "outcome"], buckets=DURATION_BUCKETS)
+TASKS = Counter("auralith_tasks", "Auralith tasks finished, by task and outcome", ["task", "outcome"])
+TASK_RETRIES = Counter("auralith_task_retries", "Task retries, by task and reason (exception type)",
+                       ["task", "reason"])
+
+
+def store_snapshot(url: str) -> dict:
+    """Jobs by state, partitions by stage and state, and committed work summed over the whole store."""
+    with session_scope(url) as s:
+        jobs = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+        parts: dict[str, dict[str, int]] = {}
+        for stage, state, n in s.execute(select(Partition.stage, Partition.state, func.count())
+                                         .group_by(Partition.stage, Partition.state)):
+            parts.setdefault(stage, {})[state] = n
+        committed = list(s.scalars(select(Partition).where(Partition.state == PartitionState.COMMITTED)
+                                   .options(load_only(Partition.stage, Partition.state, Partition.counts,
+                                                      Partition.input_bytes))))
+    st = job_stats(committed, max_issues=0)
+    return {
+        "jobs": jobs,
+        "partitions": parts,
+        "documents_processed": st.records,
+        "documents_kept": st.documents_out,
+        "tokens_processed": st.tokens,
+        "bytes_processed": st.bytes_read,
+        "removed": st.removed,
+    }
+
+
+class StoreCollector:
+    """Collects the store- and broker-derived series at scrape time."""
+
+    def __init__(self, store_url: str, queue_depths=None):
+        self.store_url = store_url
+        self.queue_depths = queue_depths  # () -> {queue: messages}, or None to leave the broker out
+
+    def collect(self) -> Iterator:
+        t0 = time.monotonic()
+        snap = store_snapshot(self.store_url)
+        jobs = GaugeMetricFamily("auralith_jobs", "Jobs in the store, by state", labels=["state"])
+        for state, n in sorted(snap["jobs"].items()):
+            jobs.add_metric([state], n)
+        yield jobs
+        parts = GaugeMetricFamily("auralith_partitions", "Partitions by stage and state", labels=["stage", "state"])
+        for stage, states in sorted(snap["partitions"].items()):
+            for state in PARTITION_STATES:
+                parts.add_metric([stage, state], states.get(state, 0))
+        yield parts
+        for name, key, help_ in (
+                ("auralith_documents_processed", "documents_processed", "Records read by committed partitions"),
+                ("auralith_documents_kept", "documents_kept", "Documents written to shards"),
+                ("auralith_tokens_processed", "tokens_processed", "Tokens written to shards"),
+                ("auralith_bytes_processed", "bytes_processed", "Input bytes read by committed partitions")):
+            yield CounterMetricFamily(name, help_, value=snap[key])
+        removed = CounterMetricFamily("auralith_documents_removed", "Documents removed, by reason",
+                                      labels=["reason"])
+        for reason, n in snap["removed"].items():
+            removed.add_metric([reason], n)
+        yield removed
+        if self.queue_depths is not None:
+            depth = GaugeMetricFamily("auralith_queue_messages", "Messages waiting in each queue", labels=["queue"])
+            for queue, n in sorted(self.queue_depths().items()):
+                depth.add_metric([queue], n)
+            yield depth
+        yield GaugeMetricFamily("auralith_scrape_duration_seconds", "Time to compute the store and queue series",
+                                value=time.monotonic() - t0)
+
+
+def registry_for(store_url: str, queue_depths=None) -> CollectorRegistry:
+    """The registry `auralith metrics serve` exposes: the workers' files (multiprocess mode) plus the store."""
+    registry = CollectorRegistry()
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry, path=path)
+    registry.register(StoreCollector(store_url, queue_depths))
+    return registry
+
+
+def serve(store_url: str, host: str, port: int, queue_depths=None):
+    """Start the HTTP endpoint in a thread; returns (server, thread)."""
+    from prometheus_client import start_http_server
+
+    return start_http_server(port, addr=host, registry=registry_for(store_url, queue_depths))

@@ -1,0 +1,229 @@
+"""Near-duplicate removal across partitions, run without Celery: signature files, band tasks, the join.
+
+    process partition i  -> minhash/sig/i.npy (n x hashes), minhash/bands/i.{keys,pos}.npy (bands x m,
+                            each band sorted by key), minhash/ids/i.json
+    band task b          -> minhash/edges/b.npy: verified candidate pairs from band b
+    join (chord body)    -> dedup/i.near.json per partition, minhash/clusters.json, cluster counts
+
+Exact dedup is decided first; its losers are left out of the graph, so a document is removed once, as
+`exact_duplicate` or as `near_duplicate`. A band task reads one band of each partition, one slice of the
+key space at a time (each band file is sorted, so a slice is a contiguous range): its memory is bounded
+by `bucket_slice_entries`, not by the corpus.
+
+Every file goes through `auralith.storage`, so the work dir may be local or `s3://`: local band and
+signature files are memory-mapped as before; on S3 only the band row or the signature rows a task needs
+are fetched (see auralith/storage/npy.py for why).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+
+import numpy as np
+
+from auralith import storage
+from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.throttle import ProgressFn, Throttle
+from auralith.pipeline.unit import UnitContext, UnitResult
+from auralith.steps.minhash import (
+    EMPTY,
+    MinHasher,
+    NearDedupConfig,
+    band_keys,
+    bucket_edges,
+    connected_components,
+    estimated_jaccard,
+    node_id,
+)
+from auralith.storage import write_bytes_atomic
+from auralith.storage.npy import load_npy, read_header, read_rows, row_file, save_npy
+
+
+class SignatureWriter:
+    """Collects one partition's kept documents' signatures, by position in its clean file, and writes
+    the signature, band-key and id files at `close()`. Holds ~hashes x 8 bytes per kept document."""
+
+    BATCH = 256
+
+    def __init__(self, cfg: NearDedupConfig, paths: WorkPaths, index: int):
+        self.cfg, self.paths, self.index = cfg, paths, index
+        self.hasher = MinHasher.from_config(cfg)
+        self.ids: list[str] = []
+        self.pending: list[str] = []
+        self.done: list[np.ndarray] = []
+
+    def add(self, position: int, doc_id: str, text: str) -> None:
+        if position != len(self.ids):
+            raise ValueError(f"signature for position {position} out of order (expected {len(self.ids)})")
+        self.ids.append(doc_id)
+        self.pending.append(text)
+        if len(self.pending) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.done.append(self.hasher.signatures(self.pending))
+            self.pending.clear()
+
+    def close(self) -> dict:
+        """Write the files (each atomically); returns counts for the partition row."""
+        self._flush()
+        cfg = self.cfg
+        sig = np.concatenate(self.done) if self.done else np.empty((0, cfg.num_hashes), dtype=np.uint64)
+        self.done.clear()
+        has_words = np.flatnonzero(sig[:, 0] != EMPTY).astype(np.uint32)
+        keys = band_keys(sig[has_words], cfg.num_bands, cfg.rows_per_band, cfg.seed)
+        order = np.argsort(keys, axis=1, kind="stable")
+        save_npy(self.paths.signatures(self.index), sig)
+        save_npy(self.paths.band_keys(self.index), np.take_along_axis(keys, order, axis=1))
+        save_npy(self.paths.band_positions(self.index), has_words[order])
+        write_bytes_atomic(self.paths.ids(self.index), json.dumps(self.ids).encode())
+        return {"signatures": len(sig), "without_words": len(sig) - len(has_words)}
+
+
+def _exact_losers(work: WorkPaths, n_partitions: int) -> np.ndarray:
+    """Nodes that exact dedup drops (sorted): only their kept copy takes part in near dedup."""
+    parts = []
+    for p in range(n_partitions):
+        path = work.drops(p)
+        if storage.exists(path):
+            positions = json.loads(storage.read_bytes(path))
+            parts.append(node_id(np.full(len(positions), p, dtype=np.uint64), np.asarray(positions, dtype=np.uint64)))
+    return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+
+
+def _slice_bounds(n_slices: int) -> list[tuple[int, int | None]]:
+    step = 2**64 // n_slices
+    return [(k * step, (k + 1) * step if k < n_slices - 1 else None) for k in range(n_slices)]
+
+
+def find_band_edges(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, band: int,
+                    progress: ProgressFn | None = None) -> dict:
+    """One band task: bucket band `band` of every partition, write the verified candidate pairs.
+
+    Returns counts (candidates = pairs sharing a bucket, edges = those kept after verification).
+    """
+    losers = _exact_losers(paths, n_partitions)
+    total = sum(read_header(paths.band_keys(p)).shape[1] for p in range(n_partitions))
+    n_slices = max(1, -(-total // cfg.bucket_slice_entries))
+    report = Throttle(progress)
+    candidates = 0
+    found: list[np.ndarray] = []
+    # On S3, each partition's band row is fetched once into this task's own temp folder (removed at the
+    # end) and memory-mapped from there; local files are mapped in place and the folder stays empty.
+    with tempfile.TemporaryDirectory(prefix="auralith-band-") as tmp:
+        rows = [(row_file(paths.band_keys(p), band, tmp), row_file(paths.band_positions(p), band, tmp))
+                for p in range(n_partitions)]
+        for s, (lo, hi) in enumerate(_slice_bounds(n_slices)):
+            keys, nodes = [], []
+            for p, (kb, pb) in enumerate(rows):
+                # Copy the slice out of the map: only this slice's pages are ever resident.
+                a = int(np.searchsorted(kb, np.uint64(lo), "left"))
+                b = len(kb) if hi is None else int(np.searchsorted(kb, np.uint64(hi), "left"))
+                if b > a:
+                    keys.append(np.array(kb[a:b]))
+                    nodes.append(node_id(np.full(b - a, p, dtype=np.uint64), np.array(pb[a:b], dtype=np.uint64)))
+            if not keys:
+                continue
+            k, v = np.concatenate(keys), np.concatenate(nodes)
+            if len(losers):
+                keep = ~np.isin(v, losers, assume_unique=False)
+                k, v = k[keep], v[keep]
+            edges = bucket_edges(k, v)
+            candidates += len(edges)
+            if cfg.verify and len(edges):
+                edges = edges[verify_edges(paths, edges) >= cfg.threshold]
+            found.append(edges)
+            report({"slices": s + 1, "of": n_slices, "candidates": candidates})
+    edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
+    save_npy(paths.edges(band), edges)
+    return {"band": band, "keys": total, "slices": n_slices, "candidates": candidates, "edges": len(edges)}
+
+
+def verify_edges(paths: WorkPaths, edges: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of each pair over the full signatures, read row by row from the partitions'
+    signature files (only the rows of candidates are loaded: mapped locally, ranged reads on S3)."""
+    uniq, inverse = np.unique(edges.reshape(-1), return_inverse=True)
+    sigs = None
+    parts = (uniq >> np.uint64(32)).astype(np.int64)
+    for p in np.unique(parts):
+        mask = parts == p
+        rows = (uniq[mask] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        got = read_rows(paths.signatures(int(p)), rows)  # ascending: `uniq` is sorted
+        if sigs is None:
+            sigs = np.empty((len(uniq), got.shape[1]), dtype=np.uint64)
+        sigs[mask] = got
+    pair = inverse.reshape(-1, 2)
+    return estimated_jaccard(sigs[pair[:, 0]], sigs[pair[:, 1]])
+
+
+def _keeper_order(paths: WorkPaths, clusters: list[np.ndarray]) -> list[list[tuple[str, int]]]:
+    """Each cluster's members as (id, node), smallest id first (ties: input order), reading one
+    partition's id list at a time."""
+    members: list[list[tuple[str, int]]] = [[] for _ in clusters]
+    by_part: dict[int, list[tuple[int, int]]] = {}
+    for c, nodes in enumerate(clusters):
+        for node in nodes.tolist():
+            by_part.setdefault(node >> 32, []).append((c, node))
+    for p in sorted(by_part):
+        ids = json.loads(storage.read_bytes(paths.ids(p)))
+        for c, node in by_part[p]:
+            members[c].append((ids[node & 0xFFFFFFFF], node))
+    for m in members:
+        m.sort()
+    return members
+
+
+def join_clusters(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int) -> dict:
+    """The chord body: union-find over every band's edges, keep the smallest id of each cluster, write
+    per-partition near drop lists and the biggest clusters. Returns the dedup row's counts."""
+    parts = [load_npy(paths.edges(b)) for b in range(cfg.num_bands)]
+    edges = np.unique(np.concatenate(parts), axis=0) if parts else np.empty((0, 2), dtype=np.uint64)
+    members = _keeper_order(paths, connected_components(edges))
+    drops: list[list[int]] = [[] for _ in range(n_partitions)]
+    for cluster in members:
+        for _, node in cluster[1:]:
+            drops[node >> 32].append(node & 0xFFFFFFFF)
+    for p, positions in enumerate(drops):
+        write_bytes_atomic(paths.near_drops(p), json.dumps(sorted(positions)).encode())
+    sizes = Counter(len(m) for m in members)
+    biggest = sorted(members, key=lambda m: (-len(m), m[0][0]))[:cfg.top_clusters]
+    report = [{"size": len(m), "kept": m[0][0], "removed_examples": [i for i, _ in m[1:6]],
+               "kept_at": _where(m[0][1])} for m in biggest]
+    write_bytes_atomic(paths.clusters, json.dumps({"clusters": report}, indent=1).encode())
+    near = sum(len(d) for d in drops)
+    return {
+        "removed": {"near_duplicate": near},
+        "per_partition_near": {str(p): len(v) for p, v in enumerate(drops) if v},
+        "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
+        "clusters": len(members),
+        "edges": len(edges),
+        "lsh_threshold": round(cfg.lsh_threshold(), 4),
+    }
+
+
+def _where(node: int) -> dict:
+    return {"partition": node >> 32, "position": node & 0xFFFFFFFF}
+
+
+def read_near_drops(work: WorkPaths, index: int) -> set[int]:
+    """Positions of one partition's clean file that near dedup dropped; the list must exist."""
+    from auralith.errors import InputError
+
+    path = work.near_drops(index)
+    if not storage.exists(path):
+        raise InputError("near-dedup drop list missing: do all workers share the work_dir?", file=str(path))
+    return set(json.loads(storage.read_bytes(path)))
+
+
+def band_unit(unit: UnitContext) -> UnitResult:
+    """The minhash stage's unit: one LSH band over every partition."""
+    near = unit.cfg.preprocessing.near_dedup
+    return find_band_edges(near, unit.paths, unit.ref["partitions"], unit.index, unit.progress), None
+
+
+def clusters_unit(unit: UnitContext) -> UnitResult:
+    """The near_dedup stage's one unit: every band's pairs joined into clusters, and the drop lists."""
+    return join_clusters(unit.cfg.preprocessing.near_dedup, unit.paths, unit.ref["partitions"]), None

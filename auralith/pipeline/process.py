@@ -1,0 +1,141 @@
+"""The process stage, one partition: read -> normalise -> filter -> redact -> hash, to atomic files."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from contextlib import ExitStack
+
+from auralith import storage
+from auralith.config import JobConfig
+from auralith.errors import InputError
+from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.throttle import ProgressFn, Throttle
+from auralith.pipeline.unit import UnitContext, UnitResult
+from auralith.sources.documents import Document, FilePiece, InputIssue
+from auralith.sources.readers import PieceReader, jsonl_zst_writer
+from auralith.steps.dedup import content_hash
+from auralith.steps.filters import LengthFilter
+from auralith.steps.normalize import TextNormalizer
+from auralith.steps.profile import PartitionProfile
+from auralith.steps.quality import QualityChain
+from auralith.storage import atomic_write
+
+MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all of them go to a side file
+
+
+def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths, index: int,
+                      progress: ProgressFn | None = None) -> dict:
+    """Read, normalise, filter and hash one partition; write its clean documents. Returns its counts.
+
+    Every record read ends up exactly once: kept, or under `removed[reason]`. Records that are not
+    documents at all (bad JSON, invalid UTF-8, ...) are removed as `input_error.{reason}` and listed.
+    Outputs are streamed to their files; only the hash list (~100 B a kept document) is held, to be
+    sorted before it is written.
+    """
+    storage.use_storage_config(cfg.storage)
+    pre = cfg.preprocessing
+    normalize = TextNormalizer(pre.normalize)
+    length_filter = LengthFilter(pre.length)
+    chain = QualityChain(pre.quality, pre.pii)
+    removed: Counter[str] = Counter()
+    input_errors: Counter[str] = Counter()
+    first_issues: list[dict] = []
+    records = documents = blank_lines = 0
+    bytes_done = 0
+    report = Throttle(progress)
+    hashes: list[tuple[str, str, int]] = []  # (hash, id, position in the clean file): ~100 B a document
+    signatures = near_dedup_writer(cfg, paths, index)
+    profile = PartitionProfile()  # lengths per source before/after filters, for `auralith report`
+
+    with ExitStack() as files:
+        kept = files.enter_context(jsonl_zst_writer(paths.clean(index)))
+        issues = files.enter_context(jsonl_zst_writer(paths.issues(index)))
+        aside = files.enter_context(jsonl_zst_writer(paths.removed(index))) if pre.keep_removed else None
+        for piece in pieces:
+            src = cfg.sources[piece.source]
+            reader = PieceReader(piece, src.text_field, src.id_field)
+            for item in reader:
+                report({"documents": records, "bytes": bytes_done + reader.bytes_read})
+                if isinstance(item, InputIssue):
+                    if item.reason == "unreadable":
+                        # A file listed at planning that a worker cannot open is a setup problem (a missing
+                        # mount, permissions), not bad data: fail the partition rather than lose the file.
+                        raise InputError(item.message, file=item.file)
+                    input_errors[item.reason] += 1
+                    if item.line is not None:  # a bad record (an empty file is not a record)
+                        records += 1
+                        removed[f"input_error.{item.reason}"] += 1
+                        profile.add_bad_record(piece.source, f"input_error.{item.reason}")
+                    issues.write(item.to_dict())
+                    if len(first_issues) < MAX_ISSUES_IN_COUNTS:
+                        first_issues.append(item.to_dict())
+                    continue
+                records += 1
+                documents += 1
+                profile.add_before(piece.source, item.text)
+                reason = _clean(item, normalize, length_filter, chain)
+                if reason:
+                    removed[reason] += 1
+                    profile.add_removed(piece.source, reason)
+                    if aside:
+                        aside.write({"id": item.id, "file": item.file, "line": item.line, "reason": reason,
+                                     "text": item.text})
+                    continue
+                profile.add_after(piece.source, item.text)
+                if pre.exact_dedup:
+                    hashes.append((content_hash(item.text), item.id, kept.count))
+                if signatures:
+                    signatures.add(kept.count, item.id, item.text)
+                kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
+            blank_lines += reader.blank_lines
+            bytes_done += piece.size
+
+    # No final progress report: the commit that follows sets the partition's figures and clears its progress.
+    if pre.exact_dedup:
+        # Sorted by hash, so the dedup step merges all partitions' files in one streaming pass.
+        hashes.sort()
+        with atomic_write(paths.hashes(index)) as fh:
+            fh.writelines(json.dumps({"h": h, "id": i, "pos": pos}).encode() + b"\n" for h, i, pos in hashes)
+    return {
+        **({"minhash": signatures.close()} if signatures else {}),
+        "records": records,
+        "documents": documents,
+        "kept": kept.count,
+        "bytes": bytes_done,
+        "blank_lines": blank_lines,
+        "removed": dict(sorted(removed.items())),
+        "input_errors": dict(sorted(input_errors.items())),
+        "issues": first_issues,
+        "issue_count": issues.count,
+        "profile": profile.to_dict(),
+        "lines_removed": dict(sorted(chain.lines_removed.items())),
+        # Only when the PII stage ran: the report tells "no PII found" ({}) from "not scanned" (no key).
+        **({"pii": dict(sorted(chain.pii.items()))} if pre.pii.enabled else {}),
+    }
+
+
+def near_dedup_writer(cfg: JobConfig, paths: WorkPaths, index: int):
+    """The partition's MinHash signature writer, or None with near dedup off."""
+    if not cfg.preprocessing.near_dedup.enabled:
+        return None
+    from auralith.pipeline.near_dedup import SignatureWriter
+
+    return SignatureWriter(cfg.preprocessing.near_dedup, paths, index)
+
+
+def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:
+    doc.text = normalize(doc.text)
+    reason = length_filter(doc.text)
+    if reason is None:
+        # On removal the chain hands back the text it was given: `keep_removed` gets it before C4 or redaction.
+        doc.text, reason = chain(doc.text)
+    return reason
+
+
+def process_unit(unit: UnitContext) -> UnitResult:
+    """The process stage's unit: one partition of input pieces."""
+    pieces = [FilePiece.from_dict(p) for p in unit.ref["pieces"]]
+    paths = unit.paths
+    counts = process_partition(unit.cfg, pieces, paths, unit.index, unit.progress)
+    return counts, {"clean": str(paths.clean(unit.index))}

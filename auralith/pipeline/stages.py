@@ -1,0 +1,112 @@
+"""The stage graph, as data: which stages a job has, in order, how each fans out, where it runs.
+
+    process (per partition) ─> dedup (exact, per job) ─> [minhash (per band) ─> near_dedup (per job)]
+        ─> tokenize (per partition) ─> finalize (per job: the manifest) ─> [train (per rank)]
+
+A job's stages are planned as rows of `auralith_partitions` (one per unit) when the job starts; a stage
+runs once every stage before it is committed. `auralith.worker.lifecycle.advance` reads the rows and this
+graph and sends what should run next: it is the only code that decides. Adding a stage is a module with
+its unit function and one entry in `STAGES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from auralith import storage
+from auralith.config import JobConfig
+from auralith.steps.shards import MANIFEST_NAME
+
+if TYPE_CHECKING:
+    from auralith.pipeline.unit import UnitContext, UnitResult
+
+Unit = Literal["job", "partition", "band", "rank"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the graph."""
+
+    name: str  # the `stage` of its partition rows
+    task: str  # the Celery task that runs one unit of it (Flower and the logs show this name)
+    unit: Unit  # what it fans out over
+    queue: str  # the worker pool that runs it
+    enabled: Callable[[JobConfig], bool]
+    # The input_ref of each unit, from the job's config and its number of process partitions.
+    refs: Callable[[JobConfig, int], list[dict]]
+    # False where a later stage's rows already count this stage's removals (the dedup decisions: tokenize
+    # counts what it drops), so the job's totals count each document once.
+    counts_removals: bool = True
+    description: str = ""
+    # `module:function` that runs one unit, `(UnitContext) -> (counts, output_ref)`. A name, not an import:
+    # the graph stays cheap to import (the CLI draws it) and the stage modules may read the graph.
+    run: str = ""
+
+    def unit_function(self) -> Callable[[UnitContext], UnitResult]:
+        module, name = self.run.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+def _always(cfg: JobConfig) -> bool:
+    return True
+
+
+def _near_dedup(cfg: JobConfig) -> bool:
+    return cfg.preprocessing.near_dedup.enabled
+
+
+def _training(cfg: JobConfig) -> bool:
+    return cfg.training is not None
+
+
+def _one(cfg: JobConfig, n: int) -> list[dict]:
+    return [{"partitions": n}]
+
+
+def _per_partition(cfg: JobConfig, n: int) -> list[dict]:
+    return [{"process_index": i} for i in range(n)]
+
+
+def _per_band(cfg: JobConfig, n: int) -> list[dict]:
+    return [{"partitions": n, "band": b} for b in range(cfg.preprocessing.near_dedup.num_bands)]
+
+
+def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
+    # The manifest finalize writes; `training.world_size` ranks will read it (one rank today).
+    return [{"manifest": str(storage.join(cfg.output.path, MANIFEST_NAME))}]
+
+
+STAGES: tuple[Stage, ...] = (
+    # `process` units are planned from the input files (auralith.pipeline.plan), not from a count.
+    Stage("process", "auralith.process_partition", "partition", "process", _always, lambda cfg, n: [],
+          description="read, normalise, filter, redact, hash", run="auralith.pipeline.process:process_unit"),
+    Stage("dedup", "auralith.dedup_exact", "job", "default", _always, _one, counts_removals=False,
+          description="exact duplicates across partitions", run="auralith.pipeline.exact_dedup:exact_dedup_unit"),
+    Stage("minhash", "auralith.minhash_band", "band", "default", _near_dedup, _per_band,
+          description="near-duplicate candidates, one LSH band each", run="auralith.pipeline.near_dedup:band_unit"),
+    Stage("near_dedup", "auralith.dedup_near", "job", "default", _near_dedup, _one, counts_removals=False,
+          description="near-duplicate clusters", run="auralith.pipeline.near_dedup:clusters_unit"),
+    Stage("tokenize", "auralith.tokenize_partition", "partition", "tokenize", _always, _per_partition,
+          description="tokenize into shards", run="auralith.pipeline.tokenize:tokenize_unit"),
+    Stage("finalize", "auralith.finalize_job", "job", "default", _always, _one,
+          description="the manifest", run="auralith.pipeline.finalize:finalize_unit"),
+    Stage("train", "auralith.train_model", "rank", "hpu", _training, _per_rank,
+          description="train on the shards", run="auralith.pipeline.training:train_unit"),
+)
+
+BY_NAME = {s.name: s for s in STAGES}
+# One queue per worker pool; `default` also carries the control tasks (run_job, advance, webhooks).
+QUEUES: tuple[str, ...] = tuple(dict.fromkeys(("default", *(s.queue for s in STAGES))))
+BY_TASK = {s.task: s for s in STAGES}
+
+
+def stage(name: str) -> Stage:
+    return BY_NAME[name]
+
+
+def job_stages(cfg: JobConfig) -> list[Stage]:
+    """The stages a data job with this config runs, in order."""
+    return [s for s in STAGES if s.enabled(cfg)]

@@ -1,0 +1,114 @@
+"""Job figures summed from partition rows: what `status`, `watch` and the manifest report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from auralith.pipeline.stages import STAGES as GRAPH
+from auralith.store.models import Partition, PartitionState
+
+# The stages `watch` and `status` show even before their rows exist; a job's other stages follow its rows.
+STAGES = ("process", "dedup", "tokenize")
+# Stages whose removals a later stage counts again (tokenize counts what the dedup decisions drop).
+UNCOUNTED_REMOVALS = frozenset(s.name for s in GRAPH if not s.counts_removals)
+
+
+@dataclass
+class StageCounts:
+    total: int = 0
+    pending: int = 0
+    started: int = 0
+    committed: int = 0
+    failed: int = 0
+
+    def add(self, state: str) -> None:
+        self.total += 1
+        setattr(self, state, getattr(self, state) + 1)
+
+
+@dataclass
+class JobStats:
+    stages: dict[str, StageCounts] = field(default_factory=dict)
+    input_bytes: int = 0
+    bytes_read: int = 0
+    records: int = 0
+    kept_after_filters: int = 0
+    documents_out: int = 0
+    tokens: int = 0
+    shards: int = 0
+    tokenize_documents_done: int = 0
+    truncated: int = 0
+    removed: dict[str, int] = field(default_factory=dict)
+    input_errors: dict[str, int] = field(default_factory=dict)
+    lines_removed: dict[str, int] = field(default_factory=dict)  # lines C4 dropped from kept documents, by rule
+    pii: dict[str, int] = field(default_factory=dict)  # PII found, by type
+    issues: list[dict] = field(default_factory=list)
+    issue_count: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "stages": {k: vars(v) for k, v in self.stages.items()},
+            "input_bytes": self.input_bytes,
+            "bytes_read": self.bytes_read,
+            "documents_in": self.records,
+            "kept_after_filters": self.kept_after_filters,
+            "documents_out": self.documents_out,
+            "removed": self.removed,
+            "removed_total": sum(self.removed.values()),
+            "input_errors": self.input_errors,
+            "lines_removed": self.lines_removed,
+            "pii": self.pii,
+            "issue_count": self.issue_count,
+            "issues": self.issues,
+            "tokens": self.tokens,
+            "truncated": self.truncated,
+            "shards": self.shards,
+        }
+
+
+def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
+    """Sum committed partitions' counts, plus live progress of started ones (for `watch`)."""
+    st = JobStats(stages={s: StageCounts() for s in STAGES})
+    removed: Counter[str] = Counter()
+    input_errors: Counter[str] = Counter()
+    lines_removed: Counter[str] = Counter()
+    pii: Counter[str] = Counter()
+    for p in partitions:
+        st.stages.setdefault(p.stage, StageCounts()).add(p.state)
+        committed = p.state == PartitionState.COMMITTED and p.counts is not None
+        c = p.counts or {}
+        live = (p.progress or {}) if p.state == PartitionState.STARTED else {}
+        if p.stage == "process":
+            st.input_bytes += p.input_bytes
+            if committed:
+                st.bytes_read += c.get("bytes", 0)
+                st.records += c.get("records", 0)
+                st.kept_after_filters += c.get("kept", 0)
+                input_errors.update(c.get("input_errors", {}))
+                lines_removed.update(c.get("lines_removed", {}))
+                pii.update(c.get("pii", {}))
+                st.issue_count += c.get("issue_count", 0)
+                for issue in c.get("issues", []):
+                    if len(st.issues) < max_issues:
+                        st.issues.append(issue)
+            else:
+                st.bytes_read += live.get("bytes", 0)
+        elif p.stage == "tokenize":
+            if committed:
+                st.documents_out += c.get("kept", 0)
+                st.tokens += c.get("tokens", 0)
+                st.shards += c.get("shards", 0)
+                st.truncated += c.get("truncated", 0)
+                st.tokenize_documents_done += c.get("documents", 0)
+            else:
+                st.tokens += live.get("tokens", 0)
+                st.tokenize_documents_done += live.get("documents", 0)
+        if committed and p.stage not in UNCOUNTED_REMOVALS:
+            # The dedup rows' removals are the sums of the tokenize rows' duplicate counts: count once.
+            removed.update(c.get("removed", {}))
+    st.removed = dict(sorted(removed.items()))
+    st.input_errors = dict(sorted(input_errors.items()))
+    st.lines_removed = dict(sorted(lines_removed.items()))
+    st.pii = dict(sorted(pii.items()))
+    return st

@@ -1,0 +1,83 @@
+"""The tokenize stage, one partition: kept documents (minus duplicates) -> safetensors shards."""
+
+from __future__ import annotations
+
+from auralith import storage
+from auralith.config import JobConfig
+from auralith.pipeline.exact_dedup import read_drops
+from auralith.pipeline.near_dedup import read_near_drops
+from auralith.pipeline.output import check_output_owner
+from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.throttle import ProgressFn, Throttle
+from auralith.pipeline.unit import UnitContext, UnitResult
+from auralith.sources.readers import iter_jsonl_zst
+from auralith.steps.profile import PartitionProfile
+from auralith.steps.shards import ShardWriter
+from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
+
+
+def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positions: set[int],
+                       progress: ProgressFn | None = None, near_positions: set[int] = frozenset(),
+                       ) -> tuple[dict, list[dict]]:
+    """Tokenize one partition's clean documents (minus dropped duplicates) into shards in the output dir.
+
+    `drop_positions` are exact duplicates, `near_positions` near duplicates (disjoint: see near_dedup).
+
+    Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
+    files with the same bytes. Returns (counts, shard infos).
+    """
+    storage.use_storage_config(cfg.storage)
+    tcfg, ocfg = cfg.tokenization, cfg.output
+    tok = load_tokenizer(tcfg.tokenizer)
+    eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None
+    dtype = token_dtype(tok.get_vocab_size(with_added_tokens=True), tcfg.dtype)
+    encoder = DocumentTokenizer(tok, append_eos=tcfg.append_eos, eos_id=eos_id,
+                                max_length=tcfg.max_length, batch_size=tcfg.batch_size, dtype=dtype)
+    writer = ShardWriter(ocfg.path, f"part-{index:05d}", dtype=dtype,
+                         max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
+                         compression=ocfg.compression, zstd_level=ocfg.zstd_level)
+    report = Throttle(progress)
+    docs_in = docs_out = tokens = truncated = near = 0
+    profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal tokens, truncated, docs_out
+        arrays, n_trunc = encoder.encode(batch)
+        truncated += n_trunc
+        for text, arr in zip(batch, arrays, strict=True):
+            writer.add(arr)
+            tokens += len(arr)
+            profile.add_output(text, len(arr))
+        docs_out += len(arrays)
+        batch.clear()
+        report({"documents": docs_in, "tokens": tokens})
+
+    for pos, rec in enumerate(iter_jsonl_zst(paths.clean(index))):
+        docs_in += 1
+        if pos in drop_positions:
+            continue
+        if pos in near_positions:
+            near += 1
+            continue
+        batch.append(rec["text"])
+        if len(batch) >= tcfg.batch_size:
+            flush()
+    if batch:
+        flush()
+    shards = [info.to_dict() for info in writer.close()]
+    exact = docs_in - docs_out - near
+    removed = {**({"exact_duplicate": exact} if exact else {}), **({"near_duplicate": near} if near else {})}
+    counts = {"documents": docs_in, "kept": docs_out, "tokens": tokens, "truncated": truncated,
+              "removed": removed, "shards": len(shards), "profile": profile.to_dict()}
+    return counts, shards
+
+
+def tokenize_unit(unit: UnitContext) -> UnitResult:
+    """The tokenize stage's unit: one partition's kept documents, less both kinds of duplicates."""
+    cfg, paths = unit.cfg, unit.paths
+    check_output_owner(cfg.output.path, unit.job_id)
+    drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup)
+    near = read_near_drops(paths, unit.index) if cfg.preprocessing.near_dedup.enabled else set()
+    counts, shards = tokenize_partition(cfg, paths, unit.index, drops, unit.progress, near_positions=near)
+    return counts, {"shards": shards}

@@ -1,0 +1,45 @@
+"""What dedup removed and the near-duplicate clusters it found: the data of `auralith dedup-report`."""
+
+from __future__ import annotations
+
+import json
+
+from auralith import storage
+from auralith.config import JobConfig
+from auralith.errors import AuralithError
+from auralith.pipeline.paths import WorkPaths
+from auralith.store.models import Partition, PartitionState
+
+
+def dedup_report(job_id: str, config: dict, partitions: list[Partition], top: int = 10) -> dict:
+    """The report as a dict, from the dedup rows' counts and the clusters file in the job's work dir.
+
+    Raises AuralithError (one line for the user) when the job has no near-dedup result to show.
+    """
+    cfg = JobConfig.model_validate(config)
+    near = cfg.preprocessing.near_dedup
+    if not near.enabled:
+        raise AuralithError(f"job {job_id} ran without near dedup (preprocessing.near_dedup.enabled is false)")
+    rows = {p.stage: p for p in partitions if p.stage in ("dedup", "near_dedup")}
+    row = rows.get("near_dedup")
+    if row is None or row.state != PartitionState.COMMITTED:
+        raise AuralithError(f"job {job_id} has not finished near dedup yet (near_dedup stage: "
+                            f"{row.state if row else 'not planned'})")
+    storage.use_storage_config(cfg.storage)  # the job's S3 endpoint and settings, when its work_dir is s3://
+    path = WorkPaths.for_job(cfg, job_id).clusters
+    try:
+        clusters = json.loads(storage.read_bytes(path))["clusters"]
+    except FileNotFoundError:  # an S3 ObjectNotFound is one too
+        raise AuralithError(f"cluster list missing: {path} (is the job's work_dir on this machine?)") from None
+    c = row.counts or {}
+    exact = rows["dedup"].counts or {} if "dedup" in rows else {}
+    return {
+        "job_id": job_id,
+        "removed": {**exact.get("removed", {}), **c.get("removed", {})},
+        "clusters": c.get("clusters", 0),
+        "cluster_sizes": {int(k): v for k, v in c.get("cluster_sizes", {}).items()},
+        "lsh_threshold": c.get("lsh_threshold"),
+        "verify_threshold": near.threshold if near.verify else None,
+        "ngram": near.ngram, "num_bands": near.num_bands, "rows_per_band": near.rows_per_band,
+        "biggest": clusters[:top],
+    }

@@ -1,0 +1,157 @@
+"""The partition rows of the store: one per unit of a stage, the ledger every task claims and commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from auralith.store.models import Job, JobState, Partition, PartitionState, utcnow
+from auralith.store.session import SessionOwner
+
+# A partition that was claimed this often without committing keeps killing its worker (out of memory on a
+# huge record, say): with acks_late its message would otherwise come back forever. Above max_retries (8),
+# so ordinary retries of transient errors never reach it.
+MAX_ATTEMPTS = 12
+
+
+@dataclass
+class Claim:
+    """What a task learns when it claims a partition: whether to run, and the row's input."""
+
+    run: bool
+    reason: str = ""
+    partition_id: int = 0
+    input_ref: dict | None = None
+    attempts: int = 0
+    give_up: bool = False
+    throttled: bool = False
+
+
+class PartitionRows(SessionOwner):
+    """Partitions: planned, claimed, committed, failed, released."""
+
+    def create_partitions(self, job_id: str, stages: dict[str, list[tuple[dict, int]]]) -> None:
+        """Insert one pending row per (input_ref, input_bytes) of each stage, indexed 0..n-1, in one
+        transaction, so a worker killed while planning leaves no half plan. Already planned: no-op."""
+        try:
+            with self.session() as s:
+                if s.scalar(select(func.count()).select_from(Partition).where(Partition.job_id == job_id)):
+                    return
+                s.add_all(Partition(job_id=job_id, stage=stage, index=i, input_ref=ref, input_bytes=size)
+                          for stage, refs in stages.items() for i, (ref, size) in enumerate(refs))
+        except IntegrityError:
+            pass  # a second run_job of the same job planned it at the same moment: the same plan, kept once
+
+    def list_partitions(self, job_id: str, stage: str | None = None) -> list[Partition]:
+        with self.session() as s:
+            q = select(Partition).where(Partition.job_id == job_id).order_by(Partition.stage, Partition.index)
+            if stage:
+                q = q.where(Partition.stage == stage)
+            return list(s.scalars(q))
+
+    def get_partition(self, job_id: str, stage: str, index: int) -> Partition | None:
+        with self.session() as s:
+            return s.scalars(select(Partition).where(
+                Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)).first()
+
+    def set_task_ids(self, job_id: str, stage: str, task_ids: dict[int, str]) -> None:
+        with self.session() as s:
+            for index, task_id in task_ids.items():
+                s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage == stage,
+                                                  Partition.index == index).values(task_id=task_id))
+
+    def claim_partition(self, job_id: str, stage: str, index: int, worker: str, task_id: str | None,
+                        max_in_flight: int | None = None) -> Claim:
+        """Mark a partition started unless it is committed or its job is over; count the attempt.
+
+        With `max_in_flight`, a job that already has that many partitions started gets `throttled` instead
+        (the job row is locked meanwhile, so concurrent claims count each other on PostgreSQL)."""
+        with self.session() as s:
+            job = s.get(Job, job_id, with_for_update=max_in_flight is not None)
+            if job is None:
+                return Claim(False, "job not found")
+            if job.state in JobState.FINAL and job.state != JobState.FAILED:
+                return Claim(False, f"job {job.state}")
+            part = s.scalars(select(Partition).where(
+                Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)
+                .with_for_update()).first()
+            if part is None:
+                return Claim(False, "partition not found")
+            if part.state == PartitionState.COMMITTED:
+                return Claim(False, "already committed", part.id)
+            if max_in_flight is not None and part.state != PartitionState.STARTED and s.scalar(
+                    select(func.count()).select_from(Partition).where(
+                        Partition.job_id == job_id, Partition.state == PartitionState.STARTED)) >= max_in_flight:
+                return Claim(False, f"{max_in_flight} partitions in flight", part.id, throttled=True)
+            if part.attempts >= MAX_ATTEMPTS:
+                return Claim(False, f"gave up after {part.attempts} attempts that did not finish (did the worker "
+                                    "process die, e.g. out of memory?)", part.id, give_up=True)
+            part.state = PartitionState.STARTED
+            part.attempts += 1
+            part.worker = worker
+            part.task_id = task_id or part.task_id
+            part.started_at = utcnow()
+            part.error = None
+            part.progress = None
+            return Claim(True, "", part.id, dict(part.input_ref), part.attempts)
+
+    def update_progress(self, partition_id: int, progress: dict) -> str | None:
+        """Record a running partition's progress; returns its job's state, so the task learns of a cancel
+        in the same round trip."""
+        with self.session() as s:
+            s.execute(update(Partition).where(Partition.id == partition_id,
+                                              Partition.state == PartitionState.STARTED)
+                      .values(progress=progress))
+            return s.scalar(select(Job.state).join(Partition, Partition.job_id == Job.id)
+                            .where(Partition.id == partition_id))
+
+    def commit_partition(self, partition_id: int, counts: dict, output_ref: dict | None) -> None:
+        """The partition's output is durable: record its figures. Setting (not adding) keeps reruns exact."""
+        with self.session() as s:
+            s.execute(update(Partition).where(Partition.id == partition_id).values(
+                state=PartitionState.COMMITTED, counts=counts, output_ref=output_ref, progress=None,
+                finished_at=utcnow(), error=None))
+
+    def fail_partition(self, partition_id: int, error: str) -> None:
+        with self.session() as s:
+            s.execute(update(Partition).where(Partition.id == partition_id,
+                                              Partition.state != PartitionState.COMMITTED)
+                      .values(state=PartitionState.FAILED, error=error, finished_at=utcnow(), progress=None))
+
+    def release_partition(self, partition_id: int) -> None:
+        """A task stopped on purpose (its job was cancelled): the partition is to be done again."""
+        with self.session() as s:
+            s.execute(update(Partition).where(Partition.id == partition_id,
+                                              Partition.state == PartitionState.STARTED)
+                      .values(state=PartitionState.PENDING, progress=None))
+
+    def claim_unsent(self, job_id: str, stage: str, task_ids: dict[int, str]) -> dict[int, str]:
+        """Give task ids to those of the stage's uncommitted partitions that have none, atomically per row.
+
+        Returns the ones this caller claimed: when two tasks race to start the same stage (a redelivered
+        chord body, say), each partition is sent by one of them only.
+        """
+        claimed = {}
+        with self.session() as s:
+            for index, task_id in task_ids.items():
+                done = s.execute(update(Partition).where(
+                    Partition.job_id == job_id, Partition.stage == stage, Partition.index == index,
+                    Partition.state != PartitionState.COMMITTED, Partition.task_id.is_(None))
+                    .values(task_id=task_id)).rowcount
+                if done:
+                    claimed[index] = task_id
+        return claimed
+
+    def reset_unfinished(self, job_id: str, clear_task_ids: bool = False) -> int:
+        """Before a resume: every partition not committed goes back to pending, its attempts to 0. Returns
+        how many. Failed partitions always get new task ids: their old ids hold FAILURE results, which
+        would fail a chord that waits on them."""
+        pending = {"state": PartitionState.PENDING, "progress": None, "attempts": 0}
+        with self.session() as s:
+            unfinished = (Partition.job_id == job_id) & (Partition.state != PartitionState.COMMITTED)
+            s.execute(update(Partition).where(unfinished & (Partition.state == PartitionState.FAILED))
+                      .values(task_id=None))
+            values = {**pending, "task_id": None} if clear_task_ids else pending
+            return s.execute(update(Partition).where(unfinished).values(**values)).rowcount

@@ -1,0 +1,117 @@
+"""The Celery tasks: thin. A stage's task runs one unit of its stage (auralith.worker.base.StageTask);
+`run_job` plans a job and `advance` is every chord's body (auralith.worker.lifecycle).
+
+Every task is idempotent: a committed unit is skipped, outputs are written atomically under deterministic
+names, and a commit sets (never adds to) the row's figures.
+"""
+
+from __future__ import annotations
+
+from celery.utils.log import get_task_logger
+
+from auralith.config import parse_config
+from auralith.errors import ConfigError
+from auralith.pipeline.output import check_output_owner
+from auralith.pipeline.plan import plan_job
+from auralith.sources.roots import check_job_paths
+from auralith.steps.tokenize import check_tokenizer
+from auralith.storage import use_storage_config
+from auralith.store.models import JobState, PartitionState
+from auralith.worker.app import app
+from auralith.worker.base import AuralithTask, StageTask
+from auralith.worker.lifecycle import ADVANCE_TASK, advance
+
+log = get_task_logger(__name__)
+
+
+@app.task(bind=True, base=StageTask, name="auralith.process_partition", stage="process")
+def process_partition(self: StageTask, job_id: str, index: int) -> dict:
+    """Read, clean, filter and hash one partition of input (queue `process`)."""
+    return self.run_unit(job_id, index)
+
+
+@app.task(bind=True, base=StageTask, name="auralith.dedup_exact", stage="dedup")
+def dedup_exact(self: StageTask, job_id: str, index: int = 0) -> dict:
+    """Decide which exact duplicates to drop, across every partition (queue `default`)."""
+    return self.run_unit(job_id, index)
+
+
+@app.task(bind=True, base=StageTask, name="auralith.minhash_band", stage="minhash")
+def minhash_band(self: StageTask, job_id: str, band: int) -> dict:
+    """Bucket one LSH band of every partition and write its verified candidate pairs (queue `default`)."""
+    return self.run_unit(job_id, band)
+
+
+@app.task(bind=True, base=StageTask, name="auralith.dedup_near", stage="near_dedup")
+def dedup_near(self: StageTask, job_id: str, index: int = 0) -> dict:
+    """Join the bands' pairs into clusters and write the near-duplicate drop lists (queue `default`)."""
+    return self.run_unit(job_id, index)
+
+
+@app.task(bind=True, base=StageTask, name="auralith.tokenize_partition", stage="tokenize")
+def tokenize_partition(self: StageTask, job_id: str, index: int) -> dict:
+    """Tokenize one partition's kept documents into safetensors shards (queue `tokenize`)."""
+    return self.run_unit(job_id, index)
+
+
+@app.task(bind=True, base=StageTask, name="auralith.finalize_job", stage="finalize")
+def finalize_job(self: StageTask, job_id: str, index: int = 0) -> dict:
+    """Write manifest.json after every shard (queue `default`)."""
+    return self.run_unit(job_id, index)
+
+
+@app.task(bind=True, base=StageTask, name="auralith.train_model", stage="train", throttled=False)
+def train_model(self: StageTask, job_id: str, rank: int = 0) -> dict:
+    """Train the job's model on its shards, from its newest committed checkpoint (queue `hpu`)."""
+    return self.run_unit(job_id, rank)
+
+
+@app.task(bind=True, base=AuralithTask, name=ADVANCE_TASK)
+def advance_job(self: AuralithTask, job_id: str) -> dict:
+    """Send what runs next for the job (every stage's chord body): see auralith.worker.lifecycle."""
+    decision = advance(self.app, self.store, job_id)
+    return {"job_id": job_id, "stage": decision.stage, "sent": len(decision.sent), "finished": decision.finished}
+
+
+@app.task(bind=True, base=AuralithTask, name="auralith.run_job")
+def run_job(self: AuralithTask, config: dict, job_id: str | None = None, resume: bool = False,
+            reuse_task_ids: bool = False) -> str:
+    """Start (or resume) a job from its config dict; the job id is this task's id unless given.
+
+    Plans the job's rows once, then lets `advance` send what is not yet committed. A resume after a crash
+    sends lost units again under their task ids (`reuse_task_ids`); after a cancel it must not, since
+    workers drop revoked ids.
+    """
+    store = self.store
+    job_id = job_id or self.request.id
+    try:
+        cfg = parse_config(config, source=f"job {job_id}").resolved()
+    except ConfigError:
+        # Record the job anyway, so `auralith status` can say why it never ran.
+        name = str(config.get("name") or "job")[:200] if isinstance(config, dict) else "job"
+        store.create_job(job_id, config if isinstance(config, dict) else {}, "", name, "normal")
+        raise
+    store.create_job(job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, cfg.priority)
+    job = store.get_job(job_id)
+    if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
+        return job_id
+    cfg = self.job_config(job_id)
+    use_storage_config(cfg.storage)
+    check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
+    parts = store.list_partitions(job_id)
+    data_left = not parts or any(p.stage == "tokenize" and p.state != PartitionState.COMMITTED for p in parts)
+    if data_left:
+        check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
+    if not parts:
+        self.event(job_id, plan_job(store, job_id, cfg), kind="started")
+    elif resume:
+        if data_left:
+            check_output_owner(cfg.output.path, job_id)
+        # After a crash the lost tasks' ids are reused, so work still queued under them is not sent twice
+        # to the same chord; after a cancel they are revoked in every worker and must be new.
+        n = store.reset_unfinished(job_id, clear_task_ids=not reuse_task_ids)
+        self.event(job_id, f"resumed: {n} partitions to redo", kind="started")
+    if not store.set_job_state(job_id, JobState.RUNNING, only_from=(JobState.PENDING, JobState.RUNNING)):
+        return job_id  # cancelled since it was sent
+    advance(self.app, store, job_id, resend=resume)
+    return job_id

@@ -1,0 +1,50 @@
+"""The training task's store hooks: a second claim of the `train` row (a redelivered or resent task)
+supersedes the first run, which then stops and writes no checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auralith.config import parse_config
+from auralith.pipeline.training import StoreHooks, checkpoint_root
+from auralith.store import Store, migrate
+from auralith.store.db import dispose_all
+
+def _metrics(step: int) -> dict:
+    return {"step": step, "loss": 1.0, "lr": 1e-3, "tokens_per_s": 1.0, "tokens_seen": step, "elapsed_s": 1.0}
+
+
+def test_a_newer_claim_supersedes_the_running_one(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    migrate.upgrade(url)
+    Store(url).create_job("job-1", {"name": "j"}, "h" * 64, "j", "normal")
+    Store(url).set_job_state("job-1", "running")
+    Store(url).ensure_train_partition("job-1", "/m.json")
+    pid = Store(url).claim_partition("job-1", "train", 0, "w1", "t1").partition_id
+    first = StoreHooks(Store(url), "job-1", pid, steps=10, interval=0)
+    first.log(_metrics(1))
+    assert not first.should_stop()
+
+    Store(url).claim_partition("job-1", "train", 0, "w2", "t1")  # the same message, redelivered
+    second = StoreHooks(Store(url), "job-1", pid, steps=10, interval=0)
+    first.log(_metrics(2))
+    assert first.should_stop() and first.superseded
+    assert first.checkpoint_started(2, Path("/nowhere/2")) is False
+    second.log(_metrics(1))
+    assert not second.should_stop() and second.checkpoint_started(1, tmp_path / "1") is True
+    assert [m["step"] for m in Store(url).metrics_history("job-1")] == [1, 1]  # step 2 of the old run: dropped
+
+    Store(url).set_job_state("job-1", "cancelled")
+    second.log(_metrics(2))
+    assert second.should_stop() and second.cancelled
+    dispose_all()
+
+
+def test_checkpoint_root_keeps_s3_urls(tmp_path):
+    base = {"sources": {"path": "data/*.jsonl"}, "tokenization": {"tokenizer": "tok.json"}, "training": {}}
+    cfg = parse_config({**base, "work_dir": "s3://bkt/work/"}, base_dir=tmp_path)
+    assert checkpoint_root(cfg, "j1") == "s3://bkt/work/j1/ckpt"
+    cfg = parse_config({**base, "training": {"checkpoint_dir": "s3://bkt/ckpts"}}, base_dir=tmp_path)
+    assert checkpoint_root(cfg, "j1") == "s3://bkt/ckpts/j1"
+    cfg = parse_config({**base, "work_dir": "w"}, base_dir=tmp_path)
+    assert checkpoint_root(cfg, "j1") == tmp_path.resolve() / "w" / "j1" / "ckpt"

@@ -1,0 +1,125 @@
+"""`auralith run`: a whole job with no servers (SQLite broker and store, in-process worker)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from auralith.steps.shards import load_manifest
+from tests.corpus import EXAMPLES
+
+AURALITH = Path(sys.executable).parent / "auralith"
+
+
+def _demo_copy(tmp_path: Path) -> Path:
+    for name in ("data", "tokenizer.json", "demo.yaml"):
+        src = EXAMPLES / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    return tmp_path / "demo.yaml"
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    # A subprocess, as a user runs it: the embedded worker reconfigures the process-wide Celery app.
+    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "120", "HOME": str(cwd),
+           # Server settings in the environment do not pull `run` off its embedded broker and store.
+           "AURALITH_BROKER_URL": "redis://127.0.0.1:1/0", "AURALITH_STORE_URL": "postgresql://nobody@127.0.0.1:1/x"}
+    return subprocess.run([str(AURALITH), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_run_demo_with_no_servers(tmp_path):
+    config = _demo_copy(tmp_path)
+    out = _run("run", str(config), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for expected in ("process", "dedup", "tokenize", "succeeded", "documents in", "removed: exact_duplicate",
+                     "removed: length.too_short", "tokens", "shards", str(tmp_path / "out" / "demo")):
+        assert expected in out.stdout, out.stdout
+    manifest = load_manifest(tmp_path / "out" / "demo" / "manifest.json")
+    assert manifest["documents"] > 1000 and manifest["tokens"] > 0
+    assert (tmp_path / ".auralith" / "auralith.db").exists()
+    assert list((tmp_path / "work").glob("*/removed/*.jsonl.zst")), "keep_removed writes removed documents aside"
+
+    # The embedded store answers the same commands as a server one.
+    store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
+    listed = _run("--store", store, "jobs", "--json", cwd=tmp_path)
+    job = json.loads(listed.stdout)[0]
+    assert job["state"] == "succeeded"
+    again = _run("run", str(config), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["id"] != job["id"] and second["stats"]["tokens"] == manifest["tokens"]
+
+
+def test_run_reports_config_errors_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sources: [{path: '*.jsonl'}]\npreprocessing: {length: {min_chars: -1}}\n")
+    out = _run("run", str(bad), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "preprocessing.length.min_chars" in out.stderr and "tokenization: Field required" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_run_reports_a_missing_tokenizer_clearly(tmp_path):
+    config = _demo_copy(tmp_path)
+    (tmp_path / "tokenizer.json").unlink()
+    out = _run("run", str(config), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "tokenizer file not found" in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_interrupted_run_is_cancelled_and_resumable(tmp_path, tokenizer_path):
+    import re
+    import signal
+    import time
+
+    from auralith.store import Store
+    from auralith.store.models import PartitionState
+    from tests.corpus import sentences, write_jsonl
+
+    write_jsonl(tmp_path / "data" / "c.jsonl", [{"id": f"d{i:05d}", "text": t}
+                                                for i, t in enumerate(sentences(12000, seed=4))])
+    config = tmp_path / "job.yaml"
+    config.write_text(f"name: interrupted\nsources: [{{path: data/*.jsonl}}]\npartition_size_mb: 0.1\n"
+                      "preprocessing: {quality: {enabled: false}}\n"
+                      f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
+    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)}
+    # SIGINT back to its default in the child: pytest started in the background by a shell without job
+    # control (`pytest &` in a script) ignores SIGINT, the child would inherit that and never see Ctrl-C.
+    proc = subprocess.Popen([str(AURALITH), "run", str(config)], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            jobs = Store(store).list_jobs()
+            parts = Store(store).list_partitions(jobs[0].id, "process") if jobs else []
+        except Exception:  # the store is being created
+            parts = []
+        if any(p.state == PartitionState.COMMITTED for p in parts):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    job_id = re.search(r"--resume ([0-9a-f-]{36})", out).group(1)
+    assert Store(store).get_job(job_id).state == "cancelled"
+
+    resumed = _run("run", str(config), "--resume", job_id, "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    info = json.loads(resumed.stdout)
+    assert info["id"] == job_id and info["state"] == "succeeded"
+    assert info["stats"]["documents_out"] == 12000
+
+
+def test_errors_holding_brackets_print_as_text(tmp_path):
+    # Rich would read "[/data/x]" as a closing markup tag and crash with a traceback.
+    config = tmp_path / "job.yaml"
+    config.write_text("sources: [{path: '/nonexistent/[/data/x]/*.jsonl'}]\ntokenization: {tokenizer: '[/t].json'}\n")
+    out = _run("run", str(config), cwd=tmp_path)
+    assert out.returncode == 1
+    assert "no files match '/nonexistent/[/data/x]/*.jsonl'" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout

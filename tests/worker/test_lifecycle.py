@@ -1,0 +1,154 @@
+"""advance(job): the one place that decides what runs next, read from the rows and the stage graph.
+
+Run on a real SQLite store; the chords it would send are collected instead of sent (no broker)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from celery.canvas import Signature, _chain, _chord
+
+from auralith.store import Store
+from auralith.store.db import dispose_all
+from auralith.store.models import JobState
+from auralith.worker.app import make_app
+from auralith.worker.lifecycle import advance
+
+CONFIG = {"name": "j", "sources": {"path": "x.jsonl"}, "tokenization": {"tokenizer": "tok.json"},
+          "limits": {"soft_time_limit": 60}}
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    store.upgrade()
+    yield store
+    dispose_all()
+
+
+@pytest.fixture
+def app(store):
+    return make_app("redis://127.0.0.1:1/0", store.url)
+
+
+def make_job(store: Store, stages: dict[str, int], config: dict = CONFIG, priority: str = "high") -> str:
+    store.create_job("job-1", config, "h" * 64, "j", priority)
+    store.create_partitions("job-1", {s: [({"i": i}, 0) for i in range(n)] for s, n in stages.items()})
+    store.set_job_state("job-1", JobState.RUNNING)
+    return "job-1"
+
+
+def commit(store: Store, stage: str, *indexes: int) -> None:
+    for p in store.list_partitions("job-1", stage):
+        if not indexes or p.index in indexes:
+            store.commit_partition(p.id, {}, None)
+
+
+def step(app, store, **kw) -> tuple[list[Signature], object]:
+    sent: list[Signature] = []
+    return sent, advance(app, store, "job-1", send=sent.append, **kw)
+
+
+DATA = {"process": 3, "dedup": 1, "tokenize": 3, "finalize": 1}
+
+
+def test_first_stage_is_sent_as_a_chord_whose_body_is_advance(app, store):
+    make_job(store, DATA)
+    sent, decision = step(app, store)
+    (sig,) = sent
+    assert isinstance(sig, _chord) and not isinstance(sig, _chain)
+    tasks = list(sig.tasks)
+    assert [t.task for t in tasks] == ["auralith.process_partition"] * 3
+    assert [tuple(t.args) for t in tasks] == [("job-1", 0), ("job-1", 1), ("job-1", 2)]
+    assert all(t.immutable and t.kwargs == {} for t in tasks)
+    assert sig.body.task == "auralith.advance" and tuple(sig.body.args) == ("job-1",)
+    # The ids sent are the rows' task ids, so `cancel` can revoke what is queued.
+    rows = {p.index: p.task_id for p in store.list_partitions("job-1", "process")}
+    assert {tuple(t.args)[1]: t.id for t in tasks} == rows == decision.sent
+    assert decision.stage == "process"
+
+
+def test_advance_is_idempotent(app, store):
+    make_job(store, DATA)
+    step(app, store)
+    sent, decision = step(app, store)
+    assert sent == [] and decision.stage == "process" and decision.sent == {}
+
+
+def test_the_next_stage_once_the_one_before_is_committed(app, store):
+    make_job(store, DATA)
+    step(app, store)
+    commit(store, "process", 0, 1)
+    assert step(app, store)[0] == []  # partition 2 is still running
+    commit(store, "process", 2)
+    (sig,), decision = step(app, store)
+    assert decision.stage == "dedup" and [t.task for t in sig.tasks] == ["auralith.dedup_exact"]
+    assert "stage process done" in [e.message for e in store.list_events("job-1")]
+
+
+def test_priority_and_limits_reach_every_task_and_the_body(app, store):
+    make_job(store, DATA)
+    (sig,), _ = step(app, store)
+    for t in [*sig.tasks, sig.body]:
+        assert t.options["priority"] == 3  # `high` on Redis
+    assert all(t.options["soft_time_limit"] == 60 for t in sig.tasks)
+
+
+def test_messages_carry_only_ids(app, store):
+    make_job(store, {"process": 1, "dedup": 1, "tokenize": 500, "finalize": 1})
+    (sig,), _ = step(app, store)
+    for t in [*sig.tasks, sig.body]:
+        assert len(json.dumps([list(t.args), t.kwargs])) < 40
+    assert len(json.dumps(dict(sig))) < 2000  # the 500 tokenize units are not in it
+
+
+def test_resend_sends_lost_units_again_under_their_ids(app, store):
+    make_job(store, DATA)
+    _, first = step(app, store)
+    commit(store, "process", 1)
+    (sig,), again = step(app, store, resend=True)
+    assert again.sent == {0: first.sent[0], 2: first.sent[2]}
+    assert [t.id for t in sig.tasks] == [first.sent[0], first.sent[2]]
+
+
+def test_near_dedup_stages_run_between_dedup_and_tokenize(app, store):
+    make_job(store, {"process": 2, "dedup": 1, "minhash": 4, "near_dedup": 1, "tokenize": 2, "finalize": 1})
+    order = []
+    for _ in range(6):
+        (sig,), decision = step(app, store)
+        order.append((decision.stage, len(sig.tasks)))
+        commit(store, decision.stage)
+    assert order == [("process", 2), ("dedup", 1), ("minhash", 4), ("near_dedup", 1), ("tokenize", 2),
+                     ("finalize", 1)]
+    sent, decision = step(app, store)
+    assert sent == [] and decision.finished
+    job = store.get_job("job-1")
+    assert job.state == JobState.SUCCEEDED and job.output_uri
+    assert store.list_events("job-1")[-1].message.startswith("succeeded: ")
+
+
+def test_a_job_that_only_trains_goes_to_the_hpu_queue_without_limits(app, store):
+    make_job(store, {"train": 1})
+    (sig,), decision = step(app, store)
+    (task,) = sig.tasks
+    assert decision.stage == "train" and task.task == "auralith.train_model"
+    assert "soft_time_limit" not in task.options
+    assert app.amqp.router.route({}, task.task)["queue"].name == "hpu"
+
+
+@pytest.mark.parametrize("state", [JobState.CANCELLED, JobState.FAILED, JobState.SUCCEEDED])
+def test_nothing_is_sent_for_a_job_that_is_not_running(app, store, state):
+    make_job(store, DATA)
+    store.set_job_state("job-1", state)
+    sent, decision = step(app, store)
+    assert sent == [] and decision.stage is None
+
+
+def test_a_failed_unit_stops_the_job_where_it_is(app, store):
+    make_job(store, DATA)
+    step(app, store)
+    store.fail_partition(store.get_partition("job-1", "process", 1).id, "boom")
+    commit(store, "process", 0, 2)
+    sent, decision = step(app, store)
+    assert sent == [] and decision.stage == "process" and store.get_job("job-1").state == JobState.RUNNING
