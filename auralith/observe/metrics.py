@@ -1,6 +1,6 @@
 """Prometheus metrics: task figures from the workers, job figures from the store, queue depths from the broker.
 
-Workers count tasks, durations and retries through Celery signals (`worker_signals.py`). Prefork pool
+Workers count tasks, durations and retries through Celery signals (auralith/worker/signals.py). Prefork pool
 children are separate processes, so with `PROMETHEUS_MULTIPROC_DIR` set (before the worker starts) each
 writes its own file there and `auralith metrics serve` on the same host merges them
 (prometheus-client's multiprocess mode). The store-derived series are computed at each scrape, so

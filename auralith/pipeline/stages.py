@@ -40,6 +40,9 @@ class Stage:
     # False where a later stage's rows already count this stage's removals (the dedup decisions: tokenize
     # counts what it drops), so the job's totals count each document once.
     counts_removals: bool = True
+    # Whether the job's `limits` (time limits, max_partitions_in_flight) apply: the data stages; a training
+    # rank holds a card for as long as it takes.
+    throttled: bool = True
     description: str = ""
     # `module:function` that runs one unit, `(UnitContext) -> (counts, output_ref)`. A name, not an import:
     # the graph stays cheap to import (the CLI draws it) and the stage modules may read the graph.
@@ -93,7 +96,7 @@ STAGES: tuple[Stage, ...] = (
           description="tokenize into shards", run="auralith.pipeline.tokenize:tokenize_unit"),
     Stage("finalize", "auralith.finalize_job", "job", "default", _always, _one,
           description="the manifest", run="auralith.pipeline.finalize:finalize_unit"),
-    Stage("train", "auralith.train_model", "rank", "hpu", _training, _per_rank,
+    Stage("train", "auralith.train_model", "rank", "hpu", _training, _per_rank, throttled=False,
           description="train on the shards", run="auralith.pipeline.training:train_unit"),
 )
 

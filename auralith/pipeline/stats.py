@@ -12,6 +12,11 @@ from auralith.store.models import Partition, PartitionState
 STAGES = ("process", "dedup", "tokenize")
 # Stages whose removals a later stage counts again (tokenize counts what the dedup decisions drop).
 UNCOUNTED_REMOVALS = frozenset(s.name for s in GRAPH if not s.counts_removals)
+_ORDER = {s.name: i for i, s in enumerate(GRAPH)}
+
+
+def _graph_order(stage: str) -> int:
+    return _ORDER.get(stage, len(_ORDER))
 
 
 @dataclass
@@ -107,6 +112,8 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
         if committed and p.stage not in UNCOUNTED_REMOVALS:
             # The dedup rows' removals are the sums of the tokenize rows' duplicate counts: count once.
             removed.update(c.get("removed", {}))
+    # In the graph's order (rows come sorted by name): process, dedup, ..., tokenize, finalize, train.
+    st.stages = {name: st.stages[name] for name in sorted(st.stages, key=_graph_order)}
     st.removed = dict(sorted(removed.items()))
     st.input_errors = dict(sorted(input_errors.items()))
     st.lines_removed = dict(sorted(lines_removed.items()))

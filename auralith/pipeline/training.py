@@ -127,7 +127,6 @@ def train_unit(unit: UnitContext) -> UnitResult:
             raise UnitStopped("superseded by a newer run of this job", release=False)
         raise UnitStopped("job cancelled")
     last = store.latest_checkpoint(job_id)
-    unit.event(f"training finished at step {result.step}: loss {result.loss:.4f}, "
-               f"checkpoint {last.uri if last else '-'}", None)
-    counts = {**hooks.live, "step": result.step, "params_sha256": result.params_sha256}
+    # The job's end (and its `finished` event, which names the step and loss) is advance()'s to record.
+    counts = {**hooks.live, "step": result.step, "loss": result.loss, "params_sha256": result.params_sha256}
     return counts, {"checkpoint": last.uri if last else None}

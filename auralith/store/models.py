@@ -69,7 +69,7 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     output_uri: Mapped[str | None] = mapped_column(Text)
-    # Filled by the finalize step: documents, tokens, shards, removals by reason.
+    # Set when the job succeeds (advance): documents, tokens, shards, removals by reason.
     stats: Mapped[dict | None] = mapped_column(JSON)
 
 

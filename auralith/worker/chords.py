@@ -12,8 +12,8 @@ chord gets one `auralith_chords` row (its size) when it is applied; each header 
 a single `UPDATE ... RETURNING`, right after its result is stored; the task that brings the count to the size
 sends the body. A header task that fails stops the chord (the body never runs, and gets a ChordError result,
 as with chord_unlock); a retry is not counted, only the final success. A task run twice (a redelivery)
-counts twice, so the body can start one task early: Auralith's chord bodies check that every partition is
-committed and retry otherwise (`_require_committed`), as they had to with chord_unlock too.
+counts twice, so the body can start one task early; every count at or past the size therefore sends the
+body, so the real last task still starts it. The body, `advance(job)`, reads the rows and is idempotent.
 """
 
 from __future__ import annotations
@@ -90,10 +90,13 @@ class CountingDatabaseBackend(DatabaseBackend):
         if row is None:
             return  # a failed chord, or one applied by another backend (no row): nothing to start
         done, size = row
-        if done != size:
-            if done > size:
-                log.warning("chord %s counted %d of %d: a header task ran twice", group_id, done, size)
+        if done < size:
             return
+        if done > size:
+            # A header task ran twice (redelivered after its result was stored) and was counted twice, so
+            # the body may have started before the real last task finished: start it again now. The body
+            # (auralith.advance) decides from the rows, so a second start is harmless and this one is on time.
+            log.warning("chord %s counted %d of %d: a header task ran twice; body sent again", group_id, done, size)
         callback = maybe_signature(request.chord, app=self.app)
         # Celery 5.7 publishes chord bodies through `_retry_publish` (waits between publish retries); older
         # releases call `delay` directly.

@@ -67,13 +67,13 @@ def advance(app: Celery, store: Store, job_id: str, *, resend: bool = False,
             return decision  # the job is failing (on_failure marks it); a resume resets failed units first
         new = store.claim_unsent(job_id, stage.name, {p.index: uuid() for p in todo if p.task_id is None})
         again = {p.index: p.task_id for p in todo if p.task_id and resend}
-        if new and previous is not None and len(new) == len(parts):
-            record_event(app, store, job_id, f"stage {previous.name} done", kind="stage_done")
+        if new and previous is not None and len(new) == len(parts):  # the first send of this stage
+            record_event(app, store, job_id, _done_message(previous, rows), kind="stage_done")
         units = {**again, **new}
         if units:
             cfg = JobConfig.model_validate(job.config)
             sig = stage_signature(app, job_id, stage, units, message_priority(job.priority, app.conf.broker_url or ""),
-                                  cfg.limits.task_options() if stage.name != "train" else {})
+                                  cfg.limits.task_options() if stage.throttled else {})
             (send or Signature.apply_async)(sig)
         decision.sent = units
         return decision
@@ -93,6 +93,15 @@ def stage_signature(app: Celery, job_id: str, stage: Stage, units: dict[int, str
     return chord(header, body)
 
 
+def _done_message(stage: Stage, rows: list[Partition]) -> str:
+    if stage.name == "finalize":
+        st = job_stats(rows)
+        return f"data ready: {st.tokens} tokens in {st.shards} shards; training queued"
+    if stage.name == "tokenize":
+        return f"stage tokenize done: {job_stats(rows).shards} shards"
+    return f"stage {stage.name} done"
+
+
 def _succeed(app: Celery, store: Store, job_id: str, rows: list[Partition]) -> bool:
     job = store.get_job(job_id)
     cfg = JobConfig.model_validate(job.config)
@@ -103,10 +112,15 @@ def _succeed(app: Celery, store: Store, job_id: str, rows: list[Partition]) -> b
     fields = {"output_uri": cfg.output.path, "stats": summary} if data else {}
     if not store.set_job_state(job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,), **fields):
         return False
+    parts = []
     if data:
-        message = (f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, {stats.shards} shards "
-                   f"in {cfg.output.path}")
-    else:
-        message = "succeeded"
+        parts.append(f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, {stats.shards} shards "
+                     f"in {cfg.output.path}")
+    trained = next((p for p in rows if p.stage == "train"), None)
+    if trained is not None:
+        c, out = trained.counts or {}, trained.output_ref or {}
+        parts.append(f"training finished at step {c.get('step')}: loss {c.get('loss', float('nan')):.4f}, "
+                     f"checkpoint {out.get('checkpoint') or '-'}")
+    message = "; ".join(parts) or "succeeded"
     record_event(app, store, job_id, message, kind="finished")
     return True

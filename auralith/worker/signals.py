@@ -33,7 +33,7 @@ def _on_postrun(task_id=None, task=None, state=None, **_) -> None:
     if not _ours(task):
         return
     # A retry ends the run too (state RETRY); the retry itself is counted by _on_retry.
-    # IGNORED: the task replaced itself with the next stage (run_job, dedup_exact).
+    # IGNORED: a task that replaced itself (none of Auralith's does since advance() sends each stage).
     outcome = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry", "IGNORED": "replaced",
                "REVOKED": "revoked"}.get(state or "", "other")
     TASKS.labels(_short(task), outcome).inc()

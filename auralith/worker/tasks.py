@@ -1,4 +1,4 @@
-"""The Celery tasks: thin. A stage's task runs one unit of its stage (auralith.worker.base.StageTask);
+"""The Celery tasks: thin. Each stage of the graph has a task that runs one unit (auralith.worker.base.StageTask);
 `run_job` plans a job and `advance` is every chord's body (auralith.worker.lifecycle).
 
 Every task is idempotent: a committed unit is skipped, outputs are written atomically under deterministic
@@ -13,6 +13,7 @@ from auralith.config import parse_config
 from auralith.errors import ConfigError
 from auralith.pipeline.output import check_output_owner
 from auralith.pipeline.plan import plan_job
+from auralith.pipeline.stages import STAGES, Stage
 from auralith.sources.roots import check_job_paths
 from auralith.steps.tokenize import check_tokenizer
 from auralith.storage import use_storage_config
@@ -24,46 +25,26 @@ from auralith.worker.lifecycle import ADVANCE_TASK, advance
 log = get_task_logger(__name__)
 
 
-@app.task(bind=True, base=StageTask, name="auralith.process_partition", stage="process")
-def process_partition(self: StageTask, job_id: str, index: int) -> dict:
-    """Read, clean, filter and hash one partition of input (queue `process`)."""
-    return self.run_unit(job_id, index)
+def _stage_task(stage: Stage) -> StageTask:
+    """The Celery task of one stage of the graph: it runs one unit, `(job_id, index)`, on the stage's queue."""
+
+    def run(self: StageTask, job_id: str, index: int = 0) -> dict:
+        return self.run_unit(job_id, index)
+
+    run.__doc__ = f"{stage.description} (stage `{stage.name}`, one {stage.unit}, queue `{stage.queue}`)."
+    return app.task(bind=True, base=StageTask, name=stage.task, stage=stage.name, throttled=stage.throttled)(run)
 
 
-@app.task(bind=True, base=StageTask, name="auralith.dedup_exact", stage="dedup")
-def dedup_exact(self: StageTask, job_id: str, index: int = 0) -> dict:
-    """Decide which exact duplicates to drop, across every partition (queue `default`)."""
-    return self.run_unit(job_id, index)
-
-
-@app.task(bind=True, base=StageTask, name="auralith.minhash_band", stage="minhash")
-def minhash_band(self: StageTask, job_id: str, band: int) -> dict:
-    """Bucket one LSH band of every partition and write its verified candidate pairs (queue `default`)."""
-    return self.run_unit(job_id, band)
-
-
-@app.task(bind=True, base=StageTask, name="auralith.dedup_near", stage="near_dedup")
-def dedup_near(self: StageTask, job_id: str, index: int = 0) -> dict:
-    """Join the bands' pairs into clusters and write the near-duplicate drop lists (queue `default`)."""
-    return self.run_unit(job_id, index)
-
-
-@app.task(bind=True, base=StageTask, name="auralith.tokenize_partition", stage="tokenize")
-def tokenize_partition(self: StageTask, job_id: str, index: int) -> dict:
-    """Tokenize one partition's kept documents into safetensors shards (queue `tokenize`)."""
-    return self.run_unit(job_id, index)
-
-
-@app.task(bind=True, base=StageTask, name="auralith.finalize_job", stage="finalize")
-def finalize_job(self: StageTask, job_id: str, index: int = 0) -> dict:
-    """Write manifest.json after every shard (queue `default`)."""
-    return self.run_unit(job_id, index)
-
-
-@app.task(bind=True, base=StageTask, name="auralith.train_model", stage="train", throttled=False)
-def train_model(self: StageTask, job_id: str, rank: int = 0) -> dict:
-    """Train the job's model on its shards, from its newest committed checkpoint (queue `hpu`)."""
-    return self.run_unit(job_id, rank)
+# One task per stage, made from the graph: a new stage needs no code here.
+STAGE_TASKS: dict[str, StageTask] = {s.name: _stage_task(s) for s in STAGES}
+# The names callers and tests use (`process_partition.delay(job_id, 3)` runs one unit by hand).
+process_partition = STAGE_TASKS["process"]
+dedup_exact = STAGE_TASKS["dedup"]
+minhash_band = STAGE_TASKS["minhash"]
+dedup_near = STAGE_TASKS["near_dedup"]
+tokenize_partition = STAGE_TASKS["tokenize"]
+finalize_job = STAGE_TASKS["finalize"]
+train_model = STAGE_TASKS["train"]
 
 
 @app.task(bind=True, base=AuralithTask, name=ADVANCE_TASK)

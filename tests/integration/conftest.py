@@ -80,6 +80,7 @@ def celery_worker(redis_base, pg_store):
 
 @pytest.fixture()
 def client(celery_worker):
+    """A Client of the in-process worker's broker and store."""
     from auralith.client import Client
 
-    return Client()
+    return Client(celery_worker.app.conf.broker_url, celery_worker.app.conf.auralith_store_url)

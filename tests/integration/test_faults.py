@@ -45,7 +45,7 @@ def corpus(tmp_path_factory) -> Path:
 def reference(celery_worker, corpus, tokenizer_path, tmp_path_factory) -> dict:
     """The uninterrupted run of the same input, on the in-process worker."""
     tmp = tmp_path_factory.mktemp("fault-ref")
-    client = Client()
+    client = Client(celery_worker.app.conf.broker_url, celery_worker.app.conf.auralith_store_url)
     info = client.wait(client.submit(fk.write_config(tmp, tokenizer_path, "reference", f"{corpus}/*.jsonl")),
                        timeout=180)
     assert info.state == JobState.SUCCEEDED, info.error
@@ -61,7 +61,7 @@ def _env(broker: str, store: str, **extra: str) -> dict:
 
 
 def _check_same(store: str, job_id: str, reference: dict) -> dict:
-    info = Client().wait(job_id, timeout=150)
+    info = Client(store_url=store).wait(job_id, timeout=150)
     assert info.state == JobState.SUCCEEDED, info.error
     summary = fk.manifest_summary(info.output)
     assert summary == reference

@@ -81,7 +81,8 @@ def make_job(tmp_path: Path, tokenizer_path: Path, work_dir: str = "work", **nea
 def run_near(cfg, plan, work: WorkPaths):
     processed = [process_partition(cfg, pieces, work, i) for i, pieces in enumerate(plan)]
     near = cfg.preprocessing.near_dedup
-    decide_dedup(work, len(plan))
+    if cfg.preprocessing.exact_dedup:
+        decide_dedup(work, len(plan))
     bands = [find_band_edges(near, work, len(plan), b) for b in range(near.num_bands)]
     joined = join_clusters(near, work, len(plan))
     tokenized = [tokenize_partition(cfg, work, i, read_drops(work, i, required=False),

@@ -52,6 +52,7 @@ def tokenize_row(index: int, tokens: list[int], state: str = "committed") -> Par
                      counts=counts)
 
 
-def dedup_row(**counts) -> Partition:
-    return Partition(job_id="job-1", stage="dedup", index=0, input_ref={}, input_bytes=0, state="committed",
+def dedup_row(stage: str = "dedup", **counts) -> Partition:
+    """A committed row of a dedup decision: `dedup` (exact) or `near_dedup` (the clusters)."""
+    return Partition(job_id="job-1", stage=stage, index=0, input_ref={}, input_bytes=0, state="committed",
                      counts={"removed": {}, **counts})

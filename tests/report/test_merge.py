@@ -62,7 +62,7 @@ def test_removals_with_share_of_input_most_first():
 def test_pii_and_cluster_sizes_are_read_when_rows_carry_them():
     rows = [process_row(0, {0: [50]}, pii={"email": 3, "phone": 1}), process_row(1, {0: [60]}, pii={"email": 2}),
             process_row(2, {0: [70]}),  # a row without PII figures counts as none found
-            dedup_row(cluster_sizes={"2": 10, "3": 4, "12": 1})]
+            dedup_row("near_dedup", cluster_sizes={"2": 10, "3": 4, "12": 1})]
     prof = build_profile(job(), rows)
     assert prof["pii"] == {"email": 5, "phone": 1}
     assert prof["dedup_clusters"] == {"sizes": {"2": 10, "3": 4, "12": 1}, "clusters": 15,

@@ -17,7 +17,7 @@ def full_profile() -> dict:
                         pii={"email": 4, "ipv4": 1}),
             process_row(1, {0: [60, 90]}, pii={"email": 1}),
             tokenize_row(0, [10, 20, 500]), tokenize_row(1, [15, 30]),
-            dedup_row(cluster_sizes={"2": 6, "3": 2, "40": 1})]
+            dedup_row("near_dedup", cluster_sizes={"2": 6, "3": 2, "40": 1})]
     return build_profile(job(), rows, TRAINING)
 
 

@@ -61,11 +61,13 @@ def test_no_chord_unlock_task_is_sent(backend, monkeypatch):
     apply(backend, 2)
 
 
-def test_a_task_counted_twice_does_not_send_the_body_twice(backend, caplog):
+def test_a_task_counted_twice_sends_the_body_again_after_the_real_last_one(backend, caplog):
     req = apply(backend, 2)
-    for i in (0, 1, 1):  # task 1 redelivered after its result was stored
+    for i in (1, 1):  # task 1 redelivered after its result was stored: the count reaches 2 of 2 early
         part(backend, req, i)
-    assert len(backend.sent) == 1
+    assert len(backend.sent) == 1  # early: advance() finds task 0 uncommitted and sends nothing
+    part(backend, req, 0)
+    assert len(backend.sent) == 2  # the real last task: advance() now moves the job on
     assert "ran twice" in caplog.text
 
 
