@@ -173,6 +173,20 @@ def test_existing_tokenizer_folder_is_resolved(tmp_path):
     assert cfg.tokenization.tokenizer == str(tmp_path.resolve() / "toks/mine")
 
 
+def test_a_bare_tokenizer_folder_beside_the_config_is_resolved_and_loads_from_elsewhere(tmp_path, tokenizer_path,
+                                                                                      monkeypatch):
+    """`tokenizer: tokdir` (a folder beside the config holding tokenizer.json, as docs/config.md allows) is a
+    path, not a hub name: it is made absolute, so a worker in another directory finds it."""
+    from auralith.steps.tokenize import load_tokenizer
+
+    (tmp_path / "tokdir").mkdir()
+    (tmp_path / "tokdir" / "tokenizer.json").write_text(tokenizer_path.read_text())
+    cfg = load_config(write(tmp_path, MINIMAL.replace("gpt2", "tokdir")))
+    assert cfg.tokenization.tokenizer == str(tmp_path.resolve() / "tokdir")
+    monkeypatch.chdir(tokenizer_path.parent)
+    assert load_tokenizer(cfg.tokenization.tokenizer).get_vocab_size() > 0
+
+
 def test_resolving_twice_changes_nothing(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL))
     assert cfg.resolved() == cfg
