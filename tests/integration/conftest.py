@@ -70,11 +70,23 @@ def celery_worker(redis_base, pg_store):
     from auralith.worker.settings import QUEUES
 
     flush_redis(SESSION_REDIS_DB)
-    configure(f"{redis_base}/{SESSION_REDIS_DB}", pg_store)
+    broker = f"{redis_base}/{SESSION_REDIS_DB}"
+    configure(broker, pg_store)
     migrate.upgrade(pg_store)
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=list(QUEUES),
-                      loglevel="WARNING", shutdown_timeout=30) as worker:
-        yield worker
+    # As on a machine where AURALITH_* point at the cluster: a Client() or CLI command in a test talks to this
+    # worker's broker and store unless told otherwise.
+    saved = {k: os.environ.get(k) for k in ("AURALITH_BROKER_URL", "AURALITH_STORE_URL")}
+    os.environ.update(AURALITH_BROKER_URL=broker, AURALITH_STORE_URL=pg_store)
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=list(QUEUES),
+                          loglevel="WARNING", shutdown_timeout=30) as worker:
+            yield worker
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     flush_redis(SESSION_REDIS_DB)
 
 

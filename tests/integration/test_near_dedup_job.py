@@ -37,8 +37,10 @@ def test_near_duplicates_across_partitions_are_removed_and_reported(client, toke
     assert st.records == st.documents_out + sum(st.removed.values())
     bands = Store(client.store_url).list_partitions(job_id, "minhash")
     assert len(bands) == 14 and all(p.state == PartitionState.COMMITTED for p in bands)
-    dedup = Store(client.store_url).get_partition(job_id, "dedup", 0)
-    assert dedup.counts["removed"] == st.removed and dedup.counts["cluster_sizes"] == {"2": 11, "3": 1}
+    exact = Store(client.store_url).get_partition(job_id, "dedup", 0)
+    near = Store(client.store_url).get_partition(job_id, "near_dedup", 0)
+    assert {**exact.counts["removed"], **near.counts["removed"]} == st.removed
+    assert near.counts["cluster_sizes"] == {"2": 11, "3": 1}
 
     runner = CliRunner()
     out = runner.invoke(main, ["dedup-report", job_id, "--top", "1"])
@@ -94,7 +96,8 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
         s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage == "minhash",
                                           Partition.index >= 10)
                   .values(state=PartitionState.FAILED, counts=None))
-        s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage.in_(["dedup", "tokenize"]))
+        s.execute(update(Partition).where(Partition.job_id == job_id,
+                                          Partition.stage.in_(["dedup", "near_dedup", "tokenize", "finalize"]))
                   .values(state=PartitionState.PENDING, counts=None, task_id=None))
     Store(url).set_job_state(job_id, JobState.FAILED, error="band 10 failed")
 
