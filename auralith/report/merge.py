@@ -86,7 +86,7 @@ def summarize_series(stored: dict | None) -> dict | None:
 
 def summed_counts(rows: list[Partition], key: str) -> dict[str, int] | None:
     """`counts[key]` dicts of the rows that carry one, summed key by key; None when no row carries it."""
-    dicts = [p.counts[key] for p in rows if isinstance(p.counts.get(key), dict)]
+    dicts = [p.counts[key] for p in rows if p.counts and isinstance(p.counts.get(key), dict)]
     if not dicts:
         return None
     total = pd.DataFrame(dicts).fillna(0).sum()
@@ -129,8 +129,8 @@ def build_profile(job: Job, partitions: list[Partition], training: list[dict] | 
     Raises NoProfile when no committed partition carries one.
     """
     process, tokenize = _committed(partitions, "process"), _committed(partitions, "tokenize")
-    proc_profiles = [p.counts["profile"] for p in process if "profile" in p.counts]
-    tok_profiles = [p.counts["profile"] for p in tokenize if "profile" in p.counts]
+    proc_profiles = [p.counts["profile"] for p in process if p.counts and "profile" in p.counts]
+    tok_profiles = [p.counts["profile"] for p in tokenize if p.counts and "profile" in p.counts]
     if not proc_profiles and not tok_profiles:
         why = ("no partition has committed yet" if not process else
                "its partitions carry none (it ran before `auralith report` existed); run the job again")

@@ -55,7 +55,7 @@ class QualityChain:
             self.lines_removed.update(result.lines_removed)
             if result.reason:
                 return text, result.reason
-            if result.text != text:
+            if result.text is not None and result.text != text:
                 text, st = result.text, TextStats(result.text)  # splits of the edited text
         if self.fineweb:
             reason = self.fineweb(st)

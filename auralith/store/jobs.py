@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import uuid
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
 from sqlalchemy.exc import IntegrityError
 
 from auralith.errors import JobNotFound
@@ -73,7 +76,7 @@ class JobRows(SessionOwner):
             q = update(Job).where(Job.id == job_id)
             if only_from:
                 q = q.where(Job.state.in_(only_from))
-            return s.execute(q.values(**values)).rowcount > 0
+            return cast(CursorResult, s.execute(q.values(**values))).rowcount > 0
 
     def add_event(self, job_id: str, message: str, level: str = "info") -> str:
         """Store a job event, credentials masked; returns the stored text. Only the row: the caller hands

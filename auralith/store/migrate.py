@@ -30,7 +30,9 @@ def current_revision(url: str) -> str | None:
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(_config("")).get_current_head()
+    head = ScriptDirectory.from_config(_config("")).get_current_head()
+    assert head is not None, "no migrations shipped"
+    return head
 
 
 def upgrade(url: str) -> bool:

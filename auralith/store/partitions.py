@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
 from sqlalchemy.exc import IntegrityError
 
 from auralith.store.models import Job, JobState, Partition, PartitionState, utcnow
@@ -81,9 +84,9 @@ class PartitionRows(SessionOwner):
                 return Claim(False, "partition not found")
             if part.state == PartitionState.COMMITTED:
                 return Claim(False, "already committed", part.id)
-            if max_in_flight is not None and part.state != PartitionState.STARTED and s.scalar(
+            if max_in_flight is not None and part.state != PartitionState.STARTED and (s.scalar(
                     select(func.count()).select_from(Partition).where(
-                        Partition.job_id == job_id, Partition.state == PartitionState.STARTED)) >= max_in_flight:
+                        Partition.job_id == job_id, Partition.state == PartitionState.STARTED)) or 0) >= max_in_flight:
                 return Claim(False, f"{max_in_flight} partitions in flight", part.id, throttled=True)
             if part.attempts >= MAX_ATTEMPTS:
                 return Claim(False, f"gave up after {part.attempts} attempts that did not finish (did the worker "
@@ -136,10 +139,10 @@ class PartitionRows(SessionOwner):
         claimed = {}
         with self.session() as s:
             for index, task_id in task_ids.items():
-                done = s.execute(update(Partition).where(
+                done = cast(CursorResult, s.execute(update(Partition).where(
                     Partition.job_id == job_id, Partition.stage == stage, Partition.index == index,
                     Partition.state != PartitionState.COMMITTED, Partition.task_id.is_(None))
-                    .values(task_id=task_id)).rowcount
+                    .values(task_id=task_id))).rowcount
                 if done:
                     claimed[index] = task_id
         return claimed
@@ -154,4 +157,4 @@ class PartitionRows(SessionOwner):
             s.execute(update(Partition).where(unfinished & (Partition.state == PartitionState.FAILED))
                       .values(task_id=None))
             values = {**pending, "task_id": None} if clear_task_ids else pending
-            return s.execute(update(Partition).where(unfinished).values(**values)).rowcount
+            return cast(CursorResult, s.execute(update(Partition).where(unfinished).values(**values))).rowcount

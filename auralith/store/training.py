@@ -95,7 +95,7 @@ class TrainingRows(SessionOwner):
                                       lr=m["lr"], tokens_per_s=m["tokens_per_s"], tokens_seen=m["tokens_seen"],
                                       elapsed_s=m["elapsed_s"], time=utcnow()) for m in metrics)
                 row.progress = live
-            return s.scalar(select(Job.state).where(Job.id == job_id)), ours
+            return s.scalar(select(Job.state).where(Job.id == job_id)) or "", ours
 
     def metrics_history(self, job_id: str) -> list[dict]:
         """Every logged step of the job's training, in step order, as dicts (for plots and `--json`)."""

@@ -18,6 +18,8 @@ body, so the real last task still starts it. The body, `advance(job)`, reads the
 
 from __future__ import annotations
 
+from typing import cast
+
 import logging
 
 from celery import states
@@ -27,6 +29,7 @@ from celery.canvas import maybe_signature
 from celery.exceptions import ChordError
 from celery.result import allow_join_result
 from sqlalchemy import delete, insert, update
+from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
 from sqlalchemy.exc import IntegrityError
 
 from auralith.store.db import engine_and_sessionmaker, session_scope
@@ -121,9 +124,9 @@ class CountingDatabaseBackend(DatabaseBackend):
         of one stops the worker from taking any more work."""
         try:
             with session_scope(self.url) as s:
-                first = s.execute(update(ChordCounter).where(ChordCounter.group_id == group_id,
+                first = cast(CursorResult, s.execute(update(ChordCounter).where(ChordCounter.group_id == group_id,
                                                              ChordCounter.failed.is_(False))
-                                  .values(failed=True)).rowcount
+                                  .values(failed=True))).rowcount
             if first:
                 callback = maybe_signature(request.chord, app=self.app)
                 # Celery stores the body's error from the exception being handled, and a revoke has none.

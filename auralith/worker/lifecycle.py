@@ -109,8 +109,12 @@ def _succeed(app: Celery, store: Store, job_id: str, rows: list[Partition]) -> b
     summary = stats.to_dict()
     summary.pop("issues")
     data = any(p.stage == "tokenize" for p in rows)
-    fields = {"output_uri": cfg.output.path, "stats": summary} if data else {}
-    if not store.set_job_state(job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,), **fields):
+    if data:
+        moved = store.set_job_state(job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,),
+                                    output_uri=cfg.output.path, stats=summary)
+    else:  # a job that only trains keeps the output_uri it was given at submit
+        moved = store.set_job_state(job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,))
+    if not moved:
         return False
     parts = []
     if data:

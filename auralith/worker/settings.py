@@ -91,7 +91,7 @@ def result_backend_for(store: str) -> str:
 def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
     """The full Celery configuration Auralith runs with; `celeryconfig.py` may override any key."""
     store = store_url(env)
-    visibility = _env_int(env, "AURALITH_VISIBILITY_TIMEOUT", 6 * 3600)
+    visibility = _env_int(env, "AURALITH_VISIBILITY_TIMEOUT", 6 * 3600) or 6 * 3600
     check_visibility_timeout(visibility, _env_int(env, "AURALITH_TASK_TIME_LIMIT", None))
     return {
         "broker_url": broker_url(env),

@@ -52,8 +52,8 @@ def _on_retry(sender=None, reason=None, **_) -> None:
 def _on_revoked(sender=None, request=None, **_) -> None:
     if _ours(sender):
         TASKS.labels(_short(sender), "revoked").inc()
-        if request is not None:
-            _started.pop(getattr(request, "id", None), None)
+        if request is not None and getattr(request, "id", None):
+            _started.pop(request.id, None)
 
 
 @signals.after_setup_logger.connect
