@@ -16,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from auralith import storage
 from auralith.config import JobConfig
-from auralith.steps.shards import MANIFEST_NAME
 
 if TYPE_CHECKING:
     from auralith.pipeline.unit import UnitContext, UnitResult
@@ -78,7 +76,10 @@ def _per_band(cfg: JobConfig, n: int) -> list[dict]:
 
 
 def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
-    # The manifest finalize writes; `training.world_size` ranks will read it (one rank today).
+    from auralith import storage  # here: the graph itself stays a cheap import
+    from auralith.steps.shards import MANIFEST_NAME
+
+    # The manifest finalize writes: each rank reads it (one rank today).
     return [{"manifest": str(storage.join(cfg.output.path, MANIFEST_NAME))}]
 
 

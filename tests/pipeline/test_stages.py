@@ -1,0 +1,48 @@
+"""The stage graph as data: its order, what a config turns on, and that every stage can run a unit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from auralith.config import parse_config
+from auralith.pipeline.stages import BY_TASK, QUEUES, STAGES, job_stages
+from auralith.worker.settings import TASK_ROUTES
+from tests.corpus import REPO
+
+BASE = {"sources": {"path": "x.jsonl"}, "tokenization": {"tokenizer": "tok.json"}, "output": {"path": "/o"}}
+
+
+def names(config: dict) -> list[str]:
+    return [s.name for s in job_stages(parse_config({**BASE, **config}))]
+
+
+def test_a_plain_job_runs_the_data_stages_in_order():
+    assert names({}) == ["process", "dedup", "tokenize", "finalize"]
+
+
+def test_near_dedup_and_training_add_their_stages_in_place():
+    assert names({"preprocessing": {"near_dedup": {"enabled": True}}, "training": {}}) == [
+        "process", "dedup", "minhash", "near_dedup", "tokenize", "finalize", "train"]
+
+
+def test_units_planned_per_stage():
+    cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 4}},
+                        "training": {}})
+    refs = {s.name: s.refs(cfg, 3) for s in job_stages(cfg) if s.name != "process"}
+    assert refs == {"dedup": [{"partitions": 3}], "minhash": [{"partitions": 3, "band": b} for b in range(4)],
+                    "near_dedup": [{"partitions": 3}], "tokenize": [{"process_index": i} for i in range(3)],
+                    "finalize": [{"partitions": 3}], "train": [{"manifest": "/o/manifest.json"}]}
+
+
+def test_every_stage_names_a_unit_function_a_task_and_a_routed_queue():
+    for stage in STAGES:
+        assert callable(stage.unit_function()), stage.name
+        assert BY_TASK[stage.task] is stage and TASK_ROUTES[stage.task]["queue"] == stage.queue
+    assert QUEUES == ("default", "process", "tokenize", "hpu")
+
+
+def test_the_graph_is_a_cheap_import():
+    code = ("import sys, auralith.pipeline.stages; "
+            "assert not {'numpy', 'celery', 'sqlalchemy', 'tokenizers'} & set(sys.modules), sorted(sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
