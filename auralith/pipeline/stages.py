@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from auralith import storage
 from auralith.config import JobConfig
 from auralith.steps.shards import MANIFEST_NAME
+from auralith.storage import join
 
 if TYPE_CHECKING:
     from auralith.pipeline.unit import UnitContext, UnitResult
@@ -76,7 +76,7 @@ def _per_band(cfg: JobConfig, n: int) -> list[dict]:
 
 def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
     # The manifest finalize writes; `training.world_size` ranks will read it (one rank today).
-    return [{"manifest": str(storage.join(cfg.output.path, MANIFEST_NAME))}]
+    return [{"manifest": str(join(cfg.output.path, MANIFEST_NAME))}]
 
 
 STAGES: tuple[Stage, ...] = (
