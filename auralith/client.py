@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from auralith import storage
 from auralith.config import JobConfig, load_config, parse_config
 from auralith.errors import AuralithError, ConfigError, JobNotFound
 from auralith.observe.metrics import store_snapshot
@@ -22,6 +21,7 @@ from auralith.observe.queues import BrokerQueues, queue_depths
 from auralith.observe.workers import WorkerInfo, list_workers, live_workers, stuck_partitions
 from auralith.pipeline.stats import JobStats, job_stats
 from auralith.steps.shards import manifest_file
+from auralith.storage import Files, is_url
 from auralith.store import Store, new_job_id
 from auralith.store.models import Job, JobState, Partition, PartitionState
 from auralith.worker.app import make_app, priority_of
@@ -219,8 +219,8 @@ class Client:
     def train(self, config: JobConfig | dict | str | Path, shards: str | Path, *, priority: str | None = None) -> str:
         """Train on existing shards (a manifest.json) with the config's `training:` section; returns the job id."""
         cfg = _load(config)
-        manifest = manifest_file(shards if storage.is_url(shards) else Path(shards).resolve())
-        if not storage.exists(manifest):
+        manifest = manifest_file(shards if is_url(shards) else Path(shards).resolve())
+        if not Files(cfg.storage).exists(manifest):  # with the S3 settings its workers will read it with
             raise AuralithError(f"{manifest}: no such manifest (give the manifest.json of a finished job's output)")
         if cfg.training is None:
             raise ConfigError(["training: required to train (see docs/training.md)"])

@@ -25,11 +25,12 @@ from pathlib import Path
 from auralith.steps.dedup import HashRecord, decide_exact_duplicates
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.exact_dedup import decide_dedup
+from auralith.storage import Files
 root, n, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 if mode == "streaming merge":
-    dropped = decide_dedup(WorkPaths(root), n)["removed"]["exact_duplicate"]
+    dropped = decide_dedup(WorkPaths(root, Files()), n)["removed"]["exact_duplicate"]
 else:
     recs = [HashRecord(r["h"], r["id"], p, r["pos"]) for p in range(n)
             for r in map(json.loads, (root / "hashes" / f"{p:05d}.jsonl").read_bytes().splitlines())]

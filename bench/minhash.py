@@ -47,13 +47,14 @@ def bench_signatures(docs: list[str], show: bool = True) -> dict:
     from auralith.pipeline.near_dedup import SignatureWriter
     from auralith.pipeline.paths import WorkPaths
     from auralith.steps.minhash import NearDedupConfig
+    from auralith.storage import Files
 
     mb = sum(len(d.encode()) for d in docs) / 2**20
     cfg = NearDedupConfig(enabled=True, ngram=5, num_bands=14, rows_per_band=8, seed=1)
     dt_cfg = MinhashConfig(n_grams=5, num_buckets=14, hashes_per_bucket=8, seed=1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        paths = WorkPaths(Path(tmp) / "auralith")
+        paths = WorkPaths(Path(tmp) / "auralith", Files())
 
         def auralith(texts: list[str], index: int) -> None:
             writer = SignatureWriter(cfg, paths, index)
@@ -86,9 +87,10 @@ def write_synthetic_partitions(root: Path, n_docs: int, seed: int = 0) -> int:
     """Band-key and (sparse) signature files as `SignatureWriter` writes them; returns partitions."""
     from auralith.pipeline.paths import WorkPaths
     from auralith.steps.minhash import band_keys
+    from auralith.storage import Files
     from auralith.storage.npy import save_npy
 
-    paths = WorkPaths(root)
+    paths, files = WorkPaths(root, Files()), Files()
     rng = np.random.default_rng(seed)
     parts = n_docs // DOCS_PER_PARTITION
     for p in range(parts):
@@ -101,8 +103,8 @@ def write_synthetic_partitions(root: Path, n_docs: int, seed: int = 0) -> int:
         sig[dst] = np.where(changed, rng.integers(0, 2**64 - 1, size=(len(dst), 112), dtype=np.uint64), sig[dst])
         keys = band_keys(sig, 14, 8, 1)
         order = np.argsort(keys, axis=1, kind="stable")
-        save_npy(paths.band_keys(p), np.take_along_axis(keys, order, axis=1))
-        save_npy(paths.band_positions(p), order.astype(np.uint32))
+        save_npy(files, paths.band_keys(p), np.take_along_axis(keys, order, axis=1))
+        save_npy(files, paths.band_positions(p), order.astype(np.uint32))
         path = paths.signatures(p)
         path.parent.mkdir(parents=True, exist_ok=True)
         mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=(n, 112))  # a sparse file
@@ -119,10 +121,11 @@ from pathlib import Path
 from auralith.steps.minhash import NearDedupConfig
 from auralith.pipeline.near_dedup import find_band_edges
 from auralith.pipeline.paths import WorkPaths
+from auralith.storage import Files
 root, parts, entries = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 cfg = NearDedupConfig(enabled=True, bucket_slice_entries=entries)
 t = time.perf_counter()
-counts = find_band_edges(cfg, WorkPaths(root), parts, 0)
+counts = find_band_edges(cfg, WorkPaths(root, Files()), parts, 0)
 counts["seconds"] = time.perf_counter() - t
 # VmHWM, not ru_maxrss: Linux carries the parent's peak over fork+exec into ru_maxrss.
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0]

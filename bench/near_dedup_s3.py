@@ -28,11 +28,10 @@ def write_work(work, cfg) -> None:
     import numpy as np
 
     from auralith.steps.minhash import band_keys
-    from auralith.storage import write_bytes_atomic
     from auralith.storage.npy import save_npy
 
     rng = np.random.default_rng(1)
-    paths = work
+    paths, files = work, work.files
     for p in range(PARTITIONS):
         sig = rng.integers(0, 2**63, size=(DOCS, cfg.num_hashes), dtype=np.uint64)
         copies = rng.choice(DOCS, size=DOCS // 50, replace=False)
@@ -40,10 +39,10 @@ def write_work(work, cfg) -> None:
         sig[copies, :3] += np.uint64(1)  # but not exactly
         keys = band_keys(sig, cfg.num_bands, cfg.rows_per_band, cfg.seed)
         order = np.argsort(keys, axis=1, kind="stable")
-        save_npy(paths.signatures(p), sig)
-        save_npy(paths.band_keys(p), np.take_along_axis(keys, order, axis=1))
-        save_npy(paths.band_positions(p), np.arange(DOCS, dtype=np.uint32)[order])
-        write_bytes_atomic(work.drops(p), b"[]")
+        save_npy(files, paths.signatures(p), sig)
+        save_npy(files, paths.band_keys(p), np.take_along_axis(keys, order, axis=1))
+        save_npy(files, paths.band_positions(p), np.arange(DOCS, dtype=np.uint32)[order])
+        files.write_bytes_atomic(work.drops(p), b"[]")
 
 
 def main() -> None:
@@ -52,10 +51,10 @@ def main() -> None:
 
 
 def _bench() -> None:
-    from auralith import storage
     from auralith.pipeline.near_dedup import find_band_edges
     from auralith.pipeline.paths import WorkPaths
     from auralith.steps.minhash import NearDedupConfig
+    from auralith.storage import Files
     from auralith.storage.s3 import s3_client
 
     fetched: dict[str, int] = {}
@@ -67,17 +66,18 @@ def _bench() -> None:
     def count(parsed, **_):
         fetched[last_key[0]] = fetched.get(last_key[0], 0) + int(parsed.get("ContentLength") or 0)
 
+    # The environment's settings (moto): `Files()` below reaches S3 through this same cached client.
     s3_client().meta.events.register("provide-client-params.s3.GetObject", key_of)
     s3_client().meta.events.register("after-call.s3.GetObject", count)
     cfg = NearDedupConfig(enabled=True, bucket_slice_entries=50_000)
     with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
-        local, remote = WorkPaths(Path(tmp) / "work"), WorkPaths("s3://bench/work")
+        local, remote = WorkPaths(Path(tmp) / "work", Files()), WorkPaths("s3://bench/work", Files())
         write_work(local, cfg)
         write_work(remote, cfg)
         nd = remote
-        whole = {"band rows": sum(storage.size(f(p)) for p in range(PARTITIONS) for f in (nd.band_keys,
-                                                                                          nd.band_positions)),
-                 "signature rows": sum(storage.size(nd.signatures(p)) for p in range(PARTITIONS))}
+        whole = {"band rows": sum(nd.files.size(f(p)) for p in range(PARTITIONS) for f in (nd.band_keys,
+                                                                                            nd.band_positions)),
+                 "signature rows": sum(nd.files.size(nd.signatures(p)) for p in range(PARTITIONS))}
         rows = []
         for name, work in (("local", local), ("s3", remote)):
             fetched.clear()

@@ -150,8 +150,10 @@ def run_plain(config: dict, processes: int) -> Run:
     from auralith.pipeline.plan import plan_partitions
     from auralith.steps.shards import write_manifest
     from auralith.steps.tokenize import check_tokenizer
+    from auralith.storage import Files
 
     _CFG = parse_config(config).resolved()
+    files = Files(_CFG.storage)
     pool = multiprocessing.get_context("fork").Pool(processes) if processes > 1 else None
     mapper = (lambda fn, items: pool.imap_unordered(fn, items, chunksize=1)) if pool else map
     marks = [time.perf_counter()]
@@ -159,8 +161,8 @@ def run_plain(config: dict, processes: int) -> Run:
     # loads it once, at its first tokenize partition, as each worker process does.
     check_tokenizer(_CFG.tokenization)
     plan = plan_partitions(_CFG)
-    remove_stale_shards(_CFG.output.path)
-    claim_output(_CFG.output.path, "plain")
+    remove_stale_shards(files, _CFG.output.path)
+    claim_output(files, _CFG.output.path, "plain")
     marks.append(time.perf_counter())
     list(mapper(_process, [(i, [p.to_dict() for p in pieces]) for i, pieces in enumerate(plan)]))
     marks.append(time.perf_counter())
@@ -168,7 +170,7 @@ def run_plain(config: dict, processes: int) -> Run:
     marks.append(time.perf_counter())
     done = sorted(mapper(_tokenize, range(len(plan))))
     marks.append(time.perf_counter())
-    write_manifest(_CFG.output.path, {"shards": [s for _, _, shards in done for s in shards]})
+    write_manifest(files, _CFG.output.path, {"shards": [s for _, _, shards in done for s in shards]})
     marks.append(time.perf_counter())
     wall = marks[-1] - marks[0]
     rss = sorted({pid: mb for pid, mb in pool.map(_pool_hwm, range(processes * 4), chunksize=1)}.values()) \

@@ -62,7 +62,7 @@ def main() -> None:
 
 
 def _bench() -> None:
-    from auralith import storage
+    from auralith.storage import Files
     from tests.corpus import sentences
 
     tmp = Path(tempfile.mkdtemp(prefix="auralith-bench-"))
@@ -75,7 +75,7 @@ def _bench() -> None:
         i += 1
     data = "".join(lines).encode()
     (tmp / "in.jsonl").write_bytes(data)
-    storage.write_bytes_atomic("s3://bench/in.jsonl", data)
+    Files().write_bytes_atomic("s3://bench/in.jsonl", data)  # the environment's settings: moto
     shard = os.urandom(SHARD_MB * MB)
 
     try:
@@ -87,7 +87,6 @@ def _bench() -> None:
 
 
 def _measure(tmp: Path, data: bytes, shard: bytes) -> list[tuple]:
-    from auralith import storage
     from auralith.config import parse_config
     from auralith.pipeline.paths import WorkPaths
     from auralith.pipeline.plan import plan_partitions
@@ -101,11 +100,12 @@ def _measure(tmp: Path, data: bytes, shard: bytes) -> list[tuple]:
         t0 = time.perf_counter()
         plan = plan_partitions(cfg)
         t1 = time.perf_counter()
-        process_partition(cfg, plan[0], WorkPaths.for_job(cfg, "bench"), 0)
+        paths = WorkPaths.for_job(cfg, "bench")
+        process_partition(cfg, plan[0], paths, 0)
         t2 = time.perf_counter()
-        storage.write_bytes_atomic(out, shard)
+        paths.files.write_bytes_atomic(out, shard)
         t3 = time.perf_counter()
-        storage.read_bytes(out)
+        paths.files.read_bytes(out)
         t4 = time.perf_counter()
         t_plan, t_proc, t_write, t_read = t1 - t0, t2 - t1, t3 - t2, t4 - t3
         rows.append((where, t_plan, t_proc, t_write, t_read, sum(p.size for p in plan[0]), len(plan)))

@@ -45,7 +45,7 @@ texts = [normalize_whitespace(t) for t in real_text_documents(mb, seed=3)]
 cfg = parse_config({"sources": [{"path": "unused.jsonl"}], "work_dir": str(tmp / "work"),
                     "tokenization": {"tokenizer": tokenizer}, "output": {"path": str(tmp / "out")}}).resolved()
 paths = WorkPaths.for_job(cfg, "bench")
-with jsonl_zst_writer(paths.clean(0)) as w:
+with jsonl_zst_writer(paths.files, paths.clean(0)) as w:
     for i, t in enumerate(texts):
         w.write({"id": f"d{i}", "text": t, "file": "corpus.jsonl", "line": i + 1})
 tok = load_tokenizer(tokenizer)

@@ -40,12 +40,13 @@ PLAIN = r"""
 import json, sys, time
 import torch
 from auralith.config.training import TrainingConfig
+from auralith.storage import Files
 from auralith.train.data import BatchSampler, TokenStream
 from auralith.train.model import GPT, make_optimizer
 from auralith.train.schedule import lr_at
 
 def loop(cfg):
-    stream = TokenStream(sys.argv[1])
+    stream = TokenStream(Files(), sys.argv[1])
     torch.manual_seed(cfg.seed)
     model = GPT.from_config(cfg, stream.vocab_size)
     opt = make_optimizer(model, cfg)
@@ -80,6 +81,7 @@ def make_shards(out: Path) -> Path:
     from tokenizers import Tokenizer
 
     from auralith.steps.shards import ShardWriter, write_manifest
+    from auralith.storage import Files
 
     tok = Tokenizer.from_file(str(REPO / "examples" / "tokenizer.json"))
     texts = []
@@ -88,13 +90,13 @@ def make_shards(out: Path) -> Path:
         with opener(path, "rt", encoding="utf-8") as fh:
             texts += [json.loads(line)["text"] for line in fh if line.strip()]
     eos = tok.get_vocab_size() - 1
-    writer = ShardWriter(out, "part-00000", dtype="uint16", max_shard_bytes=256_000)
+    writer = ShardWriter(Files(), out, "part-00000", dtype="uint16", max_shard_bytes=256_000)
     for enc in tok.encode_batch(texts):
         writer.add(np.array([*enc.ids, eos], dtype=np.uint16))
     shards = writer.close()
-    return write_manifest(out, {"format": "auralith-manifest/1", "shards": [s.to_dict() for s in shards],
-                                "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
-                                "tokens": sum(s.n_tokens for s in shards)})
+    return write_manifest(Files(), out, {"format": "auralith-manifest/1", "shards": [s.to_dict() for s in shards],
+                                         "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
+                                         "tokens": sum(s.n_tokens for s in shards)})
 
 
 def write_config(path: Path, work: Path, training: dict) -> Path:

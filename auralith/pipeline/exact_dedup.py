@@ -10,21 +10,20 @@ from array import array
 from collections.abc import Iterator
 from operator import attrgetter
 
-from auralith import storage
 from auralith.errors import InputError
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.steps.dedup import HashRecord, exact_duplicates_sorted
-from auralith.storage import write_bytes_atomic
 
 
 def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
     """Merge every partition's hash-sorted file, keep one document per hash, write a drop list per
     partition. Memory holds one open reader per partition and the drop lists, not the corpus's hashes."""
     _allow_open_files(n_partitions + 64)
+    files = paths.files
 
     def stream(p: int) -> Iterator[HashRecord]:
-        with storage.open_read(paths.hashes(p), buffer_size=1 << 16) as fh:
+        with files.open_read(paths.hashes(p), buffer_size=1 << 16) as fh:
             for line in fh:
                 rec = json.loads(line)
                 yield HashRecord(rec["h"], rec["id"], p, rec["pos"])
@@ -34,7 +33,7 @@ def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
     for rec in exact_duplicates_sorted(merged):
         drops[rec.partition].append(rec.position)
     for p, positions in enumerate(drops):
-        write_bytes_atomic(paths.drops(p), json.dumps(sorted(positions)).encode())
+        files.write_bytes_atomic(paths.drops(p), json.dumps(sorted(positions)).encode())
     return {"removed": {"exact_duplicate": sum(len(v) for v in drops)},
             "per_partition": {str(p): len(v) for p, v in enumerate(drops) if v}}
 
@@ -54,8 +53,8 @@ def read_drops(paths: WorkPaths, index: int, required: bool = True) -> set[int]:
     filesystem): failing beats writing shards that silently keep the duplicates.
     """
     path = paths.drops(index)
-    if storage.exists(path):
-        return set(json.loads(storage.read_bytes(path)))
+    if paths.files.exists(path):
+        return set(json.loads(paths.files.read_bytes(path)))
     if required:
         raise InputError("dedup drop list missing: do all workers share the work_dir?", file=str(path))
     return set()

@@ -49,9 +49,9 @@ def build_manifest(cfg: JobConfig, job_id: str, config_hash: str, partitions: li
 def finalize_unit(unit: UnitContext) -> UnitResult:
     """The finalize stage's one unit: write the manifest last."""
     cfg = unit.cfg
-    check_output_owner(cfg.output.path, unit.job_id)
+    check_output_owner(unit.files, cfg.output.path, unit.job_id)
     job = unit.store.get_job(unit.job_id)
     manifest = build_manifest(cfg, unit.job_id, job.config_hash, unit.rows())
-    path: str | Path = write_manifest(cfg.output.path, manifest)
+    path: str | Path = write_manifest(unit.files, cfg.output.path, manifest)
     counts = {"documents": manifest["documents"], "tokens": manifest["tokens"], "shards": len(manifest["shards"])}
     return counts, {"manifest": str(path)}

@@ -10,9 +10,9 @@ Exact dedup is decided first; its losers are left out of the graph, so a documen
 key space at a time (each band file is sorted, so a slice is a contiguous range): its memory is bounded
 by `bucket_slice_entries`, not by the corpus.
 
-Every file goes through `auralith.storage`, so the work dir may be local or `s3://`: local band and
-signature files are memory-mapped as before; on S3 only the band row or the signature rows a task needs
-are fetched (see auralith/storage/npy.py for why).
+Every file goes through the job's `Files` (`WorkPaths.files`), so the work dir may be local or `s3://`: local
+band and signature files are memory-mapped as before; on S3 only the band row or the signature rows a task
+needs are fetched (see auralith/storage/npy.py for why).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from collections import Counter
 
 import numpy as np
 
-from auralith import storage
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn, Throttle
 from auralith.pipeline.unit import UnitContext, UnitResult
@@ -37,7 +36,6 @@ from auralith.steps.minhash import (
     estimated_jaccard,
     node_id,
 )
-from auralith.storage import write_bytes_atomic
 from auralith.storage.npy import load_npy, read_header, read_rows, row_file, save_npy
 
 
@@ -76,10 +74,11 @@ class SignatureWriter:
         has_words = np.flatnonzero(sig[:, 0] != EMPTY).astype(np.uint32)
         keys = band_keys(sig[has_words], cfg.num_bands, cfg.rows_per_band, cfg.seed)
         order = np.argsort(keys, axis=1, kind="stable")
-        save_npy(self.paths.signatures(self.index), sig)
-        save_npy(self.paths.band_keys(self.index), np.take_along_axis(keys, order, axis=1))
-        save_npy(self.paths.band_positions(self.index), has_words[order])
-        write_bytes_atomic(self.paths.ids(self.index), json.dumps(self.ids).encode())
+        paths, files = self.paths, self.paths.files
+        save_npy(files, paths.signatures(self.index), sig)
+        save_npy(files, paths.band_keys(self.index), np.take_along_axis(keys, order, axis=1))
+        save_npy(files, paths.band_positions(self.index), has_words[order])
+        files.write_bytes_atomic(paths.ids(self.index), json.dumps(self.ids).encode())
         return {"signatures": len(sig), "without_words": len(sig) - len(has_words)}
 
 
@@ -88,8 +87,8 @@ def _exact_losers(work: WorkPaths, n_partitions: int) -> np.ndarray:
     parts = []
     for p in range(n_partitions):
         path = work.drops(p)
-        if storage.exists(path):
-            positions = json.loads(storage.read_bytes(path))
+        if work.files.exists(path):
+            positions = json.loads(work.files.read_bytes(path))
             parts.append(node_id(np.full(len(positions), p, dtype=np.uint64), np.asarray(positions, dtype=np.uint64)))
     return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
 
@@ -105,8 +104,9 @@ def find_band_edges(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, b
 
     Returns counts (candidates = pairs sharing a bucket, edges = those kept after verification).
     """
+    files = paths.files
     losers = _exact_losers(paths, n_partitions)
-    total = sum(read_header(paths.band_keys(p)).shape[1] for p in range(n_partitions))
+    total = sum(read_header(files, paths.band_keys(p)).shape[1] for p in range(n_partitions))
     n_slices = max(1, -(-total // cfg.bucket_slice_entries))
     report = Throttle(progress)
     candidates = 0
@@ -114,7 +114,7 @@ def find_band_edges(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, b
     # On S3, each partition's band row is fetched once into this task's own temp folder (removed at the
     # end) and memory-mapped from there; local files are mapped in place and the folder stays empty.
     with tempfile.TemporaryDirectory(prefix="auralith-band-") as tmp:
-        rows = [(row_file(paths.band_keys(p), band, tmp), row_file(paths.band_positions(p), band, tmp))
+        rows = [(row_file(files, paths.band_keys(p), band, tmp), row_file(files, paths.band_positions(p), band, tmp))
                 for p in range(n_partitions)]
         for s, (lo, hi) in enumerate(_slice_bounds(n_slices)):
             keys, nodes = [], []
@@ -138,7 +138,7 @@ def find_band_edges(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, b
             found.append(edges)
             report({"slices": s + 1, "of": n_slices, "candidates": candidates})
     edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
-    save_npy(paths.edges(band), edges)
+    save_npy(files, paths.edges(band), edges)
     return {"band": band, "keys": total, "slices": n_slices, "candidates": candidates, "edges": len(edges)}
 
 
@@ -151,7 +151,7 @@ def verify_edges(paths: WorkPaths, edges: np.ndarray) -> np.ndarray:
     for p in np.unique(parts):
         mask = parts == p
         rows = (uniq[mask] & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        got = read_rows(paths.signatures(int(p)), rows)  # ascending: `uniq` is sorted
+        got = read_rows(paths.files, paths.signatures(int(p)), rows)  # ascending: `uniq` is sorted
         if sigs is None:
             sigs = np.empty((len(uniq), got.shape[1]), dtype=np.uint64)
         sigs[mask] = got
@@ -168,7 +168,7 @@ def _keeper_order(paths: WorkPaths, clusters: list[np.ndarray]) -> list[list[tup
         for node in nodes.tolist():
             by_part.setdefault(node >> 32, []).append((c, node))
     for p in sorted(by_part):
-        ids = json.loads(storage.read_bytes(paths.ids(p)))
+        ids = json.loads(paths.files.read_bytes(paths.ids(p)))
         for c, node in by_part[p]:
             members[c].append((ids[node & 0xFFFFFFFF], node))
     for m in members:
@@ -179,7 +179,8 @@ def _keeper_order(paths: WorkPaths, clusters: list[np.ndarray]) -> list[list[tup
 def join_clusters(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int) -> dict:
     """The chord body: union-find over every band's edges, keep the smallest id of each cluster, write
     per-partition near drop lists and the biggest clusters. Returns the dedup row's counts."""
-    parts = [load_npy(paths.edges(b)) for b in range(cfg.num_bands)]
+    files = paths.files
+    parts = [load_npy(files, paths.edges(b)) for b in range(cfg.num_bands)]
     edges = np.unique(np.concatenate(parts), axis=0) if parts else np.empty((0, 2), dtype=np.uint64)
     members = _keeper_order(paths, connected_components(edges))
     drops: list[list[int]] = [[] for _ in range(n_partitions)]
@@ -187,12 +188,12 @@ def join_clusters(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int) -> 
         for _, node in cluster[1:]:
             drops[node >> 32].append(node & 0xFFFFFFFF)
     for p, positions in enumerate(drops):
-        write_bytes_atomic(paths.near_drops(p), json.dumps(sorted(positions)).encode())
+        files.write_bytes_atomic(paths.near_drops(p), json.dumps(sorted(positions)).encode())
     sizes = Counter(len(m) for m in members)
     biggest = sorted(members, key=lambda m: (-len(m), m[0][0]))[:cfg.top_clusters]
     report = [{"size": len(m), "kept": m[0][0], "removed_examples": [i for i, _ in m[1:6]],
                "kept_at": _where(m[0][1])} for m in biggest]
-    write_bytes_atomic(paths.clusters, json.dumps({"clusters": report}, indent=1).encode())
+    files.write_bytes_atomic(paths.clusters, json.dumps({"clusters": report}, indent=1).encode())
     near = sum(len(d) for d in drops)
     return {
         "removed": {"near_duplicate": near},
@@ -213,9 +214,9 @@ def read_near_drops(work: WorkPaths, index: int) -> set[int]:
     from auralith.errors import InputError
 
     path = work.near_drops(index)
-    if not storage.exists(path):
+    if not work.files.exists(path):
         raise InputError("near-dedup drop list missing: do all workers share the work_dir?", file=str(path))
-    return set(json.loads(storage.read_bytes(path)))
+    return set(json.loads(work.files.read_bytes(path)))
 
 
 def band_unit(unit: UnitContext) -> UnitResult:

@@ -1,67 +1,69 @@
-"""Where a job keeps its files under its work dir: one class for every stage."""
+"""Where a job keeps its files under its work dir, and the job's `Files` that reach them: one class for every
+stage."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from auralith import storage
 from auralith.config import JobConfig
+from auralith.storage import Files, join
 
 
 @dataclass(frozen=True)
 class WorkPaths:
-    """Where one job keeps its intermediate files: `{work_dir}/{job_id}/...` (Paths, or s3:// strings).
+    """Where one job keeps its intermediate files: `{work_dir}/{job_id}/...` (Paths, or s3:// strings), and
+    `files`, the job's storage that reads and writes them (and its inputs and outputs).
 
     Near dedup's files live under `minhash/`; every stage finds its inputs and outputs here."""
 
     root: Path | str
+    files: Files
 
     @classmethod
     def for_job(cls, cfg: JobConfig, job_id: str) -> WorkPaths:
-        return cls(storage.join(cfg.work_dir, job_id))
+        """The job's paths, with a `Files` bound to its config's `storage` settings."""
+        return cls(join(cfg.work_dir, job_id), Files(cfg.storage))
 
     def clean(self, i: int) -> Path | str:
-        return storage.join(self.root, "clean", f"{i:05d}.jsonl.zst")
+        return join(self.root, "clean", f"{i:05d}.jsonl.zst")
 
     def hashes(self, i: int) -> Path | str:
         # Plain JSON lines: hex hashes barely compress, and the dedup merge keeps one reader per partition
         # open, which costs a small read buffer instead of a zstd window each.
-        return storage.join(self.root, "hashes", f"{i:05d}.jsonl")
+        return join(self.root, "hashes", f"{i:05d}.jsonl")
 
     def issues(self, i: int) -> Path | str:
-        return storage.join(self.root, "issues", f"{i:05d}.jsonl.zst")
+        return join(self.root, "issues", f"{i:05d}.jsonl.zst")
 
     def removed(self, i: int) -> Path | str:
-        return storage.join(self.root, "removed", f"{i:05d}.jsonl.zst")
+        return join(self.root, "removed", f"{i:05d}.jsonl.zst")
 
     def drops(self, i: int) -> Path | str:
-        return storage.join(self.root, "dedup", f"{i:05d}.json")
-
-
+        return join(self.root, "dedup", f"{i:05d}.json")
 
     @property
     def minhash(self) -> Path | str:
-        return storage.join(self.root, "minhash")
+        return join(self.root, "minhash")
 
     def signatures(self, i: int) -> Path | str:
-        return storage.join(self.minhash, "sig", f"{i:05d}.npy")
+        return join(self.minhash, "sig", f"{i:05d}.npy")
 
     def band_keys(self, i: int) -> Path | str:
-        return storage.join(self.minhash, "bands", f"{i:05d}.keys.npy")
+        return join(self.minhash, "bands", f"{i:05d}.keys.npy")
 
     def band_positions(self, i: int) -> Path | str:
-        return storage.join(self.minhash, "bands", f"{i:05d}.pos.npy")
+        return join(self.minhash, "bands", f"{i:05d}.pos.npy")
 
     def ids(self, i: int) -> Path | str:
-        return storage.join(self.minhash, "ids", f"{i:05d}.json")
+        return join(self.minhash, "ids", f"{i:05d}.json")
 
     def edges(self, band: int) -> Path | str:
-        return storage.join(self.minhash, "edges", f"{band:03d}.npy")
+        return join(self.minhash, "edges", f"{band:03d}.npy")
 
     def near_drops(self, i: int) -> Path | str:
-        return storage.join(self.root, "dedup", f"{i:05d}.near.json")
+        return join(self.root, "dedup", f"{i:05d}.near.json")
 
     @property
     def clusters(self) -> Path | str:
-        return storage.join(self.minhash, "clusters.json")
+        return join(self.minhash, "clusters.json")

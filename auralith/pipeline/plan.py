@@ -11,7 +11,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from auralith import storage
 from auralith.config import JobConfig
 from auralith.errors import ConfigError, InputError
 from auralith.pipeline.output import claim_output, remove_stale_shards
@@ -19,6 +18,7 @@ from auralith.pipeline.stages import job_stages
 from auralith.sources.columnar import hf_dataset_files, is_hf_dataset, parquet_pieces
 from auralith.sources.documents import Compression, FilePiece, Format
 from auralith.sources.roots import allowed_roots, path_problem
+from auralith.storage import Files, is_url
 from auralith.store import Store
 from auralith.store.models import JobState
 
@@ -57,10 +57,11 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
     two patterns or two sources) is read once, under the first. Raises ConfigError listing every pattern
     that matches no file, a matched path that cannot be read (a symlink loop, a dangling link), or one
     outside the allowed roots (see `auralith.sources.roots`). A HuggingFace dataset folder (format
-    hf_dataset, or auto and the folder holds state.json or dataset_dict.json) lists its Arrow files.
+    hf_dataset, or auto and the folder holds state.json or dataset_dict.json) lists its Arrow files. URLs are
+    listed with the job's storage settings (`cfg.storage`).
     """
-    storage.use_storage_config(cfg.storage)
-    files: list[tuple[int, str, int]] = []
+    files = Files(cfg.storage)
+    inputs: list[tuple[int, str, int]] = []
     seen: set[str] = set()
     problems: list[str] = []
     roots = allowed_roots()
@@ -71,11 +72,11 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
                 continue
             bad: list[str] = []
             if src.format == "hf_dataset" or (src.format == "auto" and not _has_glob(pattern)
-                                              and is_hf_dataset(pattern)):
-                found = [(p if storage.is_url(p) else os.path.abspath(p), storage.size(p))
-                         for p in hf_dataset_files(pattern)]
-            elif storage.is_url(pattern):
-                found = storage.list_files(pattern)
+                                              and is_hf_dataset(files, pattern)):
+                found = [(p if is_url(p) else os.path.abspath(p), files.size(p))
+                         for p in hf_dataset_files(files, pattern)]
+            elif is_url(pattern):
+                found = files.list_files(pattern)
             else:
                 matches = _glob(pattern)
                 bad = [f"sources[{i}].path: {p}" for m in matches if (p := _unusable(m, roots))]
@@ -85,13 +86,13 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
             if not found and not bad:
                 problems.append(f"sources[{i}].path: no files match {pattern!r}")
             for path, size in found:
-                key = path if storage.is_url(path) else os.path.realpath(path)
+                key = path if is_url(path) else os.path.realpath(path)
                 if key not in seen:
                     seen.add(key)
-                    files.append((i, path, size))
+                    inputs.append((i, path, size))
     if problems:
         raise ConfigError(problems)
-    return files
+    return inputs
 
 
 def _has_glob(pattern: str) -> bool:
@@ -132,16 +133,18 @@ def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
     target size, so a partition can overshoot by up to one line (split files) or one whole file
     (compressed and .txt files are never split). Only uncompressed JSONL is split, at line starts, and
     Parquet between row groups. With `taper_partitions` (the default) the last 2 x `partition_size_mb` of
-    input is cut into quarter-size partitions (`partition_targets`).
+    input is cut into quarter-size partitions (`partition_targets`). Files are read with the job's storage
+    settings (`cfg.storage`).
     """
-    files = list_source_files(cfg)
-    target_at = partition_targets(cfg, sum(size for _, _, size in files))
+    files = Files(cfg.storage)
+    inputs = list_source_files(cfg)
+    target_at = partition_targets(cfg, sum(size for _, _, size in inputs))
     partitions: list[list[FilePiece]] = []
     current: list[FilePiece] = []
     used = 0  # bytes in `current`
     done = 0  # bytes in `partitions`: where `current` starts in the whole input
     target = target_at(0)
-    for source, path, size in files:
+    for source, path, size in inputs:
         fmt, compression = detect_format(path, cfg.sources[source].format)
         # A split file's later pieces each start a partition: their size is the target at that offset.
         base = done + used
@@ -150,9 +153,9 @@ def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
             return target_at(base + in_file)
 
         if fmt == "jsonl" and compression == "none" and size > target - used:
-            pieces = split_jsonl(path, source, first=target - used, every=every)
+            pieces = split_jsonl(files, path, source, first=target - used, every=every)
         elif fmt == "parquet":
-            pieces = parquet_pieces(path, source, first=target - used, every=every)
+            pieces = parquet_pieces(files, path, source, first=target - used, every=every)
         else:
             pieces = [FilePiece(path=path, source=source, format=fmt, compression=compression, size=size)]
         for piece in pieces:
@@ -183,7 +186,8 @@ def partition_targets(cfg: JobConfig, total: int) -> Callable[[int], int]:
     return lambda offset: target if offset < tail_from else tail_target
 
 
-def split_jsonl(path: str, source: int, first: int, every: int | Callable[[int], int]) -> list[FilePiece]:
+def split_jsonl(files: Files, path: str, source: int, first: int,
+                every: int | Callable[[int], int]) -> list[FilePiece]:
     """Cut an uncompressed JSONL file into pieces of about `first`, then `every`, bytes (or `every(offset)`
     bytes for the piece that starts at that offset in the file).
 
@@ -196,7 +200,7 @@ def split_jsonl(path: str, source: int, first: int, every: int | Callable[[int],
     want = start + max(1, first)  # the piece ends at the first line start at or after this offset
     newlines = 0  # in the file before `chunk_pos + counted`
     chunk_pos = 0  # file offset of the current chunk
-    with storage.open_read(path) as fh:
+    with files.open_read(path) as fh:
         while chunk := fh.read(_SCAN_CHUNK):
             counted = 0  # chunk bytes whose newlines are in `newlines`
             while True:
@@ -229,8 +233,9 @@ def plan_job(store: Store, job_id: str, cfg: JobConfig) -> str:
             # Shard names repeat from job to job: two jobs writing one folder would mix their shards.
             raise ConfigError([f"output.path: {cfg.output.path} is being written by running job {other.id}"])
     partitions = plan_partitions(cfg)
-    remove_stale_shards(cfg.output.path)
-    claim_output(cfg.output.path, job_id)
+    files = Files(cfg.storage)
+    remove_stale_shards(files, cfg.output.path)
+    claim_output(files, cfg.output.path, job_id)
     rows: dict[str, list[tuple[dict, int]]] = {}
     for stage in job_stages(cfg):
         if stage.name == "process":

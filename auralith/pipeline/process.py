@@ -6,7 +6,6 @@ import json
 from collections import Counter
 from contextlib import ExitStack
 
-from auralith import storage
 from auralith.config import JobConfig
 from auralith.errors import InputError
 from auralith.pipeline.paths import WorkPaths
@@ -19,7 +18,6 @@ from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.profile import PartitionProfile
 from auralith.steps.quality import QualityChain
-from auralith.storage import atomic_write
 
 MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all of them go to a side file
 
@@ -31,9 +29,9 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     Every record read ends up exactly once: kept, or under `removed[reason]`. Records that are not
     documents at all (bad JSON, invalid UTF-8, ...) are removed as `input_error.{reason}` and listed.
     Outputs are streamed to their files; only the hash list (~100 B a kept document) is held, to be
-    sorted before it is written.
+    sorted before it is written. Inputs and outputs go through `paths.files`, the job's storage.
     """
-    storage.use_storage_config(cfg.storage)
+    files = paths.files
     pre = cfg.preprocessing
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
@@ -48,13 +46,13 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     signatures = near_dedup_writer(cfg, paths, index)
     profile = PartitionProfile()  # lengths per source before/after filters, for `auralith report`
 
-    with ExitStack() as files:
-        kept = files.enter_context(jsonl_zst_writer(paths.clean(index)))
-        issues = files.enter_context(jsonl_zst_writer(paths.issues(index)))
-        aside = files.enter_context(jsonl_zst_writer(paths.removed(index))) if pre.keep_removed else None
+    with ExitStack() as outputs:
+        kept = outputs.enter_context(jsonl_zst_writer(files, paths.clean(index)))
+        issues = outputs.enter_context(jsonl_zst_writer(files, paths.issues(index)))
+        aside = outputs.enter_context(jsonl_zst_writer(files, paths.removed(index))) if pre.keep_removed else None
         for piece in pieces:
             src = cfg.sources[piece.source]
-            reader = PieceReader(piece, src.text_field, src.id_field)
+            reader = PieceReader(files, piece, src.text_field, src.id_field)
             for item in reader:
                 report({"documents": records, "bytes": bytes_done + reader.bytes_read})
                 if isinstance(item, InputIssue):
@@ -95,7 +93,7 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
     if pre.exact_dedup:
         # Sorted by hash, so the dedup step merges all partitions' files in one streaming pass.
         hashes.sort()
-        with atomic_write(paths.hashes(index)) as fh:
+        with files.atomic_write(paths.hashes(index)) as fh:
             fh.writelines(json.dumps({"h": h, "id": i, "pos": pos}).encode() + b"\n" for h, i, pos in hashes)
     return {
         **({"minhash": signatures.close()} if signatures else {}),

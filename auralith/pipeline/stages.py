@@ -76,11 +76,11 @@ def _per_band(cfg: JobConfig, n: int) -> list[dict]:
 
 
 def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
-    from auralith import storage  # here: the graph itself stays a cheap import
+    from auralith.storage import join  # here: the graph itself stays a cheap import
     from auralith.steps.shards import MANIFEST_NAME
 
     # The manifest finalize writes: each rank reads it (one rank today).
-    return [{"manifest": str(storage.join(cfg.output.path, MANIFEST_NAME))}]
+    return [{"manifest": str(join(cfg.output.path, MANIFEST_NAME))}]
 
 
 STAGES: tuple[Stage, ...] = (

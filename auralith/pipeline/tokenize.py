@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from auralith import storage
 from auralith.config import JobConfig
 from auralith.pipeline.exact_dedup import read_drops
 from auralith.pipeline.near_dedup import read_near_drops
@@ -24,16 +23,16 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
     `drop_positions` are exact duplicates, `near_positions` near duplicates (disjoint: see near_dedup).
 
     Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
-    files with the same bytes. Returns (counts, shard infos).
+    files with the same bytes. Reads and writes go through `paths.files`, the job's storage. Returns (counts,
+    shard infos).
     """
-    storage.use_storage_config(cfg.storage)
     tcfg, ocfg = cfg.tokenization, cfg.output
     tok = load_tokenizer(tcfg.tokenizer)
     eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None
     dtype = token_dtype(tok.get_vocab_size(with_added_tokens=True), tcfg.dtype)
     encoder = DocumentTokenizer(tok, append_eos=tcfg.append_eos, eos_id=eos_id,
                                 max_length=tcfg.max_length, batch_size=tcfg.batch_size, dtype=dtype)
-    writer = ShardWriter(ocfg.path, f"part-{index:05d}", dtype=dtype,
+    writer = ShardWriter(paths.files, ocfg.path, f"part-{index:05d}", dtype=dtype,
                          max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
                          compression=ocfg.compression, zstd_level=ocfg.zstd_level)
     report = Throttle(progress)
@@ -53,7 +52,7 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
         batch.clear()
         report({"documents": docs_in, "tokens": tokens})
 
-    for pos, rec in enumerate(iter_jsonl_zst(paths.clean(index))):
+    for pos, rec in enumerate(iter_jsonl_zst(paths.files, paths.clean(index))):
         docs_in += 1
         if pos in drop_positions:
             continue
@@ -76,7 +75,7 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
 def tokenize_unit(unit: UnitContext) -> UnitResult:
     """The tokenize stage's unit: one partition's kept documents, less both kinds of duplicates."""
     cfg, paths = unit.cfg, unit.paths
-    check_output_owner(cfg.output.path, unit.job_id)
+    check_output_owner(unit.files, cfg.output.path, unit.job_id)
     drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup)
     near = read_near_drops(paths, unit.index) if cfg.preprocessing.near_dedup.enabled else set()
     counts, shards = tokenize_partition(cfg, paths, unit.index, drops, unit.progress, near_positions=near)

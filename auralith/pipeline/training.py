@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from auralith import storage
 from auralith.config import JobConfig
 from auralith.errors import ConfigError
 from auralith.pipeline.unit import UnitContext, UnitResult, UnitStopped
+from auralith.storage import is_url, join
 from auralith.store import Store
 from auralith.store.models import JobState
 
@@ -27,9 +27,9 @@ def checkpoint_root(cfg: JobConfig, job_id: str) -> str | Path:
     assert cfg.training is not None
     base = cfg.training.checkpoint_dir
     if base is None:
-        return storage.join(cfg.work_dir, job_id, "ckpt")
-    if storage.is_url(base):
-        return storage.join(base, job_id)
+        return join(cfg.work_dir, job_id, "ckpt")
+    if is_url(base):
+        return join(base, job_id)
     path = Path(base).expanduser()
     path = path if path.is_absolute() else Path(cfg.base_dir or ".") / path
     return path / job_id
@@ -119,7 +119,7 @@ def train_unit(unit: UnitContext) -> UnitResult:
                        on_event=unit.event)
     latest = store.latest_checkpoint(job_id)
     store.prepare_resume(job_id, latest.step if latest else 0)
-    result = train(training, unit.ref["manifest"], checkpoint_root(unit.cfg, job_id),
+    result = train(training, unit.ref["manifest"], checkpoint_root(unit.cfg, job_id), files=unit.files,
                    resume_from=latest.uri if latest else None, hooks=hooks)
     hooks.flush()
     if result.stopped:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from auralith.config import JobConfig
 from auralith.errors import AuralithError
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn
+from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.models import Partition
 
@@ -40,9 +42,14 @@ class UnitContext:
     # A job event (message, kind) for `auralith logs` and the job's sinks.
     event: Callable[[str, str | None], None] = field(default=lambda message, kind: None)
 
-    @property
+    @cached_property
     def paths(self) -> WorkPaths:
         return WorkPaths.for_job(self.cfg, self.job_id)
+
+    @property
+    def files(self) -> Files:
+        """The job's storage, bound to its config's `storage` settings: every byte the unit reads or writes."""
+        return self.paths.files
 
     def rows(self, stage: str | None = None) -> list[Partition]:
         return self.store.list_partitions(self.job_id, stage)

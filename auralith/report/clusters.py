@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from auralith import storage
 from auralith.config import JobConfig
 from auralith.errors import AuralithError
 from auralith.pipeline.paths import WorkPaths
@@ -25,10 +24,10 @@ def dedup_report(job_id: str, config: dict, partitions: list[Partition], top: in
     if row is None or row.state != PartitionState.COMMITTED:
         raise AuralithError(f"job {job_id} has not finished near dedup yet (near_dedup stage: "
                             f"{row.state if row else 'not planned'})")
-    storage.use_storage_config(cfg.storage)  # the job's S3 endpoint and settings, when its work_dir is s3://
-    path = WorkPaths.for_job(cfg, job_id).clusters
+    paths = WorkPaths.for_job(cfg, job_id)  # its `files` reach an s3:// work_dir with the job's own settings
+    path = paths.clusters
     try:
-        clusters = json.loads(storage.read_bytes(path))["clusters"]
+        clusters = json.loads(paths.files.read_bytes(path))["clusters"]
     except FileNotFoundError:  # an S3 ObjectNotFound is one too
         raise AuralithError(f"cluster list missing: {path} (is the job's work_dir on this machine?)") from None
     c = row.counts or {}

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auralith import storage
 from auralith.errors import InputError
 from auralith.sources.documents import Document, FilePiece, InputIssue
+from auralith.storage import Files, join
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,7 +34,8 @@ def _arrow_errors() -> tuple[type[Exception], ...]:
     return (pa.ArrowException, ValueError)  # corrupt or truncated files; ArrowIOError is an OSError too
 
 
-def parquet_pieces(path: str, source: int, first: int, every: int | Callable[[int], int]) -> list[FilePiece]:
+def parquet_pieces(files: Files, path: str, source: int, first: int,
+                   every: int | Callable[[int], int]) -> list[FilePiece]:
     """Cut a Parquet file into runs of whole row groups of about `first`, then `every`, compressed bytes (or
     `every(n)` for the run that starts after n bytes of earlier runs)."""
     import pyarrow.parquet as pq
@@ -41,7 +43,7 @@ def parquet_pieces(path: str, source: int, first: int, every: int | Callable[[in
     size_at = every if callable(every) else (lambda offset: every)
 
     try:
-        with storage.open_random(path) as fh:
+        with files.open_random(path) as fh:
             meta = pq.ParquetFile(fh).metadata
     except _arrow_errors() as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=path) from None
@@ -63,36 +65,36 @@ def parquet_pieces(path: str, source: int, first: int, every: int | Callable[[in
     return pieces
 
 
-def is_hf_dataset(path: str) -> bool:
+def is_hf_dataset(files: Files, path: str) -> bool:
     """True when `path` is a folder written by `save_to_disk` (a Dataset or a DatasetDict)."""
-    return any(storage.exists(storage.join(path, name)) for name in ("state.json", "dataset_dict.json"))
+    return any(files.exists(join(path, name)) for name in ("state.json", "dataset_dict.json"))
 
 
-def hf_dataset_files(path: str) -> list[str]:
+def hf_dataset_files(files: Files, path: str) -> list[str]:
     """The Arrow files of a saved dataset, in row order; a DatasetDict gives its splits in its own order."""
-    dict_file = storage.join(path, "dataset_dict.json")
-    if storage.exists(dict_file):
-        splits = _read_json(dict_file).get("splits", [])
-        return [f for split in splits for f in hf_dataset_files(str(storage.join(path, split)))]
-    state_file = storage.join(path, "state.json")
-    if not storage.exists(state_file):
+    dict_file = join(path, "dataset_dict.json")
+    if files.exists(dict_file):
+        splits = _read_json(files, dict_file).get("splits", [])
+        return [f for split in splits for f in hf_dataset_files(files, str(join(path, split)))]
+    state_file = join(path, "state.json")
+    if not files.exists(state_file):
         raise InputError("not a dataset saved with save_to_disk: no state.json or dataset_dict.json", file=path)
-    files = _read_json(state_file).get("_data_files", [])
-    return [str(storage.join(path, f["filename"])) for f in files]
+    data_files = _read_json(files, state_file).get("_data_files", [])
+    return [str(join(path, f["filename"])) for f in data_files]
 
 
-def _read_json(path: str | os.PathLike) -> dict:
+def _read_json(files: Files, path: str | Path) -> dict:
     try:
-        return json.loads(storage.read_bytes(path))
+        return json.loads(files.read_bytes(path))
     except ValueError as exc:
         raise InputError(f"invalid JSON: {exc}", file=str(path)) from None
 
 
 def iter_columnar(reader: PieceReader) -> Iterator[Document | InputIssue]:
     """The rows of a Parquet or Arrow piece as documents; a bad row is an issue naming file, row and field."""
-    piece = reader.piece
+    piece, files = reader.piece, reader.files
     try:
-        fh = storage.open_random(piece.path) if piece.format == "parquet" else storage.open_read(piece.path)
+        fh = files.open_random(piece.path) if piece.format == "parquet" else files.open_read(piece.path)
     except OSError as exc:
         yield reader._issue(None, None, "unreadable", f"cannot open: {exc.strerror or exc}")
         return
@@ -137,7 +139,7 @@ def _arrow_batches(reader: PieceReader, fh: Any) -> Iterator[pa.RecordBatch]:
     try:
         stream = pa.ipc.open_stream(fh)
     except pa.ArrowInvalid:
-        with storage.open_random(reader.piece.path) as random_fh:
+        with reader.files.open_random(reader.piece.path) as random_fh:
             file = pa.ipc.open_file(random_fh)
             for i in range(file.num_record_batches):
                 yield file.get_batch(i)

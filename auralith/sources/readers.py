@@ -1,6 +1,6 @@
 """Reading input pieces (byte ranges of JSONL files, whole .txt files; Parquet and Arrow in `columnar`)
 into documents, and the .jsonl.zst files that intermediate partitions are stored in. Paths may be local or
-`s3://` URLs (see `auralith.storage`).
+`s3://` URLs, read and written through the job's `Files` (see `auralith.storage`).
 
 Bad records never raise: each becomes an `InputIssue` with a reason the job counts.
 """
@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from auralith import storage
 from auralith.sources.documents import Document, FilePiece, InputIssue
+from auralith.storage import Files
 
 # One parser on every worker: orjson, where installed, would reject records (NaN, integers over 64 bits)
 # that json accepts, so two workers would keep different documents and a resumed job would differ.
@@ -40,7 +40,7 @@ _MISSING = object()
 
 
 class PieceReader:
-    """Iterate a `FilePiece` as `Document | InputIssue`, in file order.
+    """Iterate a `FilePiece`, read through the job's `files`, as `Document | InputIssue`, in file order.
 
     `bytes_read` counts on-disk bytes consumed, so it ends equal to `piece.size`: bytes of the range for
     uncompressed files, compressed bytes for .gz/.zst (it moves in read-ahead steps of up to 1 MiB there).
@@ -48,9 +48,10 @@ class PieceReader:
     when the record has it (not null), else `"{file name}:{line}"`; a .txt document's id is its path.
     """
 
-    def __init__(self, piece: FilePiece, text_field: str = "text", id_field: str | None = None):
+    def __init__(self, files: Files, piece: FilePiece, text_field: str = "text", id_field: str | None = None):
         if (piece.format == "txt" or piece.compression != "none") and (piece.start or piece.end is not None):
             raise ValueError(f"{piece.path}: only uncompressed JSONL can be read by byte range")
+        self.files = files
         self.piece = piece
         self.text_field = text_field
         self.id_field = id_field
@@ -65,7 +66,7 @@ class PieceReader:
             yield from iter_columnar(self)
             return
         try:
-            fh = storage.open_read(self.piece.path, self.piece.start, self.piece.end)
+            fh = self.files.open_read(self.piece.path, self.piece.start, self.piece.end)
         except OSError as exc:
             yield self._issue(None, None, "unreadable", f"cannot open: {exc.strerror or exc}")
             return
@@ -277,24 +278,24 @@ class JsonlZstWriter:
 
 
 @contextmanager
-def jsonl_zst_writer(path: str | Path, level: int = 3) -> Iterator[JsonlZstWriter]:
+def jsonl_zst_writer(files: Files, path: str | Path, level: int = 3) -> Iterator[JsonlZstWriter]:
     """Stream records into a zstd JSON-lines file that appears under `path` only once complete."""
-    with storage.atomic_write(path) as fh:
+    with files.atomic_write(path) as fh:
         with zstandard.ZstdCompressor(level=level).stream_writer(fh, closefd=False) as out:
             yield JsonlZstWriter(out)
 
 
-def write_jsonl_zst(path: str | Path, records: Iterable[dict], level: int = 3) -> int:
+def write_jsonl_zst(files: Files, path: str | Path, records: Iterable[dict], level: int = 3) -> int:
     """Write records as zstd-compressed JSON lines, atomically; return how many were written."""
-    with jsonl_zst_writer(path, level) as writer:
+    with jsonl_zst_writer(files, path, level) as writer:
         for record in records:
             writer.write(record)
     return writer.count
 
 
-def iter_jsonl_zst(path: str | Path) -> Iterator[dict]:
+def iter_jsonl_zst(files: Files, path: str | Path) -> Iterator[dict]:
     """Stream the records of a file written by `write_jsonl_zst`. A cut-off file raises ZstdError."""
-    with storage.open_read(path) as fh:
+    with files.open_read(path) as fh:
         for raw in io.BufferedReader(_ZstdFrames(fh), _READ_SIZE):
             if not raw.isspace():
                 yield _loads(raw)

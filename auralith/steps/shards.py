@@ -21,8 +21,8 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import load_file as st_load_file
 from safetensors.numpy import save as st_save
 
-from auralith import storage
 from auralith.errors import InputError
+from auralith.storage import Files, is_url, join
 
 SHARD_FORMAT = "auralith-shard/1"
 MANIFEST_NAME = "manifest.json"
@@ -57,19 +57,21 @@ class ShardInfo:
 
 
 class ShardWriter:
-    """Packs documents into shards of at most `max_shard_bytes` of tokens; never splits a document.
+    """Packs documents into shards of at most `max_shard_bytes` of tokens, written under `out_dir` through the
+    job's `files`; never splits a document.
 
     The limit counts token bytes only (tokens * itemsize), not offsets or the header. A document larger
     than the limit gets a shard of its own. Call `close()` to write the last shard and get every ShardInfo.
     """
 
-    def __init__(self, out_dir: str | Path, prefix: str, *, dtype: np.dtype | str, max_shard_bytes: int,
-                 compression: Compression = "none", zstd_level: int = 3):
+    def __init__(self, files: Files, out_dir: str | Path, prefix: str, *, dtype: np.dtype | str,
+                 max_shard_bytes: int, compression: Compression = "none", zstd_level: int = 3):
         if compression not in ("none", "zstd"):
             raise ValueError(f"unknown compression {compression!r}")
         if max_shard_bytes <= 0:
             raise ValueError("max_shard_bytes must be positive")
-        self.out_dir = out_dir if storage.is_url(out_dir) else Path(out_dir)
+        self.files = files
+        self.out_dir = out_dir if is_url(out_dir) else Path(out_dir)
         self.prefix = prefix
         self.dtype = np.dtype(dtype)
         self.max_shard_bytes = max_shard_bytes
@@ -120,7 +122,7 @@ class ShardWriter:
         if self.compression == "zstd":
             data = zstandard.ZstdCompressor(level=self.zstd_level).compress(data)
             name += ".zst"
-        with storage.atomic_write(storage.join(self.out_dir, name)) as fh:
+        with self.files.atomic_write(join(self.out_dir, name)) as fh:
             fh.write(data)
         self._shards.append(ShardInfo(
             path=name, n_docs=len(self._docs), n_tokens=int(input_ids.size), dtype=self.dtype.name,
@@ -139,11 +141,11 @@ def _sorted_header(data: bytes) -> bytes:
     return data[:8] + header.ljust(n) + data[8 + n:] if len(header) <= n else data
 
 
-def read_shard(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def read_shard(files: Files, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(input_ids, doc_offsets) of a shard (a local path or an s3:// URL, read whole into memory); a `.zst`
     file is decompressed in memory."""
-    if storage.is_url(path):
-        data = storage.read_bytes(path)
+    if is_url(path):
+        data = files.read_bytes(path)
         try:
             if str(path).endswith(".zst"):
                 data = zstandard.ZstdDecompressor().stream_reader(data).read()
@@ -173,30 +175,30 @@ def _check_shard(tensors: dict[str, np.ndarray], path: str) -> tuple[np.ndarray,
     return tensors["input_ids"], tensors["doc_offsets"]
 
 
-def iter_shard_documents(path: str | Path) -> Iterator[np.ndarray]:
+def iter_shard_documents(files: Files, path: str | Path) -> Iterator[np.ndarray]:
     """Each document's tokens (EOS included), in order, as views into the shard's input_ids."""
-    input_ids, offsets = read_shard(path)
+    input_ids, offsets = read_shard(files, path)
     for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True):
         yield input_ids[start:end]
 
 
-def write_manifest(out_dir: str | Path, manifest: dict) -> Path | str:
+def write_manifest(files: Files, out_dir: str | Path, manifest: dict) -> Path | str:
     """Write `manifest.json` atomically. Call it last: its presence means every shard it lists is complete."""
-    path = storage.join(out_dir, MANIFEST_NAME)
-    with storage.atomic_write(path) as fh:
+    path = join(out_dir, MANIFEST_NAME)
+    with files.atomic_write(path) as fh:
         fh.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path
 
 
 def manifest_file(path: str | Path) -> str | Path:
     """The manifest a `--shards` argument names: the file itself, or `manifest.json` in the folder given
-    (local or `s3://`)."""
-    if storage.is_url(path):
-        return path if str(path).endswith(".json") else storage.join(path, MANIFEST_NAME)
+    (local or `s3://`). Only a local path is looked at (is it a folder?); a URL is told by its name."""
+    if is_url(path):
+        return path if str(path).endswith(".json") else join(path, MANIFEST_NAME)
     path = Path(path)
     return path / MANIFEST_NAME if path.is_dir() else path
 
 
-def load_manifest(path: str | Path) -> dict:
+def load_manifest(files: Files, path: str | Path) -> dict:
     """Read a manifest, given its file or the output directory that holds it (local or s3://)."""
-    return json.loads(storage.read_bytes(manifest_file(path)))
+    return json.loads(files.read_bytes(manifest_file(path)))

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from auralith import storage
 from auralith.errors import InputError
+from auralith.storage.files import Files
+from auralith.storage.paths import is_url
 
 _HEADER_READ = 4096  # np.save's headers of plain arrays are 128 bytes; a longer one costs a second read
 _GAP = 256 << 10  # read through gaps below this: a GET's round trip costs more than 256 kB of transfer
@@ -45,31 +46,31 @@ class NpyHeader:
         return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
 
 
-def save_npy(path: str | Path, array: np.ndarray) -> None:
+def save_npy(files: Files, path: str | Path, array: np.ndarray) -> None:
     """Write `array` as `.npy` atomically (a local temp file renamed, or one S3 upload)."""
-    with storage.atomic_write(path) as fh:
+    with files.atomic_write(path) as fh:
         np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def load_npy(path: str | Path) -> np.ndarray:
+def load_npy(files: Files, path: str | Path) -> np.ndarray:
     """The whole array (for small files such as a band's edges)."""
-    if not storage.is_url(path):
+    if not is_url(path):
         return np.load(path, allow_pickle=False)
-    data = storage.read_bytes(path)
+    data = files.read_bytes(path)
     header = _parse_header(data, path)
     return np.frombuffer(data, dtype=header.dtype, offset=header.offset).reshape(header.shape)
 
 
-def read_header(path: str | Path) -> NpyHeader:
+def read_header(files: Files, path: str | Path) -> NpyHeader:
     """The header of a `.npy` file or object (one small read)."""
-    with storage.open_read(path, 0, _HEADER_READ, buffer_size=_HEADER_READ) as fh:
+    with files.open_read(path, 0, _HEADER_READ, buffer_size=_HEADER_READ) as fh:
         data = fh.read(_HEADER_READ)
     # magic (6) + version (2) + header length (2 bytes in version 1, 4 after) + header
     if len(data) >= 12 and data[:6] == npy_format.MAGIC_PREFIX:
         wide = data[6] >= 2
         need = (12 + int.from_bytes(data[8:12], "little")) if wide else (10 + int.from_bytes(data[8:10], "little"))
         if need > len(data):
-            with storage.open_read(path, 0, need, buffer_size=need) as fh:
+            with files.open_read(path, 0, need, buffer_size=need) as fh:
                 data = fh.read(need)
     return _parse_header(data, path)
 
@@ -89,12 +90,12 @@ def _parse_header(data: bytes, path: str | Path) -> NpyHeader:
     return NpyHeader(tuple(shape), dtype, fh.tell())
 
 
-def row_file(path: str | Path, row: int, tmpdir: str | Path) -> np.ndarray:
+def row_file(files: Files, path: str | Path, row: int, tmpdir: str | Path) -> np.ndarray:
     """Row `row` of a 2-D `.npy` array as a read-only memory map: of the file itself when local, of a copy
     of just that row under `tmpdir` for an S3 object (see the module docstring)."""
-    if not storage.is_url(path):
+    if not is_url(path):
         return np.load(path, mmap_mode="r")[row]
-    header = read_header(path)
+    header = read_header(files, path)
     if len(header.shape) != 2 or not 0 <= row < header.shape[0]:
         raise InputError(f"no row {row} in an array of shape {header.shape}", file=str(path))
     n = header.shape[1]
@@ -102,23 +103,23 @@ def row_file(path: str | Path, row: int, tmpdir: str | Path) -> np.ndarray:
         return np.empty(0, dtype=header.dtype)  # an empty file cannot be mapped
     start = header.offset + row * header.row_bytes
     local = Path(tempfile.mkstemp(dir=tmpdir, suffix=".row")[1])
-    with storage.open_read(path, start, start + header.row_bytes) as src, open(local, "wb") as dst:
+    with files.open_read(path, start, start + header.row_bytes) as src, open(local, "wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     if local.stat().st_size != header.row_bytes:
         raise InputError(f"truncated .npy object: row {row} ends past its end", file=str(path))
     return np.memmap(local, dtype=header.dtype, mode="r", shape=(n,))
 
 
-def read_rows(path: str | Path, rows: np.ndarray) -> np.ndarray:
+def read_rows(files: Files, path: str | Path, rows: np.ndarray) -> np.ndarray:
     """`array[rows]` of a 2-D `.npy` array (rows: ascending ints), reading only those rows' bytes."""
     rows = np.asarray(rows, dtype=np.int64)
-    if not storage.is_url(path):
+    if not is_url(path):
         mm = np.load(path, mmap_mode="r")
         try:
             return np.array(mm[rows])
         finally:
             del mm
-    header = read_header(path)
+    header = read_header(files, path)
     if len(header.shape) != 2:
         raise InputError(f"expected a 2-D array, found shape {header.shape}", file=str(path))
     if len(rows) and (rows[0] < 0 or rows[-1] >= header.shape[0] or np.any(np.diff(rows) <= 0)):
@@ -134,7 +135,7 @@ def read_rows(path: str | Path, rows: np.ndarray) -> np.ndarray:
             j += 1
         first, last = int(rows[i]), int(rows[j - 1])
         start = header.offset + first * size
-        with storage.open_read(path, start, start + (last - first + 1) * size) as fh:
+        with files.open_read(path, start, start + (last - first + 1) * size) as fh:
             data = fh.read((last - first + 1) * size)
         if len(data) != (last - first + 1) * size:
             raise InputError(f"truncated .npy object: rows {first}..{last} end past its end", file=str(path))

@@ -39,8 +39,8 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from auralith.config.storage import S3Settings
 from auralith.errors import ObjectNotFound, StorageError, TransientError
-from auralith.storage.settings import S3Settings, current_s3_settings
 
 T = TypeVar("T")
 _READ_SIZE = 1 << 20
@@ -74,8 +74,9 @@ def split_url(url: str) -> tuple[str, str]:
 
 
 def s3_client(settings: S3Settings | None = None) -> Any:
-    """A boto3 S3 client for these settings (default: the current job's), shared by the process's threads."""
-    settings = settings or current_s3_settings()
+    """A boto3 S3 client for these settings over the environment (`S3Settings.effective`; default: the
+    environment's alone), shared by the process's threads and by every `Files` of equal settings."""
+    settings = (settings or S3Settings()).effective()
     with _clients_lock:  # boto3 sessions are not thread-safe while they create clients
         client = _clients.get(settings)
         if client is None:
@@ -220,10 +221,16 @@ class _ObjectFile(io.RawIOBase):
 
 
 class S3Storage:
-    """The `Storage` interface over S3 (see the module docstring for retries and atomicity)."""
+    """The `Storage` interface over S3 with one job's settings (see the module docstring for retries and
+    atomicity)."""
+
+    def __init__(self, settings: S3Settings | None = None):
+        self.settings = settings or S3Settings()
 
     def _client(self) -> Any:
-        return s3_client()
+        # Resolved over the environment at each request, not once: a process may set AURALITH_S3_* or AWS_*
+        # after its `Files` were built (tests start their S3 server after import); clients stay cached.
+        return s3_client(self.settings)
 
     def open_read(self, path: str, start: int = 0, end: int | None = None, buffer_size: int = _READ_SIZE) -> BinaryIO:
         return io.BufferedReader(_ObjectStream(self._client(), path, start, end), buffer_size)  # type: ignore[return-value]
@@ -234,13 +241,13 @@ class S3Storage:
     @contextmanager
     def atomic_write(self, path: str) -> Iterator[BinaryIO]:
         bucket, key = split_url(path)
-        settings = current_s3_settings()
+        settings = self.settings
         transfer = TransferConfig(multipart_threshold=int(settings.multipart_threshold_mb * 2**20),
                                   multipart_chunksize=int(settings.multipart_chunk_mb * 2**20))
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as tmp:
             yield tmp  # type: ignore[misc]
             tmp.seek(0)
-            _call(path, "upload", s3_client(settings).upload_fileobj, Fileobj=tmp, Bucket=bucket, Key=key,
+            _call(path, "upload", self._client().upload_fileobj, Fileobj=tmp, Bucket=bucket, Key=key,
                   Config=transfer)
 
     def list_files(self, pattern: str) -> list[tuple[str, int]]:

@@ -40,7 +40,8 @@ class TrainingRows(SessionOwner):
 
     def train_partition(self, job_id: str) -> Partition | None:
         with self.session() as s:
-            return s.scalars(select(Partition).where(Partition.job_id == job_id, Partition.stage == TRAIN_STAGE)).first()
+            return s.scalars(select(Partition).where(Partition.job_id == job_id,
+                                                     Partition.stage == TRAIN_STAGE)).first()
 
     def begin_checkpoint(self, job_id: str, step: int, uri: str) -> int:
         """A `pending` row for a checkpoint about to be written; returns its id."""
@@ -59,7 +60,8 @@ class TrainingRows(SessionOwner):
     def mark_checkpoints_deleted(self, job_id: str, steps: list[int]) -> None:
         with self.session() as s:
             s.execute(update(Checkpoint).where(Checkpoint.job_id == job_id, Checkpoint.kind == KIND,
-                                               Checkpoint.step.in_(steps), Checkpoint.state == CheckpointState.COMMITTED)
+                                               Checkpoint.step.in_(steps),
+                                               Checkpoint.state == CheckpointState.COMMITTED)
                       .values(state=CheckpointState.DELETED))
 
     def latest_checkpoint(self, job_id: str) -> Checkpoint | None:

@@ -4,7 +4,8 @@
 `save_model`). `train_state.safetensors` holds everything else a bit-exact resume needs: AdamW's moments
 and step counts, the CPU and device RNG states, the step, the loader position. `manifest.json` is written
 last, after both files are durable: a folder without one is an unfinished checkpoint and is never
-loaded. `root` is a local folder or an `s3://` URL; the file I/O for both is in `checkpoint_files`.
+loaded. `root` is a local folder or an `s3://` URL, reached through the job's `Files`; what differs between
+the two (durable local renames, folders that are only key prefixes on S3) is in `checkpoint_files`.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from safetensors.torch import load as st_load
 from safetensors.torch import load_model, save_model
 from safetensors.torch import save as st_save
 
-from auralith import storage
 from auralith.errors import AuralithError
-from auralith.train import checkpoint_files as files
+from auralith.storage import Files, join
+from auralith.train import checkpoint_files as ckpt_files
 from auralith.train.checkpoint_files import MANIFEST_FILE
 from auralith.train.devices import Device
 
@@ -53,20 +54,20 @@ def params_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(root: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+def save_checkpoint(files: Files, root: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     device: Device, state: TrainState, extra: dict | None = None) -> tuple[str | Path, dict]:
     """Write checkpoint `state.step` under `root` (a folder or `s3://` URL); returns (its folder, its
     manifest). Each file is durable before the next is written; the manifest comes last."""
-    folder = files.step_folder(root, state.step)
-    files.fresh_folder(folder)  # an unfinished copy from a run that died mid-write, or a redone step
+    folder = ckpt_files.step_folder(root, state.step)
+    ckpt_files.fresh_folder(files, folder)  # an unfinished copy from a run that died mid-write, or a redone step
 
     digests: dict[str, str] = {}
 
     def write_model(local: str) -> None:  # save_model needs a file name; hashed before it is published
         save_model(_unwrapped(model), local)
-        digests[MODEL_FILE] = files.file_sha256(local)
+        digests[MODEL_FILE] = ckpt_files.file_sha256(local)
 
-    files.write_with(storage.join(folder, MODEL_FILE), write_model)
+    ckpt_files.write_with(files, join(folder, MODEL_FILE), write_model)
 
     tensors, groups = _optimizer_tensors(optimizer)
     tensors["rng.cpu"] = torch.get_rng_state()
@@ -77,7 +78,7 @@ def save_checkpoint(root: str | Path, model: torch.nn.Module, optimizer: torch.o
         tensors[f"state.{key}"] = torch.tensor([getattr(state, key)], dtype=torch.int64)
     raw = st_save(tensors, metadata={"param_groups": json.dumps(groups)})
     digests[STATE_FILE] = hashlib.sha256(raw).hexdigest()
-    files.write_bytes(storage.join(folder, STATE_FILE), raw)
+    files.write_bytes_atomic(join(folder, STATE_FILE), raw)
 
     manifest = {
         "format": FORMAT,
@@ -88,22 +89,22 @@ def save_checkpoint(root: str | Path, model: torch.nn.Module, optimizer: torch.o
         "files": digests,
         **(extra or {}),
     }
-    files.write_bytes(storage.join(folder, MANIFEST_FILE),
-                      (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    files.write_bytes_atomic(join(folder, MANIFEST_FILE),
+                             (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return folder, manifest
 
 
-def load_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
-                    device: Device) -> TrainState:
+def load_checkpoint(files: Files, folder: str | Path, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None, device: Device) -> TrainState:
     """Restore weights, optimizer, RNG states from a checkpoint folder (local or `s3://`); returns the
     run's state. Every file is checked against the manifest's sha256 before anything is loaded."""
-    manifest = read_manifest(folder)
+    manifest = read_manifest(files, folder)
     if manifest is None:
         raise CheckpointError(f"{folder}: no {MANIFEST_FILE}, so the checkpoint is incomplete")
-    raw = files.read_bytes(storage.join(folder, STATE_FILE))
+    raw = files.read_bytes(join(folder, STATE_FILE))
     _check_digest(folder, STATE_FILE, hashlib.sha256(raw).hexdigest(), manifest)
-    with files.local_copy(storage.join(folder, MODEL_FILE)) as model_file:
-        _check_digest(folder, MODEL_FILE, files.file_sha256(model_file), manifest)
+    with ckpt_files.local_copy(files, join(folder, MODEL_FILE)) as model_file:
+        _check_digest(folder, MODEL_FILE, ckpt_files.file_sha256(model_file), manifest)
         missing, unexpected = load_model(_unwrapped(model), model_file, strict=False,
                                          device=str(next(model.parameters()).device))
     if missing or unexpected:
@@ -120,7 +121,7 @@ def load_checkpoint(folder: str | Path, model: torch.nn.Module, optimizer: torch
 
 def _check_digest(folder: str | Path, name: str, digest: str, manifest: dict) -> None:
     if manifest["files"].get(name) != digest:
-        raise CheckpointError(f"{storage.join(folder, name)}: sha256 differs from the checkpoint's manifest")
+        raise CheckpointError(f"{join(folder, name)}: sha256 differs from the checkpoint's manifest")
 
 
 def _metadata(raw: bytes) -> dict:
@@ -148,19 +149,19 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], groups: list[dict]) -> di
     return {"state": state, "param_groups": groups}
 
 
-def read_manifest(folder: str | Path) -> dict | None:
+def read_manifest(files: Files, folder: str | Path) -> dict | None:
     """A checkpoint's manifest, or None when it has none (unfinished)."""
     try:
-        return json.loads(files.read_bytes(storage.join(folder, MANIFEST_FILE)))
+        return json.loads(files.read_bytes(join(folder, MANIFEST_FILE)))
     except FileNotFoundError:
         return None
 
 
-def prune_checkpoints(root: str | Path, keep_last: int, protect: int | None = None) -> list[int]:
+def prune_checkpoints(files: Files, root: str | Path, keep_last: int, protect: int | None = None) -> list[int]:
     """Delete all but the newest `keep_last` complete checkpoints (never `protect`); returns steps deleted.
     Unfinished ones (no manifest) are neither counted nor deleted."""
-    steps = files.complete_steps(root)
+    steps = ckpt_files.complete_steps(files, root)
     doomed = [s for s in steps[:-keep_last] if s != protect] if len(steps) > keep_last else []
     for step in doomed:
-        files.remove_folder(files.step_folder(root, step))
+        ckpt_files.remove_folder(files, ckpt_files.step_folder(root, step))
     return doomed

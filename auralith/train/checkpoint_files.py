@@ -2,7 +2,7 @@
 
 Local folders keep the durable write the training notes ask for: temp file, fsync, rename, fsync the
 folder. On S3 each PUT is atomic already (an object appears whole or not at all), so a file is written
-through the storage interface, and a folder is only a key prefix: "remove the folder" deletes its
+through the job's `Files`, and a folder is only a key prefix: "remove the folder" deletes its
 objects. Either way the manifest is written last, so a step without `manifest.json` is unfinished.
 
 safetensors' `save_model`/`load_model` need a local file: for S3 the model goes through a local temp
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from auralith import storage
+from auralith.storage import Files, is_url, join
 
 MANIFEST_FILE = "manifest.json"
 _BLOCK = 1 << 20
@@ -27,36 +27,35 @@ _BLOCK = 1 << 20
 
 def step_folder(root: str | Path, step: int) -> str | Path:
     """`{root}/{step}`: a Path for a local root, an `s3://` string for a URL (never pathlib on a URL)."""
-    return storage.join(root, str(step))
+    return join(root, str(step))
 
 
-def fresh_folder(folder: str | Path) -> None:
+def fresh_folder(files: Files, folder: str | Path) -> None:
     """An empty folder for a new checkpoint: whatever an earlier, unfinished write left there is removed."""
-    remove_folder(folder)
-    if not storage.is_url(folder):
+    remove_folder(files, folder)
+    if not is_url(folder):
         Path(folder).mkdir(parents=True)
 
 
-def remove_folder(folder: str | Path) -> None:
+def remove_folder(files: Files, folder: str | Path) -> None:
     """Delete a checkpoint folder and everything in it (S3: every object under the prefix)."""
-    if not storage.is_url(folder):
+    if not is_url(folder):
         shutil.rmtree(folder, ignore_errors=True)
         return
     # The manifest goes first: a half-deleted step then reads as unfinished, never as a broken checkpoint.
-    manifest = storage.join(folder, MANIFEST_FILE)
-    storage.delete(manifest)
-    for path, _ in storage.list_files(str(folder).rstrip("/") + "/"):
-        storage.delete(path)
+    files.delete(join(folder, MANIFEST_FILE))
+    for path, _ in files.list_files(str(folder).rstrip("/") + "/"):
+        files.delete(path)
 
 
-def write_with(path: str | Path, write: Callable[[str], None]) -> None:
+def write_with(files: Files, path: str | Path, write: Callable[[str], None]) -> None:
     """Publish the file that `write(local_path)` creates (for writers that need a file name, like
     safetensors' `save_model`) under `path`, durably and atomically."""
-    if storage.is_url(path):
+    if is_url(path):
         with tempfile.TemporaryDirectory(prefix="auralith-ckpt-") as tmp:
             local = os.path.join(tmp, "file")
             write(local)
-            with open(local, "rb") as src, storage.atomic_write(path) as dst:
+            with open(local, "rb") as src, files.atomic_write(path) as dst:
                 shutil.copyfileobj(src, dst, _BLOCK)
         return
     final = Path(path)
@@ -72,25 +71,15 @@ def write_with(path: str | Path, write: Callable[[str], None]) -> None:
         os.close(dir_fd)
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a small file atomically (local: temp + fsync + rename; S3: one PUT)."""
-    storage.write_bytes_atomic(path, data)
-
-
-def read_bytes(path: str | Path) -> bytes:
-    """A whole file's bytes; FileNotFoundError when it is missing (ObjectNotFound is one for S3)."""
-    return storage.read_bytes(path)
-
-
 @contextmanager
-def local_copy(path: str | Path) -> Iterator[str]:
+def local_copy(files: Files, path: str | Path) -> Iterator[str]:
     """A local file name holding `path`'s bytes: the file itself, or a temp download of an S3 object."""
-    if not storage.is_url(path):
+    if not is_url(path):
         yield str(path)
         return
     with tempfile.TemporaryDirectory(prefix="auralith-ckpt-") as tmp:
         local = os.path.join(tmp, "file")
-        with storage.open_read(path) as src, open(local, "wb") as dst:
+        with files.open_read(path) as src, open(local, "wb") as dst:
             shutil.copyfileobj(src, dst, _BLOCK)
         yield local
 
@@ -104,15 +93,15 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def complete_steps(root: str | Path) -> list[int]:
+def complete_steps(files: Files, root: str | Path) -> list[int]:
     """The steps under `root` whose folder has a manifest (complete checkpoints), ascending."""
-    if not storage.is_url(root):
+    if not is_url(root):
         root = Path(root)
         if not root.is_dir():
             return []
         return sorted(int(p.name) for p in root.iterdir() if p.name.isdigit() and (p / MANIFEST_FILE).exists())
     steps = []
-    for path, _ in storage.list_files(storage.join(root, "*", MANIFEST_FILE)):
+    for path, _ in files.list_files(join(root, "*", MANIFEST_FILE)):
         name = path.rsplit("/", 2)[-2]
         if name.isdigit():
             steps.append(int(name))

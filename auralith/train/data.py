@@ -4,8 +4,8 @@ The shards' `input_ids` (documents with their EOS, back to back) are read as one
 batch is `batch_size` windows of `context + 1` tokens at start positions drawn by a generator seeded
 with (seed, split, batch number): batch `n` is the same on every run, so the loader's whole position is
 the batch counter, and a resumed run picks up at batch `n` without replaying anything. Shards of an
-`s3://` manifest are downloaded once into a local cache folder (as `.zst` ones are decompressed into it)
-and memory-mapped from there.
+`s3://` manifest are downloaded once (through the job's `Files`) into a local cache folder (as `.zst` ones
+are decompressed into it) and memory-mapped from there.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
-from auralith import storage
 from auralith.errors import InputError
 from auralith.steps.shards import load_manifest, manifest_file
+from auralith.storage import Files, is_url, join
 from auralith.storage.local import atomic_write
 
 SAFETENSORS_DTYPES = {"U16": np.uint16, "U32": np.uint32, "I32": np.int32, "I64": np.int64}
@@ -53,18 +53,18 @@ def memmap_tensor(path: Path, name: str) -> np.ndarray:
 def default_cache_dir(root: str | Path) -> Path:
     """Where shards that need a local copy go: `.cache/` beside a local manifest; for an `s3://` one, a
     folder per output URL under the temp dir (`TMPDIR`), kept between runs so each machine downloads once."""
-    if not storage.is_url(root):
+    if not is_url(root):
         return Path(root) / ".cache"
     return Path(tempfile.gettempdir()) / "auralith-shards" / hashlib.sha256(str(root).encode()).hexdigest()[:16]
 
 
-def local_shard(path: str | Path, cache_dir: Path, version: str = "") -> Path:
+def local_shard(files: Files, path: str | Path, cache_dir: Path, version: str = "") -> Path:
     """A local, uncompressed safetensors file of a shard, ready to memory-map: a plain local shard is
     itself; a `.zst` one is decompressed, an `s3://` one downloaded (and decompressed), into `cache_dir`
     once and reused. `version` (the manifest's sha256 of the shard) tells a rewritten object from the
     cached copy, without a request per shard."""
     name = str(path).rsplit("/", 1)[-1]
-    if storage.is_url(path):
+    if is_url(path):
         key = f"{path}:{version}"
     elif name.endswith(".zst"):
         stat = Path(path).stat()
@@ -74,7 +74,7 @@ def local_shard(path: str | Path, cache_dir: Path, version: str = "") -> Path:
     target = cache_dir / f"{name.removesuffix('.zst')}.{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     if not target.exists():
         # Written under a temp name and renamed: two workers filling the cache at once never see half a file.
-        with storage.open_read(path) as src, atomic_write(target) as dst:
+        with files.open_read(path) as src, atomic_write(target) as dst:
             if name.endswith(".zst"):
                 zstandard.ZstdDecompressor().copy_stream(src, dst)
             else:
@@ -83,19 +83,20 @@ def local_shard(path: str | Path, cache_dir: Path, version: str = "") -> Path:
 
 
 class TokenStream:
-    """The token stream of every shard in a manifest (local or `s3://`), read through memory maps."""
+    """The token stream of every shard in a manifest (local or `s3://`, read through the job's `files`), read
+    through memory maps."""
 
-    def __init__(self, manifest_path: str | Path, cache_dir: str | Path | None = None):
+    def __init__(self, files: Files, manifest_path: str | Path, cache_dir: str | Path | None = None):
         manifest_path = manifest_file(manifest_path)
-        root = str(manifest_path).rsplit("/", 1)[0] if storage.is_url(manifest_path) else Path(manifest_path).parent
+        root = str(manifest_path).rsplit("/", 1)[0] if is_url(manifest_path) else Path(manifest_path).parent
         try:
-            self.manifest = load_manifest(manifest_path)
+            self.manifest = load_manifest(files, manifest_path)
         except FileNotFoundError:
             raise InputError("no manifest.json: did the job's data stages finish?", file=str(manifest_path)) from None
         except ValueError as exc:
             raise InputError(f"manifest is not valid JSON: {exc}", file=str(manifest_path)) from None
         cache = Path(cache_dir) if cache_dir else default_cache_dir(root)
-        self.parts = [memmap_tensor(local_shard(storage.join(root, s["path"]), cache, s.get("sha256", "")),
+        self.parts = [memmap_tensor(local_shard(files, join(root, s["path"]), cache, s.get("sha256", "")),
                                     "input_ids")
                       for s in self.manifest.get("shards", [])]
         self.parts = [p for p in self.parts if p.size]

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from auralith.config.training import TrainingConfig
+from auralith.storage import Files
 from auralith.train.checkpoint import TrainState, load_checkpoint, params_sha256, prune_checkpoints, save_checkpoint
 from auralith.train.checkpoint_files import step_folder
 from auralith.train.data import BatchSampler, TokenStream
@@ -65,10 +66,12 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str | Path, *,
+def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str | Path, *, files: Files,
           device: Device | None = None, resume_from: str | Path | None = None,
           hooks: TrainHooks | None = None) -> TrainResult:
-    """Train (or continue from the checkpoint folder `resume_from`) until `cfg.steps` optimizer steps."""
+    """Train (or continue from the checkpoint folder `resume_from`) until `cfg.steps` optimizer steps.
+
+    `files` (the job's storage) reads the shards and reads and writes the checkpoints."""
     hooks = hooks or TrainHooks()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)  # the thread count changes float sums: fix it for exact resume
@@ -77,13 +80,13 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
     rank, world = init_distributed(device)
 
     # Model, optimizer and data: the same seed gives the same initial weights on every run.
-    stream = TokenStream(manifest_path, cfg.cache_dir)
+    stream = TokenStream(files, manifest_path, cfg.cache_dir)
     torch.manual_seed(cfg.seed)
     model = GPT.from_config(cfg, stream.vocab_size).to(device.torch_device)
     optimizer = make_optimizer(model, cfg)
     state = TrainState()
     if resume_from is not None:
-        state = load_checkpoint(resume_from, model, optimizer, device)
+        state = load_checkpoint(files, resume_from, model, optimizer, device)
         log.info("resumed from %s at step %d", resume_from, state.step)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
@@ -141,10 +144,10 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
             if not hooks.checkpoint_started(state.step, folder):
                 result.stopped = True
                 break
-            folder, manifest = save_checkpoint(checkpoint_root, model, optimizer, device, state,
+            folder, manifest = save_checkpoint(files, checkpoint_root, model, optimizer, device, state,
                                                extra={"config": cfg.model_dump(mode="json")})
             hooks.checkpoint_committed(state.step, folder, manifest)
-            removed = prune_checkpoints(checkpoint_root, cfg.keep_last, protect=state.step)
+            removed = prune_checkpoints(files, checkpoint_root, cfg.keep_last, protect=state.step)
             if removed:
                 hooks.checkpoints_removed(removed)
 

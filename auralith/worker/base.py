@@ -22,7 +22,6 @@ from auralith.config import JobConfig
 from auralith.errors import AuralithError, JobNotFound, TransientError
 from auralith.pipeline.stages import stage as graph_stage
 from auralith.pipeline.unit import UnitContext, UnitStopped
-from auralith.storage import use_storage_config
 from auralith.store import Store
 from auralith.store.models import JobState
 from auralith.worker.events import record_event
@@ -127,7 +126,6 @@ class StageTask(AuralithTask):
         try:
             # Inside the try: a soft time limit can land anywhere after the claim (a tiny limit, a slow store).
             cfg = self.job_config(job_id)
-            use_storage_config(cfg.storage)
             unit = UnitContext(job_id, stage, index, cfg, claim.input_ref or {}, store,
                                claim.partition_id, claim.attempts, progress, self._publish_state,
                                lambda message, kind: self.event(job_id, message, kind=kind))

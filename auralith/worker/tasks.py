@@ -16,7 +16,7 @@ from auralith.pipeline.plan import plan_job
 from auralith.pipeline.stages import STAGES, Stage
 from auralith.sources.roots import check_job_paths
 from auralith.steps.tokenize import check_tokenizer
-from auralith.storage import use_storage_config
+from auralith.storage import Files
 from auralith.store.models import JobState, PartitionState
 from auralith.worker.app import app
 from auralith.worker.base import AuralithTask, StageTask
@@ -77,7 +77,6 @@ def run_job(self: AuralithTask, config: dict, job_id: str | None = None, resume:
     if job.state in (JobState.SUCCEEDED, JobState.CANCELLED) and not resume:
         return job_id
     cfg = self.job_config(job_id)
-    use_storage_config(cfg.storage)
     check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
     parts = store.list_partitions(job_id)
     data_left = not parts or any(p.stage == "tokenize" and p.state != PartitionState.COMMITTED for p in parts)
@@ -87,7 +86,7 @@ def run_job(self: AuralithTask, config: dict, job_id: str | None = None, resume:
         self.event(job_id, plan_job(store, job_id, cfg), kind="started")
     elif resume:
         if data_left:
-            check_output_owner(cfg.output.path, job_id)
+            check_output_owner(Files(cfg.storage), cfg.output.path, job_id)
         # After a crash the lost tasks' ids are reused, so work still queued under them is not sent twice
         # to the same chord; after a cancel they are revoked in every worker and must be new.
         n = store.reset_unfinished(job_id, clear_task_ids=not reuse_task_ids)

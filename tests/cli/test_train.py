@@ -13,11 +13,14 @@ from click.testing import CliRunner
 
 from auralith.cli.main import main
 from auralith.report.loss_curve import plot_loss_curve
+from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.db import dispose_all
 from auralith.train.checkpoint import read_manifest
 from auralith.train.checkpoint_files import complete_steps
 from tests.train.conftest import upload_folder
+
+files = Files()  # no job: the environment's storage settings
 
 AURALITH = Path(sys.executable).parent / "auralith"
 TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 32, "batch_size": 8, "steps": 30, "lr": 3e-3,
@@ -85,8 +88,8 @@ def test_train_on_s3_shards_with_checkpoints_on_s3(tmp_path, tokenizer_path, sha
     last = json.loads(_run("--store", store, "status", job["id"], "--json", cwd=tmp_path).stdout)["training"][
         "last_checkpoint"]
     root = f"s3://{bucket}/work/{job['id']}/ckpt"
-    assert last["uri"] == f"{root}/30" and complete_steps(root) == [20, 30], "keep_last: 2"
-    assert read_manifest(last["uri"])["params_sha256"] == last["sha256"]
+    assert last["uri"] == f"{root}/30" and complete_steps(files, root) == [20, 30], "keep_last: 2"
+    assert read_manifest(files, last["uri"])["params_sha256"] == last["sha256"]
 
 
 def test_config_without_training_section_is_one_line_error(tmp_path, tokenizer_path, shards_manifest):

@@ -23,9 +23,12 @@ import redis
 import yaml
 
 from auralith.steps.shards import load_manifest
+from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.models import PartitionState
 from tests.corpus import REPO
+
+files = Files()  # no job: the environment's storage settings
 
 BIN = Path(sys.executable).parent
 
@@ -240,7 +243,7 @@ def started_first_attempt(store: str, job_id: str, stage: str):
 def manifest_summary(output_dir: str) -> dict:
     """What must match between runs: every shard's tensor hashes and the document/token figures (not
     timestamps or the job id)."""
-    m = load_manifest(Path(output_dir) / "manifest.json")
+    m = load_manifest(files, Path(output_dir) / "manifest.json")
     return {"shards": [(s["path"], s["tensors"]) for s in m["shards"]], "documents": m["documents"],
             "documents_in": m["documents_in"], "tokens": m["tokens"], "removed": m["removed"],
             "tokenizer": m["tokenizer"]["sha256"]}

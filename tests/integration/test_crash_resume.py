@@ -14,11 +14,14 @@ import pytest
 import yaml
 
 from auralith.steps.shards import load_manifest
+from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
 from tests.corpus import REPO, sentences, write_jsonl
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
 from tests.integration.faultkit import cli
+
+files = Files()  # no job: the environment's storage settings
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -44,7 +47,7 @@ def _start_worker(env: dict, log: Path) -> subprocess.Popen:
 
 
 def _tensor_hashes(manifest_dir: str) -> list[tuple[str, dict]]:
-    return [(s["path"], s["tensors"]) for s in load_manifest(Path(manifest_dir) / "manifest.json")["shards"]]
+    return [(s["path"], s["tensors"]) for s in load_manifest(files, Path(manifest_dir) / "manifest.json")["shards"]]
 
 
 def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, pg_store, tokenizer_path,

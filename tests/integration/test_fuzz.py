@@ -19,7 +19,10 @@ import zstandard
 
 from auralith.client import Client
 from auralith.sources.readers import MAX_RECORD_BYTES, iter_jsonl_zst
+from auralith.storage import Files
 from auralith.store.models import JobState
+
+files = Files()  # no job: the environment's storage settings
 
 pytestmark = pytest.mark.integration
 SEED = 20261123
@@ -171,14 +174,14 @@ def test_fuzz_bad_input_is_counted_and_valid_documents_come_through(client, toke
     assert info.state == JobState.SUCCEEDED, info.error
 
     work = tmp_path / "work-fuzz" / job_id
-    kept = [rec["id"] for f in sorted((work / "clean").glob("*.jsonl.zst")) for rec in iter_jsonl_zst(f)]
+    kept = [rec["id"] for f in sorted((work / "clean").glob("*.jsonl.zst")) for rec in iter_jsonl_zst(files, f)]
     assert len(kept) == len(set(kept)), "a document came through twice (a symlink loop read a file again?)"
     lost_tail = {i for i in set(kept) - valid if any(i.startswith(Path(p).name) for p in may_lose)}
     assert set(kept) - lost_tail == valid
 
     issues = {}
     for f in sorted((work / "issues").glob("*.jsonl.zst")):
-        for rec in iter_jsonl_zst(f):
+        for rec in iter_jsonl_zst(files, f):
             assert (rec["file"], rec["line"]) not in issues
             issues[(rec["file"], rec["line"])] = rec["reason"]
     for where, reason in bad.items():

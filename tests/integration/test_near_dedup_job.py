@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from tests.pipeline.test_near_dedup import near_corpus
 
 from auralith.cli.main import main
 from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
+from tests.pipeline.test_near_dedup import near_corpus
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,11 @@ from auralith.config import load_config
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.quality import QualityChain
 from auralith.steps.shards import iter_shard_documents, load_manifest
+from auralith.storage import Files
 from auralith.store.models import JobState
 from tests.corpus import EXAMPLES, sentences, write_jsonl
+
+files = Files()  # no job: the environment's storage settings
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +70,9 @@ def expected_documents(config_path: Path) -> tuple[list[str], int]:
 
 
 def shard_documents(manifest_path: Path) -> list[np.ndarray]:
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(files, manifest_path)
     return [doc.copy() for shard in manifest["shards"]
-            for doc in iter_shard_documents(manifest_path.parent / shard["path"])]
+            for doc in iter_shard_documents(files, manifest_path.parent / shard["path"])]
 
 
 def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
@@ -79,7 +82,7 @@ def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
 
     expected, records = expected_documents(demo_config)
     manifest_path = Path(info.output) / "manifest.json"
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(files, manifest_path)
     tok = Tokenizer.from_file(str(demo_config.parent / "tokenizer.json"))
     eos = manifest["tokenizer"]["eos_id"]
     docs = shard_documents(manifest_path)

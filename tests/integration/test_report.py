@@ -12,8 +12,11 @@ from click.testing import CliRunner
 
 from auralith.cli.main import main
 from auralith.steps.shards import load_manifest
+from auralith.storage import Files
 from auralith.store.models import JobState
 from tests.corpus import EXAMPLES
+
+files = Files()  # no job: the environment's storage settings
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +32,7 @@ def test_report_of_the_demo_job(client, tmp_path):
     out = runner.invoke(main, ["report", info.id, "--out", str(tmp_path / "report")])
     assert out.exit_code == 0, out.output
     prof = json.loads((tmp_path / "report" / "profile.json").read_text())
-    st, manifest = info.stats, load_manifest(Path(info.output) / "manifest.json")
+    st, manifest = info.stats, load_manifest(files, Path(info.output) / "manifest.json")
 
     # The merged profile agrees with the job's own figures and its manifest.
     assert prof["partitions"]["process"]["profiled"] == st.stages["process"].total > 1

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.pipeline.test_near_dedup import near_corpus
 
-from auralith import storage
 from auralith.cli.main import main
 from auralith.steps.shards import iter_shard_documents, load_manifest
+from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.models import JobState
+from tests.pipeline.test_near_dedup import near_corpus
 from tests.storage.test_s3_sources import corpus, upload_tree
+
+files = Files()  # no job: the environment's storage settings
 
 pytestmark = pytest.mark.integration
 
@@ -52,16 +54,16 @@ def test_s3_job_gives_the_manifest_of_the_local_job(client, inputs, tmp_path, to
     assert local.state == remote.state == JobState.SUCCEEDED, (local.error, remote.error)
     assert remote.output == f"{base}/out"
 
-    want, got = load_manifest(tmp_path / "out"), load_manifest(f"{base}/out")
+    want, got = load_manifest(files, tmp_path / "out"), load_manifest(files, f"{base}/out")
     assert {k: got[k] for k in SAME} == {k: want[k] for k in SAME}
     assert shard_facts(got) == shard_facts(want) and len(got["shards"]) > 3
     first = got["shards"][0]["path"]
-    assert [d.tolist() for d in iter_shard_documents(f"{base}/out/{first}")] == \
-        [d.tolist() for d in iter_shard_documents(tmp_path / "out" / first)]
+    assert [d.tolist() for d in iter_shard_documents(files, f"{base}/out/{first}")] == \
+        [d.tolist() for d in iter_shard_documents(files, tmp_path / "out" / first)]
     # Only finished objects under the output prefix: the shards, the manifest and the owner marker.
-    names = sorted(p.rsplit("/", 1)[1] for p, _ in storage.list_files(f"{base}/out"))
+    names = sorted(p.rsplit("/", 1)[1] for p, _ in files.list_files(f"{base}/out"))
     assert names == sorted([s["path"] for s in got["shards"]] + ["manifest.json", ".auralith-job"])
-    assert storage.list_files(f"{base}/work/{remote.id}/clean/*.jsonl.zst")
+    assert files.list_files(f"{base}/work/{remote.id}/clean/*.jsonl.zst")
 
 
 def test_s3_job_completes_while_the_server_throttles(client, pg_store, s3_server, inputs, tmp_path, tokenizer_path):
@@ -75,7 +77,7 @@ def test_s3_job_completes_while_the_server_throttles(client, pg_store, s3_server
     info = client.wait(client.submit(config), timeout=240)
     assert info.state == JobState.SUCCEEDED, info.error
     assert s3_server.throttle.throttled == 4
-    assert load_manifest(f"{base}/out-throttled")["documents"] > 2000
+    assert load_manifest(files, f"{base}/out-throttled")["documents"] > 2000
     per_job = s3_server.throttle.requests - before
 
     # Again, with the throttling starting later: in the middle of the partitions' reads and writes. Half
@@ -88,7 +90,8 @@ def test_s3_job_completes_while_the_server_throttles(client, pg_store, s3_server
     assert s3_server.throttle.throttled == 4
     retried = [(p.stage, p.index) for p in Store(pg_store).list_partitions(info.id) if p.attempts > 1]
     assert retried, "a partition task met the throttling and was retried"
-    assert shard_facts(load_manifest(f"{base}/out-t2")) == shard_facts(load_manifest(f"{base}/out-throttled"))
+    throttled = load_manifest(files, f"{base}/out-throttled")
+    assert shard_facts(load_manifest(files, f"{base}/out-t2")) == shard_facts(throttled)
 
 
 def test_near_dedup_on_s3_gives_the_manifest_of_the_local_job(client, bucket, tmp_path, tokenizer_path):
@@ -103,12 +106,12 @@ def test_near_dedup_on_s3_gives_the_manifest_of_the_local_job(client, bucket, tm
                                            **near)), timeout=180)
     assert local.state == remote.state == JobState.SUCCEEDED, (local.error, remote.error)
 
-    want, got = load_manifest(tmp_path / "out"), load_manifest(f"{base}/out")
+    want, got = load_manifest(files, tmp_path / "out"), load_manifest(files, f"{base}/out")
     assert {k: got[k] for k in SAME} == {k: want[k] for k in SAME}
     assert got["removed"]["near_duplicate"] == len(expected["near_duplicate"])
     assert shard_facts(got) == shard_facts(want)
     minhash = f"{base}/work/{remote.id}/minhash"
-    assert len(storage.list_files(f"{minhash}/edges/*.npy")) == 14 and storage.exists(f"{minhash}/clusters.json")
+    assert len(files.list_files(f"{minhash}/edges/*.npy")) == 14 and files.exists(f"{minhash}/clusters.json")
 
     # The report reads the clusters file from the S3 work dir.
     runner = CliRunner()

@@ -11,9 +11,12 @@ import pytest
 import yaml
 
 from auralith.steps.shards import load_manifest
+from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.models import JobState
 from tests.corpus import EXAMPLES
+
+files = Files()  # no job: the environment's storage settings
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +33,7 @@ def test_job_trains_on_its_own_shards_after_the_data_stages(client, pg_store, tm
 
     info = client.wait(client.submit(tmp_path / "demo.yaml"), timeout=300)
     assert info.state == JobState.SUCCEEDED, info.error
-    manifest = load_manifest(Path(info.output) / "manifest.json")
+    manifest = load_manifest(files, Path(info.output) / "manifest.json")
     assert manifest["tokens"] > 100_000
 
     t = info.to_dict()["training"]

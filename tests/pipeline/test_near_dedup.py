@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from auralith import storage
 from auralith.config import parse_config
 from auralith.errors import InputError
 from auralith.pipeline.exact_dedup import decide_dedup, read_drops
@@ -23,6 +22,7 @@ from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.plan import plan_partitions
 from auralith.pipeline.process import process_partition
 from auralith.pipeline.tokenize import tokenize_partition
+from auralith.storage import Files
 from tests.corpus import write_jsonl
 from tests.steps.test_minhash import edit as edit_words
 from tests.steps.test_minhash import jaccard, real_documents, word_ngrams
@@ -94,7 +94,7 @@ def dropped_ids(work: WorkPaths, n: int) -> dict[str, set[str]]:
     paths = work
     out: dict[str, set[str]] = {"exact_duplicate": set(), "near_duplicate": set()}
     for p in range(n):
-        ids = json.loads(storage.read_bytes(paths.ids(p)))
+        ids = json.loads(work.files.read_bytes(paths.ids(p)))
         out["exact_duplicate"] |= {ids[i] for i in read_drops(work, p, required=False)}
         out["near_duplicate"] |= {ids[i] for i in read_near_drops(work, p)}
     return out
@@ -154,7 +154,7 @@ def test_near_dedup_without_exact_dedup(tmp_path, tokenizer_path):
 
 def test_a_missing_near_drop_list_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="near-dedup drop list missing"):
-        read_near_drops(WorkPaths(tmp_path), 4)
+        read_near_drops(WorkPaths(tmp_path, Files()), 4)
 
 
 def test_an_s3_work_dir_gives_the_decisions_of_a_local_one(tmp_path, tokenizer_path, bucket):
@@ -171,7 +171,7 @@ def test_an_s3_work_dir_gives_the_decisions_of_a_local_one(tmp_path, tokenizer_p
     paths, s3_paths = work, s3_work
     for p in range(len(plan)):
         for name in ("signatures", "band_keys", "band_positions", "ids"):
-            assert storage.read_bytes(getattr(s3_paths, name)(p)) == getattr(paths, name)(p).read_bytes()
-    assert storage.read_bytes(s3_paths.clusters) == paths.clusters.read_bytes()
-    names = {p.rsplit("/", 1)[1] for p, _ in storage.list_files(f"s3://{bucket}/work/job-n/dedup/*")}
+            assert s3_work.files.read_bytes(getattr(s3_paths, name)(p)) == getattr(paths, name)(p).read_bytes()
+    assert s3_work.files.read_bytes(s3_paths.clusters) == paths.clusters.read_bytes()
+    names = {p.rsplit("/", 1)[1] for p, _ in s3_work.files.list_files(f"s3://{bucket}/work/job-n/dedup/*")}
     assert names == {f"{p:05d}{ext}" for p in range(len(plan)) for ext in (".json", ".near.json")}

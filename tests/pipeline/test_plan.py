@@ -10,6 +10,9 @@ from auralith.errors import ConfigError, InputError
 from auralith.pipeline.plan import detect_format, list_source_files, plan_partitions
 from auralith.sources.documents import FilePiece
 from auralith.sources.readers import PieceReader
+from auralith.storage import Files
+
+files = Files()  # no job: the environment's storage settings
 
 
 def make_cfg(tmp_path, *sources, target_bytes: int = 2**20, taper: bool = False):
@@ -60,8 +63,8 @@ def test_big_file_split_covers_it_exactly(tmp_path, target, trailing_newline):
         assert len(got) > 4
 
     whole = FilePiece(str(path), 0, "jsonl", "none", size=len(data))
-    expected = list(PieceReader(whole, "text", None))
-    assert [item for p in got for item in PieceReader(p, "text", None)] == expected
+    expected = list(PieceReader(files, whole, "text", None))
+    assert [item for p in got for item in PieceReader(files, p, "text", None)] == expected
 
 
 def test_partitions_fill_to_target(tmp_path):

@@ -22,6 +22,9 @@ from auralith.pipeline.tokenize import tokenize_partition
 from auralith.sources.readers import iter_jsonl_zst
 from auralith.steps.shards import iter_shard_documents
 from auralith.steps.tokenize import resolve_eos_id
+from auralith.storage import Files
+
+files = Files()  # no job: the environment's storage settings
 
 WORDS = ["the", "cat", "dog", "sees", "likes", "river", "small", "house", "quiet", "town", "red", "apples",
          "student", "builds", "old", "sailor", "morning", "light", "paints", "follows"]
@@ -158,23 +161,23 @@ def test_issues_name_file_line_and_reason(job):
     assert all(i["file"].startswith(str(data)) and i["message"] for i in issues)
     assert sum(c["issue_count"] for c in counts) == len(issues)
     # The side file holds the same issues.
-    side = [i for p in range(len(plan)) if paths.issues(p).exists() for i in iter_jsonl_zst(paths.issues(p))]
+    side = [i for p in range(len(plan)) if paths.issues(p).exists() for i in iter_jsonl_zst(files, paths.issues(p))]
     assert side == issues
 
 
 def test_keep_removed_writes_side_file(job):
     cfg, plan, paths, *_ = job
     run_process(cfg, plan, paths)
-    aside = list(iter_jsonl_zst(paths.removed(0)))
+    aside = list(iter_jsonl_zst(files, paths.removed(0)))
     assert aside == [{"id": "a5", "file": str(Path(cfg.base_dir) / "data" / "a.jsonl"), "line": 5,
                       "reason": "length.too_short", "text": "tiny"}]
-    assert not any(list(iter_jsonl_zst(paths.removed(i))) for i in range(1, len(plan)))  # nothing filtered there
+    assert not any(list(iter_jsonl_zst(files, paths.removed(i))) for i in range(1, len(plan)))  # nothing filtered there
 
 
 def test_clean_files_hold_normalised_text(job):
     cfg, plan, paths, *_ = job
     run_process(cfg, plan, paths)
-    clean = list(iter_jsonl_zst(paths.clean(0)))
+    clean = list(iter_jsonl_zst(files, paths.clean(0)))
     assert [(r["id"], r["text"], r["line"]) for r in clean] == [
         ("a1", "The cat sees the river.", 1), ("z6", "A dog likes the quiet town.", 6),
         ("a8", "Every student builds a small house.", 8)]
@@ -205,7 +208,7 @@ def test_shards_decode_to_kept_documents_in_order(job, bpe):
     shard_names = [s["path"] for _, shards in tokenized for s in shards]
     assert shard_names == sorted(p.name for p in out.iterdir())  # partition order is name order
     assert len(shard_names) > len(plan)  # the small shard limit rolled over
-    docs = [d for name in shard_names for d in iter_shard_documents(out / name)]
+    docs = [d for name in shard_names for d in iter_shard_documents(files, out / name)]
     assert all(d[-1] == eos and eos not in d[:-1].tolist() for d in docs)
     assert [bpe.decode(d[:-1].tolist()) for d in docs] == expected
 
@@ -250,11 +253,11 @@ def test_remove_stale_shards(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "part-00000-00000.safetensors").write_bytes(b"x")
-    assert remove_stale_shards(str(tmp_path)) == 3
+    assert remove_stale_shards(files, str(tmp_path)) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others + ["sub"])
     assert (tmp_path / "sub" / "part-00000-00000.safetensors").exists()
-    assert remove_stale_shards(str(tmp_path)) == 0
-    assert remove_stale_shards(str(tmp_path / "missing")) == 0
+    assert remove_stale_shards(files, str(tmp_path)) == 0
+    assert remove_stale_shards(files, str(tmp_path / "missing")) == 0
 
 
 def test_file_gone_after_planning_fails_the_partition_naming_it(job):
@@ -270,11 +273,11 @@ def test_file_gone_after_planning_fails_the_partition_naming_it(job):
 def test_output_folder_owner(tmp_path):
     from auralith.errors import InputError
 
-    claim_output(str(tmp_path), "job-a")
-    check_output_owner(str(tmp_path), "job-a")
-    claim_output(str(tmp_path), "job-b")  # a later job planned into the same folder
+    claim_output(files, str(tmp_path), "job-a")
+    check_output_owner(files, str(tmp_path), "job-a")
+    claim_output(files, str(tmp_path), "job-b")  # a later job planned into the same folder
     with pytest.raises(InputError, match="now belongs to job job-b"):
-        check_output_owner(str(tmp_path), "job-a")
+        check_output_owner(files, str(tmp_path), "job-a")
 
 
 def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
@@ -297,9 +300,9 @@ def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
     assert counts["removed"] == {"c4.lorem_ipsum": 1, "gopher_repetition.top_2gram": 1, "pii.phone": 1}
     assert counts["lines_removed"] == {"c4.no_terminal_punct": 1}
     assert counts["pii"] == {"email": 1, "phone": 1}
-    clean = {r["id"]: r["text"] for r in iter_jsonl_zst(paths.clean(0))}
+    clean = {r["id"]: r["text"] for r in iter_jsonl_zst(files, paths.clean(0))}
     assert clean == {"k1": kept_text.replace("ishmael@pequod.org", "<EMAIL>"), "k2": KEEP[3]}
-    aside = {r["id"]: (r["reason"], r["text"]) for r in iter_jsonl_zst(paths.removed(0))}
+    aside = {r["id"]: (r["reason"], r["text"]) for r in iter_jsonl_zst(files, paths.removed(0))}
     assert aside["d1"] == ("pii.phone", rows[4]["text"])  # kept aside as read, so nothing silently disappears
     assert aside["r1"][0] == "c4.lorem_ipsum" and set(aside) == {"r1", "r2", "d1"}
 

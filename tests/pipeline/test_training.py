@@ -10,6 +10,7 @@ from auralith.pipeline.training import StoreHooks, checkpoint_root
 from auralith.store import Store, migrate
 from auralith.store.db import dispose_all
 
+
 def _metrics(step: int) -> dict:
     return {"step": step, "loss": 1.0, "lr": 1e-3, "tokens_per_s": 1.0, "tokens_seen": step, "elapsed_s": 1.0}
 

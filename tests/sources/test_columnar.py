@@ -15,7 +15,10 @@ from auralith.pipeline.plan import list_source_files, plan_partitions
 from auralith.sources.columnar import hf_dataset_files, parquet_pieces
 from auralith.sources.documents import Document, InputIssue
 from auralith.sources.readers import PieceReader
+from auralith.storage import Files
 from tests.corpus import sentences
+
+files = Files()  # no job: the environment's storage settings
 
 
 def write_parquet(path: Path, texts: list, ids: list | None = None, row_group_size: int = 50) -> None:
@@ -53,7 +56,7 @@ def read_all(cfg) -> list:
     for pieces in plan_partitions(cfg):
         for piece in pieces:
             src = cfg.sources[piece.source]
-            out.extend(PieceReader(piece, src.text_field, src.id_field))
+            out.extend(PieceReader(files, piece, src.text_field, src.id_field))
     return out
 
 
@@ -108,7 +111,7 @@ def test_hf_dataset_dict_reads_every_split_in_order(tmp_path):
     save_to_disk_layout(tmp_path / "dd" / "train", ["a", "b", "c"], n_files=1)
     save_to_disk_layout(tmp_path / "dd" / "test", ["d"], n_files=1)
     (tmp_path / "dd" / "dataset_dict.json").write_text(json.dumps({"splits": ["train", "test"]}))
-    assert [Path(f).parent.name for f in hf_dataset_files(str(tmp_path / "dd"))] == ["train", "test"]
+    assert [Path(f).parent.name for f in hf_dataset_files(files, str(tmp_path / "dd"))] == ["train", "test"]
     assert [d.text for d in read_all(config(str(tmp_path / "dd")))] == ["a", "b", "c", "d"]
 
 
@@ -127,10 +130,10 @@ def test_arrow_file_format_is_read_too(tmp_path):
 
 def test_parquet_runs_follow_a_size_that_changes_along_the_file(tmp_path):
     write_parquet(tmp_path / "a.parquet", sentences(1000, seed=4), row_group_size=50)  # 20 row groups
-    one = parquet_pieces(str(tmp_path / "a.parquet"), 0, first=1, every=1)  # a run per row group
+    one = parquet_pieces(files, str(tmp_path / "a.parquet"), 0, first=1, every=1)  # a run per row group
     group = max(p.size for p in one)
     half = sum(p.size for p in one) // 2
-    runs = parquet_pieces(str(tmp_path / "a.parquet"), 0, first=4 * group,
+    runs = parquet_pieces(files, str(tmp_path / "a.parquet"), 0, first=4 * group,
                           every=lambda done: 4 * group if done < half else 1)
     before = [p for p in runs if sum(q.size for q in runs[:runs.index(p)]) < half]
     assert all(p.end - p.start >= 4 for p in before[:-1])

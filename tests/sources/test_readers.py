@@ -9,6 +9,9 @@ import zstandard
 
 from auralith.sources.documents import Document, FilePiece, InputIssue
 from auralith.sources.readers import PieceReader, iter_jsonl_zst, write_jsonl_zst
+from auralith.storage import Files
+
+files = Files()  # no job: the environment's storage settings
 
 COMPRESS = {
     "none": lambda b: b,
@@ -29,7 +32,7 @@ def jsonl(records: list) -> bytes:
 
 
 def read(piece: FilePiece, text_field: str = "text", id_field: str | None = "id") -> list:
-    return list(PieceReader(piece, text_field, id_field))
+    return list(PieceReader(files, piece, text_field, id_field))
 
 
 def reasons(items: list) -> list[tuple[str, int | None]]:
@@ -40,7 +43,7 @@ def reasons(items: list) -> list[tuple[str, int | None]]:
 def test_jsonl_round_trip(tmp_path, compression):
     records = [{"id": f"d{i}", "text": f"doc {i} é 文", "other": i} for i in range(500)]
     piece = write(tmp_path / f"a.jsonl{SUFFIX[compression]}", jsonl(records), compression)
-    reader = PieceReader(piece, "text", "id")
+    reader = PieceReader(files, piece, "text", "id")
     docs = list(reader)
     assert docs == [Document(id=f"d{i}", text=f"doc {i} é 文", source=0, file=piece.path, line=i + 1)
                     for i in range(500)]
@@ -72,7 +75,7 @@ def test_adjacent_byte_ranges_yield_every_document_once(tmp_path):
     cut = sum(len(json.dumps(r)) + 1 for r in records[:37])  # start of line 38
     first = FilePiece(whole.path, 0, "jsonl", "none", size=cut, start=0, end=cut)
     second = FilePiece(whole.path, 0, "jsonl", "none", size=len(data) - cut, start=cut, first_line=38)
-    r1, r2 = PieceReader(first, "text", None), PieceReader(second, "text", None)
+    r1, r2 = PieceReader(files, first, "text", None), PieceReader(files, second, "text", None)
     a, b = list(r1), list(r2)
     assert [d.line for d in a] == list(range(1, 38)) and [d.line for d in b] == list(range(38, 101))
     assert a + b == read(whole, id_field=None)
@@ -94,7 +97,7 @@ def test_bad_records_become_issues(tmp_path):
         b'{"text": "last, no newline"}',
     ]
     piece = write(tmp_path / "bad.jsonl", b"\n".join(lines))
-    reader = PieceReader(piece, "text", "id")
+    reader = PieceReader(files, piece, "text", "id")
     items = list(reader)
     assert reasons(items) == [("invalid_json", 2), ("invalid_utf8", 3), ("missing_field", 4),
                               ("wrong_type", 5), ("wrong_type", 6), ("invalid_json", 9)]
@@ -121,7 +124,7 @@ def test_empty_file(tmp_path, compression, name):
 
 def test_only_blank_lines_is_not_an_issue(tmp_path):
     piece = write(tmp_path / "blank.jsonl", b"\n  \n\n")
-    reader = PieceReader(piece, "text", None)
+    reader = PieceReader(files, piece, "text", None)
     assert list(reader) == [] and reader.blank_lines == 3
 
 
@@ -162,7 +165,7 @@ def test_unreadable(tmp_path):
 def test_txt_is_one_document(tmp_path, compression):
     text = "Line one.\n\nLine two, ünïcode.\n"
     piece = write(tmp_path / f"doc.txt{SUFFIX[compression]}", text.encode(), compression)
-    reader = PieceReader(piece, "text", "id")
+    reader = PieceReader(files, piece, "text", "id")
     assert list(reader) == [Document(id=piece.path, text=text, source=0, file=piece.path, line=0)]
     assert reader.bytes_read == piece.size
 
@@ -176,25 +179,25 @@ def test_txt_invalid_utf8_and_truncated(tmp_path):
 
 def test_compressed_piece_cannot_be_a_byte_range(tmp_path):
     with pytest.raises(ValueError):
-        PieceReader(FilePiece("x.jsonl.gz", 0, "jsonl", "gzip", size=10, start=5), "text", None)
+        PieceReader(files, FilePiece("x.jsonl.gz", 0, "jsonl", "gzip", size=10, start=5), "text", None)
 
 
 def test_write_and_iter_jsonl_zst(tmp_path):
     records = [{"id": str(i), "text": f"τέξτ {i}", "n": i} for i in range(1000)]
     path = tmp_path / "sub" / "part-0.jsonl.zst"
-    assert write_jsonl_zst(path, iter(records)) == 1000
-    assert list(iter_jsonl_zst(path)) == records
+    assert write_jsonl_zst(files, path, iter(records)) == 1000
+    assert list(iter_jsonl_zst(files, path)) == records
     assert os.listdir(path.parent) == ["part-0.jsonl.zst"]  # no temp file left behind
-    assert write_jsonl_zst(tmp_path / "empty.jsonl.zst", []) == 0
-    assert list(iter_jsonl_zst(tmp_path / "empty.jsonl.zst")) == []
+    assert write_jsonl_zst(files, tmp_path / "empty.jsonl.zst", []) == 0
+    assert list(iter_jsonl_zst(files, tmp_path / "empty.jsonl.zst")) == []
 
 
 def test_iter_jsonl_zst_raises_on_cut_off_file(tmp_path):
     path = tmp_path / "p.jsonl.zst"
-    write_jsonl_zst(path, [{"text": str(i) * 50} for i in range(5000)])
+    write_jsonl_zst(files, path, [{"text": str(i) * 50} for i in range(5000)])
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(zstandard.ZstdError):
-        list(iter_jsonl_zst(path))
+        list(iter_jsonl_zst(files, path))
 
 
 def test_failed_write_leaves_no_file(tmp_path):
@@ -203,7 +206,7 @@ def test_failed_write_leaves_no_file(tmp_path):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        write_jsonl_zst(tmp_path / "x.jsonl.zst", records())
+        write_jsonl_zst(files, tmp_path / "x.jsonl.zst", records())
     assert os.listdir(tmp_path) == []
 
 
@@ -214,7 +217,7 @@ def test_record_over_the_size_limit_is_an_input_error_and_its_neighbours_are_rea
     data = jsonl([{"id": "a", "text": "before"}]) + b'{"text": "' + b"x" * 5000 + b'"}\n' + \
         jsonl([{"id": "b", "text": "after"}]) + b'{"text": "' + b"y" * 3000  # the last one has no newline
     piece = write(tmp_path / f"big.jsonl{SUFFIX[compression]}", data, compression)
-    reader = PieceReader(piece, "text", "id")
+    reader = PieceReader(files, piece, "text", "id")
     items = list(reader)
     assert [d.text for d in items if isinstance(d, Document)] == ["before", "after"]
     assert reasons(items) == [("record_too_large", 2), ("record_too_large", 4)]
@@ -238,7 +241,7 @@ def test_record_limit_holds_across_byte_range_pieces(tmp_path, monkeypatch):
 def test_txt_over_the_size_limit(tmp_path, monkeypatch):
     monkeypatch.setattr("auralith.sources.readers.MAX_RECORD_BYTES", 100)
     piece = write(tmp_path / "big.txt", b"w" * 1000)
-    reader = PieceReader(piece)
+    reader = PieceReader(files, piece)
     assert reasons(list(reader)) == [("record_too_large", 0)]
     assert reader.bytes_read == piece.size
 

@@ -18,6 +18,9 @@ from auralith.steps.shards import (
     tensor_sha256,
     write_manifest,
 )
+from auralith.storage import Files
+
+files = Files()  # no job: the environment's storage settings
 
 EOS = 0
 
@@ -33,14 +36,14 @@ def make_docs(n: int, seed: int = 0, max_len: int = 40, high: int = 1000) -> lis
 
 def write_all(tmp_path, docs, **kwargs) -> list[ShardInfo]:
     kwargs = {"dtype": np.uint16, "max_shard_bytes": 1 << 20, "compression": "none", **kwargs}
-    writer = ShardWriter(tmp_path, "part", **kwargs)
+    writer = ShardWriter(files, tmp_path, "part", **kwargs)
     for doc in docs:
         writer.add(doc)
     return writer.close()
 
 
 def read_all(tmp_path, infos) -> list[np.ndarray]:
-    return [doc.copy() for info in infos for doc in iter_shard_documents(tmp_path / info.path)]
+    return [doc.copy() for info in infos for doc in iter_shard_documents(files, tmp_path / info.path)]
 
 
 @pytest.mark.parametrize("compression", ["none", "zstd"])
@@ -60,7 +63,7 @@ def test_round_trip(tmp_path, compression):
         np.testing.assert_array_equal(a, b)
         assert b[-1] == EOS
 
-    ids, offsets = read_shard(tmp_path / info.path)
+    ids, offsets = read_shard(files, tmp_path / info.path)
     assert ids.dtype == np.uint16 and offsets.dtype == np.int64
     assert offsets[0] == 0 and offsets[-1] == ids.size
     np.testing.assert_array_equal(np.diff(offsets), [d.size for d in docs])
@@ -106,14 +109,14 @@ def test_oversize_document_gets_its_own_shard(tmp_path):
 def test_uint32(tmp_path):
     docs = make_docs(20, high=200_000)
     infos = write_all(tmp_path, docs, dtype=np.uint32, compression="zstd")
-    ids, _ = read_shard(tmp_path / infos[0].path)
+    ids, _ = read_shard(files, tmp_path / infos[0].path)
     assert ids.dtype == np.uint32 and infos[0].dtype == "uint32"
     assert int(ids.max()) > 65535
     assert [d.tolist() for d in read_all(tmp_path, infos)] == [d.tolist() for d in docs]
 
 
 def test_narrowing_checks_range(tmp_path):
-    writer = ShardWriter(tmp_path, "part", dtype=np.uint16, max_shard_bytes=100)
+    writer = ShardWriter(files, tmp_path, "part", dtype=np.uint16, max_shard_bytes=100)
     writer.add(np.array([1, 2, 3], dtype=np.int64))  # fits: converted
     with pytest.raises(ValueError, match="out of range"):
         writer.add(np.array([70_000], dtype=np.int64))
@@ -138,7 +141,7 @@ def test_no_empty_shard(tmp_path):
 
 
 def test_close_is_final(tmp_path):
-    writer = ShardWriter(tmp_path, "part", dtype=np.uint16, max_shard_bytes=100)
+    writer = ShardWriter(files, tmp_path, "part", dtype=np.uint16, max_shard_bytes=100)
     writer.add(np.ones(2, dtype=np.uint16))
     first = writer.close()
     assert writer.close() == first
@@ -161,20 +164,20 @@ def test_read_garbage_raises_input_error(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a shard")
     with pytest.raises(InputError, match="bad.safetensors"):
-        read_shard(bad)
+        read_shard(files, bad)
     bad_zst = tmp_path / "bad.safetensors.zst"
     bad_zst.write_bytes(b"not zstd")
     with pytest.raises(InputError):
-        read_shard(bad_zst)
+        read_shard(files, bad_zst)
 
 
 def test_manifest_round_trip(tmp_path):
     infos = write_all(tmp_path, make_docs(10), max_shard_bytes=30)
     manifest = {"format": "auralith-manifest/1", "shards": [i.to_dict() for i in infos], "n_docs": 10}
-    path = write_manifest(tmp_path, manifest)
+    path = write_manifest(files, tmp_path, manifest)
     assert path == tmp_path / "manifest.json"
     text = path.read_text()
     assert text.startswith('{\n  "format"') and text.endswith("\n")
-    assert load_manifest(path) == manifest
-    assert load_manifest(tmp_path) == manifest
-    assert [ShardInfo.from_dict(d) for d in load_manifest(path)["shards"]] == infos
+    assert load_manifest(files, path) == manifest
+    assert load_manifest(files, tmp_path) == manifest
+    assert [ShardInfo.from_dict(d) for d in load_manifest(files, path)["shards"]] == infos

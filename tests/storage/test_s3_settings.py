@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from auralith import storage
 from auralith.config import parse_config
+from auralith.config.storage import S3Settings
 from auralith.errors import ConfigError
-from auralith.storage import StorageConfig
-from auralith.storage.settings import S3Settings
+from auralith.storage import Files, StorageConfig
 
 
 def test_config_wins_over_environment(monkeypatch):
@@ -36,10 +37,30 @@ def test_storage_section_is_validated_with_key_paths():
 
 
 def test_a_jobs_endpoint_is_used_for_its_requests(s3_server, bucket, monkeypatch):
-    storage.write_bytes_atomic(f"s3://{bucket}/k", b"v")
+    Files().write_bytes_atomic(f"s3://{bucket}/k", b"v")
     monkeypatch.setenv("AURALITH_S3_ENDPOINT_URL", "http://127.0.0.1:1")  # nothing listens there
-    storage.use_storage_config(StorageConfig(s3=S3Settings(endpoint_url=s3_server.endpoint)))
-    try:
-        assert storage.read_bytes(f"s3://{bucket}/k") == b"v"
-    finally:
-        storage.use_storage_config(None)
+    job = Files(StorageConfig(s3=S3Settings(endpoint_url=s3_server.endpoint)))
+    assert job.read_bytes(f"s3://{bucket}/k") == b"v"
+
+
+def test_two_jobs_settings_side_by_side_in_threads(s3_server, bucket, monkeypatch):
+    """What a threads-pool worker does: units of two jobs at once, each reaching S3 with its own settings,
+    including in threads its code starts (no setting to carry over by hand)."""
+    Files().write_bytes_atomic(f"s3://{bucket}/k", b"v")
+    monkeypatch.setenv("AURALITH_S3_ENDPOINT_URL", "http://127.0.0.1:1")
+    good = Files(StorageConfig(s3=S3Settings(endpoint_url=s3_server.endpoint)))
+    dead = Files(StorageConfig(s3=S3Settings(endpoint_url="http://127.0.0.1:1", max_attempts=1)))
+    got: dict[str, object] = {}
+
+    def read(name: str, files: Files) -> None:
+        try:
+            got[name] = files.read_bytes(f"s3://{bucket}/k")
+        except Exception as exc:  # the dead endpoint's connection error, translated
+            got[name] = type(exc).__name__
+
+    threads = [threading.Thread(target=read, args=item) for item in (("good", good), ("dead", dead))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {"good": b"v", "dead": "TransientError"}

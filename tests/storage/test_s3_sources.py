@@ -7,20 +7,20 @@ import json
 from pathlib import Path
 
 import zstandard
-from tests.sources.test_columnar import save_to_disk_layout, write_parquet
 
-from auralith import storage
 from auralith.config import parse_config
 from auralith.pipeline.plan import plan_partitions
 from auralith.sources.documents import Document
 from auralith.sources.readers import PieceReader
+from auralith.storage import Files
 from tests.corpus import sentences, write_jsonl
+from tests.sources.test_columnar import save_to_disk_layout, write_parquet
 
 
 def upload_tree(root: Path, base: str) -> None:
     for path in sorted(root.rglob("*")):
         if path.is_file():
-            storage.write_bytes_atomic(f"{base}/{path.relative_to(root).as_posix()}", path.read_bytes())
+            Files().write_bytes_atomic(f"{base}/{path.relative_to(root).as_posix()}", path.read_bytes())
 
 
 def corpus(root: Path) -> None:
@@ -42,8 +42,9 @@ def job(paths: list[str]) -> object:
 def read(cfg, root: str) -> tuple[list, list[tuple]]:
     """The plan's shape and the documents read; ids made relative to `root` (a .txt file's id is its path)."""
     plan = plan_partitions(cfg)
+    files = Files(cfg.storage)
     docs = [(d.id.removeprefix(root), d.text, d.line) for pieces in plan for p in pieces
-            for d in PieceReader(p, cfg.sources[p.source].text_field, cfg.sources[p.source].id_field)
+            for d in PieceReader(files, p, cfg.sources[p.source].text_field, cfg.sources[p.source].id_field)
             if isinstance(d, Document)]
     shape = [[(Path(p.path).name, p.format, p.compression, p.size, p.start, p.end, p.first_line) for p in pieces]
              for pieces in plan]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from auralith.store.training import CheckpointState
 
 from auralith.store import Store, migrate
 from auralith.store.db import dispose_all
 from auralith.store.models import Checkpoint
+from auralith.store.training import CheckpointState
 
 
 @pytest.fixture

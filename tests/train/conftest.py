@@ -9,20 +9,23 @@ import pytest
 from tokenizers import Tokenizer
 
 from auralith.steps.shards import ShardWriter, write_manifest
+from auralith.storage import Files, join
 from tests.corpus import sentences
+
+files = Files()  # no job: the environment's storage settings
 
 
 def write_shards(out: Path, tokenizer_path: Path, compression: str = "none", docs: int = 300) -> Path:
     """A manifest over a few shards of `docs` tokenized documents (EOS appended); returns its path."""
     tok = Tokenizer.from_file(str(tokenizer_path))
     eos = tok.get_vocab_size() - 1
-    writer = ShardWriter(out, "part-00000", dtype="uint16", max_shard_bytes=20_000, compression=compression)
+    writer = ShardWriter(files, out, "part-00000", dtype="uint16", max_shard_bytes=20_000, compression=compression)
     for enc in tok.encode_batch(sentences(docs, seed=5)):
         writer.add(np.array([*enc.ids, eos], dtype=np.uint16))
     shards = writer.close()
-    return write_manifest(out, {"format": "auralith-manifest/1", "shards": [s.to_dict() for s in shards],
-                                "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
-                                "tokens": sum(s.n_tokens for s in shards)})
+    return write_manifest(files, out, {"format": "auralith-manifest/1", "shards": [s.to_dict() for s in shards],
+                                       "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
+                                       "tokens": sum(s.n_tokens for s in shards)})
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +35,6 @@ def shards_manifest(tmp_path_factory, tokenizer_path) -> Path:
 
 def upload_folder(local: Path, url: str) -> str:
     """Copy every file of a local output folder to `url` (an s3:// prefix); returns the manifest's URL."""
-    from auralith import storage
-
     for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        storage.write_bytes_atomic(storage.join(url, path.relative_to(local).as_posix()), path.read_bytes())
-    return storage.join(url, "manifest.json")
+        files.write_bytes_atomic(join(url, path.relative_to(local).as_posix()), path.read_bytes())
+    return join(url, "manifest.json")

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from auralith import storage
+from auralith.storage import Files
 from auralith.storage.s3 import s3_client
 from auralith.train.checkpoint import (
     MANIFEST_FILE,
@@ -25,6 +25,8 @@ from auralith.train.checkpoint import (
 from auralith.train.checkpoint_files import complete_steps, step_folder
 from auralith.train.devices import select_device
 from tests.train.test_checkpoint import _trained
+
+files = Files()  # no job: the environment's storage settings
 
 
 def _keys(bucket: str) -> list[str]:
@@ -43,13 +45,13 @@ def test_round_trip_on_s3(bucket):
     torch.manual_seed(1234)
     expected_next = torch.rand(3)
     torch.manual_seed(1234)
-    folder, manifest = save_checkpoint(root, model, opt, device, TrainState(3, 3, 48))
+    folder, manifest = save_checkpoint(files, root, model, opt, device, TrainState(3, 3, 48))
     assert folder == f"{root}/3"
     assert _keys(bucket) == [f"job1/ckpt/3/{n}" for n in (MANIFEST_FILE, MODEL_FILE, STATE_FILE)]
-    assert read_manifest(folder) == manifest and manifest["params_sha256"] == params_sha256(model)
+    assert read_manifest(files, folder) == manifest and manifest["params_sha256"] == params_sha256(model)
 
     fresh, fresh_opt = _trained(seed=99)
-    state = load_checkpoint(folder, fresh, fresh_opt, device)
+    state = load_checkpoint(files, folder, fresh, fresh_opt, device)
     assert state == TrainState(3, 3, 48)
     assert params_sha256(fresh) == manifest["params_sha256"]
     assert torch.equal(torch.rand(3), expected_next)
@@ -61,37 +63,37 @@ def test_round_trip_on_s3(bucket):
 def test_s3_and_local_checkpoints_hold_the_same_files(bucket, tmp_path):
     model, opt = _trained()
     device = select_device("cpu")
-    local, _ = save_checkpoint(tmp_path, model, opt, device, TrainState(2))
-    remote, _ = save_checkpoint(f"s3://{bucket}/c", model, opt, device, TrainState(2))
+    local, _ = save_checkpoint(files, tmp_path, model, opt, device, TrainState(2))
+    remote, _ = save_checkpoint(files, f"s3://{bucket}/c", model, opt, device, TrainState(2))
     for name in (MODEL_FILE, STATE_FILE):
-        assert storage.read_bytes(f"{remote}/{name}") == (local / name).read_bytes()
+        assert files.read_bytes(f"{remote}/{name}") == (local / name).read_bytes()
 
 
 def test_a_step_without_manifest_is_incomplete(bucket):
     root = f"s3://{bucket}/ckpt"
     model, opt = _trained()
-    folder, _ = save_checkpoint(root, model, opt, select_device("cpu"), TrainState(1))
-    storage.delete(f"{folder}/{MANIFEST_FILE}")
-    assert read_manifest(folder) is None and complete_steps(root) == []
+    folder, _ = save_checkpoint(files, root, model, opt, select_device("cpu"), TrainState(1))
+    files.delete(f"{folder}/{MANIFEST_FILE}")
+    assert read_manifest(files, folder) is None and complete_steps(files, root) == []
     with pytest.raises(CheckpointError, match="incomplete"):
-        load_checkpoint(folder, model, opt, select_device("cpu"))
+        load_checkpoint(files, folder, model, opt, select_device("cpu"))
 
 
 def test_a_corrupt_object_is_refused(bucket):
     model, opt = _trained()
-    folder, _ = save_checkpoint(f"s3://{bucket}/ckpt", model, opt, select_device("cpu"), TrainState(1))
-    data = bytearray(storage.read_bytes(f"{folder}/{MODEL_FILE}"))
+    folder, _ = save_checkpoint(files, f"s3://{bucket}/ckpt", model, opt, select_device("cpu"), TrainState(1))
+    data = bytearray(files.read_bytes(f"{folder}/{MODEL_FILE}"))
     data[-1] ^= 0xFF
-    storage.write_bytes_atomic(f"{folder}/{MODEL_FILE}", bytes(data))
+    files.write_bytes_atomic(f"{folder}/{MODEL_FILE}", bytes(data))
     with pytest.raises(CheckpointError, match="sha256"):
-        load_checkpoint(folder, model, opt, select_device("cpu"))
+        load_checkpoint(files, folder, model, opt, select_device("cpu"))
 
 
 def test_rewriting_a_step_replaces_leftovers(bucket):
     root = f"s3://{bucket}/ckpt"
-    storage.write_bytes_atomic(f"{root}/4/junk.tmp", b"left by a run that died mid-write")
+    files.write_bytes_atomic(f"{root}/4/junk.tmp", b"left by a run that died mid-write")
     model, opt = _trained()
-    save_checkpoint(root, model, opt, select_device("cpu"), TrainState(4))
+    save_checkpoint(files, root, model, opt, select_device("cpu"), TrainState(4))
     assert _keys(bucket) == [f"ckpt/4/{n}" for n in (MANIFEST_FILE, MODEL_FILE, STATE_FILE)]
 
 
@@ -99,11 +101,11 @@ def test_prune_on_s3_keeps_the_last_k_complete_checkpoints(bucket):
     root = f"s3://{bucket}/ckpt"
     model, opt = _trained()
     for step in (10, 20, 30, 40, 100):
-        save_checkpoint(root, model, opt, select_device("cpu"), TrainState(step))
-    storage.write_bytes_atomic(f"{root}/50/{MODEL_FILE}", b"unfinished: no manifest")
-    storage.write_bytes_atomic(f"{root}/notes/{MANIFEST_FILE}", b"{}")  # not a step
-    assert complete_steps(root) == [10, 20, 30, 40, 100]  # numeric order, not key order
-    assert prune_checkpoints(root, keep_last=2, protect=30) == [10, 20]  # 30 is protected, 40 and 100 kept
+        save_checkpoint(files, root, model, opt, select_device("cpu"), TrainState(step))
+    files.write_bytes_atomic(f"{root}/50/{MODEL_FILE}", b"unfinished: no manifest")
+    files.write_bytes_atomic(f"{root}/notes/{MANIFEST_FILE}", b"{}")  # not a step
+    assert complete_steps(files, root) == [10, 20, 30, 40, 100]  # numeric order, not key order
+    assert prune_checkpoints(files, root, keep_last=2, protect=30) == [10, 20]  # 30 is protected, 40 and 100 kept
     steps = sorted({k.split("/")[1] for k in _keys(bucket)})
     assert steps == ["100", "30", "40", "50", "notes"]
-    assert json.loads(storage.read_bytes(f"{root}/100/{MANIFEST_FILE}"))["step"] == 100
+    assert json.loads(files.read_bytes(f"{root}/100/{MANIFEST_FILE}"))["step"] == 100

@@ -9,24 +9,27 @@ import pytest
 
 from auralith.errors import InputError
 from auralith.steps.shards import load_manifest, read_shard
+from auralith.storage import Files
 from auralith.train.data import BatchSampler, TokenStream, default_cache_dir, memmap_tensor
 from tests.train.conftest import upload_folder, write_shards
 
+files = Files()  # no job: the environment's storage settings
+
 
 def _all_tokens(manifest_path):
-    manifest = load_manifest(manifest_path)
-    return np.concatenate([read_shard(manifest_path.parent / s["path"])[0] for s in manifest["shards"]])
+    manifest = load_manifest(files, manifest_path)
+    return np.concatenate([read_shard(files, manifest_path.parent / s["path"])[0] for s in manifest["shards"]])
 
 
 def test_memmap_matches_the_shard_reader(shards_manifest):
-    first = load_manifest(shards_manifest)["shards"][0]["path"]
+    first = load_manifest(files, shards_manifest)["shards"][0]["path"]
     mapped = memmap_tensor(shards_manifest.parent / first, "input_ids")
     assert isinstance(mapped, np.memmap)
-    assert np.array_equal(mapped, read_shard(shards_manifest.parent / first)[0])
+    assert np.array_equal(mapped, read_shard(files, shards_manifest.parent / first)[0])
 
 
 def test_stream_reads_across_shard_boundaries(shards_manifest):
-    stream = TokenStream(shards_manifest)
+    stream = TokenStream(files, shards_manifest)
     tokens = _all_tokens(shards_manifest)
     assert len(stream.parts) >= 2 and len(stream) == tokens.size
     boundary = stream.offsets[1]
@@ -37,17 +40,17 @@ def test_stream_reads_across_shard_boundaries(shards_manifest):
 def test_zstd_shards_are_decompressed_to_the_cache_once(tmp_path, tokenizer_path, shards_manifest):
     manifest = write_shards(tmp_path / "z", tokenizer_path, compression="zstd")
     cache = tmp_path / "cache"
-    stream = TokenStream(manifest, cache)
+    stream = TokenStream(files, manifest, cache)
     cached = sorted(cache.iterdir())
     assert cached and all(p.suffix != ".zst" for p in cached)
     mtimes = [p.stat().st_mtime_ns for p in cached]
-    TokenStream(manifest, cache)
+    TokenStream(files, manifest, cache)
     assert [p.stat().st_mtime_ns for p in sorted(cache.iterdir())] == mtimes
     assert np.array_equal(stream.read(0, len(stream)), _all_tokens(shards_manifest))
 
 
 def test_windows_are_contiguous_targets_shifted_by_one(shards_manifest):
-    stream = TokenStream(shards_manifest)
+    stream = TokenStream(files, shards_manifest)
     x, y = BatchSampler(stream, 32, 4, seed=1).batch_at(0)
     assert x.shape == y.shape == (4, 32)
     assert np.array_equal(x[:, 1:], y[:, :-1])
@@ -58,7 +61,7 @@ def test_windows_are_contiguous_targets_shifted_by_one(shards_manifest):
 
 
 def test_batches_depend_on_seed_and_position_only(shards_manifest):
-    stream = TokenStream(shards_manifest)
+    stream = TokenStream(files, shards_manifest)
     a = BatchSampler(stream, 16, 4, seed=7)
     run = [a.next_batch()[0] for _ in range(5)]
     restarted = BatchSampler(stream, 16, 4, seed=7, position=3)
@@ -67,7 +70,7 @@ def test_batches_depend_on_seed_and_position_only(shards_manifest):
 
 
 def test_train_and_val_windows_are_disjoint(shards_manifest):
-    stream = TokenStream(shards_manifest)
+    stream = TokenStream(files, shards_manifest)
     train = BatchSampler(stream, 16, 4, seed=0, val_fraction=0.1)
     val = BatchSampler(stream, 16, 4, seed=0, val_fraction=0.1, split="val")
     assert train.hi == val.lo and train.hi + train.windows + 16 == val.lo + 16 + train.windows
@@ -75,12 +78,12 @@ def test_train_and_val_windows_are_disjoint(shards_manifest):
 
 def test_too_little_data_is_a_clear_error(shards_manifest):
     with pytest.raises(InputError, match="fewer than context"):
-        BatchSampler(TokenStream(shards_manifest), 10**9, 1, seed=0)
+        BatchSampler(TokenStream(files, shards_manifest), 10**9, 1, seed=0)
 
 
 def test_missing_manifest_names_the_file(tmp_path):
     with pytest.raises(InputError, match="no manifest.json"):
-        TokenStream(tmp_path / "manifest.json")
+        TokenStream(files, tmp_path / "manifest.json")
 
 
 @pytest.mark.parametrize("compression", ["none", "zstd"])
@@ -88,8 +91,8 @@ def test_an_s3_manifest_reads_like_its_local_copy(bucket, tmp_path, tokenizer_pa
     local = write_shards(tmp_path / "out", tokenizer_path, compression=compression)
     url = upload_folder(local.parent, f"s3://{bucket}/out")
     cache = tmp_path / "cache"
-    remote = TokenStream(url, cache)
-    expected = TokenStream(local, tmp_path / "local-cache")
+    remote = TokenStream(files, url, cache)
+    expected = TokenStream(files, local, tmp_path / "local-cache")
     assert len(remote) == len(expected) and remote.vocab_size == expected.vocab_size
     assert np.array_equal(remote.read(0, len(remote)), expected.read(0, len(expected)))
     a, b = BatchSampler(remote, 16, 4, seed=2), BatchSampler(expected, 16, 4, seed=2)
@@ -97,7 +100,7 @@ def test_an_s3_manifest_reads_like_its_local_copy(bucket, tmp_path, tokenizer_pa
     # Downloaded once: a second loader maps the cached copies, and the folder URL works like the file.
     cached = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert len(cached) == len(remote.parts) and not any(p.suffix == ".zst" for p in cached)
-    again = TokenStream(f"s3://{bucket}/out", cache)
+    again = TokenStream(files, f"s3://{bucket}/out", cache)
     assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == cached
     assert np.array_equal(again.read(0, len(again)), expected.read(0, len(expected)))
 
@@ -109,7 +112,7 @@ def test_an_s3_manifest_caches_under_the_temp_dir_by_default(bucket, tmp_path, t
     try:
         local = write_shards(tmp_path / "out", tokenizer_path)
         url = upload_folder(local.parent, f"s3://{bucket}/x")
-        stream = TokenStream(url)
+        stream = TokenStream(files, url)
         assert default_cache_dir(f"s3://{bucket}/x").parent == tmp_path / "tmp" / "auralith-shards"
         assert len(list(default_cache_dir(f"s3://{bucket}/x").iterdir())) == len(stream.parts)
     finally:
@@ -119,4 +122,4 @@ def test_an_s3_manifest_caches_under_the_temp_dir_by_default(bucket, tmp_path, t
 
 def test_a_missing_s3_manifest_names_the_url(bucket):
     with pytest.raises(InputError, match="no manifest.json"):
-        TokenStream(f"s3://{bucket}/nothing/manifest.json")
+        TokenStream(files, f"s3://{bucket}/nothing/manifest.json")

@@ -19,8 +19,11 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from auralith.config.training import TrainingConfig
+from auralith.storage import Files
 from auralith.train.devices import DeviceUnavailable, select_device
 from auralith.train.loop import train
+
+files = Files()  # no job: the environment's storage settings
 
 HABANA = ("habana_frameworks", "habana_frameworks.torch", "habana_frameworks.torch.core",
           "habana_frameworks.torch.hpu", "habana_frameworks.torch.hpu.random")
@@ -118,7 +121,7 @@ def test_hpu_loop_marks_steps_after_backward_and_optimizer_step_in_bf16_autocast
     cfg = TrainingConfig(layers=1, heads=2, d_model=32, context=16, batch_size=2, grad_accum=2, steps=3,
                          warmup_steps=1, checkpoint_every=3, log_every=3, precision="bf16", threads=1)
     try:
-        result = train(cfg, shards_manifest, tmp_path, device=device)
+        result = train(cfg, shards_manifest, tmp_path, device=device, files=files)
     finally:
         hook.remove()
     assert result.step == 3 and math.isfinite(result.loss)
@@ -133,4 +136,4 @@ def test_bf16_on_cpu_autocasts_on_the_cpu(shards_manifest, tmp_path):
     assert isinstance(ctx, torch.autocast) and ctx.device == "cpu" and ctx.fast_dtype == torch.bfloat16
     cfg = TrainingConfig(layers=1, heads=2, d_model=32, context=16, batch_size=2, steps=2, warmup_steps=1,
                          checkpoint_every=2, log_every=1, precision="bf16", threads=1)
-    assert math.isfinite(train(cfg, shards_manifest, tmp_path, device=device).loss)
+    assert math.isfinite(train(cfg, shards_manifest, tmp_path, device=device, files=files).loss)

@@ -10,7 +10,10 @@ import textwrap
 import pytest
 
 from auralith.config.training import TrainingConfig
+from auralith.storage import Files
 from auralith.train import loop
+
+files = Files()  # no job: the environment's storage settings
 
 # A "step" allocates and frees blocks of several sizes, as a forward/backward pass does; the page faults of
 # 20 further steps are what the tuning removes. Each case runs in a fresh interpreter: malloc's settings
@@ -60,5 +63,5 @@ def test_train_tunes_malloc_before_building_the_model(monkeypatch, shards_manife
     monkeypatch.setattr(loop, "retain_freed_memory", lambda: calls.append(1) or True)
     cfg = TrainingConfig(layers=1, heads=1, d_model=16, context=8, batch_size=2, steps=1, warmup_steps=0,
                               threads=1, device="cpu")
-    loop.train(cfg, shards_manifest, tmp_path)
+    loop.train(cfg, shards_manifest, tmp_path, files=files)
     assert calls == [1]

@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 from auralith.steps.shards import load_manifest
+from auralith.storage import Files
 from tests.corpus import EXAMPLES
+
+files = Files()  # no job: the environment's storage settings
 
 AURALITH = Path(sys.executable).parent / "auralith"
 
@@ -36,7 +39,7 @@ def test_run_demo_with_no_servers(tmp_path):
     for expected in ("process", "dedup", "tokenize", "succeeded", "documents in", "removed: exact_duplicate",
                      "removed: length.too_short", "tokens", "shards", str(tmp_path / "out" / "demo")):
         assert expected in out.stdout, out.stdout
-    manifest = load_manifest(tmp_path / "out" / "demo" / "manifest.json")
+    manifest = load_manifest(files, tmp_path / "out" / "demo" / "manifest.json")
     assert manifest["documents"] > 1000 and manifest["tokens"] > 0
     assert (tmp_path / ".auralith" / "auralith.db").exists()
     assert list((tmp_path / "work").glob("*/removed/*.jsonl.zst")), "keep_removed writes removed documents aside"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
-from auralith.store import Store, migrate
 from auralith.observe.sinks import append_jsonl, jsonl_path
+from auralith.store import Store, migrate
 from auralith.worker.app import make_app
 from auralith.worker.events import backoff_delay, record_event
 
