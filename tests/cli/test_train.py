@@ -100,39 +100,3 @@ def test_missing_manifest_is_one_line_error(tmp_path, tokenizer_path):
     result = CliRunner().invoke(main, ["train", str(_config(tmp_path, tokenizer_path)),
                                        "--shards", str(tmp_path / "nowhere")])
     assert result.exit_code == 1 and "no manifest.json" in " ".join(result.output.split())
-
-
-def test_train_task_is_routed_to_the_hpu_queue():
-    from auralith.worker.training import train_model
-
-    from auralith.worker.app import app
-    from auralith.worker.tasks import AuralithTask
-
-    route = app.amqp.router.route({}, "auralith.train_model")
-    assert route["queue"].name == "hpu" and route["routing_key"] == "hpu.train"
-    assert route["queue"].routing_key == "hpu.train", "the hpu queue must be bound to the key it is sent with"
-    assert isinstance(train_model, AuralithTask) and train_model.acks_late and train_model.reject_on_worker_lost
-
-
-def test_importing_the_task_module_does_not_import_torch():
-    code = "import sys, auralith.worker.training, auralith.worker.tasks; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
-def test_resume_plan_of_a_job_killed_while_training_is_finalize_then_training(tmp_path):
-    """All data partitions committed, the `train` row not: a resume replans only the finalize step,
-    which sends the training task again."""
-    from auralith.store import Store, migrate
-    from auralith.worker import tasks
-
-    url = f"sqlite:///{tmp_path}/s.db"
-    migrate.upgrade(url)
-    Store(url).create_job("job-t", {"name": "j"}, "h" * 64, "j", "normal")
-    Store(url).create_partitions("job-t", {"process": [({}, 1)], "dedup": [({}, 0)], "tokenize": [({}, 0)]})
-    for stage in ("process", "dedup", "tokenize"):
-        Store(url).commit_partition(Store(url).get_partition("job-t", stage, 0).id, {}, None)
-    Store(url).ensure_train_partition("job-t", "/out/manifest.json")
-    plan = tasks._stage_plan(url, "job-t", None)
-    assert (plan.process, plan.dedup, plan.tokenize) == ([], False, [])
-    dispose_all()
