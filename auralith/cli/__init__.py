@@ -1,4 +1,4 @@
-"""The `auralith` command line: one module per command family (auralith.cli.main registers them)."""
+"""The `auralith` command line: one module per command family, registered on the group in auralith.cli.main."""
 
 from auralith.cli.main import main
 

@@ -9,20 +9,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from auralith.cli.main import _client, console, print_error, service_options
+from auralith.cli.common import client_for, console, print_error, service_options
 from auralith.redact import redact
-
-
-def print_stuck(stuck: list[dict], job_id: str) -> None:
-    """The warning `auralith status` prints for partitions whose worker no longer answers."""
-    if not stuck:
-        return
-    console.print(f"[yellow]{len(stuck)} partition(s) started on workers that do not answer a ping (stuck):"
-                  "[/yellow]")
-    for p in stuck:
-        console.print(f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} since {p['started_at']}",
-                      highlight=False)
-    console.print(f"  re-enqueue them with: auralith resume {job_id}", highlight=False)
 
 
 @click.command()
@@ -31,7 +19,7 @@ def print_stuck(stuck: list[dict], job_id: str) -> None:
 @click.pass_context
 def queues(ctx: click.Context, as_json: bool) -> None:
     """Messages waiting in each queue (per priority band on Redis)."""
-    found = _client(ctx).queue_depths()
+    found = client_for(ctx).queue_depths()
     if as_json:
         click.echo(json.dumps(found.to_dict(), indent=2))
         return
@@ -53,7 +41,7 @@ def queues(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def workers(ctx: click.Context, timeout: float, as_json: bool) -> None:
     """Workers answering now: queues, active tasks, last heartbeat (ping reply), peak RSS."""
-    found = _client(ctx).list_workers(timeout)
+    found = client_for(ctx).list_workers(timeout)
     if found is None:
         print_error("this broker has no remote control (embedded SQLite): use a Redis or RabbitMQ broker")
         raise SystemExit(1)
@@ -90,16 +78,18 @@ def metrics_serve(ctx: click.Context, host: str, port: int, no_queues: bool) -> 
     """Serve /metrics: the workers' task series (PROMETHEUS_MULTIPROC_DIR) plus the store's and queues'."""
     from auralith.observe.metrics import serve
 
-    client = _client(ctx)
-    url = client._store()
+    client = client_for(ctx)
 
     def depths() -> dict[str, int]:
         return client.queue_depths().depths()
 
-    server, _ = serve(url, host, port, None if no_queues else depths)
+    server, _ = serve(client.store_url, host, port, None if no_queues else depths)
     console.print(f"serving http://{host}:{server.server_port}/metrics (Ctrl-C stops)", highlight=False)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         server.shutdown()
+
+
+COMMANDS = (queues, workers, metrics)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from typing import TYPE_CHECKING
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -17,6 +20,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from auralith.cli.common import console as stdout_console
+from auralith.cli.common import print_error
 from auralith.pipeline.stats import JobStats
 from auralith.store.models import JobState
 
@@ -173,3 +178,25 @@ def issue_lines(st: JobStats, limit: int = 20) -> list[str]:
     if st.issue_count > len(lines):
         lines.append(f"... and {st.issue_count - len(lines)} more (all of them in the job's work dir, issues/)")
     return lines
+
+
+def print_issues(st: JobStats) -> None:
+    """The job's bad input records, if any, under a heading."""
+    lines = issue_lines(st)
+    if lines:
+        stdout_console.print(f"[bold]input issues ({st.issue_count})[/bold]")
+        for line in lines:
+            stdout_console.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
+def print_job_end(info: JobInfo, as_json: bool = False) -> None:
+    """The ended job as tables (or JSON), as `run`, `train` and `watch` end; exit code 1 unless it succeeded."""
+    if as_json:
+        click.echo(json.dumps(info.to_dict(), indent=2))
+    else:
+        stdout_console.print(summary_table(info))
+        print_issues(info.stats)
+        if info.error:
+            print_error(info.error, label="job failed")
+    if info.state != "succeeded":
+        sys.exit(1)

@@ -1,30 +1,25 @@
-"""`auralith report JOB --out DIR`: the dataset report of a job, from its partition rows in the store."""
+"""`auralith report JOB --out DIR` (the dataset report) and `auralith dedup-report JOB` (what dedup removed)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
+from rich.table import Table
 
-from auralith.cli.main import _client, console, service_options
+from auralith.cli.common import client_for, console, explicit_services, service_options
 from auralith.errors import AuralithError
 
 
 def _report_client(ctx: click.Context, state_dir: str | None):
     """The store of `--store`/AURALITH_STORE_URL, or the embedded one `auralith run` keeps in `state_dir`."""
     if state_dir is None:
-        return _client(ctx)
-    from auralith.client import Client
-    from auralith.worker.embedded import embedded_urls
+        return client_for(ctx)
+    from auralith.embedded import state_dir_client
 
-    if "store" in ctx.obj["explicit"]:
+    if "store" in explicit_services(ctx):
         raise AuralithError("give either --store or --state-dir, not both")
-    store = embedded_urls(Path(state_dir))[1]
-    if not (Path(state_dir) / "auralith.db").exists():
-        raise AuralithError(f"no embedded store in {state_dir} (`auralith run` keeps one there, in .auralith "
-                            "by default)")
-    return Client(None, store)
+    return state_dir_client(state_dir)
 
 
 @click.command()
@@ -57,3 +52,41 @@ def report(ctx: click.Context, job_id: str, out_dir: str, state_dir: str | None,
                   highlight=False, markup=False, soft_wrap=True)
     console.print(f"wrote {files.html} ({len(files.plots)} plots) and {files.profile_json}", highlight=False,
                   soft_wrap=True, markup=False)
+
+
+@click.command("dedup-report")
+@click.argument("job_id")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=0), help="Biggest clusters to list.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@service_options
+@click.pass_context
+def dedup_report(ctx: click.Context, job_id: str, top: int, as_json: bool) -> None:
+    """Duplicates a job removed, the sizes of its near-duplicate clusters and the biggest of them."""
+    from auralith.report.clusters import dedup_report as build_dedup_report
+
+    client = client_for(ctx)
+    info = client.get_job(job_id, with_stats=False)
+    found = build_dedup_report(info.id, info.config, client.partitions(info.id), top)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    removed = ", ".join(f"{k} {v}" for k, v in sorted(found["removed"].items())) or "nothing"
+    verify = f", verified at estimated Jaccard >= {found['verify_threshold']}" if found["verify_threshold"] else ""
+    console.print(f"job {found['job_id']}: removed {removed}")
+    console.print(f"{found['clusters']} near-duplicate clusters; {found['num_bands']} bands x "
+                  f"{found['rows_per_band']} rows of word {found['ngram']}-grams (LSH threshold "
+                  f"~{found['lsh_threshold']}{verify})")
+    sizes = Table("cluster size", "clusters", header_style="bold")
+    for size, count in sorted(found["cluster_sizes"].items()):
+        sizes.add_row(str(size), str(count))
+    console.print(sizes)
+    if found["biggest"]:
+        big = Table("size", "kept", "removed (examples)", "kept at", header_style="bold")
+        for cl in found["biggest"]:
+            at = cl["kept_at"]
+            big.add_row(str(cl["size"]), cl["kept"], ", ".join(cl["removed_examples"]),
+                        f"partition {at['partition']}, position {at['position']}")
+        console.print(big)
+
+
+COMMANDS = (report, dedup_report)

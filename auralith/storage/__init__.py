@@ -7,17 +7,10 @@ the settings travel with the object.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from auralith.config.storage import StorageConfig
 from auralith.storage.base import Storage
 from auralith.storage.files import DEFAULT_FILES, Files
 from auralith.storage.paths import is_url, join
 
-__all__ = ["DEFAULT_FILES", "Files", "Storage", "StorageConfig", "exists", "is_url", "join"]
+__all__ = ["DEFAULT_FILES", "Files", "Storage", "StorageConfig", "is_url", "join"]
 
-
-def exists(path: str | Path) -> bool:
-    """`DEFAULT_FILES.exists(path)`: kept for auralith/cli/train.py's manifest check until it builds its job's
-    `Files(cfg.storage)`; new code takes a `Files`."""
-    return DEFAULT_FILES.exists(path)

@@ -1,35 +1,21 @@
-"""`auralith status --json`, `queues`, `workers` and `logs` without servers (SQLite store, in-memory broker)."""
+"""`auralith queues`, `workers` and `metrics serve` without servers (SQLite store, in-memory broker)."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
+from types import SimpleNamespace
 
 from click.testing import CliRunner
 
 from auralith.cli.main import main
-from auralith.store import Store, migrate
-from auralith.store.models import JobState
+from auralith.store import Store
 
 
 def _store(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    migrate.upgrade(url)
-    Store(url).create_job("job-1", {"name": "j", "password": "s3cret"}, "h", "j", "normal")
-    Store(url).set_job_state("job-1", JobState.FAILED, error="cannot reach postgresql://u:s3cret@db:5432/x")
-    Store(url).add_event("job-1", "failed: redis://:s3cret@redis:6379/0 refused", level="error")
+    Store(url).upgrade()
     return url
-
-
-def test_status_json_and_logs_show_no_credentials(tmp_path):
-    url = _store(tmp_path)
-    runner = CliRunner()
-    out = runner.invoke(main, ["status", "job-1", "--json", "--store", url, "--broker", "memory://"])
-    assert out.exit_code == 0, out.output
-    shown = json.loads(out.output)
-    assert shown["error"] == "cannot reach postgresql://u:***@db:5432/x" and shown["stuck"] == []
-    logs = runner.invoke(main, ["logs", "job-1", "--store", url])
-    assert "redis://:***@redis:6379/0" in logs.output
-    assert "s3cret" not in out.output + logs.output + json.dumps(Store(url).get_job("job-1").config)
 
 
 def test_queues_json_on_the_memory_broker(tmp_path):
@@ -45,3 +31,27 @@ def test_workers_without_broadcast_is_one_line_error(tmp_path):
     out = CliRunner().invoke(main, ["workers", "--broker", broker, "--store", _store(tmp_path)])
     assert out.exit_code == 1
     assert "no remote control" in out.output and "Traceback" not in out.output
+
+
+def test_metrics_serve_answers_until_ctrl_c(tmp_path, monkeypatch):
+    from auralith.cli import ops
+    from auralith.observe import metrics
+
+    servers, scraped = [], []
+
+    def serve(*args):
+        servers.append(real_serve(*args)[0])
+        return servers[-1], None
+
+    def scrape_then_ctrl_c(seconds: float) -> None:
+        url = f"http://127.0.0.1:{servers[0].server_port}/metrics"
+        scraped.append(urllib.request.urlopen(url, timeout=10).read().decode())
+        raise KeyboardInterrupt
+
+    real_serve = metrics.serve
+    monkeypatch.setattr(metrics, "serve", serve)
+    monkeypatch.setattr(ops, "time", SimpleNamespace(sleep=scrape_then_ctrl_c))
+    out = CliRunner().invoke(main, ["metrics", "serve", "--port", "0", "--no-queues", "--store", _store(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith(f"serving http://127.0.0.1:{servers[0].server_port}/metrics")
+    assert "# TYPE auralith_jobs gauge" in scraped[0] and "auralith_scrape_duration_seconds" in scraped[0]

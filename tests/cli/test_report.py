@@ -1,51 +1,14 @@
-"""`auralith report` (and the removals table of `status`) on a job run with the embedded store."""
+"""`auralith report` and `auralith dedup-report` on a job run with the embedded store."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from auralith.cli.main import main
-from tests.corpus import sentences, write_jsonl
-
-AURALITH = Path(sys.executable).parent / "auralith"
-
-
-@pytest.fixture(autouse=True)
-def _restore_app_store():
-    # The command points the process-wide Celery app at the store it reads; later tests expect theirs back.
-    from auralith.worker.app import app
-
-    saved = {k: app.conf.get(k) for k in ("auralith_store_url", "result_backend")}
-    yield
-    app.conf.update(saved)
-
-
-@pytest.fixture(scope="module")
-def embedded_job(tmp_path_factory, tokenizer_path) -> tuple[Path, str]:
-    """A small two-source job run by `auralith run` (embedded worker, in a subprocess as a user runs it)."""
-    root = tmp_path_factory.mktemp("embedded")
-    texts = sentences(600, seed=5)
-    write_jsonl(root / "data" / "web.jsonl", [{"id": f"w{i:04d}", "text": t} for i, t in enumerate(texts)]
-                + [{"id": "dup", "text": texts[0]}, {"id": "short", "text": "tiny"}])
-    (root / "notes").mkdir()
-    for i in range(3):
-        (root / "notes" / f"n{i}.txt").write_text(" ".join(texts[i * 10:(i + 1) * 10]))
-    (root / "job.yaml").write_text(
-        f"name: small\nsources: [{{path: data/*.jsonl}}, {{path: notes/*.txt}}]\npartition_size_mb: 0.05\n"
-        f"work_dir: work\npreprocessing: {{length: {{min_chars: 10}}, quality: {{enabled: false}}}}\n"
-        f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
-    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "HOME": str(root)}
-    done = subprocess.run([str(AURALITH), "run", "job.yaml", "--json"], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=180)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return root, json.loads(done.stdout)["id"]
 
 
 def test_report_of_an_embedded_run(embedded_job, tmp_path):
@@ -83,16 +46,6 @@ def test_report_json_output(embedded_job, tmp_path):
     assert data["profile"]["totals"]["documents_out"] == 603
 
 
-def test_status_shows_the_removals_table(embedded_job):
-    root, job_id = embedded_job
-    out = CliRunner().invoke(main, ["status", job_id, "--store", f"sqlite:///{root / '.auralith' / 'auralith.db'}"],
-                             terminal_width=160)
-    assert out.exit_code == 0, out.output
-    assert "removals by reason" in out.output and "% of input" in out.output
-    assert re.search(r"exact_duplicate\s*│\s*1\s*│\s*0\.17 %", out.output), out.output
-    assert re.search(r"total\s*│\s*2\s*│\s*0\.33 %", out.output), out.output
-
-
 def _store_with_old_job(tmp_path: Path) -> tuple[str, str]:
     from auralith.store import Store, migrate
 
@@ -124,3 +77,13 @@ def test_user_errors_are_one_line(tmp_path):
         assert message in text and "Traceback" not in text
         assert text.count("error:") == 1 and text.startswith("error:"), text
     assert not (tmp_path / "r").exists()
+
+
+def test_dedup_report_of_a_job_without_near_dedup_is_one_line(embedded_job):
+    # A job with near dedup: tests/integration/test_near_dedup_job.py.
+    root, job_id = embedded_job
+    store = f"sqlite:///{root / '.auralith' / 'auralith.db'}"
+    out = CliRunner().invoke(main, ["dedup-report", job_id[:8], "--store", store])
+    assert out.exit_code == 1
+    assert " ".join(out.output.split()) == (f"error: job {job_id} ran without near dedup "
+                                            "(preprocessing.near_dedup.enabled is false)")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import signal
 import subprocess
-import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -18,11 +21,11 @@ from auralith.store import Store
 from auralith.store.db import dispose_all
 from auralith.train.checkpoint import read_manifest
 from auralith.train.checkpoint_files import complete_steps
+from tests.cli.command import AURALITH, auralith_env, run_auralith
 from tests.train.conftest import upload_folder
 
 files = Files()  # no job: the environment's storage settings
 
-AURALITH = Path(sys.executable).parent / "auralith"
 TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 32, "batch_size": 8, "steps": 30, "lr": 3e-3,
             "warmup_steps": 3, "checkpoint_every": 10, "keep_last": 2, "log_every": 5, "eval_every": 10,
             "threads": 1, "device": "auto"}
@@ -38,24 +41,16 @@ def _config(tmp_path: Path, tokenizer_path: Path, training: dict | None = TRAINI
     return path
 
 
-def _run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    # A subprocess, as a user runs it: the embedded worker reconfigures the process-wide Celery app.
-    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "150", "HOME": str(cwd),
-           "AURALITH_BROKER_URL": "redis://127.0.0.1:1/0", "AURALITH_STORE_URL": "postgresql://nobody@127.0.0.1:1/x",
-           **(env or {})}
-    return subprocess.run([str(AURALITH), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
-
-
 def test_train_here_on_existing_shards(tmp_path, tokenizer_path, shards_manifest):
     config = _config(tmp_path, tokenizer_path)
-    out = _run("train", str(config), "--shards", str(shards_manifest), cwd=tmp_path)
+    out = run_auralith("train", str(config), "--shards", str(shards_manifest), cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     for expected in ("train", "step 30/30", "succeeded", "last checkpoint", "tok/s"):
         assert expected in out.stdout, out.stdout
 
     store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
-    job = json.loads(_run("--store", store, "jobs", "--json", cwd=tmp_path).stdout)[0]
-    status = json.loads(_run("--store", store, "status", job["id"], "--json", cwd=tmp_path).stdout)
+    job = json.loads(run_auralith("--store", store, "jobs", "--json", cwd=tmp_path).stdout)[0]
+    status = json.loads(run_auralith("--store", store, "status", job["id"], "--json", cwd=tmp_path).stdout)
     training = status["training"]
     assert status["state"] == "succeeded" and training["state"] == "committed" and training["step"] == 30
     last = training["last_checkpoint"]
@@ -80,12 +75,12 @@ def test_train_on_s3_shards_with_checkpoints_on_s3(tmp_path, tokenizer_path, sha
                      work_dir=f"s3://{bucket}/work")
     s3_env = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
                                          "AURALITH_S3_ENDPOINT_URL")}
-    out = _run("train", str(config), "--shards", f"s3://{bucket}/out", cwd=tmp_path, env=s3_env)
+    out = run_auralith("train", str(config), "--shards", f"s3://{bucket}/out", cwd=tmp_path, env=s3_env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "succeeded" in out.stdout and manifest in " ".join(out.stdout.split()), out.stdout
     store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
-    job = json.loads(_run("--store", store, "jobs", "--json", cwd=tmp_path).stdout)[0]
-    last = json.loads(_run("--store", store, "status", job["id"], "--json", cwd=tmp_path).stdout)["training"][
+    job = json.loads(run_auralith("--store", store, "jobs", "--json", cwd=tmp_path).stdout)[0]
+    last = json.loads(run_auralith("--store", store, "status", job["id"], "--json", cwd=tmp_path).stdout)["training"][
         "last_checkpoint"]
     root = f"s3://{bucket}/work/{job['id']}/ckpt"
     assert last["uri"] == f"{root}/30" and complete_steps(files, root) == [20, 30], "keep_last: 2"
@@ -105,37 +100,33 @@ def test_missing_manifest_is_one_line_error(tmp_path, tokenizer_path):
     assert result.exit_code == 1 and "no manifest.json" in " ".join(result.output.split())
 
 
-def test_train_task_is_routed_to_the_hpu_queue():
-    from auralith.worker.training import train_model
+def test_interrupted_training_goes_on_from_its_checkpoint_with_the_printed_command(tmp_path, tokenizer_path,
+                                                                                   shards_manifest):
+    config = _config(tmp_path, tokenizer_path, {**TRAINING, "steps": 60})
+    # SIGINT at its default in the child (see tests/cli/test_run.py).
+    proc = subprocess.Popen([str(AURALITH), "train", config.name, "--shards", str(shards_manifest),
+                             "--state-dir", "st"], cwd=tmp_path, env=auralith_env(tmp_path, COLUMNS="200"),
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    store = f"sqlite:///{tmp_path / 'st' / 'auralith.db'}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            jobs = Store(store).list_jobs()
+            if jobs and Store(store).latest_checkpoint(jobs[0].id):
+                break
+        except Exception:  # the store is being created
+            pass
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    job_id = Store(store).list_jobs()[0].id
+    hint = re.search(r"cancelled, its checkpoints kept; continue with: (.*)", out).group(1)
+    assert hint == f"auralith train train.yaml --resume {job_id} --state-dir st"
 
-    from auralith.worker.app import app
-    from auralith.worker.tasks import AuralithTask
-
-    route = app.amqp.router.route({}, "auralith.train_model")
-    assert route["queue"].name == "hpu" and route["routing_key"] == "hpu.train"
-    assert route["queue"].routing_key == "hpu.train", "the hpu queue must be bound to the key it is sent with"
-    assert isinstance(train_model, AuralithTask) and train_model.acks_late and train_model.reject_on_worker_lost
-
-
-def test_importing_the_task_module_does_not_import_torch():
-    code = "import sys, auralith.worker.training, auralith.worker.tasks; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
-def test_resume_plan_of_a_job_killed_while_training_is_finalize_then_training(tmp_path):
-    """All data partitions committed, the `train` row not: a resume replans only the finalize step,
-    which sends the training task again."""
-    from auralith.store import Store, migrate
-    from auralith.worker import tasks
-
-    url = f"sqlite:///{tmp_path}/s.db"
-    migrate.upgrade(url)
-    Store(url).create_job("job-t", {"name": "j"}, "h" * 64, "j", "normal")
-    Store(url).create_partitions("job-t", {"process": [({}, 1)], "dedup": [({}, 0)], "tokenize": [({}, 0)]})
-    for stage in ("process", "dedup", "tokenize"):
-        Store(url).commit_partition(Store(url).get_partition("job-t", stage, 0).id, {}, None)
-    Store(url).ensure_train_partition("job-t", "/out/manifest.json")
-    plan = tasks._stage_plan(url, "job-t", None)
-    assert (plan.process, plan.dedup, plan.tokenize) == ([], False, [])
+    resumed = run_auralith(*shlex.split(hint)[1:], "--json", cwd=tmp_path)  # pasted as printed
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    info = json.loads(resumed.stdout)
+    assert info["id"] == job_id and info["state"] == "succeeded" and info["training"]["step"] == 60
     dispose_all()

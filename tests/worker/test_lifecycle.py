@@ -152,3 +152,23 @@ def test_a_failed_unit_stops_the_job_where_it_is(app, store):
     commit(store, "process", 0, 2)
     sent, decision = step(app, store)
     assert sent == [] and decision.stage == "process" and store.get_job("job-1").state == JobState.RUNNING
+
+
+@pytest.mark.parametrize(("finalize_committed", "task"), [(False, "auralith.finalize_job"),
+                                                           (True, "auralith.train_model")])
+def test_a_job_killed_while_training_resumes_as_its_rows_say(app, store, finalize_committed, task):
+    """The data stages committed and the last units sent when the job was killed: a resume (`run_job` resets
+    the unfinished rows, then advances with resend) sends finalize again, or, once the manifest is
+    committed, the training task, under the task id it had."""
+    make_job(store, {**DATA, "train": 1})
+    for stage in ("process", "dedup", "tokenize"):
+        commit(store, stage)
+    if finalize_committed:
+        commit(store, "finalize")
+    _, before_kill = step(app, store)
+    stage = "train" if finalize_committed else "finalize"
+    store.claim_partition("job-1", stage, 0, "worker-that-died", before_kill.sent[0])
+    store.reset_unfinished("job-1")
+    (sig,), decision = step(app, store, resend=True)
+    assert decision.stage == stage and [(t.task, t.id) for t in sig.tasks] == [(task, before_kill.sent[0])]
+    assert app.amqp.router.route({}, task)["queue"].name == ("hpu" if finalize_committed else "default")

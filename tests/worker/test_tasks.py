@@ -35,3 +35,28 @@ def test_what_is_retried():
     assert not _retried(ConfigError(["x: bad"]), task)
     assert not _retried(IntegrityError("insert", {}, Exception("duplicate key")), task)
     assert not _retried(FileNotFoundError("gone"), task) and not _retried(PermissionError("no"), task)
+
+
+def test_the_training_task_goes_to_the_hpu_queue_with_routing_key_hpu_train():
+    from auralith.pipeline.stages import stage
+    from auralith.worker.app import app
+    from auralith.worker.base import StageTask
+
+    route = app.amqp.router.route({}, tasks.train_model.name)
+    assert route["queue"].name == "hpu" and route["routing_key"] == "hpu.train"
+    assert route["queue"].routing_key == "hpu.train", "the hpu queue must be bound to the key it is sent with"
+    assert stage("train").task == tasks.train_model.name and tasks.train_model.stage == "train"
+    assert isinstance(tasks.train_model, StageTask)
+    assert tasks.train_model.acks_late and tasks.train_model.reject_on_worker_lost
+
+
+def test_importing_the_tasks_does_not_import_torch():
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    code = "import sys, auralith.worker.tasks; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "False"

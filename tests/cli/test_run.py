@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
+import signal
 import subprocess
-import sys
+import time
 from pathlib import Path
 
 from auralith.steps.shards import load_manifest
 from auralith.storage import Files
-from tests.corpus import EXAMPLES
+from auralith.store import Store
+from auralith.store.models import PartitionState
+from tests.cli.command import AURALITH, auralith_env, run_auralith
+from tests.corpus import EXAMPLES, sentences, write_jsonl
 
 files = Files()  # no job: the environment's storage settings
 
-AURALITH = Path(sys.executable).parent / "auralith"
 
 
 def _demo_copy(tmp_path: Path) -> Path:
@@ -24,17 +29,10 @@ def _demo_copy(tmp_path: Path) -> Path:
     return tmp_path / "demo.yaml"
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    # A subprocess, as a user runs it: the embedded worker reconfigures the process-wide Celery app.
-    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "120", "HOME": str(cwd),
-           # Server settings in the environment do not pull `run` off its embedded broker and store.
-           "AURALITH_BROKER_URL": "redis://127.0.0.1:1/0", "AURALITH_STORE_URL": "postgresql://nobody@127.0.0.1:1/x"}
-    return subprocess.run([str(AURALITH), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
-
-
 def test_run_demo_with_no_servers(tmp_path):
     config = _demo_copy(tmp_path)
-    out = _run("run", str(config), cwd=tmp_path)
+    # Server settings in the environment (run_auralith sets them) do not pull `run` off its embedded services.
+    out = run_auralith("run", str(config), cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     for expected in ("process", "dedup", "tokenize", "succeeded", "documents in", "removed: exact_duplicate",
                      "removed: length.too_short", "tokens", "shards", str(tmp_path / "out" / "demo")):
@@ -46,10 +44,10 @@ def test_run_demo_with_no_servers(tmp_path):
 
     # The embedded store answers the same commands as a server one.
     store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
-    listed = _run("--store", store, "jobs", "--json", cwd=tmp_path)
+    listed = run_auralith("--store", store, "jobs", "--json", cwd=tmp_path)
     job = json.loads(listed.stdout)[0]
     assert job["state"] == "succeeded"
-    again = _run("run", str(config), "--json", cwd=tmp_path)
+    again = run_auralith("run", str(config), "--json", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     second = json.loads(again.stdout)
     assert second["id"] != job["id"] and second["stats"]["tokens"] == manifest["tokens"]
@@ -58,7 +56,7 @@ def test_run_demo_with_no_servers(tmp_path):
 def test_run_reports_config_errors_without_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources: [{path: '*.jsonl'}]\npreprocessing: {length: {min_chars: -1}}\n")
-    out = _run("run", str(bad), cwd=tmp_path)
+    out = run_auralith("run", str(bad), cwd=tmp_path)
     assert out.returncode == 1
     assert "preprocessing.length.min_chars" in out.stderr and "tokenization: Field required" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
@@ -67,35 +65,14 @@ def test_run_reports_config_errors_without_traceback(tmp_path):
 def test_run_reports_a_missing_tokenizer_clearly(tmp_path):
     config = _demo_copy(tmp_path)
     (tmp_path / "tokenizer.json").unlink()
-    out = _run("run", str(config), cwd=tmp_path)
+    out = run_auralith("run", str(config), cwd=tmp_path)
     assert out.returncode == 1
     assert "tokenizer file not found" in out.stdout + out.stderr
     assert "Traceback" not in out.stderr + out.stdout
 
 
-def test_interrupted_run_is_cancelled_and_resumable(tmp_path, tokenizer_path):
-    import re
-    import signal
-    import time
-
-    from auralith.store import Store
-    from auralith.store.models import PartitionState
-    from tests.corpus import sentences, write_jsonl
-
-    write_jsonl(tmp_path / "data" / "c.jsonl", [{"id": f"d{i:05d}", "text": t}
-                                                for i, t in enumerate(sentences(12000, seed=4))])
-    config = tmp_path / "job.yaml"
-    config.write_text(f"name: interrupted\nsources: [{{path: data/*.jsonl}}]\npartition_size_mb: 0.1\n"
-                      "preprocessing: {quality: {enabled: false}}\n"
-                      f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
-    env = {"PATH": str(AURALITH.parent) + ":/usr/bin:/bin", "COLUMNS": "200", "HOME": str(tmp_path)}
-    # SIGINT back to its default in the child: pytest started in the background by a shell without job
-    # control (`pytest &` in a script) ignores SIGINT, the child would inherit that and never see Ctrl-C.
-    proc = subprocess.Popen([str(AURALITH), "run", str(config)], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
-    deadline = time.monotonic() + 60
+def _first_process_commit(store: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             jobs = Store(store).list_jobs()
@@ -103,15 +80,34 @@ def test_interrupted_run_is_cancelled_and_resumable(tmp_path, tokenizer_path):
         except Exception:  # the store is being created
             parts = []
         if any(p.state == PartitionState.COMMITTED for p in parts):
-            break
+            return
         time.sleep(0.05)
+
+
+def test_interrupted_run_is_cancelled_and_the_printed_command_finishes_it(tmp_path, tokenizer_path):
+    write_jsonl(tmp_path / "data" / "c.jsonl", [{"id": f"d{i:05d}", "text": t}
+                                                for i, t in enumerate(sentences(12000, seed=4))])
+    config = tmp_path / "job.yaml"
+    config.write_text(f"name: interrupted\nsources: [{{path: data/*.jsonl}}]\npartition_size_mb: 0.1\n"
+                      "preprocessing: {quality: {enabled: false}}\n"
+                      f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
+    # SIGINT back to its default in the child: pytest started in the background by a shell without job
+    # control (`pytest &` in a script) ignores SIGINT, the child would inherit that and never see Ctrl-C.
+    proc = subprocess.Popen([str(AURALITH), "run", "job.yaml", "--state-dir", "my state"], cwd=tmp_path,
+                            env=auralith_env(tmp_path, COLUMNS="200"), text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    store = f"sqlite:///{tmp_path / 'my state' / 'auralith.db'}"
+    _first_process_commit(store)
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 130, out
-    job_id = re.search(r"--resume ([0-9a-f-]{36})", out).group(1)
+    assert "Exception ignored" not in out, "a Ctrl-C that lands in a finaliser is delivered, not dropped"
+    hint = re.search(r"cancelled, its committed partitions kept; finish it with: (.*)", out).group(1)
+    job_id = Store(store).list_jobs()[0].id
+    assert hint == f"auralith run job.yaml --resume {job_id} --state-dir 'my state'"
     assert Store(store).get_job(job_id).state == "cancelled"
 
-    resumed = _run("run", str(config), "--resume", job_id, "--json", cwd=tmp_path)
+    resumed = run_auralith(*shlex.split(hint)[1:], "--json", cwd=tmp_path)  # pasted as printed
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     info = json.loads(resumed.stdout)
     assert info["id"] == job_id and info["state"] == "succeeded"
@@ -122,7 +118,7 @@ def test_errors_holding_brackets_print_as_text(tmp_path):
     # Rich would read "[/data/x]" as a closing markup tag and crash with a traceback.
     config = tmp_path / "job.yaml"
     config.write_text("sources: [{path: '/nonexistent/[/data/x]/*.jsonl'}]\ntokenization: {tokenizer: '[/t].json'}\n")
-    out = _run("run", str(config), cwd=tmp_path)
+    out = run_auralith("run", str(config), cwd=tmp_path)
     assert out.returncode == 1
     assert "no files match '/nonexistent/[/data/x]/*.jsonl'" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout

@@ -1,0 +1,139 @@
+"""`submit`, `watch`, `status`, `jobs`, `cancel`, `resume`, `logs`: jobs on a cluster's broker and store."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.markup import escape
+
+from auralith.cli.common import client_for, console, print_error, service_options
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--priority", type=click.Choice(["low", "normal", "high", "critical"]), default=None)
+@click.option("--watch", "then_watch", is_flag=True, help="Watch the job after submitting it.")
+@service_options
+@click.pass_context
+def submit(ctx: click.Context, config: str, priority: str | None, then_watch: bool) -> None:
+    """Submit a job to the workers and print its id."""
+    job_id = client_for(ctx).submit(config, priority=priority)
+    click.echo(job_id)
+    if then_watch:
+        ctx.invoke(watch, job_id=job_id)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--timeout", type=float, default=None, help="Give up after this many seconds.")
+@service_options
+@click.pass_context
+def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
+    """Show live progress per stage until the job ends."""
+    from auralith.cli.progress import print_job_end, watch_job
+
+    print_job_end(watch_job(client_for(ctx), job_id, console, timeout=timeout))
+
+
+def print_stuck(stuck: list[dict], job_id: str) -> None:
+    """The warning `status` prints for partitions whose worker no longer answers."""
+    if not stuck:
+        return
+    console.print(f"[yellow]{len(stuck)} partition(s) started on workers that do not answer a ping (stuck):"
+                  "[/yellow]")
+    for p in stuck:
+        console.print(f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} since {p['started_at']}",
+                      highlight=False)
+    console.print(f"  re-enqueue them with: auralith resume {job_id}", highlight=False)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@service_options
+@click.pass_context
+def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
+    """State, partitions per stage, documents and tokens so far, removals and input issues."""
+    from auralith.cli.progress import print_issues, removals_table, stages_table, summary_table
+    from auralith.redact import redact
+
+    client = client_for(ctx)
+    info = client.get_job(job_id)
+    stuck = client.stuck_partitions(info.id) if info.state == "running" else []
+    if as_json:
+        click.echo(json.dumps(redact({**info.to_dict(), "stuck": stuck}), indent=2))
+        return
+    console.print(summary_table(info, removal_rows=False))
+    console.print(removals_table(info.stats))
+    console.print(stages_table(info.stats))
+    print_issues(info.stats)
+    print_stuck(stuck, info.id)
+    if info.error:
+        print_error(redact(info.error), stream=console)
+
+
+@click.command()
+@click.option("--state", default=None, help="Only jobs in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True)
+@service_options
+@click.pass_context
+def jobs(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> None:
+    """List jobs, newest first."""
+    from rich.table import Table
+
+    found = client_for(ctx).list_jobs(limit, state)
+    if as_json:
+        click.echo(json.dumps([j.to_dict() for j in found], indent=2))
+        return
+    table = Table(header_style="bold")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for col in ("name", "state", "priority", "created", "output"):
+        table.add_column(col)
+    for j in found:
+        table.add_row(j.id, j.name, j.state, j.priority, j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      j.output or "")
+    console.print(table)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--terminate", is_flag=True, help="Also SIGTERM the pool processes running its tasks (prefork).")
+@service_options
+@click.pass_context
+def cancel(ctx: click.Context, job_id: str, terminate: bool) -> None:
+    """Revoke a job's queued tasks and mark it cancelled; committed outputs stay, `resume` goes on."""
+    client = client_for(ctx)
+    job_id = client.get_job(job_id, with_stats=False).id
+    n = client.cancel(job_id, terminate=terminate)
+    click.echo(f"cancelled {job_id} ({n} tasks revoked)")
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--watch", "then_watch", is_flag=True, help="Watch the job after resuming it.")
+@service_options
+@click.pass_context
+def resume(ctx: click.Context, job_id: str, then_watch: bool) -> None:
+    """Re-enqueue everything of a job that is not committed."""
+    job_id = client_for(ctx).resume(job_id)
+    click.echo(f"resumed {job_id}")
+    if then_watch:
+        ctx.invoke(watch, job_id=job_id)
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
+@service_options
+@click.pass_context
+def logs(ctx: click.Context, job_id: str, limit: int) -> None:
+    """The job's events: planned, resumed, failed, succeeded."""
+    from auralith.redact import redact_text
+
+    for time, level, message in client_for(ctx).events(job_id, limit):
+        click.echo(f"{time:%Y-%m-%d %H:%M:%S} {level:<7} {redact_text(message)}")
+
+
+COMMANDS = (submit, watch, status, jobs, cancel, resume, logs)

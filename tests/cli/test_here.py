@@ -1,0 +1,34 @@
+"""The command `run` and `train` print after Ctrl-C: pasted, it finishes the job where it stopped."""
+
+from __future__ import annotations
+
+import click
+
+from auralith.cli.here import resume_command
+from auralith.cli.main import main
+from auralith.cli.run import run
+from auralith.cli.train import train
+
+
+def _context(command: click.Command, config: str, state_dir: str = ".auralith", **explicit: str) -> click.Context:
+    root = click.Context(main, info_name="auralith", obj={"broker": None, "store": None, "verbose": False,
+                                                          "explicit": explicit})
+    ctx = click.Context(command, info_name=command.name, parent=root)
+    ctx.params = {"config": config, "state_dir": state_dir}
+    return ctx
+
+
+def test_the_default_state_dir_is_left_out():
+    assert resume_command(_context(run, "job.yaml"), "J") == "auralith run job.yaml --resume J"
+    assert resume_command(_context(run, "job.yaml", "./.auralith"), "J") == "auralith run job.yaml --resume J"
+
+
+def test_train_names_its_config_and_state_dir_quoted_for_the_shell():
+    ctx = _context(train, "my configs/train.yaml", "/tmp/st ate")
+    assert resume_command(ctx, "J") == "auralith train 'my configs/train.yaml' --resume J --state-dir '/tmp/st ate'"
+
+
+def test_services_given_on_the_command_line_come_along_without_their_password():
+    ctx = _context(run, "job.yaml", store="postgresql://u:pw@db/x", broker="redis://127.0.0.1:6379/2")
+    assert resume_command(ctx, "J") == ("auralith run job.yaml --resume J --store 'postgresql://u:***@db/x' "
+                                        "--broker redis://127.0.0.1:6379/2")

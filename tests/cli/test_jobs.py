@@ -1,0 +1,65 @@
+"""`status`, `logs`, `jobs`, `cancel`, `resume` on a SQLite store (and a SQLite broker where one is needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from click.testing import CliRunner
+
+from auralith.cli.main import main
+from auralith.store import Store
+from auralith.store.models import JobState
+
+
+def _store(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store(url).upgrade()
+    Store(url).create_job("job-1", {"name": "j", "password": "s3cret"}, "h", "j", "normal")
+    Store(url).set_job_state("job-1", JobState.FAILED, error="cannot reach postgresql://u:s3cret@db:5432/x")
+    Store(url).add_event("job-1", "failed: redis://:s3cret@redis:6379/0 refused", level="error")
+    return url
+
+
+def test_status_json_and_logs_show_no_credentials(tmp_path):
+    url = _store(tmp_path)
+    runner = CliRunner()
+    out = runner.invoke(main, ["status", "job-1", "--json", "--store", url, "--broker", "memory://"])
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)
+    assert shown["error"] == "cannot reach postgresql://u:***@db:5432/x" and shown["stuck"] == []
+    logs = runner.invoke(main, ["logs", "job-1", "--store", url])
+    assert "redis://:***@redis:6379/0" in logs.output
+    assert "s3cret" not in out.output + logs.output + json.dumps(Store(url).get_job("job-1").config)
+
+
+def test_status_shows_the_removals_table(embedded_job):
+    root, job_id = embedded_job
+    out = CliRunner().invoke(main, ["status", job_id, "--store", f"sqlite:///{root / '.auralith' / 'auralith.db'}"],
+                             terminal_width=160)
+    assert out.exit_code == 0, out.output
+    assert "removals by reason" in out.output and "% of input" in out.output
+    assert re.search(r"exact_duplicate\s*│\s*1\s*│\s*0\.17 %", out.output), out.output
+    assert re.search(r"total\s*│\s*2\s*│\s*0\.33 %", out.output), out.output
+
+
+def test_cancel_then_resume_then_jobs(tmp_path):
+    url = _store(tmp_path)
+    Store(url).set_job_state("job-1", JobState.RUNNING)
+    # A broker of its own: the in-memory one is shared by the whole process (tests/cli/test_ops.py counts it).
+    services = ["--store", url, "--broker", f"sqla+sqlite:///{tmp_path / 'broker.db'}"]
+    runner = CliRunner()
+    out = runner.invoke(main, ["cancel", "job-1", *services])
+    assert out.exit_code == 0 and out.output.startswith("cancelled job-1 ("), out.output
+    again = runner.invoke(main, ["cancel", "job-1", *services])
+    assert again.exit_code == 1 and "error: job job-1 is already cancelled" in again.output
+    out = runner.invoke(main, ["resume", "job-1", *services])
+    assert out.exit_code == 0 and out.output == "resumed job-1\n", out.output
+    listed = json.loads(runner.invoke(main, ["jobs", "--json", *services]).output)
+    assert [(j["id"], j["state"]) for j in listed] == [("job-1", "running")]
+
+
+def test_an_unknown_job_is_one_line(tmp_path):
+    out = CliRunner().invoke(main, ["status", "nope", "--store", _store(tmp_path)])
+    assert out.exit_code == 1 and out.output.startswith("error: no job 'nope'"), out.output
+    assert "Traceback" not in out.output
