@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from kombu.exceptions import OperationalError as BrokerUnreachable  # what a call raises when no broker answers
 
 from auralith.errors import AuralithError
 from auralith.redact import redact_url
 from auralith.worker.settings import celery_settings, message_priority, result_backend_for
+
+__all__ = ["BrokerUnreachable", "app", "configure", "make_app", "priority_of"]
 
 TASK_MODULES = ("auralith.worker.tasks", "auralith.worker.events", "auralith.worker.signals")
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
