@@ -1,10 +1,10 @@
 """Python API for other apps: submit jobs, read their state, cancel and resume them.
 
-    from auralith.client import Client
-    client = Client(broker_url="redis://127.0.0.1:6379/0",
-                    store_url="postgresql+psycopg://postgres@127.0.0.1/test")
-    job_id = client.submit("examples/demo.yaml")
-    print(client.wait(job_id).state)
+from auralith.client import Client
+client = Client(broker_url="redis://127.0.0.1:6379/0",
+                store_url="postgresql+psycopg://postgres@127.0.0.1/test")
+job_id = client.submit("examples/demo.yaml")
+print(client.wait(job_id).state)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from auralith.worker.events import record_event
 from auralith.worker.lifecycle import advance
 
 RUN_JOB_TASK = "auralith.run_job"
+
 
 @dataclass
 class JobInfo:
@@ -60,8 +61,20 @@ class JobInfo:
 
 
 def _info(job: Job, stats: JobStats | None = None, training: dict | None = None) -> JobInfo:
-    return JobInfo(job.id, job.name, job.state, job.priority, job.created_at, job.started_at,
-                   job.finished_at, job.error, job.output_uri, job.config, stats, training)
+    return JobInfo(
+        job.id,
+        job.name,
+        job.state,
+        job.priority,
+        job.created_at,
+        job.started_at,
+        job.finished_at,
+        job.error,
+        job.output_uri,
+        job.config,
+        stats,
+        training,
+    )
 
 
 class Client:
@@ -117,9 +130,13 @@ class Client:
 
     def _send(self, job_id: str, config: dict, priority: str, resume: bool, reuse_task_ids: bool = False) -> None:
         # By name: this client's app has no task objects (they are the workers').
-        self.app.send_task(RUN_JOB_TASK, args=[config],
-                           kwargs={"job_id": job_id, "resume": resume, "reuse_task_ids": reuse_task_ids},
-                           task_id=job_id if not resume else None, priority=priority_of(self.app, priority))
+        self.app.send_task(
+            RUN_JOB_TASK,
+            args=[config],
+            kwargs={"job_id": job_id, "resume": resume, "reuse_task_ids": reuse_task_ids},
+            task_id=job_id if not resume else None,
+            priority=priority_of(self.app, priority),
+        )
 
     def get_job(self, job_id: str, *, with_stats: bool = True) -> JobInfo:
         store = self._checked_store()
@@ -165,8 +182,7 @@ class Client:
         if not store.set_job_state(job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING)):
             raise AuralithError(f"job {job.id} is already {store.get_job(job.id).state}")
         self._event(job.id, "cancelled", level="warning", kind="cancelled")
-        ids = [p.task_id for p in store.list_partitions(job.id)
-               if p.task_id and p.state != PartitionState.COMMITTED]
+        ids = [p.task_id for p in store.list_partitions(job.id) if p.task_id and p.state != PartitionState.COMMITTED]
         ids.append(job.id)
         try:
             self.app.control.revoke(ids, terminate=terminate, signal="SIGTERM")
@@ -186,8 +202,7 @@ class Client:
             raise AuralithError(f"job {job.id} already succeeded; nothing to resume")
         store.set_job_state(job.id, JobState.RUNNING)
         try:
-            self._send(job.id, job.config, job.priority, resume=True,
-                       reuse_task_ids=job.state != JobState.CANCELLED)
+            self._send(job.id, job.config, job.priority, resume=True, reuse_task_ids=job.state != JobState.CANCELLED)
         except Exception:  # the broker is down: the job is as it was, not running with nothing queued
             store.set_job_state(job.id, job.state, error=job.error, only_from=(JobState.RUNNING,))
             raise
@@ -212,9 +227,16 @@ class Client:
         started = [p for p in store.list_partitions(job_id) if p.state == PartitionState.STARTED]
         if not started:
             return []
-        return [{"stage": p.stage, "index": p.index, "worker": p.worker, "attempts": p.attempts,
-                 "started_at": p.started_at.isoformat() if p.started_at else None}
-                for p in stuck_partitions(started, live_workers(self.app, timeout))]
+        return [
+            {
+                "stage": p.stage,
+                "index": p.index,
+                "worker": p.worker,
+                "attempts": p.attempts,
+                "started_at": p.started_at.isoformat() if p.started_at else None,
+            }
+            for p in stuck_partitions(started, live_workers(self.app, timeout))
+        ]
 
     def train(self, config: JobConfig | dict | str | Path, shards: str | Path, *, priority: str | None = None) -> str:
         """Train on existing shards (a manifest.json) with the config's `training:` section; returns the job id."""

@@ -32,8 +32,13 @@ class JobInterrupted(Exception):
 
 
 @contextmanager
-def embedded_client(state_dir: str | Path = DEFAULT_STATE_DIR, workers: int = 2, broker: str | None = None,
-                    store: str | None = None, loglevel: str = "WARNING") -> Iterator[Client]:
+def embedded_client(
+    state_dir: str | Path = DEFAULT_STATE_DIR,
+    workers: int = 2,
+    broker: str | None = None,
+    store: str | None = None,
+    loglevel: str = "WARNING",
+) -> Iterator[Client]:
     """A Client on an in-process worker of `workers` threads; broker and store live in `state_dir` unless given.
 
     The worker reconfigures the process-wide Celery app, so one embedded worker runs per process at a time.
@@ -47,8 +52,9 @@ def state_dir_client(state_dir: str | Path = DEFAULT_STATE_DIR) -> Client:
     """A Client on the store an embedded run kept in `state_dir`, to read its jobs (no worker starts)."""
     broker_url, store_url = embedded_urls(Path(state_dir))
     if not Path(store_url.removeprefix("sqlite:///")).exists():
-        raise AuralithError(f"no embedded store in {state_dir} (`auralith run` keeps one there, in "
-                            f"{DEFAULT_STATE_DIR} by default)")
+        raise AuralithError(
+            f"no embedded store in {state_dir} (`auralith run` keeps one there, in {DEFAULT_STATE_DIR} by default)"
+        )
     return Client(broker_url, store_url)
 
 
@@ -65,10 +71,17 @@ def watch_to_end(client: Client, job_id: str, watch: Callable[[Client, str], Job
         raise JobInterrupted(job_id) from None
 
 
-def run_to_end(start: Callable[[Client], str], watch: Callable[[Client, str], JobInfo] | None = None, *,
-               state_dir: str | Path = DEFAULT_STATE_DIR, workers: int = 2, broker: str | None = None,
-               store: str | None = None, loglevel: str = "WARNING",
-               on_end: Callable[[JobInfo], None] | None = None) -> JobInfo:
+def run_to_end(
+    start: Callable[[Client], str],
+    watch: Callable[[Client, str], JobInfo] | None = None,
+    *,
+    state_dir: str | Path = DEFAULT_STATE_DIR,
+    workers: int = 2,
+    broker: str | None = None,
+    store: str | None = None,
+    loglevel: str = "WARNING",
+    on_end: Callable[[JobInfo], None] | None = None,
+) -> JobInfo:
     """Start a job with `start(client)` (submit, train or resume) on an in-process worker and watch it end.
 
     `on_end` gets the ended job before the worker stops, so what it prints shows while the worker shuts

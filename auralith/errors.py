@@ -23,8 +23,7 @@ class ConfigError(AuralithError):
 class InputError(AuralithError):
     """Bad input data, never retried. Names the file, line and field where known."""
 
-    def __init__(self, message: str, file: str | None = None, line: int | None = None,
-                 field: str | None = None):
+    def __init__(self, message: str, file: str | None = None, line: int | None = None, field: str | None = None):
         self.file, self.line, self.field = file, line, field
         where = ":".join(str(p) for p in (file, line) if p is not None)
         prefix = f"{where}: " if where else ""

@@ -27,7 +27,8 @@ _SECRET_KEY = re.compile(
     r"(?i)^(?:password|passwd|pwd|secret|token|api_key|apikey|authorization|credentials?|basic_auth"
     r"|flower_basic_auth)$"
     r"|_(?:password|passwd|secret|secret_key|access_key|api_key|private_key|auth_token|access_token"
-    r"|session_token|credentials)$")
+    r"|session_token|credentials)$"
+)
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
 _PARAM = re.compile(r"(?i)\b(password|passwd|secret|token|api_key|apikey|access_token)=[^&\s'\"]*")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
@@ -36,7 +37,6 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PII_ACTIONS = frozenset({"tag", "hash", "drop", "keep", "off"})
 # Values expanded from `${NAME}` in this process: masked in any text redact() sees later.
 _known_values: set[str] = set()
-
 
 
 _PASSWORD_PARAM = re.compile(r"(?i)(password|passwd|secret|token)=[^&]*")
@@ -119,9 +119,14 @@ def redact(obj: Any) -> Any:
     Values of keys named like credentials (`password`, `api_key`, `*_secret`, ...) are masked whole.
     """
     if isinstance(obj, Mapping):
-        return {k: (MASK if isinstance(k, str) and is_secret_key(k) and v not in (None, "") and v not in _PII_ACTIONS
-                    else redact(v))
-                for k, v in obj.items()}
+        return {
+            k: (
+                MASK
+                if isinstance(k, str) and is_secret_key(k) and v not in (None, "") and v not in _PII_ACTIONS
+                else redact(v)
+            )
+            for k, v in obj.items()
+        }
     if isinstance(obj, (list, tuple)):
         return [redact(v) for v in obj]
     if isinstance(obj, str):

@@ -22,8 +22,22 @@ MAX_DOC_BYTES = 200_000
 
 # roff: font and size escapes, named glyphs, and the macros whose arguments are text.
 _ESCAPE = re.compile(r"\\f(?:\[[^\]]*\]|\(..|.)|\\s[+-]?\d+|\\\*(?:\(..|\[[^\]]*\]|.)|\\[&|^%:]")
-_GLYPHS = {r"\-": "-", r"\(em": "—", r"\(en": "–", r"\(bu": "•", r"\(co": "©", r"\e": "\\", r"\(aq": "'",
-           r"\(lq": "“", r"\(rq": "”", r"\ ": " ", r"\~": " ", r"\(dq": '"', r"\(oq": "‘", r"\(cq": "’"}
+_GLYPHS = {
+    r"\-": "-",
+    r"\(em": "—",
+    r"\(en": "–",
+    r"\(bu": "•",
+    r"\(co": "©",
+    r"\e": "\\",
+    r"\(aq": "'",
+    r"\(lq": "“",
+    r"\(rq": "”",
+    r"\ ": " ",
+    r"\~": " ",
+    r"\(dq": '"',
+    r"\(oq": "‘",
+    r"\(cq": "’",
+}
 _GLYPH_RE = re.compile("|".join(re.escape(k) for k in sorted(_GLYPHS, key=len, reverse=True)))
 _TEXT_MACROS = re.compile(r"^\.(?:B|I|BI|BR|IB|IR|RB|RI|SM|SB|SH|SS|TP|IP|Nm|Nd|Sh|Ss|It|Fl|Ar)\b ?(.*)$")
 
@@ -32,7 +46,7 @@ def render_roff(source: str) -> str:
     """Plain text from a man page's roff source: text lines kept, text macros' arguments kept, escapes gone."""
     out: list[str] = []
     for line in source.splitlines():
-        if line.startswith(('.\\"', "'\\\"", '.\\}')):
+        if line.startswith(('.\\"', "'\\\"", ".\\}")):
             continue
         if line.startswith((".", "'")):
             m = _TEXT_MACROS.match(line)
@@ -100,7 +114,7 @@ def real_text_documents(target_mb: float, seed: int = 0) -> list[str]:
         for text in base:
             lines = text.split("\n")
             i = rng.randrange(len(lines))
-            lines[i:i + 2] = lines[i:i + 2][::-1]  # swap two neighbouring lines
+            lines[i : i + 2] = lines[i : i + 2][::-1]  # swap two neighbouring lines
             text = "\n".join(lines) + f"\n\n(copy {round_})"
             docs.append(text)
             size += len(text.encode())

@@ -47,7 +47,8 @@ def write_hash_files(root: Path, docs_per_partition: int) -> None:
     for p in range(PARTITIONS):
         recs = sorted((f"{rng.randrange(texts):032x}", f"p{p}-{i}", i) for i in range(docs_per_partition))
         (root / "hashes" / f"{p:05d}.jsonl").write_text(
-            "".join(json.dumps({"h": h, "id": d, "pos": pos}) + "\n" for h, d, pos in recs))
+            "".join(json.dumps({"h": h, "id": d, "pos": pos}) + "\n" for h, d, pos in recs)
+        )
 
 
 def main() -> None:
@@ -57,14 +58,20 @@ def main() -> None:
             write_hash_files(Path(tmp), BASE_DOCS * scale)
             out = {}
             for mode in ("streaming merge", "in memory"):
-                run = subprocess.run([sys.executable, "-c", CHILD, tmp, str(PARTITIONS), mode],
-                                     capture_output=True, text=True, check=True)
+                run = subprocess.run(
+                    [sys.executable, "-c", CHILD, tmp, str(PARTITIONS), mode],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 out[mode] = json.loads(run.stdout)
             s, m = out["streaming merge"], out["in memory"]
             assert s["dropped"] == m["dropped"]
-            print(f"{scale:>6}x {PARTITIONS * BASE_DOCS * scale:>10,} | "
-                  f"{s['rss_mb']:8.1f} MB {s['seconds']:8.2f} s | {m['rss_mb']:8.1f} MB {m['seconds']:8.2f} s | "
-                  f"{m['rss_mb'] / max(s['rss_mb'], 1):.0f}x")
+            print(
+                f"{scale:>6}x {PARTITIONS * BASE_DOCS * scale:>10,} | "
+                f"{s['rss_mb']:8.1f} MB {s['seconds']:8.2f} s | {m['rss_mb']:8.1f} MB {m['seconds']:8.2f} s | "
+                f"{m['rss_mb'] / max(s['rss_mb'], 1):.0f}x"
+            )
 
 
 if __name__ == "__main__":

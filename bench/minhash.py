@@ -138,17 +138,24 @@ def bench_band_memory() -> None:
     default = 2_000_000
     slices = (default, 200_000)
     print("Band task (one band of every partition) peak RSS, fresh process per size")
-    print(f"{'corpus':>7} {'documents':>10} {'partitions':>10} | " +
-          " | ".join(f"{f'slice {s:,}':>31}" for s in slices) + " | edges")
+    print(
+        f"{'corpus':>7} {'documents':>10} {'partitions':>10} | "
+        + " | ".join(f"{f'slice {s:,}':>31}" for s in slices)
+        + " | edges"
+    )
     for scale in (1, 4, 10):
         n = BASE_DOCS * scale
         with tempfile.TemporaryDirectory() as tmp:
             parts = write_synthetic_partitions(Path(tmp), n)
             cells, edges = [], None
             for entries in slices:
-                run = subprocess.run([sys.executable, "-c", CHILD, tmp, str(parts), str(entries)],
-                                     capture_output=True, text=True, check=True,
-                                     env={**os.environ, "OMP_NUM_THREADS": "1"})
+                run = subprocess.run(
+                    [sys.executable, "-c", CHILD, tmp, str(parts), str(entries)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env={**os.environ, "OMP_NUM_THREADS": "1"},
+                )
                 got = json.loads(run.stdout)
                 edges = got["edges"] if edges is None else edges
                 assert got["edges"] == edges, "slicing changed the result"

@@ -75,9 +75,10 @@ def _bench() -> None:
         write_work(local, cfg)
         write_work(remote, cfg)
         nd = remote
-        whole = {"band rows": sum(nd.files.size(f(p)) for p in range(PARTITIONS) for f in (nd.band_keys,
-                                                                                            nd.band_positions)),
-                 "signature rows": sum(nd.files.size(nd.signatures(p)) for p in range(PARTITIONS))}
+        whole = {
+            "band rows": sum(nd.files.size(f(p)) for p in range(PARTITIONS) for f in (nd.band_keys, nd.band_positions)),
+            "signature rows": sum(nd.files.size(nd.signatures(p)) for p in range(PARTITIONS)),
+        }
         rows = []
         for name, work in (("local", local), ("s3", remote)):
             fetched.clear()
@@ -86,8 +87,10 @@ def _bench() -> None:
             rows.append((name, time.perf_counter() - t, counts))
     assert rows[0][2] == rows[1][2], "the two work dirs must give the same edges"
     (_, t_local, counts), (_, t_s3, _) = rows
-    print(f"one band task: {PARTITIONS} partitions x {DOCS} documents, {cfg.num_bands} bands, "
-          f"{counts['slices']} slices, {counts['candidates']} candidates, {counts['edges']} edges")
+    print(
+        f"one band task: {PARTITIONS} partitions x {DOCS} documents, {cfg.num_bands} bands, "
+        f"{counts['slices']} slices, {counts['candidates']} candidates, {counts['edges']} edges"
+    )
     print(f"{'':34}{'local':>10}{'s3':>10}{'ratio':>8}")
     print(f"{'seconds':34}{t_local:10.2f}{t_s3:10.2f}{t_s3 / t_local:8.1f}")
     print(f"{'':34}{'fetched':>10}{'files':>10}{'ratio':>8}")

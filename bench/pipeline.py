@@ -115,8 +115,7 @@ def _process(args):
     from auralith.sources.documents import FilePiece
 
     index, pieces = args
-    process_partition(_CFG, [FilePiece.from_dict(p) for p in pieces],
-                              WorkPaths.for_job(_CFG, "plain"), index)
+    process_partition(_CFG, [FilePiece.from_dict(p) for p in pieces], WorkPaths.for_job(_CFG, "plain"), index)
     return index
 
 
@@ -173,13 +172,21 @@ def run_plain(config: dict, processes: int) -> Run:
     write_manifest(files, _CFG.output.path, {"shards": [s for _, _, shards in done for s in shards]})
     marks.append(time.perf_counter())
     wall = marks[-1] - marks[0]
-    rss = sorted({pid: mb for pid, mb in pool.map(_pool_hwm, range(processes * 4), chunksize=1)}.values()) \
-        if pool else [_hwm_mb()]
+    rss = (
+        sorted({pid: mb for pid, mb in pool.map(_pool_hwm, range(processes * 4), chunksize=1)}.values())
+        if pool
+        else [_hwm_mb()]
+    )
     if pool:
         pool.close()
         pool.join()
-    return Run(wall, sum(t for _, t, _ in done), len(plan), rss,
-               dict(zip(PHASES, (b - a for a, b in zip(marks, marks[1:], strict=False)), strict=True)))
+    return Run(
+        wall,
+        sum(t for _, t, _ in done),
+        len(plan),
+        rss,
+        dict(zip(PHASES, (b - a for a, b in zip(marks, marks[1:], strict=False)), strict=True)),
+    )
 
 
 PHASES = ("start", "process", "handoff", "tokenize", "end")
@@ -193,12 +200,17 @@ def celery_phases(store: str, job_id: str, sent: float, finished: float) -> dict
     for stage in ("process", "tokenize"):
         parts = Store(store).list_partitions(job_id, stage)
         spans[stage] = (min(p.started_at.timestamp() for p in parts), max(p.finished_at.timestamp() for p in parts))
-    return {"start": spans["process"][0] - sent, "process": spans["process"][1] - spans["process"][0],
-            "handoff": spans["tokenize"][0] - spans["process"][1],
-            "tokenize": spans["tokenize"][1] - spans["tokenize"][0], "end": finished - spans["tokenize"][1]}
+    return {
+        "start": spans["process"][0] - sent,
+        "process": spans["process"][1] - spans["process"][0],
+        "handoff": spans["tokenize"][0] - spans["process"][1],
+        "tokenize": spans["tokenize"][1] - spans["tokenize"][0],
+        "end": finished - spans["tokenize"][1],
+    }
 
 
 # --- Celery ----------------------------------------------------------------------------------------------
+
 
 def _children(pid: int) -> list[int]:
     try:
@@ -216,9 +228,30 @@ class Worker:
         # A file, not a pipe: nothing reads the worker's output while it runs, and a full pipe would stall it.
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "auralith", "worker", "-Q", queues, "-c", str(concurrency),
-             "--without-gossip", "--without-mingle", "-l", "warning", "-n", f"bench{os.getpid()}@%h"],
-            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=self.log)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "auralith",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "warning",
+                "-n",
+                f"bench{os.getpid()}@%h",
+            ],
+            cwd=REPO,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
         self.concurrency = concurrency
         deadline = time.monotonic() + 60
         while len(_children(self.proc.pid)) < concurrency:
@@ -276,8 +309,13 @@ def run_celery(config: dict, concurrency: int, broker: str, store: str) -> Run:
         rss = worker.child_rss_mb()
     finally:
         worker.stop()
-    return Run(wall, info.stats.tokens, info.stats.stages["process"].total, rss,
-               celery_phases(store, job_id, start, info.finished_at.timestamp()))
+    return Run(
+        wall,
+        info.stats.tokens,
+        info.stats.stages["process"].total,
+        rss,
+        celery_phases(store, job_id, start, info.finished_at.timestamp()),
+    )
 
 
 def fresh_work(tmp: Path, name: str) -> Path:
@@ -307,10 +345,12 @@ def main(argv: list[str] | None = None) -> int:
             work = fresh_work(Path(tmp), "plain")
             p = run_plain(job_config(data, work, size, args.tokenizer), args.workers)
             same &= c.tokens == p.tokens
-            print(f"partition {size:g} MB ({c.partitions}): celery {c.wall_s:.1f} s  plain {p.wall_s:.1f} s  "
-                  f"overhead {c.wall_s / p.wall_s - 1:+.1%}  tokens {c.tokens} / {p.tokens}  "
-                  f"peak RSS per process: celery {', '.join(f'{r:.0f}' for r in c.rss_mb)} MB, "
-                  f"plain {', '.join(f'{r:.0f}' for r in p.rss_mb)} MB")
+            print(
+                f"partition {size:g} MB ({c.partitions}): celery {c.wall_s:.1f} s  plain {p.wall_s:.1f} s  "
+                f"overhead {c.wall_s / p.wall_s - 1:+.1%}  tokens {c.tokens} / {p.tokens}  "
+                f"peak RSS per process: celery {', '.join(f'{r:.0f}' for r in c.rss_mb)} MB, "
+                f"plain {', '.join(f'{r:.0f}' for r in p.rss_mb)} MB"
+            )
             for name, run in (("celery", c), ("plain", p)):
                 print(f"  {name:<6} phases: " + "  ".join(f"{k} {v:.2f} s" for k, v in run.phases.items()))
     if not same:

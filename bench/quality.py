@@ -58,6 +58,7 @@ def auralith_chain():
 
     def run(text: str) -> str | None:
         return chain(text)[1]
+
     return run
 
 
@@ -82,6 +83,7 @@ def datatrove_chain():
                 return f"{f.name}: {result[1] if isinstance(result, tuple) else 'removed'}"
         doc.text = pii.format(doc.text)
         return None
+
     return run
 
 
@@ -103,8 +105,11 @@ def per_family_agreement(docs: list[str]) -> None:
     from auralith.steps.text_stats import TextStats
 
     families = [
-        ("gopher_repetition", lambda t: AGopherRepetition(GopherRepetitionConfig())(TextStats(t)),
-         GopherRepetitionFilter()),
+        (
+            "gopher_repetition",
+            lambda t: AGopherRepetition(GopherRepetitionConfig())(TextStats(t)),
+            GopherRepetitionFilter(),
+        ),
         ("gopher_quality", lambda t: AGopherQuality(GopherQualityConfig())(TextStats(t)), GopherQualityFilter()),
         ("c4", lambda t: C4Filter(C4Config())(t).reason, C4QualityFilter()),
         ("fineweb", lambda t: AFineWeb(FineWebConfig())(TextStats(t)), FineWebQualityFilter()),
@@ -154,10 +159,15 @@ def measure(mb: float = 4.0) -> dict:
     aur_cpu, aur_wall, aur_kept = throughput(docs, aur)
     dt_cpu, dt_wall, dt_kept = throughput(docs, dt)
     agree = sum(a == b for a, b in zip(aur_kept, dt_kept, strict=True)) / len(docs)
-    return {"documents": len(docs), "mb": size, "agree": agree,
-            "auralith": {"cpu": aur_cpu, "wall": aur_wall, "mbps": size / aur_cpu, "kept": sum(aur_kept)},
-            "datatrove": {"cpu": dt_cpu, "wall": dt_wall, "mbps": size / dt_cpu, "kept": sum(dt_kept)},
-            "ratio": dt_cpu / aur_cpu, "docs": docs}
+    return {
+        "documents": len(docs),
+        "mb": size,
+        "agree": agree,
+        "auralith": {"cpu": aur_cpu, "wall": aur_wall, "mbps": size / aur_cpu, "kept": sum(aur_kept)},
+        "datatrove": {"cpu": dt_cpu, "wall": dt_wall, "mbps": size / dt_cpu, "kept": sum(dt_kept)},
+        "ratio": dt_cpu / aur_cpu,
+        "docs": docs,
+    }
 
 
 def main() -> None:
@@ -173,8 +183,10 @@ def main() -> None:
     for name in ("auralith", "datatrove"):
         side = r[name]
         print(f"{name:<10} {side['cpu']:8.2f} {side['wall']:8.2f} {side['mbps']:14.2f} {side['kept']:7d}")
-    print(f"ratio (auralith / datatrove MB/s per core): {r['ratio']:.1f}x;"
-          f" same keep/remove decision on {r['agree']:.1%} of documents\n")
+    print(
+        f"ratio (auralith / datatrove MB/s per core): {r['ratio']:.1f}x;"
+        f" same keep/remove decision on {r['agree']:.1%} of documents\n"
+    )
 
     if args.per_family:
         per_family_agreement(r["docs"])
@@ -182,8 +194,10 @@ def main() -> None:
     print(f"{'corpus':>7} {'MB':>6} {'documents':>10} {'kept':>7} {'worker peak RSS MB':>19} {'CPU s':>7}")
     for scale in (1, 4, 10):
         rss = worker_rss(args.rss_mb * scale)
-        print(f"{scale:>6}x {args.rss_mb * scale:6.1f} {rss['records']:10d} {rss['kept']:7d} {rss['rss_mb']:19.1f}"
-              f" {rss['cpu_s']:7.2f}")
+        print(
+            f"{scale:>6}x {args.rss_mb * scale:6.1f} {rss['records']:10d} {rss['kept']:7d} {rss['rss_mb']:19.1f}"
+            f" {rss['cpu_s']:7.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_corpus(root)
-        cfg = parse_config({"sources": {"path": "corpus.jsonl"}, "partition_size_mb": 1024, "work_dir": "work",
-                            "preprocessing": {"exact_dedup": False},
-                            "tokenization": {"tokenizer": str(EXAMPLES / "tokenizer.json")},
-                            "output": {"path": "out"}}, base_dir=root)
+        cfg = parse_config(
+            {
+                "sources": {"path": "corpus.jsonl"},
+                "partition_size_mb": 1024,
+                "work_dir": "work",
+                "preprocessing": {"exact_dedup": False},
+                "tokenization": {"tokenizer": str(EXAMPLES / "tokenizer.json")},
+                "output": {"path": "out"},
+            },
+            base_dir=root,
+        )
         (pieces,) = plan_partitions(cfg)
         paths = WorkPaths.for_job(cfg, "bench")
         best: dict[tuple[str, str], float] = {}
@@ -87,13 +94,17 @@ def main() -> None:
         json.dumps(prof.to_dict())
         alone = min(alone, time.process_time() - t)
     print(f"one partition: {DOCS:,} documents, {mb:.1f} MB; best of {REPEATS}")
-    print(f"{'stage':<9} | {'with profile (cpu s)':>20} | {'without (cpu s)':>15} | {'ratio':>5} | "
-          "profile JSON in the row")
+    print(
+        f"{'stage':<9} | {'with profile (cpu s)':>20} | {'without (cpu s)':>15} | {'ratio':>5} | "
+        "profile JSON in the row"
+    )
     for stage in ("process", "tokenize"):
         w, wo = best[stage, "with profile"], best[stage, "without"]
         print(f"{stage:<9} | {w:20.3f} | {wo:15.3f} | {w / wo:5.2f} | {sizes[stage]:,} bytes")
-    print(f"profile calls alone (before+after+output, all {DOCS:,} documents): {alone:.3f} cpu s, "
-          f"{alone / (best['process', 'without'] + best['tokenize', 'without']):.1%} of both stages without it")
+    print(
+        f"profile calls alone (before+after+output, all {DOCS:,} documents): {alone:.3f} cpu s, "
+        f"{alone / (best['process', 'without'] + best['tokenize', 'without']):.1%} of both stages without it"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,11 @@ def revoke_ms_per_id(backend) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--store", default=os.environ.get("AURALITH_BENCH_STORE", DEFAULT_STORE),
-                    help="a PostgreSQL database to create the bench's own database from")
+    ap.add_argument(
+        "--store",
+        default=os.environ.get("AURALITH_BENCH_STORE", DEFAULT_STORE),
+        help="a PostgreSQL database to create the bench's own database from",
+    )
     args = ap.parse_args()
     name = f"auralith_bench_revoke_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.store, isolation_level="AUTOCOMMIT")
@@ -52,8 +55,10 @@ def main() -> None:
     url = args.store.rsplit("/", 1)[0] + "/" + name
     try:
         migrate.upgrade(url)
-        backends = {"celery db+": Celery("celery-db", backend=f"db+{url}", set_as_current=False).backend,
-                    "auralith+": Celery("auralith", backend=f"auralith+{url}", set_as_current=False).backend}
+        backends = {
+            "celery db+": Celery("celery-db", backend=f"db+{url}", set_as_current=False).backend,
+            "auralith+": Celery("auralith", backend=f"auralith+{url}", set_as_current=False).backend,
+        }
         times: dict[str, list[float]] = {label: [] for label in backends}
         for backend in backends.values():  # warm-up: table creation, imports
             revoke_ms_per_id(backend)
@@ -66,8 +71,10 @@ def main() -> None:
         for label in backends:
             rounds = ", ".join(f"{t:.1f}" for t in times[label])
             print(f"{label:<12} | {statistics.median(times[label]):>17.1f} | {rounds}")
-        print(f"\nAuralith's backend: {celery_ms / ours_ms:.1f}x faster per revoked id "
-              f"({IDS} ids, median of {ROUNDS} alternating rounds, one process, no fork)")
+        print(
+            f"\nAuralith's backend: {celery_ms / ours_ms:.1f}x faster per revoked id "
+            f"({IDS} ids, median of {ROUNDS} alternating rounds, one process, no fork)"
+        )
     finally:
         from auralith.store.db import dispose_all
 

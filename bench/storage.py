@@ -37,10 +37,19 @@ def free_port() -> int:
 def moto_server():
     """A moto S3 server in its own process on a free port, with the env pointing at it and bucket `bench`."""
     port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.environ.update({"AURALITH_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.environ.update(
+        {
+            "AURALITH_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
     try:
         from auralith.storage.s3 import s3_client
 
@@ -93,10 +102,18 @@ def _measure(tmp: Path, data: bytes, shard: bytes) -> list[tuple]:
     from auralith.pipeline.process import process_partition
 
     rows = []
-    for where, src, work, out in (("local", str(tmp / "in.jsonl"), str(tmp / "work"), str(tmp / "shard.bin")),
-                                  ("s3", "s3://bench/in.jsonl", "s3://bench/work", "s3://bench/shard.bin")):
-        cfg = parse_config({"sources": [{"path": src}], "tokenization": {"tokenizer": "t.json"},
-                            "partition_size_mb": JSONL_MB / 3, "work_dir": work})
+    for where, src, work, out in (
+        ("local", str(tmp / "in.jsonl"), str(tmp / "work"), str(tmp / "shard.bin")),
+        ("s3", "s3://bench/in.jsonl", "s3://bench/work", "s3://bench/shard.bin"),
+    ):
+        cfg = parse_config(
+            {
+                "sources": [{"path": src}],
+                "tokenization": {"tokenizer": "t.json"},
+                "partition_size_mb": JSONL_MB / 3,
+                "work_dir": work,
+            }
+        )
         t0 = time.perf_counter()
         plan = plan_partitions(cfg)
         t1 = time.perf_counter()
@@ -116,14 +133,18 @@ def _print(rows: list[tuple], data_len: int, n_parts: int) -> None:
     part_mb = rows[0][5] / MB
     print(f"JSONL {data_len / MB:.0f} MiB in {n_parts} partitions; shard {SHARD_MB} MiB; S3 = moto on loopback\n")
     print(f"{'step':<36} | {'local':>20} | {'s3 (moto)':>20} | s3/local")
-    steps = [(f"plan {data_len / MB:.0f} MiB JSONL (line scan)", 1, data_len),
-             (f"process 1 partition ({part_mb:.1f} MiB)", 2, rows[0][5]),
-             (f"write {SHARD_MB} MiB shard (atomic)", 3, SHARD_MB * MB),
-             (f"read {SHARD_MB} MiB shard", 4, SHARD_MB * MB)]
+    steps = [
+        (f"plan {data_len / MB:.0f} MiB JSONL (line scan)", 1, data_len),
+        (f"process 1 partition ({part_mb:.1f} MiB)", 2, rows[0][5]),
+        (f"write {SHARD_MB} MiB shard (atomic)", 3, SHARD_MB * MB),
+        (f"read {SHARD_MB} MiB shard", 4, SHARD_MB * MB),
+    ]
     for name, col, nbytes in steps:
         a, b = rows[0][col], rows[1][col]
-        print(f"{name:<36} | {a:6.2f} s {nbytes / MB / a:5.0f} MiB/s | {b:6.2f} s {nbytes / MB / b:5.0f} MiB/s"
-              f" | {b / a:5.1f}x")
+        print(
+            f"{name:<36} | {a:6.2f} s {nbytes / MB / a:5.0f} MiB/s | {b:6.2f} s {nbytes / MB / b:5.0f} MiB/s"
+            f" | {b / a:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -53,20 +53,23 @@ def overhead(celery_s: float, plain_s: float) -> float:
     return celery_s / plain_s - 1
 
 
-def pipeline_rows(mb: int, sizes: list[float], default: float, broker: str, store: str, rounds: int = 3,
-                  log=print) -> tuple[list[Row], dict]:
+def pipeline_rows(
+    mb: int, sizes: list[float], default: float, broker: str, store: str, rounds: int = 3, log=print
+) -> tuple[list[Row], dict]:
     data = {s: pipeline.corpus(s) for s in (mb // 10, mb * 4 // 10, mb)}
     rows: list[Row] = []
     raw: dict = {"mb": mb, "sizes": {}, "rss": {}}
     with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
+
         def job(corpus_mb: int, size: float, side: str, procs: int) -> pipeline.Run:
             work = pipeline.fresh_work(Path(tmp), f"{side}{procs}")
             cfg = pipeline.job_config(data[corpus_mb], work, size)
-            run = (pipeline.run_celery(cfg, procs, broker, store) if side == "celery"
-                   else pipeline.run_plain(cfg, procs))
-            log(f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  partitions of {size:g} MB ({run.partitions}): "
+            run = pipeline.run_celery(cfg, procs, broker, store) if side == "celery" else pipeline.run_plain(cfg, procs)
+            log(
+                f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  partitions of {size:g} MB ({run.partitions}): "
                 f"{run.wall_s:7.1f} s  {run.tokens:,} tokens  peak RSS {', '.join(f'{r:.0f}' for r in run.rss_mb)} MB  "
-                + " ".join(f"{k} {v:.1f}" for k, v in run.phases.items()))
+                + " ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
+            )
             return run
 
         for size in sizes:
@@ -79,13 +82,24 @@ def pipeline_rows(mb: int, sizes: list[float], default: float, broker: str, stor
             # The median run of each side by wall time (Run orders by it), for the figures shown.
             c, p = (statistics.median_low(runs) for runs in zip(*pairs, strict=True))
             ratio = statistics.median(overhead(c.wall_s, p.wall_s) for c, p in pairs)
-            raw["sizes"][size] = {"celery": asdict(c), "plain": asdict(p), "overhead": ratio,
-                                  "pairs": [(c.wall_s, p.wall_s) for c, p in pairs]}
+            raw["sizes"][size] = {
+                "celery": asdict(c),
+                "plain": asdict(p),
+                "overhead": ratio,
+                "pairs": [(c.wall_s, p.wall_s) for c, p in pairs],
+            }
             is_default = size == default
-            rows.append(Row(f"1. Celery overhead, {mb} MB, 2 procs, partitions of {size:g} MB "
-                            f"({c.partitions}){' [default]' if is_default else ''}",
-                            f"{c.wall_s:.1f} s", f"{p.wall_s:.1f} s plain", f"{ratio:+.1%}",
-                            "<= 5%" if is_default else "", ratio <= 0.05 if is_default else None))
+            rows.append(
+                Row(
+                    f"1. Celery overhead, {mb} MB, 2 procs, partitions of {size:g} MB "
+                    f"({c.partitions}){' [default]' if is_default else ''}",
+                    f"{c.wall_s:.1f} s",
+                    f"{p.wall_s:.1f} s plain",
+                    f"{ratio:+.1%}",
+                    "<= 5%" if is_default else "",
+                    ratio <= 0.05 if is_default else None,
+                )
+            )
         # Celery's cost per task, where it is most of the work: the small corpus in 0.25 MB partitions.
         small = mb // 10
         pairs = [(job(small, 0.25, "celery", 2), job(small, 0.25, "plain", 2)) for _ in range(rounds)]
@@ -93,30 +107,66 @@ def pipeline_rows(mb: int, sizes: list[float], default: float, broker: str, stor
         # All the extra wall time of 2 busy processes, job-level hand-offs included, spread over the tasks.
         per_task = statistics.median(2 * (c.wall_s - p.wall_s) / tasks for c, p in pairs)
         raw["per_task_ms"] = per_task * 1000
-        rows.append(Row(f"1. Celery cost per task, {small} MB in 0.25 MB partitions ({tasks} tasks)",
-                        f"{per_task * 1000:.0f} ms", "", "", ""))
+        rows.append(
+            Row(
+                f"1. Celery cost per task, {small} MB in 0.25 MB partitions ({tasks} tasks)",
+                f"{per_task * 1000:.0f} ms",
+                "",
+                "",
+                "",
+            )
+        )
         c2 = raw["sizes"][default]["celery"]
         # Scaling: 1 worker process then 2, back to back, `rounds` times; the median of the per-round ratios.
         scaling = [(job(mb, default, "celery", 1), job(mb, default, "celery", 2)) for _ in range(rounds)]
         speedup = statistics.median(one.wall_s / two.wall_s for one, two in scaling)
         c1, c2 = (statistics.median_low(runs) for runs in zip(*scaling, strict=True))
         p1, p2 = job(mb, default, "plain", 1), job(mb, default, "plain", 2)
-        raw["scaling"] = {"pairs": [(one.wall_s, two.wall_s) for one, two in scaling], "speedup": speedup,
-                          "plain": (p1.wall_s, p2.wall_s)}
-        rows.append(Row(f"1. Celery overhead, {mb} MB, 1 proc, partitions of {default:g} MB",
-                        f"{c1.wall_s:.1f} s", f"{p1.wall_s:.1f} s plain", f"{overhead(c1.wall_s, p1.wall_s):+.1%}"))
-        rows.append(Row(f"2. Scaling, Celery 1 -> 2 worker procs, {mb} MB (median of {rounds})",
-                        f"{c2.wall_s:.1f} s", f"{c1.wall_s:.1f} s 1 proc", f"{speedup:.2f}x", ">= 1.8x",
-                        speedup >= 1.8))
-        rows.append(Row("2. Scaling, plain 1 -> 2 procs (the same stages, for reference)", f"{p2.wall_s:.1f} s",
-                        f"{p1.wall_s:.1f} s 1 proc", f"{p1.wall_s / p2.wall_s:.2f}x"))
+        raw["scaling"] = {
+            "pairs": [(one.wall_s, two.wall_s) for one, two in scaling],
+            "speedup": speedup,
+            "plain": (p1.wall_s, p2.wall_s),
+        }
+        rows.append(
+            Row(
+                f"1. Celery overhead, {mb} MB, 1 proc, partitions of {default:g} MB",
+                f"{c1.wall_s:.1f} s",
+                f"{p1.wall_s:.1f} s plain",
+                f"{overhead(c1.wall_s, p1.wall_s):+.1%}",
+            )
+        )
+        rows.append(
+            Row(
+                f"2. Scaling, Celery 1 -> 2 worker procs, {mb} MB (median of {rounds})",
+                f"{c2.wall_s:.1f} s",
+                f"{c1.wall_s:.1f} s 1 proc",
+                f"{speedup:.2f}x",
+                ">= 1.8x",
+                speedup >= 1.8,
+            )
+        )
+        rows.append(
+            Row(
+                "2. Scaling, plain 1 -> 2 procs (the same stages, for reference)",
+                f"{p2.wall_s:.1f} s",
+                f"{p1.wall_s:.1f} s 1 proc",
+                f"{p1.wall_s / p2.wall_s:.2f}x",
+            )
+        )
         for corpus_mb in (mb // 10, mb * 4 // 10):
             raw["rss"][corpus_mb] = max(job(corpus_mb, default, "celery", 2).rss_mb)
         raw["rss"][mb] = max(c2.rss_mb)
     small, big = raw["rss"][mb // 10], raw["rss"][mb]
-    rows.append(Row(f"5. Peak RSS per worker proc at 1x / 4x / 10x ({mb // 10} / {mb * 4 // 10} / {mb} MB)",
-                    f"{big:.0f} MB at 10x", f"{small:.0f} MB at 1x ({raw['rss'][mb * 4 // 10]:.0f} at 4x)",
-                    f"{big / small:.2f}x", f"flat (<= {FLAT_RSS_GROWTH}x)", big / small <= FLAT_RSS_GROWTH))
+    rows.append(
+        Row(
+            f"5. Peak RSS per worker proc at 1x / 4x / 10x ({mb // 10} / {mb * 4 // 10} / {mb} MB)",
+            f"{big:.0f} MB at 10x",
+            f"{small:.0f} MB at 1x ({raw['rss'][mb * 4 // 10]:.0f} at 4x)",
+            f"{big / small:.2f}x",
+            f"flat (<= {FLAT_RSS_GROWTH}x)",
+            big / small <= FLAT_RSS_GROWTH,
+        )
+    )
     return rows, raw
 
 
@@ -125,11 +175,24 @@ def tokenize_rows(mb: float) -> tuple[list[Row], dict]:
 
     r = tokenize_stage.measure(mb, threads=1)
     ours = f"{r['auralith']['tok_s'] / 1e3:,.0f}k tok/s"
-    return [Row("3. Tokenize stage vs raw encode_batch (1 thread)", ours,
-                f"{r['raw']['tok_s'] / 1e3:,.0f}k tok/s", f"{r['ratio_raw']:.1%}", ">= 90%", r["ratio_raw"] >= 0.9),
-            Row("3. Tokenize stage vs raw encode_batch_fast (what the stage calls)", ours,
-                f"{r['raw_fast']['tok_s'] / 1e3:,.0f}k tok/s", f"{r['ratio_raw_fast']:.1%}", ">= 90%",
-                r["ratio_raw_fast"] >= 0.9)], r
+    return [
+        Row(
+            "3. Tokenize stage vs raw encode_batch (1 thread)",
+            ours,
+            f"{r['raw']['tok_s'] / 1e3:,.0f}k tok/s",
+            f"{r['ratio_raw']:.1%}",
+            ">= 90%",
+            r["ratio_raw"] >= 0.9,
+        ),
+        Row(
+            "3. Tokenize stage vs raw encode_batch_fast (what the stage calls)",
+            ours,
+            f"{r['raw_fast']['tok_s'] / 1e3:,.0f}k tok/s",
+            f"{r['ratio_raw_fast']:.1%}",
+            ">= 90%",
+            r["ratio_raw_fast"] >= 0.9,
+        ),
+    ], r
 
 
 def quality_rows(mb: float) -> tuple[list[Row], dict]:
@@ -137,9 +200,16 @@ def quality_rows(mb: float) -> tuple[list[Row], dict]:
 
     r = quality.measure(mb)
     r.pop("docs")
-    return [Row(f"4. Quality chain + PII vs datatrove ({r['mb']:.0f} MB, same decision {r['agree']:.0%})",
-                f"{r['auralith']['mbps']:.2f} MB/s/core", f"{r['datatrove']['mbps']:.2f} MB/s/core",
-                f"{r['ratio']:.1f}x", ">= 2x", r["ratio"] >= 2)], r
+    return [
+        Row(
+            f"4. Quality chain + PII vs datatrove ({r['mb']:.0f} MB, same decision {r['agree']:.0%})",
+            f"{r['auralith']['mbps']:.2f} MB/s/core",
+            f"{r['datatrove']['mbps']:.2f} MB/s/core",
+            f"{r['ratio']:.1f}x",
+            ">= 2x",
+            r["ratio"] >= 2,
+        )
+    ], r
 
 
 def minhash_rows(mb: float) -> tuple[list[Row], dict]:
@@ -147,8 +217,16 @@ def minhash_rows(mb: float) -> tuple[list[Row], dict]:
     from bench.corpus import real_text_documents
 
     r = minhash.bench_signatures(real_text_documents(mb, seed=0), show=False)
-    return [Row(f"4. MinHash signatures vs datatrove ({r['mb']:.0f} MB)", f"{r['auralith']['mbps']:.2f} MB/s/core",
-                f"{r['datatrove']['mbps']:.2f} MB/s/core", f"{r['ratio']:.1f}x", ">= 2x", r["ratio"] >= 2)], r
+    return [
+        Row(
+            f"4. MinHash signatures vs datatrove ({r['mb']:.0f} MB)",
+            f"{r['auralith']['mbps']:.2f} MB/s/core",
+            f"{r['datatrove']['mbps']:.2f} MB/s/core",
+            f"{r['ratio']:.1f}x",
+            ">= 2x",
+            r["ratio"] >= 2,
+        )
+    ], r
 
 
 def train_rows(steps: int, rounds: int, broker: str) -> tuple[list[Row], dict]:
@@ -157,20 +235,37 @@ def train_rows(steps: int, rounds: int, broker: str) -> tuple[list[Row], dict]:
     r = train.measure(steps=steps, rounds=rounds, threads=1, broker=broker, show=False)
     # Against the loop as a user writes it, and against the same loop with Auralith's malloc settings
     # (auralith/train/host_memory.py): the second is the cost of the loop, Celery and checkpoints alone.
-    return [Row(f"6. Training loop in a Celery task vs plain PyTorch ({steps} steps, median of {rounds})",
-                f"{r['celery']:,.0f} tok/s", f"{r['plain']:,.0f} tok/s", f"{r['ratio']:.1%}", ">= 95%",
-                r["ratio"] >= 0.95),
-            Row("6. ... vs the plain loop with the same malloc settings", f"{r['celery']:,.0f} tok/s",
-                f"{r['tuned']:,.0f} tok/s", f"{r['ratio_tuned']:.1%}", ">= 95%", r["ratio_tuned"] >= 0.95)], r
+    return [
+        Row(
+            f"6. Training loop in a Celery task vs plain PyTorch ({steps} steps, median of {rounds})",
+            f"{r['celery']:,.0f} tok/s",
+            f"{r['plain']:,.0f} tok/s",
+            f"{r['ratio']:.1%}",
+            ">= 95%",
+            r["ratio"] >= 0.95,
+        ),
+        Row(
+            "6. ... vs the plain loop with the same malloc settings",
+            f"{r['celery']:,.0f} tok/s",
+            f"{r['tuned']:,.0f} tok/s",
+            f"{r['ratio_tuned']:.1%}",
+            ">= 95%",
+            r["ratio_tuned"] >= 0.95,
+        ),
+    ], r
 
 
 def render(rows: list[Row]) -> str:
     head = ("measure", "Auralith", "alternative", "ratio", "goal", "met")
-    cells = [head] + [(r.measure, r.auralith, r.baseline, r.ratio, r.goal,
-                       "" if r.met is None else ("yes" if r.met else "NO")) for r in rows]
+    cells = [head] + [
+        (r.measure, r.auralith, r.baseline, r.ratio, r.goal, "" if r.met is None else ("yes" if r.met else "NO"))
+        for r in rows
+    ]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
-    lines = [" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in cells]
+    lines = [
+        " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in cells
+    ]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -189,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
 
     default = JobConfig.model_fields["partition_size_mb"].default
     mb = args.mb or (20 if args.quick else 200)
-    sizes = [float(s) for s in args.partition_sizes.split(",")] if args.partition_sizes else \
-        ([2.0, default] if args.quick else [4.0, 8.0, 16.0, 32.0, 64.0])
+    sizes = (
+        [float(s) for s in args.partition_sizes.split(",")]
+        if args.partition_sizes
+        else ([2.0, default] if args.quick else [4.0, 8.0, 16.0, 32.0, 64.0])
+    )
     if default not in sizes:
         sizes.append(default)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -198,8 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     runs = {
-        "pipeline": lambda: pipeline_rows(mb, sizes, default, args.broker, args.store, 1 if args.quick else 3,
-                                          log=lambda m: print(m, file=sys.stderr, flush=True)),
+        "pipeline": lambda: pipeline_rows(
+            mb,
+            sizes,
+            default,
+            args.broker,
+            args.store,
+            1 if args.quick else 3,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        ),
         "tokenize": lambda: tokenize_rows(4.0 if args.quick else 16.0),
         "quality": lambda: quality_rows(1.0 if args.quick else 4.0),
         "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
@@ -215,8 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     table = render(sorted(rows, key=lambda r: r.measure[:2]))
     print(table)
     if args.json:
-        args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], "figures": figures}, indent=2,
-                                        default=str))
+        args.json.write_text(json.dumps({"rows": [asdict(r) for r in rows], "figures": figures}, indent=2, default=str))
     return 0 if all(r.met is not False for r in rows) else 1
 
 

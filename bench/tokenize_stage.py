@@ -72,15 +72,23 @@ def measure(mb: float = 16.0, threads: int | None = 1, rounds: int = 3) -> dict:
 
     env = {**os.environ, **({"RAYON_NUM_THREADS": str(threads)} if threads else {})}
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(mb), str(tokenizer()), str(REPO), tmp, str(rounds)],
-                             env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(mb), str(tokenizer()), str(REPO), tmp, str(rounds)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     result = json.loads(out.stdout)
     for side in SIDES:
         walls = sorted(r[side]["wall"] for r in result["rounds"])
         cpus = sorted(r[side]["cpu"] for r in result["rounds"])
         tokens = result["rounds"][0][side]["tokens"]
-        result[side] = {"tokens": tokens, "tok_s": tokens / walls[len(walls) // 2],
-                        "tok_cpu_s": tokens / cpus[len(cpus) // 2]}
+        result[side] = {
+            "tokens": tokens,
+            "tok_s": tokens / walls[len(walls) // 2],
+            "tok_cpu_s": tokens / cpus[len(cpus) // 2],
+        }
     if len({result[side]["tokens"] for side in SIDES}) != 1:
         raise RuntimeError(f"token counts differ: {[result[side]['tokens'] for side in SIDES]}")
     for base in ("raw", "raw_fast"):
@@ -96,8 +104,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     r = measure(args.mb, args.threads or None, args.rounds)
-    print(f"{r['documents']:,} documents, {r['mb']:.1f} MB, {r['raw']['tokens']:,} tokens, "
-          f"threads {args.threads or 'default'}")
+    print(
+        f"{r['documents']:,} documents, {r['mb']:.1f} MB, {r['raw']['tokens']:,} tokens, "
+        f"threads {args.threads or 'default'}"
+    )
     print(f"{'':<10} {'tokens/s':>12} {'tokens/CPU-s':>13}")
     for side in SIDES:
         print(f"{side:<10} {r[side]['tok_s']:12,.0f} {r[side]['tok_cpu_s']:13,.0f}")

@@ -94,24 +94,43 @@ def make_shards(out: Path) -> Path:
     for enc in tok.encode_batch(texts):
         writer.add(np.array([*enc.ids, eos], dtype=np.uint16))
     shards = writer.close()
-    return write_manifest(Files(), out, {"format": "auralith-manifest/1", "shards": [s.to_dict() for s in shards],
-                                         "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
-                                         "tokens": sum(s.n_tokens for s in shards)})
+    return write_manifest(
+        Files(),
+        out,
+        {
+            "format": "auralith-manifest/1",
+            "shards": [s.to_dict() for s in shards],
+            "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
+            "tokens": sum(s.n_tokens for s in shards),
+        },
+    )
 
 
 def write_config(path: Path, work: Path, training: dict) -> Path:
     # sources/tokenization are required keys of any job config; training on existing shards reads neither.
-    path.write_text(yaml.safe_dump({"name": "bench-train", "sources": [{"path": "unused.jsonl"}],
-                                    "tokenization": {"tokenizer": "unused.json"}, "work_dir": str(work),
-                                    "training": training}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench-train",
+                "sources": [{"path": "unused.jsonl"}],
+                "tokenization": {"tokenizer": "unused.json"},
+                "work_dir": str(work),
+                "training": training,
+            }
+        )
+    )
     return path
 
 
 def run_plain(manifest: Path, training: dict, tuned: bool = False) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process) of the plain loop; `tuned`: with Auralith's malloc settings."""
-    out = subprocess.run([sys.executable, "-c", PLAIN, str(manifest), json.dumps(training),
-                          "tuned" if tuned else "default"], cwd=REPO,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PLAIN, str(manifest), json.dumps(training), "tuned" if tuned else "default"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(out.stdout)
     return result["seconds"], result["cpu"]
 
@@ -136,13 +155,30 @@ def run_celery(client, config: Path, manifest: Path, worker_pid: int) -> tuple[f
     return (info.finished_at - sent).total_seconds(), cpu
 
 
-def measure(steps: int = 200, rounds: int = 3, checkpoint_every: int = 100, threads: int | None = None,
-            broker: str = "redis://127.0.0.1:6379/7", show: bool = True) -> dict:
+def measure(
+    steps: int = 200,
+    rounds: int = 3,
+    checkpoint_every: int = 100,
+    threads: int | None = None,
+    broker: str = "redis://127.0.0.1:6379/7",
+    show: bool = True,
+) -> dict:
     """Rounds of (plain loop, plain loop with Auralith's malloc settings, Celery task) back to back; tokens/s
     per side and the median per-round ratios of the Celery task to each plain side."""
-    training = {"layers": 2, "heads": 2, "d_model": 64, "context": 64, "batch_size": 8, "steps": steps,
-                "lr": 3e-3, "warmup_steps": 10, "checkpoint_every": checkpoint_every, "log_every": 10,
-                "threads": threads, "device": "cpu"}
+    training = {
+        "layers": 2,
+        "heads": 2,
+        "d_model": 64,
+        "context": 64,
+        "batch_size": 8,
+        "steps": steps,
+        "lr": 3e-3,
+        "warmup_steps": 10,
+        "checkpoint_every": checkpoint_every,
+        "log_every": 10,
+        "threads": threads,
+        "device": "cpu",
+    }
     tokens = steps * 8 * 64
     out = print if show else (lambda *a, **k: None)
 
@@ -156,41 +192,72 @@ def measure(steps: int = 200, rounds: int = 3, checkpoint_every: int = 100, thre
 
         client = Client(broker, store)
         client._store(write=True)  # migrate before the worker starts
-        worker = subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "auralith", "worker", "-Q",
-                                   "hpu", "--pool=solo", "-l", "WARNING", "--without-mingle", "--without-gossip"],
-                                  cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "auralith",
+                "worker",
+                "-Q",
+                "hpu",
+                "--pool=solo",
+                "-l",
+                "WARNING",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             # Untimed warm-up: the worker's start and the first job's imports are not training speed.
             warm = write_config(tmp / "warm.yaml", tmp / "work", {**training, "steps": 2, "warmup_steps": 1})
             run_celery(client, warm, manifest, worker.pid)
             sides = {"plain": [], "tuned": [], "celery": []}  # tokens/s of wall time, per round
             cpu = {"plain": [], "tuned": [], "celery": []}  # tokens per CPU-second of the training process
-            out(f"GPT 2 layers, d_model 64, context 64, batch 8, {steps} steps ({tokens:,} tokens), "
-                f"checkpoint every {checkpoint_every} (Auralith only), threads {threads or 'default'}")
+            out(
+                f"GPT 2 layers, d_model 64, context 64, batch 8, {steps} steps ({tokens:,} tokens), "
+                f"checkpoint every {checkpoint_every} (Auralith only), threads {threads or 'default'}"
+            )
             out("tokens/s of wall time; the plain loop as written, and with Auralith's malloc settings")
-            out(f"{'round':>6} | {'plain':>9} | {'plain+malloc':>12} | {'Auralith':>9} | {'vs plain':>8} | "
-                f"{'vs plain+malloc':>15}")
+            out(
+                f"{'round':>6} | {'plain':>9} | {'plain+malloc':>12} | {'Auralith':>9} | {'vs plain':>8} | "
+                f"{'vs plain+malloc':>15}"
+            )
             for r in range(rounds):
-                runs = {"plain": run_plain(manifest, training), "tuned": run_plain(manifest, training, tuned=True),
-                        "celery": run_celery(client, config, manifest, worker.pid)}
+                runs = {
+                    "plain": run_plain(manifest, training),
+                    "tuned": run_plain(manifest, training, tuned=True),
+                    "celery": run_celery(client, config, manifest, worker.pid),
+                }
                 for side, (wall, cpu_s) in runs.items():
                     sides[side].append(tokens / wall)
                     cpu[side].append(tokens / cpu_s)
-                out(f"{r + 1:>6} | {sides['plain'][-1]:>9,.0f} | {sides['tuned'][-1]:>12,.0f} | "
+                out(
+                    f"{r + 1:>6} | {sides['plain'][-1]:>9,.0f} | {sides['tuned'][-1]:>12,.0f} | "
                     f"{sides['celery'][-1]:>9,.0f} | {sides['celery'][-1] / sides['plain'][-1]:>8.1%} | "
-                    f"{sides['celery'][-1] / sides['tuned'][-1]:>15.1%}")
+                    f"{sides['celery'][-1] / sides['tuned'][-1]:>15.1%}"
+                )
 
             # A ratio's median is over rounds (each round runs the sides back to back, under the same load).
             def ratio(figures: dict, base: str) -> float:
                 return statistics.median(c / p for c, p in zip(figures["celery"], figures[base], strict=True))
 
-            result = {**{side: statistics.median(v) for side, v in sides.items()},
-                      **{f"{side}_cpu": statistics.median(v) for side, v in cpu.items()},
-                      "ratio": ratio(sides, "plain"), "ratio_tuned": ratio(sides, "tuned"),
-                      "cpu_ratio": ratio(cpu, "plain"), "cpu_ratio_tuned": ratio(cpu, "tuned")}
-            out(f"{'median':>6} | {result['plain']:>9,.0f} | {result['tuned']:>12,.0f} | {result['celery']:>9,.0f} | "
-                f"{result['ratio']:>8.1%} | {result['ratio_tuned']:>15.1%}")
+            result = {
+                **{side: statistics.median(v) for side, v in sides.items()},
+                **{f"{side}_cpu": statistics.median(v) for side, v in cpu.items()},
+                "ratio": ratio(sides, "plain"),
+                "ratio_tuned": ratio(sides, "tuned"),
+                "cpu_ratio": ratio(cpu, "plain"),
+                "cpu_ratio_tuned": ratio(cpu, "tuned"),
+            }
+            out(
+                f"{'median':>6} | {result['plain']:>9,.0f} | {result['tuned']:>12,.0f} | {result['celery']:>9,.0f} | "
+                f"{result['ratio']:>8.1%} | {result['ratio_tuned']:>15.1%}"
+            )
             return result
         finally:
             os.killpg(worker.pid, 9)

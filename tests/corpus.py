@@ -14,11 +14,12 @@ def sentences(n: int, seed: int = 0) -> list[str]:
     import random
 
     rng = random.Random(seed)
-    words = ("the data pipeline reads raw text from many files and writes clean shards for training a "
-             "language model while workers share partitions through the broker and commit results to "
-             "the store so a crash costs one partition at most").split()
-    return [" ".join(rng.choice(words) for _ in range(rng.randint(8, 120))).capitalize() + "."
-            for _ in range(n)]
+    words = (
+        "the data pipeline reads raw text from many files and writes clean shards for training a "
+        "language model while workers share partitions through the broker and commit results to "
+        "the store so a crash costs one partition at most"
+    ).split()
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(8, 120))).capitalize() + "." for _ in range(n)]
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

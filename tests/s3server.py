@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-SLOW_DOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-             b'<Message>Please reduce your request rate.</Message><RequestId>test</RequestId></Error>')
+SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message><RequestId>test</RequestId></Error>"
+)
 
 
 class Throttle:
@@ -55,7 +57,7 @@ class Throttle:
 
     def _cut_body(self, chunks):
         body = b"".join(chunks)
-        yield body[:self.cut_after]
+        yield body[: self.cut_after]
         raise ConnectionResetError("test server cut the connection")  # werkzeug then drops the socket
 
 
@@ -97,8 +99,12 @@ def s3_server() -> Iterator[S3Server]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     endpoint = f"http://127.0.0.1:{server.server_port}"
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AURALITH_S3_ENDPOINT_URL": endpoint}
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AURALITH_S3_ENDPOINT_URL": endpoint,
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     from auralith.storage.s3 import clear_clients

@@ -18,8 +18,14 @@ def _pytest_with_dead_redis(ci: str | None) -> subprocess.CompletedProcess:
     env["AURALITH_TEST_REDIS"] = "redis://127.0.0.1:1"  # nothing listens on port 1
     if ci is not None:
         env["CI"] = ci
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TARGET, "-rs"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", TARGET, "-rs"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("ci, code, word", [(None, 0, "skipped"), ("true", 1, "CI=true")])

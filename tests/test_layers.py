@@ -34,15 +34,21 @@ print(json.dumps(out))
 """
     found: dict[str, list[str]] = {}
     for name in modules:  # one interpreter per module: what one module loads must not hide another's
-        out = subprocess.run([sys.executable, "-c", code, name], cwd=REPO, capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run([sys.executable, "-c", code, name], cwd=REPO, capture_output=True, text=True, check=True)
         found.update(json.loads(out.stdout))
     return found
 
 
 def test_importing_a_step_loads_neither_celery_nor_sqlalchemy():
-    out = subprocess.run([sys.executable, "-c", "import auralith.steps.minhash, sys; "
-                          "assert 'celery' not in sys.modules and 'sqlalchemy' not in sys.modules"], cwd=REPO)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import auralith.steps.minhash, sys; "
+            "assert 'celery' not in sys.modules and 'sqlalchemy' not in sys.modules",
+        ],
+        cwd=REPO,
+    )
     assert out.returncode == 0
 
 
@@ -56,8 +62,9 @@ def test_no_module_imports_itself_back():
     """No import cycle between Auralith's modules, function-level imports included (a cycle broken by a
     function-level import is still a cycle): the strongly connected components of the import graph."""
     graph = grimp.build_graph("auralith", exclude_type_checking_imports=True)
-    edges = {m: {n for n in graph.find_modules_directly_imported_by(m) if n.startswith("auralith")}
-             for m in graph.modules}
+    edges = {
+        m: {n for n in graph.find_modules_directly_imported_by(m) if n.startswith("auralith")} for m in graph.modules
+    }
     assert _cycles(edges) == []
 
 

@@ -21,14 +21,17 @@ from auralith.redact import (
 from auralith.store import Store, migrate
 
 
-@pytest.mark.parametrize("text", [
-    "cannot reach redis://:s3cret@redis:6379/0",
-    "store postgresql+psycopg://postgres:s3cret@db:5432/auralith?sslmode=require",
-    "amqp://guest:s3cret@rabbit//",
-    "https://hooks.example/x?token=s3cret&x=1",
-    "failed with password=s3cret in it",
-    "header Authorization: Bearer s3cretABCDEFGH",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cannot reach redis://:s3cret@redis:6379/0",
+        "store postgresql+psycopg://postgres:s3cret@db:5432/auralith?sslmode=require",
+        "amqp://guest:s3cret@rabbit//",
+        "https://hooks.example/x?token=s3cret&x=1",
+        "failed with password=s3cret in it",
+        "header Authorization: Bearer s3cretABCDEFGH",
+    ],
+)
 def test_redact_text_masks_credentials(text):
     out = redact_text(text)
     assert "s3cret" not in out and "***" in out
@@ -40,18 +43,26 @@ def test_redact_text_leaves_ordinary_text():
 
 
 def test_redact_masks_secret_keys_but_not_tokenizer_settings():
-    cfg = {"tokenization": {"tokenizer": "gpt2", "eos_token": "</s>", "max_length": 5},
-           "s3": {"endpoint": "http://minio:9000", "aws_secret_access_key": "s3cret", "password": "s3cret"},
-           "list": [{"api_key": "s3cret"}, "redis://u:s3cret@h/0"], "empty": {"token": ""},
-           "pii": {"replace": {"secret": "drop"}}}
+    cfg = {
+        "tokenization": {"tokenizer": "gpt2", "eos_token": "</s>", "max_length": 5},
+        "s3": {"endpoint": "http://minio:9000", "aws_secret_access_key": "s3cret", "password": "s3cret"},
+        "list": [{"api_key": "s3cret"}, "redis://u:s3cret@h/0"],
+        "empty": {"token": ""},
+        "pii": {"replace": {"secret": "drop"}},
+    }
     out = redact(cfg)
     assert "s3cret" not in repr(out)
     assert out["tokenization"] == cfg["tokenization"]
     assert out["s3"]["endpoint"] == "http://minio:9000" and out["s3"]["password"] == "***"
     assert out["empty"]["token"] == ""
     assert out["pii"] == cfg["pii"]  # an action for the PII type `secret`, not a credential
-    assert [is_secret_key(k) for k in ("eos_token", "tokenizer", "token", "db_password", "Secret")] == \
-        [False, False, True, True, True]
+    assert [is_secret_key(k) for k in ("eos_token", "tokenizer", "token", "db_password", "Secret")] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
 
 
 def test_secrets_from_env_then_file_and_expanded_values_are_masked_later(tmp_path):
@@ -62,8 +73,10 @@ def test_secrets_from_env_then_file_and_expanded_values_are_masked_later(tmp_pat
     assert secret("OTHER", env) == "from-env"  # the environment wins
     assert expand("https://hooks.example/${HOOK_TOKEN}/x", env) == "https://hooks.example/tok-from-file-123/x"
     # Once expanded, the value is masked wherever it appears, even where no pattern would catch it.
-    assert redact_text("POST https://hooks.example/tok-from-file-123/x failed") == \
-        "POST https://hooks.example/***/x failed"
+    assert (
+        redact_text("POST https://hooks.example/tok-from-file-123/x failed")
+        == "POST https://hooks.example/***/x failed"
+    )
 
 
 def test_missing_secret_and_bad_secrets_file_are_one_line_errors(tmp_path):

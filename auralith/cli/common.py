@@ -60,9 +60,9 @@ def verbose(ctx: click.Context) -> bool:
 def _one_line(exc: BaseException) -> str | None:
     """The line a user sees for an error that is theirs or their services' (None: a bug, keep its traceback)."""
     from sqlalchemy.exc import OperationalError as StoreDown
+    from sqlalchemy.exc import SQLAlchemyError
 
     from auralith.worker.app import BrokerUnreachable as BrokerDown
-    from sqlalchemy.exc import SQLAlchemyError
 
     if isinstance(exc, (AuralithError, TimeoutError)):
         return str(exc)

@@ -20,12 +20,24 @@ if TYPE_CHECKING:
 
 def state_dir_option(fn):
     """`--state-dir`, where the embedded broker and store live."""
-    return click.option("--state-dir", default=".auralith", show_default=True, type=click.Path(file_okay=False),
-                        help="Where the embedded SQLite broker and store live.")(fn)
+    return click.option(
+        "--state-dir",
+        default=".auralith",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Where the embedded SQLite broker and store live.",
+    )(fn)
 
 
-def run_here(ctx: click.Context, start: Callable[[Client], str], header: Callable[[Client, str], str], *,
-             workers: int, as_json: bool, kept: str) -> None:
+def run_here(
+    ctx: click.Context,
+    start: Callable[[Client], str],
+    header: Callable[[Client, str], str],
+    *,
+    workers: int,
+    as_json: bool,
+    kept: str,
+) -> None:
     """Run the job `start(client)` sends on an in-process worker, showing `header` and live progress (or JSON at
     the end); exits 1 unless it succeeds, 130 after Ctrl-C, telling what was `kept` and how to resume."""
     from auralith.cli.progress import print_job_end, watch_job
@@ -40,11 +52,22 @@ def run_here(ctx: click.Context, start: Callable[[Client], str], header: Callabl
     # Task failures reach the user as the job's error; worker tracebacks only with --verbose.
     loglevel = "INFO" if verbose(ctx) else "CRITICAL"
     try:
-        run_to_end(start, watch, state_dir=ctx.params["state_dir"], workers=workers, loglevel=loglevel,
-                   on_end=partial(print_job_end, as_json=as_json), **explicit_services(ctx))
+        run_to_end(
+            start,
+            watch,
+            state_dir=ctx.params["state_dir"],
+            workers=workers,
+            loglevel=loglevel,
+            on_end=partial(print_job_end, as_json=as_json),
+            **explicit_services(ctx),
+        )
     except JobInterrupted as exc:
-        err_console.print(f"interrupted: job {exc.job_id} cancelled, {kept} with: {resume_command(ctx, exc.job_id)}",
-                          highlight=False, soft_wrap=True, markup=False)
+        err_console.print(
+            f"interrupted: job {exc.job_id} cancelled, {kept} with: {resume_command(ctx, exc.job_id)}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
         sys.exit(130)
     except RuntimeError as exc:  # the in-process worker did not stop in time: a partition still running
         print_error(exc)

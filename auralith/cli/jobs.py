@@ -40,11 +40,11 @@ def print_stuck(stuck: list[dict], job_id: str) -> None:
     """The warning `status` prints for partitions whose worker no longer answers."""
     if not stuck:
         return
-    console.print(f"[yellow]{len(stuck)} partition(s) started on workers that do not answer a ping (stuck):"
-                  "[/yellow]")
+    console.print(f"[yellow]{len(stuck)} partition(s) started on workers that do not answer a ping (stuck):[/yellow]")
     for p in stuck:
-        console.print(f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} since {p['started_at']}",
-                      highlight=False)
+        console.print(
+            f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} since {p['started_at']}", highlight=False
+        )
     console.print(f"  re-enqueue them with: auralith resume {job_id}", highlight=False)
 
 
@@ -92,8 +92,7 @@ def jobs(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> No
     for col in ("name", "state", "priority", "created", "output"):
         table.add_column(col)
     for j in found:
-        table.add_row(j.id, j.name, j.state, j.priority, j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      j.output or "")
+        table.add_row(j.id, j.name, j.state, j.priority, j.created_at.strftime("%Y-%m-%d %H:%M:%S"), j.output or "")
     console.print(table)
 
 

@@ -19,8 +19,11 @@ def main(ctx: click.Context, broker: str | None, store: str | None, verbose: boo
     """Auralith: clean, deduplicate and tokenize text into safetensors shards, on Celery."""
     # `run` is embedded unless --broker/--store are given on the command line; AURALITH_* variables
     # configure the server-side commands only.
-    explicit = {name: value for name, value in (("broker", broker), ("store", store))
-                if value and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+    explicit = {
+        name: value
+        for name, value in (("broker", broker), ("store", store))
+        if value and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
     ctx.obj = {"broker": broker, "store": store, "verbose": verbose, "explicit": explicit}
 
 

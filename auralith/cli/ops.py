@@ -34,8 +34,9 @@ def queues(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--timeout", default=1.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds to wait for replies.")
+@click.option(
+    "--timeout", default=1.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to wait for replies."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @service_options
 @click.pass_context
@@ -56,9 +57,16 @@ def workers(ctx: click.Context, timeout: float, as_json: bool) -> None:
         table.add_column(col)
     for w in found:
         active = "\n".join(f"{t.name.removeprefix('auralith.')}{tuple(t.args)}" for t in w.active) or "-"
-        table.add_row(escape(w.hostname), ",".join(w.queues), escape(active),
-                      w.heartbeat.strftime("%H:%M:%S") if w.heartbeat else "-", str(w.pid or "-"),
-                      str(w.concurrency or "-"), str(w.max_rss_mib or "-"), str(w.tasks_done))
+        table.add_row(
+            escape(w.hostname),
+            ",".join(w.queues),
+            escape(active),
+            w.heartbeat.strftime("%H:%M:%S") if w.heartbeat else "-",
+            str(w.pid or "-"),
+            str(w.concurrency or "-"),
+            str(w.max_rss_mib or "-"),
+            str(w.tasks_done),
+        )
     console.print(table)
 
 
@@ -68,8 +76,9 @@ def metrics() -> None:
 
 
 @metrics.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; loopback unless you mean to expose it.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless you mean to expose it."
+)
 @click.option("--port", default=9808, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-queues", is_flag=True, help="Leave out the broker's queue depths.")
 @service_options

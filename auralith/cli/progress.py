@@ -40,8 +40,9 @@ def _stage_line(st: JobStats, stage: str) -> str:
     return f"{c.committed}/{c.total} parts" if c else ""
 
 
-def watch_job(client: Client, job_id: str, console: Console | None = None, poll: float = 0.5,
-              timeout: float | None = None) -> JobInfo:
+def watch_job(
+    client: Client, job_id: str, console: Console | None = None, poll: float = 0.5, timeout: float | None = None
+) -> JobInfo:
     """Show a progress bar per stage until the job ends; returns the final JobInfo."""
     console = console or Console()
     progress = Progress(
@@ -71,23 +72,33 @@ def watch_job(client: Client, job_id: str, console: Console | None = None, poll:
             info = client.get_job(job_id)
             if info.state == JobState.PENDING and not hinted and time.monotonic() - start > 15:
                 hinted = True
-                progress.console.print("[yellow]no worker has started this job yet: is a worker consuming "
-                                       "the `default` queue on the same broker and store?[/yellow]")
+                progress.console.print(
+                    "[yellow]no worker has started this job yet: is a worker consuming "
+                    "the `default` queue on the same broker and store?[/yellow]"
+                )
             st = info.stats
             proc_total = max(st.input_bytes, 1) / MB
-            progress.update(bars["process"], total=proc_total, completed=min(st.bytes_read / MB, proc_total),
-                            info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  "
-                                 f"{_stage_line(st, 'process')}")
+            progress.update(
+                bars["process"],
+                total=proc_total,
+                completed=min(st.bytes_read / MB, proc_total),
+                info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  {_stage_line(st, 'process')}",
+            )
             dd = st.stages.get("dedup")
             dups = st.removed.get("exact_duplicate", 0) + st.removed.get("near_duplicate", 0)
-            progress.update(bars["dedup"], completed=dd.committed if dd else 0,
-                            info=f"{_fmt_int(dups)} dups dropped"
-                            if dd and dd.committed else "")
+            progress.update(
+                bars["dedup"],
+                completed=dd.committed if dd else 0,
+                info=f"{_fmt_int(dups)} dups dropped" if dd and dd.committed else "",
+            )
             tok = st.stages.get("tokenize")
             if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:
                 progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
-            progress.update(bars["tokenize"], completed=st.tokenize_documents_done,
-                            info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "")
+            progress.update(
+                bars["tokenize"],
+                completed=st.tokenize_documents_done,
+                info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "",
+            )
             train_bar.update(info)
             if info.done:
                 break

@@ -24,11 +24,19 @@ def _report_client(ctx: click.Context, state_dir: str | None):
 
 @click.command()
 @click.argument("job_id")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for report.html, profile.json and the PNG plots (created if missing).")
-@click.option("--state-dir", default=None, type=click.Path(file_okay=False),
-              help="Read the embedded store that `auralith run --state-dir` wrote (e.g. .auralith) instead of "
-                   "the server store.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for report.html, profile.json and the PNG plots (created if missing).",
+)
+@click.option(
+    "--state-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Read the embedded store that `auralith run --state-dir` wrote (e.g. .auralith) instead of the server store.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the written files and the profile as JSON.")
 @service_options
 @click.pass_context
@@ -43,15 +51,32 @@ def report(ctx: click.Context, job_id: str, out_dir: str, state_dir: str | None,
         files = write_report(profile, out_dir)
     job_id = profile["job"]["id"]
     if as_json:
-        click.echo(json.dumps({"html": str(files.html), "profile_json": str(files.profile_json),
-                               "plots": {t: str(p) for t, p in files.plots.items()}, "profile": profile}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "html": str(files.html),
+                    "profile_json": str(files.profile_json),
+                    "plots": {t: str(p) for t, p in files.plots.items()},
+                    "profile": profile,
+                },
+                indent=2,
+            )
+        )
         return
     totals = profile["totals"]
-    console.print(f"job {job_id} ({profile['job']['state']}): {totals['documents_in']:,} documents in, "
-                  f"{totals['removed']:,} removed, {totals['documents_out']:,} out, {totals['tokens']:,} tokens",
-                  highlight=False, markup=False, soft_wrap=True)
-    console.print(f"wrote {files.html} ({len(files.plots)} plots) and {files.profile_json}", highlight=False,
-                  soft_wrap=True, markup=False)
+    console.print(
+        f"job {job_id} ({profile['job']['state']}): {totals['documents_in']:,} documents in, "
+        f"{totals['removed']:,} removed, {totals['documents_out']:,} out, {totals['tokens']:,} tokens",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"wrote {files.html} ({len(files.plots)} plots) and {files.profile_json}",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 @click.command("dedup-report")
@@ -73,9 +98,11 @@ def dedup_report(ctx: click.Context, job_id: str, top: int, as_json: bool) -> No
     removed = ", ".join(f"{k} {v}" for k, v in sorted(found["removed"].items())) or "nothing"
     verify = f", verified at estimated Jaccard >= {found['verify_threshold']}" if found["verify_threshold"] else ""
     console.print(f"job {found['job_id']}: removed {removed}")
-    console.print(f"{found['clusters']} near-duplicate clusters; {found['num_bands']} bands x "
-                  f"{found['rows_per_band']} rows of word {found['ngram']}-grams (LSH threshold "
-                  f"~{found['lsh_threshold']}{verify})")
+    console.print(
+        f"{found['clusters']} near-duplicate clusters; {found['num_bands']} bands x "
+        f"{found['rows_per_band']} rows of word {found['ngram']}-grams (LSH threshold "
+        f"~{found['lsh_threshold']}{verify})"
+    )
     sizes = Table("cluster size", "clusters", header_style="bold")
     for size, count in sorted(found["cluster_sizes"].items()):
         sizes.add_row(str(size), str(count))
@@ -84,8 +111,12 @@ def dedup_report(ctx: click.Context, job_id: str, top: int, as_json: bool) -> No
         big = Table("size", "kept", "removed (examples)", "kept at", header_style="bold")
         for cl in found["biggest"]:
             at = cl["kept_at"]
-            big.add_row(str(cl["size"]), cl["kept"], ", ".join(cl["removed_examples"]),
-                        f"partition {at['partition']}, position {at['position']}")
+            big.add_row(
+                str(cl["size"]),
+                cl["kept"],
+                ", ".join(cl["removed_examples"]),
+                f"partition {at['partition']}, position {at['position']}",
+            )
         console.print(big)
 
 

@@ -13,14 +13,17 @@ from auralith.cli.here import run_here, state_dir_option
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--workers", default=2, show_default=True, help="Worker threads of the in-process worker.")
 @state_dir_option
-@click.option("--resume", "resume_id", default=None, metavar="JOB",
-              help="Finish an interrupted job of this store (it runs its stored config) instead of starting "
-                   "a new one.")
+@click.option(
+    "--resume",
+    "resume_id",
+    default=None,
+    metavar="JOB",
+    help="Finish an interrupted job of this store (it runs its stored config) instead of starting a new one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON instead of tables.")
 @service_options
 @click.pass_context
-def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id: str | None,
-        as_json: bool) -> None:
+def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id: str | None, as_json: bool) -> None:
     """Run a whole job here, with no servers: SQLite broker and store, an in-process worker."""
     from auralith.config import load_config
     from auralith.pipeline.plan import list_source_files
@@ -36,8 +39,14 @@ def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id
         verb = "resumed" if resume_id else "running"
         return f"job [bold]{job_id}[/bold] ({escape(name)}) {verb} with {workers} worker threads"
 
-    run_here(ctx, lambda client: client.resume(resume_id) if resume_id else client.submit(cfg), header,
-             workers=workers, as_json=as_json, kept="its committed partitions kept; finish it")
+    run_here(
+        ctx,
+        lambda client: client.resume(resume_id) if resume_id else client.submit(cfg),
+        header,
+        workers=workers,
+        as_json=as_json,
+        kept="its committed partitions kept; finish it",
+    )
 
 
 COMMANDS = (run,)

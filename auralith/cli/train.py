@@ -13,19 +13,40 @@ from auralith.cli.here import run_here, state_dir_option
 
 @click.command("train")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--shards", default=None, type=click.Path(),
-              help="manifest.json of tokenized shards (or its folder); default: the config's output.path.")
-@click.option("--submit", "to_cluster", is_flag=True,
-              help="Send the job to the cluster's `hpu` workers (--broker/--store) instead of training here.")
+@click.option(
+    "--shards",
+    default=None,
+    type=click.Path(),
+    help="manifest.json of tokenized shards (or its folder); default: the config's output.path.",
+)
+@click.option(
+    "--submit",
+    "to_cluster",
+    is_flag=True,
+    help="Send the job to the cluster's `hpu` workers (--broker/--store) instead of training here.",
+)
 @click.option("--watch", "then_watch", is_flag=True, help="With --submit: watch the job after sending it.")
-@click.option("--resume", "resume_id", default=None, metavar="JOB",
-              help="Continue this job from its newest committed checkpoint instead of starting a new one.")
+@click.option(
+    "--resume",
+    "resume_id",
+    default=None,
+    metavar="JOB",
+    help="Continue this job from its newest committed checkpoint instead of starting a new one.",
+)
 @state_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON.")
 @service_options
 @click.pass_context
-def train(ctx: click.Context, config: str, shards: str | None, to_cluster: bool, then_watch: bool,
-          resume_id: str | None, state_dir: str, as_json: bool) -> None:
+def train(
+    ctx: click.Context,
+    config: str,
+    shards: str | None,
+    to_cluster: bool,
+    then_watch: bool,
+    resume_id: str | None,
+    state_dir: str,
+    as_json: bool,
+) -> None:
     """Train the config's `training:` model on existing shards.
 
     By default it trains on this machine with an in-process worker and a SQLite store under --state-dir
@@ -33,8 +54,8 @@ def train(ctx: click.Context, config: str, shards: str | None, to_cluster: bool,
     `celery -A auralith worker -Q hpu --pool=solo` trains it.
     """
     from auralith.config import load_config
-    from auralith.storage import Files
     from auralith.steps.shards import manifest_file
+    from auralith.storage import Files
 
     cfg = load_config(config)
     if cfg.training is None:
@@ -42,8 +63,9 @@ def train(ctx: click.Context, config: str, shards: str | None, to_cluster: bool,
         sys.exit(1)
     manifest = manifest_file(shards or cfg.output.path)  # a local path or an s3:// URL
     if not resume_id and not Files(cfg.storage).exists(manifest):  # the job's S3 settings, if s3://
-        print_error(f"{manifest}: no manifest.json; run the data stages first (`auralith run {config}`)"
-                    " or give --shards")
+        print_error(
+            f"{manifest}: no manifest.json; run the data stages first (`auralith run {config}`) or give --shards"
+        )
         sys.exit(1)
 
     def start(client) -> str:

@@ -50,8 +50,12 @@ class TrainBar:
             if not info.stats.stages.get("process") or not info.stats.stages["process"].total:
                 for bar in self.data_bars.values():
                     self.progress.update(bar, visible=False)
-        self.progress.update(self.bar, total=t.get("steps") or None, completed=t.get("step") or 0,
-                             info=f"step {t.get('step') or 0}/{t.get('steps') or '?'}  {train_line(t)}")
+        self.progress.update(
+            self.bar,
+            total=t.get("steps") or None,
+            completed=t.get("step") or 0,
+            info=f"step {t.get('step') or 0}/{t.get('steps') or '?'}  {train_line(t)}",
+        )
 
 
 def training_rows(t: dict | None) -> list[tuple[str, str]]:

@@ -20,14 +20,26 @@ class NearDedupConfig(BaseModel):
     num_bands: int = Field(default=14, ge=1, le=256)
     rows_per_band: int = Field(default=8, ge=1, le=64)
     seed: int = Field(default=1, ge=0, lt=2**32)
-    threshold: float = Field(default=0.8, gt=0, le=1, description="Estimated Jaccard a candidate pair must "
-                             "reach over the whole signature to count as a near duplicate.")
-    verify: bool = Field(default=True, description="Check LSH candidates against `threshold` on the full "
-                         "signature; off keeps every pair that shares a bucket (datatrove's behaviour).")
-    bucket_slice_entries: int = Field(default=2_000_000, ge=10, description="Most band keys one band task "
-                                      "holds at once; bounds its memory whatever the corpus size.")
-    top_clusters: int = Field(default=100, ge=0, le=100_000, description="Biggest clusters listed for "
-                              "`auralith dedup-report`.")
+    threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard a candidate pair must "
+        "reach over the whole signature to count as a near duplicate.",
+    )
+    verify: bool = Field(
+        default=True,
+        description="Check LSH candidates against `threshold` on the full "
+        "signature; off keeps every pair that shares a bucket (datatrove's behaviour).",
+    )
+    bucket_slice_entries: int = Field(
+        default=2_000_000,
+        ge=10,
+        description="Most band keys one band task holds at once; bounds its memory whatever the corpus size.",
+    )
+    top_clusters: int = Field(
+        default=100, ge=0, le=100_000, description="Biggest clusters listed for `auralith dedup-report`."
+    )
 
     @model_validator(mode="after")
     def _signature_size(self) -> NearDedupConfig:

@@ -37,8 +37,10 @@ class WebhookConfig(_Strict):
             raise ValueError("expected an http:// or https:// URL (or ${NAME} naming one)")
         # The config is stored and shown (`auralith status --json`): a credential must be a reference.
         if has_literal_credential(v):
-            raise ValueError("holds a credential; put it in an environment variable or the secrets file "
-                             "(AURALITH_SECRETS_FILE) and write ${NAME} in its place")
+            raise ValueError(
+                "holds a credential; put it in an environment variable or the secrets file "
+                "(AURALITH_SECRETS_FILE) and write ${NAME} in its place"
+            )
         return v
 
 
@@ -55,8 +57,10 @@ class EventsConfig(_Strict):
     def _local_file(cls, v: str | None) -> str | None:
         # Lines are appended by many workers with O_APPEND; an object store cannot append to an object.
         if v is not None and "://" in v:
-            raise ValueError("must be a local file (lines are appended, which S3 objects cannot be); "
-                             "use the webhook, or `auralith logs`, for a job whose files are all on S3")
+            raise ValueError(
+                "must be a local file (lines are appended, which S3 objects cannot be); "
+                "use the webhook, or `auralith logs`, for a job whose files are all on S3"
+            )
         return v
 
 
@@ -75,5 +79,8 @@ class LimitsConfig(_Strict):
 
     def task_options(self) -> dict:
         """Celery signature options for these limits (only those set)."""
-        return {k: v for k, v in (("soft_time_limit", self.soft_time_limit), ("time_limit", self.time_limit))
-                if v is not None}
+        return {
+            k: v
+            for k, v in (("soft_time_limit", self.soft_time_limit), ("time_limit", self.time_limit))
+            if v is not None
+        }

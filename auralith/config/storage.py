@@ -30,15 +30,21 @@ class S3Settings(BaseModel):
     def effective(self) -> S3Settings:
         """These settings with unset keys filled from AURALITH_S3_* / AWS_* environment variables."""
         env = os.environ
-        return self.model_copy(update={
-            "endpoint_url": self.endpoint_url or env.get("AURALITH_S3_ENDPOINT_URL") or None,
-            "region": self.region or env.get("AURALITH_S3_REGION") or env.get("AWS_REGION")
-            or env.get("AWS_DEFAULT_REGION") or None,
-            "profile": self.profile or env.get("AURALITH_S3_PROFILE") or None,
-            # MinIO, moto and most S3-compatible servers only answer path-style requests.
-            "addressing_style": self.addressing_style or env.get("AURALITH_S3_ADDRESSING_STYLE")
-            or ("path" if (self.endpoint_url or env.get("AURALITH_S3_ENDPOINT_URL")) else "auto"),
-        })
+        return self.model_copy(
+            update={
+                "endpoint_url": self.endpoint_url or env.get("AURALITH_S3_ENDPOINT_URL") or None,
+                "region": self.region
+                or env.get("AURALITH_S3_REGION")
+                or env.get("AWS_REGION")
+                or env.get("AWS_DEFAULT_REGION")
+                or None,
+                "profile": self.profile or env.get("AURALITH_S3_PROFILE") or None,
+                # MinIO, moto and most S3-compatible servers only answer path-style requests.
+                "addressing_style": self.addressing_style
+                or env.get("AURALITH_S3_ADDRESSING_STYLE")
+                or ("path" if (self.endpoint_url or env.get("AURALITH_S3_ENDPOINT_URL")) else "auto"),
+            }
+        )
 
 
 class StorageConfig(BaseModel):

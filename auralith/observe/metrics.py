@@ -26,11 +26,14 @@ PARTITION_STATES = (PartitionState.PENDING, PartitionState.STARTED, PartitionSta
 # Partition tasks run seconds to hours; the control tasks well under a second.
 DURATION_BUCKETS = (0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, float("inf"))
 
-TASK_DURATION = Histogram("auralith_task_duration_seconds", "Run time of Auralith tasks, by task and outcome",
-                          ["task", "outcome"], buckets=DURATION_BUCKETS)
+TASK_DURATION = Histogram(
+    "auralith_task_duration_seconds",
+    "Run time of Auralith tasks, by task and outcome",
+    ["task", "outcome"],
+    buckets=DURATION_BUCKETS,
+)
 TASKS = Counter("auralith_tasks", "Auralith tasks finished, by task and outcome", ["task", "outcome"])
-TASK_RETRIES = Counter("auralith_task_retries", "Task retries, by task and reason (exception type)",
-                       ["task", "reason"])
+TASK_RETRIES = Counter("auralith_task_retries", "Task retries, by task and reason (exception type)", ["task", "reason"])
 
 
 def store_snapshot(url: str) -> dict:
@@ -38,12 +41,17 @@ def store_snapshot(url: str) -> dict:
     with session_scope(url) as s:
         jobs = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
         parts: dict[str, dict[str, int]] = {}
-        for stage, state, n in s.execute(select(Partition.stage, Partition.state, func.count())
-                                         .group_by(Partition.stage, Partition.state)):
+        for stage, state, n in s.execute(
+            select(Partition.stage, Partition.state, func.count()).group_by(Partition.stage, Partition.state)
+        ):
             parts.setdefault(stage, {})[state] = n
-        committed = list(s.scalars(select(Partition).where(Partition.state == PartitionState.COMMITTED)
-                                   .options(load_only(Partition.stage, Partition.state, Partition.counts,
-                                                      Partition.input_bytes))))
+        committed = list(
+            s.scalars(
+                select(Partition)
+                .where(Partition.state == PartitionState.COMMITTED)
+                .options(load_only(Partition.stage, Partition.state, Partition.counts, Partition.input_bytes))
+            )
+        )
     st = job_stats(committed, max_issues=0)
     return {
         "jobs": jobs,
@@ -76,13 +84,13 @@ class StoreCollector:
                 parts.add_metric([stage, state], states.get(state, 0))
         yield parts
         for name, key, help_ in (
-                ("auralith_documents_processed", "documents_processed", "Records read by committed partitions"),
-                ("auralith_documents_kept", "documents_kept", "Documents written to shards"),
-                ("auralith_tokens_processed", "tokens_processed", "Tokens written to shards"),
-                ("auralith_bytes_processed", "bytes_processed", "Input bytes read by committed partitions")):
+            ("auralith_documents_processed", "documents_processed", "Records read by committed partitions"),
+            ("auralith_documents_kept", "documents_kept", "Documents written to shards"),
+            ("auralith_tokens_processed", "tokens_processed", "Tokens written to shards"),
+            ("auralith_bytes_processed", "bytes_processed", "Input bytes read by committed partitions"),
+        ):
             yield CounterMetricFamily(name, help_, value=snap[key])
-        removed = CounterMetricFamily("auralith_documents_removed", "Documents removed, by reason",
-                                      labels=["reason"])
+        removed = CounterMetricFamily("auralith_documents_removed", "Documents removed, by reason", labels=["reason"])
         for reason, n in snap["removed"].items():
             removed.add_metric([reason], n)
         yield removed
@@ -91,8 +99,11 @@ class StoreCollector:
             for queue, n in sorted(self.queue_depths().items()):
                 depth.add_metric([queue], n)
             yield depth
-        yield GaugeMetricFamily("auralith_scrape_duration_seconds", "Time to compute the store and queue series",
-                                value=time.monotonic() - t0)
+        yield GaugeMetricFamily(
+            "auralith_scrape_duration_seconds",
+            "Time to compute the store and queue series",
+            value=time.monotonic() - t0,
+        )
 
 
 def registry_for(store_url: str, queue_depths=None) -> CollectorRegistry:

@@ -62,7 +62,7 @@ def _redis_depths(channel, names) -> BrokerQueues:
         sizes = pipe.execute()
     queues = []
     for i, name in enumerate(names):
-        bands = dict(zip(steps, sizes[i * len(steps):(i + 1) * len(steps)], strict=True))
+        bands = dict(zip(steps, sizes[i * len(steps) : (i + 1) * len(steps)], strict=True))
         queues.append(QueueDepth(name, sum(bands.values()), {p: n for p, n in bands.items() if n}))
     return BrokerQueues(queues, unacked=int(sizes[-1]))
 

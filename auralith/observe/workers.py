@@ -73,16 +73,18 @@ def list_workers(app: Celery, timeout: float = 1.0) -> list[WorkerInfo] | None:
     for host in sorted(pings):
         st = stats.get(host) or {}
         maxrss = (st.get("rusage") or {}).get("maxrss")  # KiB on Linux
-        workers.append(WorkerInfo(
-            hostname=host,
-            queues=sorted(q["name"] for q in queues.get(host) or []),
-            active=[_active_task(t) for t in active.get(host) or []],
-            heartbeat=answered,
-            pid=st.get("pid"),
-            concurrency=(st.get("pool") or {}).get("max-concurrency"),
-            max_rss_mib=round(maxrss / 1024, 1) if maxrss else None,
-            tasks_done=sum((st.get("total") or {}).values()) if st.get("total") else 0,
-        ))
+        workers.append(
+            WorkerInfo(
+                hostname=host,
+                queues=sorted(q["name"] for q in queues.get(host) or []),
+                active=[_active_task(t) for t in active.get(host) or []],
+                heartbeat=answered,
+                pid=st.get("pid"),
+                concurrency=(st.get("pool") or {}).get("max-concurrency"),
+                max_rss_mib=round(maxrss / 1024, 1) if maxrss else None,
+                tasks_done=sum((st.get("total") or {}).values()) if st.get("total") else 0,
+            )
+        )
     return workers
 
 

@@ -34,16 +34,19 @@ def decide_dedup(paths: WorkPaths, n_partitions: int) -> dict:
         drops[rec.partition].append(rec.position)
     for p, positions in enumerate(drops):
         files.write_bytes_atomic(paths.drops(p), json.dumps(sorted(positions)).encode())
-    return {"removed": {"exact_duplicate": sum(len(v) for v in drops)},
-            "per_partition": {str(p): len(v) for p, v in enumerate(drops) if v}}
+    return {
+        "removed": {"exact_duplicate": sum(len(v) for v in drops)},
+        "per_partition": {str(p): len(v) for p, v in enumerate(drops) if v},
+    }
 
 
 def _allow_open_files(needed: int) -> None:
     # The merge keeps one file open per partition; the soft limit is often 1024 while the hard one is higher.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else min(needed, hard),
-                                                    hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else min(needed, hard), hard)
+        )
 
 
 def read_drops(paths: WorkPaths, index: int, required: bool = True) -> set[int]:

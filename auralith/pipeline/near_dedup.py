@@ -98,8 +98,9 @@ def _slice_bounds(n_slices: int) -> list[tuple[int, int | None]]:
     return [(k * step, (k + 1) * step if k < n_slices - 1 else None) for k in range(n_slices)]
 
 
-def find_band_edges(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, band: int,
-                    progress: ProgressFn | None = None) -> dict:
+def find_band_edges(
+    cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, band: int, progress: ProgressFn | None = None
+) -> dict:
     """One band task: bucket band `band` of every partition, write the verified candidate pairs.
 
     Returns counts (candidates = pairs sharing a bucket, edges = those kept after verification).
@@ -114,8 +115,10 @@ def find_band_edges(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, b
     # On S3, each partition's band row is fetched once into this task's own temp folder (removed at the
     # end) and memory-mapped from there; local files are mapped in place and the folder stays empty.
     with tempfile.TemporaryDirectory(prefix="auralith-band-") as tmp:
-        rows = [(row_file(files, paths.band_keys(p), band, tmp), row_file(files, paths.band_positions(p), band, tmp))
-                for p in range(n_partitions)]
+        rows = [
+            (row_file(files, paths.band_keys(p), band, tmp), row_file(files, paths.band_positions(p), band, tmp))
+            for p in range(n_partitions)
+        ]
         for s, (lo, hi) in enumerate(_slice_bounds(n_slices)):
             keys, nodes = [], []
             for p, (kb, pb) in enumerate(rows):
@@ -190,9 +193,11 @@ def join_clusters(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int) -> 
     for p, positions in enumerate(drops):
         files.write_bytes_atomic(paths.near_drops(p), json.dumps(sorted(positions)).encode())
     sizes = Counter(len(m) for m in members)
-    biggest = sorted(members, key=lambda m: (-len(m), m[0][0]))[:cfg.top_clusters]
-    report = [{"size": len(m), "kept": m[0][0], "removed_examples": [i for i, _ in m[1:6]],
-               "kept_at": _where(m[0][1])} for m in biggest]
+    biggest = sorted(members, key=lambda m: (-len(m), m[0][0]))[: cfg.top_clusters]
+    report = [
+        {"size": len(m), "kept": m[0][0], "removed_examples": [i for i, _ in m[1:6]], "kept_at": _where(m[0][1])}
+        for m in biggest
+    ]
     files.write_bytes_atomic(paths.clusters, json.dumps({"clusters": report}, indent=1).encode())
     near = sum(len(d) for d in drops)
     return {

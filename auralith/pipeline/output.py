@@ -22,8 +22,11 @@ def check_output_owner(files: Files, out_dir: str, job_id: str) -> None:
     path = join(out_dir, OWNER_FILE)
     owner = files.read_bytes(path).decode().strip() if files.exists(path) else None
     if owner != job_id:
-        raise InputError(f"the output folder now belongs to job {owner or '(none)'}, which replaced this job's "
-                         "shards; give this job its own output.path and submit it again", file=str(out_dir))
+        raise InputError(
+            f"the output folder now belongs to job {owner or '(none)'}, which replaced this job's "
+            "shards; give this job its own output.path and submit it again",
+            file=str(out_dir),
+        )
 
 
 def remove_stale_shards(files: Files, out_dir: str) -> int:
@@ -32,8 +35,11 @@ def remove_stale_shards(files: Files, out_dir: str) -> int:
     Returns how many files it deleted.
     """
     folder = glob.escape(str(out_dir))  # a "[" in the folder's own name is not a pattern
-    stale = [path for name in ("part-*.safetensors", "part-*.safetensors.zst", MANIFEST_NAME)
-             for path, _ in files.list_files(join(folder, name))]
+    stale = [
+        path
+        for name in ("part-*.safetensors", "part-*.safetensors.zst", MANIFEST_NAME)
+        for path, _ in files.list_files(join(folder, name))
+    ]
     for path in stale:
         files.delete(path)
     return len(stale)

@@ -23,8 +23,14 @@ from auralith.store import Store
 from auralith.store.models import JobState
 
 _COMPRESSIONS: dict[str, Compression] = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-_FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".txt": "txt",
-                               ".parquet": "parquet", ".arrow": "arrow"}
+_FORMATS: dict[str, Format] = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".txt": "txt",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+}
 _SUPPORTED = f"{', '.join(_FORMATS)}, each optionally followed by {', '.join(_COMPRESSIONS)}"
 # Newlines are counted in chunks this big, so planning never holds a whole file in memory.
 _SCAN_CHUNK = 4 << 20
@@ -45,8 +51,7 @@ def detect_format(path: str, source_format: str = "auto") -> tuple[Format, Compr
         return source_format, compression  # type: ignore[return-value]
     fmt = _FORMATS.get(ext)
     if fmt is None:
-        raise InputError(f"unsupported file extension; supported: {_SUPPORTED} "
-                         "(or set the source's format)", file=path)
+        raise InputError(f"unsupported file extension; supported: {_SUPPORTED} (or set the source's format)", file=path)
     return fmt, compression
 
 
@@ -71,10 +76,12 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
                 problems.append(f"sources[{i}].path: {pattern!r}: a path cannot contain a NUL byte")
                 continue
             bad: list[str] = []
-            if src.format == "hf_dataset" or (src.format == "auto" and not _has_glob(pattern)
-                                              and is_hf_dataset(files, pattern)):
-                found = [(p if is_url(p) else os.path.abspath(p), files.size(p))
-                         for p in hf_dataset_files(files, pattern)]
+            if src.format == "hf_dataset" or (
+                src.format == "auto" and not _has_glob(pattern) and is_hf_dataset(files, pattern)
+            ):
+                found = [
+                    (p if is_url(p) else os.path.abspath(p), files.size(p)) for p in hf_dataset_files(files, pattern)
+                ]
             elif is_url(pattern):
                 found = files.list_files(pattern)
             else:
@@ -186,8 +193,7 @@ def partition_targets(cfg: JobConfig, total: int) -> Callable[[int], int]:
     return lambda offset: target if offset < tail_from else tail_target
 
 
-def split_jsonl(files: Files, path: str, source: int, first: int,
-                every: int | Callable[[int], int]) -> list[FilePiece]:
+def split_jsonl(files: Files, path: str, source: int, first: int, every: int | Callable[[int], int]) -> list[FilePiece]:
     """Cut an uncompressed JSONL file into pieces of about `first`, then `every`, bytes (or `every(offset)`
     bytes for the piece that starts at that offset in the file).
 
@@ -211,15 +217,34 @@ def split_jsonl(files: Files, path: str, source: int, first: int,
                 newlines += chunk.count(b"\n", counted, nl + 1)
                 counted = nl + 1
                 end = chunk_pos + nl + 1
-                pieces.append(FilePiece(path=path, source=source, format="jsonl", compression="none",
-                                        size=end - start, start=start, end=end, first_line=start_line))
+                pieces.append(
+                    FilePiece(
+                        path=path,
+                        source=source,
+                        format="jsonl",
+                        compression="none",
+                        size=end - start,
+                        start=start,
+                        end=end,
+                        first_line=start_line,
+                    )
+                )
                 start, start_line = end, newlines + 1
                 want = start + max(1, size_at(start))
             newlines += chunk.count(b"\n", counted)
             chunk_pos += len(chunk)
     if start < chunk_pos or not pieces:
-        pieces.append(FilePiece(path=path, source=source, format="jsonl", compression="none",
-                                size=chunk_pos - start, start=start, first_line=start_line))
+        pieces.append(
+            FilePiece(
+                path=path,
+                source=source,
+                format="jsonl",
+                compression="none",
+                size=chunk_pos - start,
+                start=start,
+                first_line=start_line,
+            )
+        )
     else:  # the last boundary fell exactly at EOF: that piece reads to the end
         pieces[-1].end = None
     return pieces
@@ -239,8 +264,9 @@ def plan_job(store: Store, job_id: str, cfg: JobConfig) -> str:
     rows: dict[str, list[tuple[dict, int]]] = {}
     for stage in job_stages(cfg):
         if stage.name == "process":
-            rows[stage.name] = [({"pieces": [p.to_dict() for p in pieces]}, sum(p.size for p in pieces))
-                                for pieces in partitions]
+            rows[stage.name] = [
+                ({"pieces": [p.to_dict() for p in pieces]}, sum(p.size for p in pieces)) for pieces in partitions
+            ]
         else:
             rows[stage.name] = [(ref, 0) for ref in stage.refs(cfg, len(partitions))]
     store.create_partitions(job_id, rows)

@@ -22,8 +22,9 @@ from auralith.steps.quality import QualityChain
 MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all of them go to a side file
 
 
-def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths, index: int,
-                      progress: ProgressFn | None = None) -> dict:
+def process_partition(
+    cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths, index: int, progress: ProgressFn | None = None
+) -> dict:
     """Read, normalise, filter and hash one partition; write its clean documents. Returns its counts.
 
     Every record read ends up exactly once: kept, or under `removed[reason]`. Records that are not
@@ -77,8 +78,9 @@ def process_partition(cfg: JobConfig, pieces: list[FilePiece], paths: WorkPaths,
                     removed[reason] += 1
                     profile.add_removed(piece.source, reason)
                     if aside:
-                        aside.write({"id": item.id, "file": item.file, "line": item.line, "reason": reason,
-                                     "text": item.text})
+                        aside.write(
+                            {"id": item.id, "file": item.file, "line": item.line, "reason": reason, "text": item.text}
+                        )
                     continue
                 profile.add_after(piece.source, item.text)
                 if pre.exact_dedup:

@@ -76,8 +76,8 @@ def _per_band(cfg: JobConfig, n: int) -> list[dict]:
 
 
 def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
-    from auralith.storage import join  # here: the graph itself stays a cheap import
     from auralith.steps.shards import MANIFEST_NAME
+    from auralith.storage import join  # here: the graph itself stays a cheap import
 
     # The manifest finalize writes: each rank reads it (one rank today).
     return [{"manifest": str(join(cfg.output.path, MANIFEST_NAME))}]
@@ -85,20 +85,79 @@ def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
 
 STAGES: tuple[Stage, ...] = (
     # `process` units are planned from the input files (auralith.pipeline.plan), not from a count.
-    Stage("process", "auralith.process_partition", "partition", "process", _always, lambda cfg, n: [],
-          description="read, normalise, filter, redact, hash", run="auralith.pipeline.process:process_unit"),
-    Stage("dedup", "auralith.dedup_exact", "job", "default", _always, _one, counts_removals=False,
-          description="exact duplicates across partitions", run="auralith.pipeline.exact_dedup:exact_dedup_unit"),
-    Stage("minhash", "auralith.minhash_band", "band", "default", _near_dedup, _per_band,
-          description="near-duplicate candidates, one LSH band each", run="auralith.pipeline.near_dedup:band_unit"),
-    Stage("near_dedup", "auralith.dedup_near", "job", "default", _near_dedup, _one, counts_removals=False,
-          description="near-duplicate clusters", run="auralith.pipeline.near_dedup:clusters_unit"),
-    Stage("tokenize", "auralith.tokenize_partition", "partition", "tokenize", _always, _per_partition,
-          description="tokenize into shards", run="auralith.pipeline.tokenize:tokenize_unit"),
-    Stage("finalize", "auralith.finalize_job", "job", "default", _always, _one,
-          description="the manifest", run="auralith.pipeline.finalize:finalize_unit"),
-    Stage("train", "auralith.train_model", "rank", "hpu", _training, _per_rank, throttled=False,
-          description="train on the shards", run="auralith.pipeline.training:train_unit"),
+    Stage(
+        "process",
+        "auralith.process_partition",
+        "partition",
+        "process",
+        _always,
+        lambda cfg, n: [],
+        description="read, normalise, filter, redact, hash",
+        run="auralith.pipeline.process:process_unit",
+    ),
+    Stage(
+        "dedup",
+        "auralith.dedup_exact",
+        "job",
+        "default",
+        _always,
+        _one,
+        counts_removals=False,
+        description="exact duplicates across partitions",
+        run="auralith.pipeline.exact_dedup:exact_dedup_unit",
+    ),
+    Stage(
+        "minhash",
+        "auralith.minhash_band",
+        "band",
+        "default",
+        _near_dedup,
+        _per_band,
+        description="near-duplicate candidates, one LSH band each",
+        run="auralith.pipeline.near_dedup:band_unit",
+    ),
+    Stage(
+        "near_dedup",
+        "auralith.dedup_near",
+        "job",
+        "default",
+        _near_dedup,
+        _one,
+        counts_removals=False,
+        description="near-duplicate clusters",
+        run="auralith.pipeline.near_dedup:clusters_unit",
+    ),
+    Stage(
+        "tokenize",
+        "auralith.tokenize_partition",
+        "partition",
+        "tokenize",
+        _always,
+        _per_partition,
+        description="tokenize into shards",
+        run="auralith.pipeline.tokenize:tokenize_unit",
+    ),
+    Stage(
+        "finalize",
+        "auralith.finalize_job",
+        "job",
+        "default",
+        _always,
+        _one,
+        description="the manifest",
+        run="auralith.pipeline.finalize:finalize_unit",
+    ),
+    Stage(
+        "train",
+        "auralith.train_model",
+        "rank",
+        "hpu",
+        _training,
+        _per_rank,
+        throttled=False,
+        description="train on the shards",
+        run="auralith.pipeline.training:train_unit",
+    ),
 )
 
 BY_NAME = {s.name: s for s in STAGES}

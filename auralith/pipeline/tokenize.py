@@ -15,9 +15,14 @@ from auralith.steps.shards import ShardWriter
 from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
 
 
-def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positions: set[int],
-                       progress: ProgressFn | None = None, near_positions: set[int] = frozenset(),
-                       ) -> tuple[dict, list[dict]]:
+def tokenize_partition(
+    cfg: JobConfig,
+    paths: WorkPaths,
+    index: int,
+    drop_positions: set[int],
+    progress: ProgressFn | None = None,
+    near_positions: set[int] = frozenset(),
+) -> tuple[dict, list[dict]]:
     """Tokenize one partition's clean documents (minus dropped duplicates) into shards in the output dir.
 
     `drop_positions` are exact duplicates, `near_positions` near duplicates (disjoint: see near_dedup).
@@ -30,11 +35,23 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
     tok = load_tokenizer(tcfg.tokenizer)
     eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None
     dtype = token_dtype(tok.get_vocab_size(with_added_tokens=True), tcfg.dtype)
-    encoder = DocumentTokenizer(tok, append_eos=tcfg.append_eos, eos_id=eos_id,
-                                max_length=tcfg.max_length, batch_size=tcfg.batch_size, dtype=dtype)
-    writer = ShardWriter(paths.files, ocfg.path, f"part-{index:05d}", dtype=dtype,
-                         max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
-                         compression=ocfg.compression, zstd_level=ocfg.zstd_level)
+    encoder = DocumentTokenizer(
+        tok,
+        append_eos=tcfg.append_eos,
+        eos_id=eos_id,
+        max_length=tcfg.max_length,
+        batch_size=tcfg.batch_size,
+        dtype=dtype,
+    )
+    writer = ShardWriter(
+        paths.files,
+        ocfg.path,
+        f"part-{index:05d}",
+        dtype=dtype,
+        max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
+        compression=ocfg.compression,
+        zstd_level=ocfg.zstd_level,
+    )
     report = Throttle(progress)
     docs_in = docs_out = tokens = truncated = near = 0
     profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
@@ -67,8 +84,15 @@ def tokenize_partition(cfg: JobConfig, paths: WorkPaths, index: int, drop_positi
     shards = [info.to_dict() for info in writer.close()]
     exact = docs_in - docs_out - near
     removed = {**({"exact_duplicate": exact} if exact else {}), **({"near_duplicate": near} if near else {})}
-    counts = {"documents": docs_in, "kept": docs_out, "tokens": tokens, "truncated": truncated,
-              "removed": removed, "shards": len(shards), "profile": profile.to_dict()}
+    counts = {
+        "documents": docs_in,
+        "kept": docs_out,
+        "tokens": tokens,
+        "truncated": truncated,
+        "removed": removed,
+        "shards": len(shards),
+        "profile": profile.to_dict(),
+    }
     return counts, shards
 
 

@@ -43,9 +43,17 @@ class StoreHooks:
     and a newer claim of the row are learnt in the same round.
     """
 
-    def __init__(self, store: Store, job_id: str, partition_id: int, steps: int, interval: float,
-                 start_kind: str | None = None, publish_state: Callable[[dict], None] | None = None,
-                 on_event: Callable[[str, str | None], None] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        partition_id: int,
+        steps: int,
+        interval: float,
+        start_kind: str | None = None,
+        publish_state: Callable[[dict], None] | None = None,
+        on_event: Callable[[str, str | None], None] | None = None,
+    ):
         self.store, self.job_id = store, job_id
         self.start_kind = start_kind  # the event kind of "training started" (webhooks filter on it)
         self.partition_id, self.interval = partition_id, interval
@@ -57,11 +65,14 @@ class StoreHooks:
         self.pending: dict[int, int] = {}
         self.last_flush = time.monotonic()
         self.cancelled = self.superseded = False
+
     def started(self, info: dict) -> None:
         self.live.update(device=info["device"], step=info["start_step"])
         start = "resumed at step {start_step}".format(**info) if info["start_step"] else "started"
-        self.on_event(f"training {start} on {info['device']}: {info['parameters']:,} parameters, "
-                      f"{info['tokens']:,} tokens", self.start_kind)
+        self.on_event(
+            f"training {start} on {info['device']}: {info['parameters']:,} parameters, {info['tokens']:,} tokens",
+            self.start_kind,
+        )
         self.flush()
 
     def log(self, metrics: dict) -> None:
@@ -114,13 +125,26 @@ def train_unit(unit: UnitContext) -> UnitResult:
     # A job that only trains (`auralith train --shards`) starts here; a data job sent `started` at planning.
     train_only = all(p.stage == unit.stage for p in unit.rows())
     # Take the row over first: an older run of this job still alive writes nothing from now on.
-    hooks = StoreHooks(store, job_id, unit.partition_id, training.steps, training.progress_interval_s,
-                       start_kind="started" if train_only else None, publish_state=unit.publish_state,
-                       on_event=unit.event)
+    hooks = StoreHooks(
+        store,
+        job_id,
+        unit.partition_id,
+        training.steps,
+        training.progress_interval_s,
+        start_kind="started" if train_only else None,
+        publish_state=unit.publish_state,
+        on_event=unit.event,
+    )
     latest = store.latest_checkpoint(job_id)
     store.prepare_resume(job_id, latest.step if latest else 0)
-    result = train(training, unit.ref["manifest"], checkpoint_root(unit.cfg, job_id), files=unit.files,
-                   resume_from=latest.uri if latest else None, hooks=hooks)
+    result = train(
+        training,
+        unit.ref["manifest"],
+        checkpoint_root(unit.cfg, job_id),
+        files=unit.files,
+        resume_from=latest.uri if latest else None,
+        hooks=hooks,
+    )
     hooks.flush()
     if result.stopped:
         if hooks.superseded:  # the row is the newer run's now: leave it alone

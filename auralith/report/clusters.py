@@ -22,8 +22,9 @@ def dedup_report(job_id: str, config: dict, partitions: list[Partition], top: in
     rows = {p.stage: p for p in partitions if p.stage in ("dedup", "near_dedup")}
     row = rows.get("near_dedup")
     if row is None or row.state != PartitionState.COMMITTED:
-        raise AuralithError(f"job {job_id} has not finished near dedup yet (near_dedup stage: "
-                            f"{row.state if row else 'not planned'})")
+        raise AuralithError(
+            f"job {job_id} has not finished near dedup yet (near_dedup stage: {row.state if row else 'not planned'})"
+        )
     paths = WorkPaths.for_job(cfg, job_id)  # its `files` reach an s3:// work_dir with the job's own settings
     path = paths.clusters
     try:
@@ -39,6 +40,8 @@ def dedup_report(job_id: str, config: dict, partitions: list[Partition], top: in
         "cluster_sizes": {int(k): v for k, v in c.get("cluster_sizes", {}).items()},
         "lsh_threshold": c.get("lsh_threshold"),
         "verify_threshold": near.threshold if near.verify else None,
-        "ngram": near.ngram, "num_bands": near.num_bands, "rows_per_band": near.rows_per_band,
+        "ngram": near.ngram,
+        "num_bands": near.num_bands,
+        "rows_per_band": near.rows_per_band,
         "biggest": clusters[:top],
     }

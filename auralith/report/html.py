@@ -20,8 +20,9 @@ td:first-child { text-align: left; } img { max-width: 100%; border: 1px solid #e
 
 
 def _table(df: pd.DataFrame, index: bool = False) -> str:
-    return df.to_html(index=index, border=0, na_rep="–", escape=True, float_format=_number,
-                      formatters=_int_formatters(df))
+    return df.to_html(
+        index=index, border=0, na_rep="–", escape=True, float_format=_number, formatters=_int_formatters(df)
+    )
 
 
 def _number(v: float) -> str:
@@ -30,8 +31,9 @@ def _number(v: float) -> str:
 
 
 def _int_formatters(df: pd.DataFrame) -> dict:
-    return {c: (lambda v: f"{int(v):,}" if pd.notna(v) else "–") for c in df.columns
-            if pd.api.types.is_integer_dtype(df[c])}
+    return {
+        c: (lambda v: f"{int(v):,}" if pd.notna(v) else "–") for c in df.columns if pd.api.types.is_integer_dtype(df[c])
+    }
 
 
 def _img(plots: dict[str, str], title: str) -> str:
@@ -49,24 +51,35 @@ def series_table(profile: dict, rows: list[tuple[str, str]]) -> pd.DataFrame:
     for key, label in rows:
         s = profile.get(key)
         if s:
-            records.append({"": label, "documents": s["count"], "mean": s["mean"], "min": s["min"],
-                            **{k: v for k, v in s["quantiles"].items()}, "max": s["max"]})
+            records.append(
+                {
+                    "": label,
+                    "documents": s["count"],
+                    "mean": s["mean"],
+                    "min": s["min"],
+                    **{k: v for k, v in s["quantiles"].items()},
+                    "max": s["max"],
+                }
+            )
     return pd.DataFrame(records)
 
 
 def render_html(profile: dict, plots: dict[str, str]) -> str:
     """The report page for a job profile (`merge.build_profile`) and its plots (`plots.draw_all`)."""
     job, totals, parts = profile["job"], profile["totals"], profile["partitions"]
-    out: list[str] = [f"<!doctype html><html><head><meta charset='utf-8'><title>Auralith report: "
-                      f"{escape(job['name'])}</title><style>{CSS}</style></head><body>",
-                      f"<h1>Dataset report: {escape(job['name'])}</h1>",
-                      f"<p class='note'>job {escape(job['id'])} · {escape(job['state'])} · created "
-                      f"{escape(job['created_at'] or '')}" + (f" · output {escape(job['output'])}" if job["output"]
-                                                              else "") + "</p>"]
+    out: list[str] = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Auralith report: "
+        f"{escape(job['name'])}</title><style>{CSS}</style></head><body>",
+        f"<h1>Dataset report: {escape(job['name'])}</h1>",
+        f"<p class='note'>job {escape(job['id'])} · {escape(job['state'])} · created "
+        f"{escape(job['created_at'] or '')}" + (f" · output {escape(job['output'])}" if job["output"] else "") + "</p>",
+    ]
     for stage, c in parts.items():
         if c["committed"] < c["total"] or c["profiled"] < c["committed"]:
-            out.append(f"<p class='warn'>{stage}: {c['committed']} of {c['total']} partitions committed, "
-                       f"{c['profiled']} of them with a profile; figures below cover those only.</p>")
+            out.append(
+                f"<p class='warn'>{stage}: {c['committed']} of {c['total']} partitions committed, "
+                f"{c['profiled']} of them with a profile; figures below cover those only.</p>"
+            )
 
     out.append("<h2>Totals</h2>")
     totals_df = pd.DataFrame([{"": k.replace("_", " "), "value": v} for k, v in totals.items()])
@@ -75,21 +88,31 @@ def render_html(profile: dict, plots: dict[str, str]) -> str:
     out.append("<h2>Sources</h2>")
     sources = pd.DataFrame(profile["sources"])
     if len(sources):
-        out.append("<p class='note'>Documents and characters as read (before filters) and kept by the filters "
-                   "(before dedup); means are characters per document over all partitions.</p>")
+        out.append(
+            "<p class='note'>Documents and characters as read (before filters) and kept by the filters "
+            "(before dedup); means are characters per document over all partitions.</p>"
+        )
         out.append(_table(sources.drop(columns=["source"]).rename(columns=lambda c: c.replace("_", " "))))
         out.append(_img(plots, "Documents and characters per source"))
     else:
         out.append(_not_run("per-source profile"))
 
     out.append("<h2>Document length</h2>")
-    lengths = series_table(profile, [("length_before", "before filters"), ("length_after_filters", "after filters"),
-                                     ("length_output", "output (after dedup)")])
+    lengths = series_table(
+        profile,
+        [
+            ("length_before", "before filters"),
+            ("length_after_filters", "after filters"),
+            ("length_output", "output (after dedup)"),
+        ],
+    )
     if len(lengths):
         err = next(profile[k]["quantile_rank_error"] for k in ("length_before", "length_output") if profile.get(k))
-        out.append(f"<p class='note'>Characters per document. Quantiles "
-                   f"({', '.join(f'p{round(q * 100):02d}' for q in QUANTILES)}) come from merged KLL sketches: "
-                   f"rank error within ±{100 * err:.1f} %.</p>")
+        out.append(
+            f"<p class='note'>Characters per document. Quantiles "
+            f"({', '.join(f'p{round(q * 100):02d}' for q in QUANTILES)}) come from merged KLL sketches: "
+            f"rank error within ±{100 * err:.1f} %.</p>"
+        )
         out.append(_table(lengths))
         out.append(_img(plots, "Document length"))
 

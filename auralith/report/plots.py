@@ -17,9 +17,11 @@ from auralith.steps.profile import BINS_PER_DECADE, EDGES, bin_index
 from auralith.storage.local import write_bytes_atomic
 
 DPI = 110
-LENGTH_SERIES = (("length_before", "before filters", "#9aa5b1"),
-                 ("length_after_filters", "after filters", "#3b82f6"),
-                 ("length_output", "output (after dedup)", "#d9480f"))
+LENGTH_SERIES = (
+    ("length_before", "before filters", "#9aa5b1"),
+    ("length_after_filters", "after filters", "#3b82f6"),
+    ("length_output", "output (after dedup)", "#d9480f"),
+)
 
 
 def _save(fig, out_dir: Path, name: str) -> str:
@@ -38,8 +40,13 @@ def _step(ax, series: dict, label: str, color: str) -> None:
     lo, hi = used.min(), used.max()
     # The last bin is open-ended: drawn one bin wide.
     right = edges[hi + 1] if hi + 1 < len(edges) else edges[hi] * 10 ** (1 / BINS_PER_DECADE)
-    ax.stairs(counts[lo:hi + 1], np.append(np.maximum(edges[lo:hi + 1], 0.5), right),
-              label=f"{label} (n={series['count']:,})", color=color, linewidth=1.6)
+    ax.stairs(
+        counts[lo : hi + 1],
+        np.append(np.maximum(edges[lo : hi + 1], 0.5), right),
+        label=f"{label} (n={series['count']:,})",
+        color=color,
+        linewidth=1.6,
+    )
     ax.axvline(series["quantiles"]["p50"], color=color, linestyle=":", linewidth=1)
 
 
@@ -135,7 +142,7 @@ def cluster_sizes_bars(profile: dict, out_dir: Path) -> str | None:
         binned = np.bincount(bin_index(np.array(sizes)), weights=counts, minlength=len(EDGES))
         used = np.nonzero(binned)[0]
         lo, hi = used.min(), min(used.max() + 1, len(EDGES) - 1)
-        ax.stairs(binned[lo:hi], EDGES[lo:hi + 1], fill=True, color="#7048e8")
+        ax.stairs(binned[lo:hi], EDGES[lo : hi + 1], fill=True, color="#7048e8")
     if max(counts) > 50:
         ax.set_yscale("log")
         ax.set_ylim(bottom=0.5)  # a single cluster still gets a visible bar
@@ -148,11 +155,15 @@ def cluster_sizes_bars(profile: dict, out_dir: Path) -> str | None:
         for x, n in zip(sizes, counts, strict=True):
             ax.annotate(f"{n:,}", (x, n), ha="center", va="bottom", fontsize=8)
     ax.set_xlabel("cluster size (documents)")
-    ax.set_ylabel(("clusters per size bin" if max(sizes) > 50 else "clusters")
-                  + (" (log scale)" if max(counts) > 50 else ""))
-    ax.set_title(f"Near-duplicate clusters: {clusters['clusters']:,} clusters of "
-                 f"{clusters['documents_in_clusters']:,} documents; all but one of each dropped "
-                 f"({clusters['duplicates_removed']:,})", fontsize=10)
+    ax.set_ylabel(
+        ("clusters per size bin" if max(sizes) > 50 else "clusters") + (" (log scale)" if max(counts) > 50 else "")
+    )
+    ax.set_title(
+        f"Near-duplicate clusters: {clusters['clusters']:,} clusters of "
+        f"{clusters['documents_in_clusters']:,} documents; all but one of each dropped "
+        f"({clusters['duplicates_removed']:,})",
+        fontsize=10,
+    )
     return _save(fig, out_dir, "cluster_sizes.png")
 
 
@@ -190,16 +201,18 @@ def _eng(n: float) -> str:
 
 
 def _short(path: str, width: int = 32) -> str:
-    return path if len(path) <= width else "…" + path[-(width - 1):]
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
 
 
-PLOTS = (("Documents and characters per source", sources_bars),
-         ("Document length", length_histogram),
-         ("Removals by reason", removals_bars),
-         ("Tokens per document", tokens_histogram),
-         ("Near-duplicate cluster sizes", cluster_sizes_bars),
-         ("PII by type", pii_bars),
-         ("Training loss", loss_curve))
+PLOTS = (
+    ("Documents and characters per source", sources_bars),
+    ("Document length", length_histogram),
+    ("Removals by reason", removals_bars),
+    ("Tokens per document", tokens_histogram),
+    ("Near-duplicate cluster sizes", cluster_sizes_bars),
+    ("PII by type", pii_bars),
+    ("Training loss", loss_curve),
+)
 
 
 def draw_all(profile: dict, out_dir: Path) -> dict[str, str]:

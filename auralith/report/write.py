@@ -31,4 +31,3 @@ def write_report(profile: dict, out_dir: str | Path) -> ReportFiles:
     write_bytes_atomic(out / PROFILE_NAME, json.dumps(profile, indent=2).encode())
     write_bytes_atomic(out / HTML_NAME, render_html(profile, plots).encode())
     return ReportFiles(out / HTML_NAME, out / PROFILE_NAME, {title: out / name for title, name in plots.items()})
-

@@ -34,8 +34,9 @@ def _arrow_errors() -> tuple[type[Exception], ...]:
     return (pa.ArrowException, ValueError)  # corrupt or truncated files; ArrowIOError is an OSError too
 
 
-def parquet_pieces(files: Files, path: str, source: int, first: int,
-                   every: int | Callable[[int], int]) -> list[FilePiece]:
+def parquet_pieces(
+    files: Files, path: str, source: int, first: int, every: int | Callable[[int], int]
+) -> list[FilePiece]:
     """Cut a Parquet file into runs of whole row groups of about `first`, then `every`, compressed bytes (or
     `every(n)` for the run that starts after n bytes of earlier runs)."""
     import pyarrow.parquet as pq
@@ -55,13 +56,33 @@ def parquet_pieces(files: Files, path: str, source: int, first: int,
         used += sum(rg.column(c).total_compressed_size for c in range(rg.num_columns))
         row += rg.num_rows
         if used >= want:
-            pieces.append(FilePiece(path=path, source=source, format="parquet", compression="none", size=used,
-                                    start=start, end=i + 1, first_line=first_row))
+            pieces.append(
+                FilePiece(
+                    path=path,
+                    source=source,
+                    format="parquet",
+                    compression="none",
+                    size=used,
+                    start=start,
+                    end=i + 1,
+                    first_line=first_row,
+                )
+            )
             done += used
             start, first_row, used, want = i + 1, row, 0, max(1, size_at(done))
     if start < meta.num_row_groups or not pieces:
-        pieces.append(FilePiece(path=path, source=source, format="parquet", compression="none", size=used,
-                                start=start, end=meta.num_row_groups, first_line=first_row))
+        pieces.append(
+            FilePiece(
+                path=path,
+                source=source,
+                format="parquet",
+                compression="none",
+                size=used,
+                start=start,
+                end=meta.num_row_groups,
+                first_line=first_row,
+            )
+        )
     return pieces
 
 

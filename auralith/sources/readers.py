@@ -34,8 +34,15 @@ MAX_RECORD_BYTES = 32 << 20
 _BOM = b"\xef\xbb\xbf"
 # What a cut-off or corrupt compressed stream raises; gzip.BadGzipFile is an OSError, so name it explicitly.
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError)
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
-               float: "number", type(None): "null"}
+_JSON_TYPES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    type(None): "null",
+}
 _MISSING = object()
 
 
@@ -99,12 +106,16 @@ class PieceReader:
                     pos += size
                     if counting_here:
                         self.bytes_read = pos - p.start
-                    yield self._issue(line, None, "record_too_large",
-                                      f"record of {size} bytes is over the limit of {MAX_RECORD_BYTES} bytes")
+                    yield self._issue(
+                        line,
+                        None,
+                        "record_too_large",
+                        f"record of {size} bytes is over the limit of {MAX_RECORD_BYTES} bytes",
+                    )
                     line += 1
                     continue
                 if pos == 0 and raw.startswith(_BOM):
-                    raw = raw[len(_BOM):]
+                    raw = raw[len(_BOM) :]
                     pos += len(_BOM)
                 pos += len(raw)
                 if counting_here:

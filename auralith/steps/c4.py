@@ -14,8 +14,7 @@ from auralith.config.quality import C4Config
 
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
-POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
-                     "use cookies")
+POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 # A sentence ends at terminal punctuation (with closing quotes/brackets) followed by more text on the line.
 # datatrove asks spaCy's sentencizer, which splits at the same marks; a regex gives the same count on prose.
 _SENTENCE_BREAK = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=\S)")

@@ -111,7 +111,7 @@ class _NgramCounts:
         m = len(ids) - n + 1
         h = np.zeros(m, dtype=np.uint64)
         for k in range(n):
-            h = h * _HASH_MULT + ids[k:k + m]
+            h = h * _HASH_MULT + ids[k : k + m]
         self.hashes = h
         _, self.first, inverse, counts = np.unique(h, return_index=True, return_inverse=True, return_counts=True)
         self.counts = counts

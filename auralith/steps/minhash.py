@@ -41,7 +41,7 @@ def word_ngrams(text: str, n: int) -> list[str]:
     words = _WORD.findall(text.lower())
     if 0 < len(words) < n:
         return [" ".join(words)]
-    return [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
 def jaccard(a: Iterable, b: Iterable) -> float:
@@ -76,13 +76,16 @@ class MinHasher:
         if not words:
             return np.empty(0, dtype=np.uint64)
         # map() over C functions: no Python frame per word.
-        w = np.fromiter(map(xxhash.xxh3_64_intdigest, map(str.encode, words), repeat(self.seed, len(words))),
-                        dtype=np.uint64, count=len(words))
+        w = np.fromiter(
+            map(xxhash.xxh3_64_intdigest, map(str.encode, words), repeat(self.seed, len(words))),
+            dtype=np.uint64,
+            count=len(words),
+        )
         n = min(self.ngram, len(w))
         m = len(w) - n + 1
         h = w[:m] * self._gram_mult[0]
         for k in range(1, n):
-            h += w[k:k + m] * self._gram_mult[k]
+            h += w[k : k + m] * self._gram_mult[k]
         return _mix64(h)
 
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
@@ -120,7 +123,7 @@ class MinHasher:
     def _min_over(self, x: np.ndarray, per_pass: int) -> np.ndarray:
         best = np.full(self.num_hashes, EMPTY, dtype=np.uint64)
         for i in range(0, len(x), per_pass):
-            np.minimum(best, self._permute(x[i:i + per_pass]).min(axis=0), out=best)
+            np.minimum(best, self._permute(x[i : i + per_pass]).min(axis=0), out=best)
         return best
 
 
@@ -132,7 +135,7 @@ def band_keys(signatures: np.ndarray, num_bands: int, rows_per_band: int, seed: 
     n = signatures.shape[0]
     rng = np.random.default_rng([seed, 0x62616E64])
     mult = _odd_constants(rng, rows_per_band)
-    bands = signatures[:, :num_bands * rows_per_band].reshape(n, num_bands, rows_per_band)
+    bands = signatures[:, : num_bands * rows_per_band].reshape(n, num_bands, rows_per_band)
     keys = np.zeros((num_bands, n), dtype=np.uint64)
     for k in range(rows_per_band):
         keys += (bands[:, :, k] * mult[k]).T

@@ -17,20 +17,32 @@ from dataclasses import dataclass
 
 from auralith.config.quality import PII_TYPES, PIIConfig
 
-TAGS = {"email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>", "credit_card": "<CREDIT_CARD>",
-        "iban": "<IBAN>", "secret": "<SECRET>"}
+TAGS = {
+    "email": "<EMAIL>",
+    "phone": "<PHONE>",
+    "ip": "<IP_ADDRESS>",
+    "credit_card": "<CREDIT_CARD>",
+    "iban": "<IBAN>",
+    "secret": "<SECRET>",
+}
 
 EMAIL_RE = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-    r"[A-Za-z]{2,24}\b")
+    r"[A-Za-z]{2,24}\b"
+)
 # International (+CC ...) or North-American ((555) 555-0100, 555-555-0100) shapes; digits counted below.
 PHONE_RE = re.compile(
     r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,6}){1,4}"
-    r"|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}[ .-]\d{3}[ .-]\d{4})(?![\w.-]?\d)")
-IPV4_RE = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-                     r"(?![\w-]|\.\d)")
-IPV6_RE = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})"
-                     r"(?![\w:])")
+    r"|\(\d{3}\) ?\d{3}[ .-]\d{4}|\d{3}[ .-]\d{3}[ .-]\d{4})(?![\w.-]?\d)"
+)
+IPV4_RE = re.compile(
+    r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+    r"(?![\w-]|\.\d)"
+)
+IPV6_RE = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})"
+    r"(?![\w:])"
+)
 # 13 to 19 digits, in groups separated by single spaces or dashes.
 CARD_RE = re.compile(r"(?<![\w./-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
 IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
@@ -45,26 +57,120 @@ SECRET_RE = re.compile(
     r"|\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{32,}\b"  # OpenAI / Anthropic style keys
     r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"  # JSON web tokens
 )
-_SECRET_HINTS = ("PRIVATE KEY", "AKIA", "ASIA", "ABIA", "ACCA", "ecret_access_key", "ECRET_ACCESS_KEY",
-                 "ecretAccessKey", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "AIza", "k_live_",
-                 "k_test_", "sk-", "eyJ")
+_SECRET_HINTS = (
+    "PRIVATE KEY",
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "ecret_access_key",
+    "ECRET_ACCESS_KEY",
+    "ecretAccessKey",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "AIza",
+    "k_live_",
+    "k_test_",
+    "sk-",
+    "eyJ",
+)
 # "version 1.2.3.4", "release 10.0.0.1", "section 4.2.1.3": a dotted quad in such context is not an address
 # ("v1.2.3.4" never matches: the address pattern wants no letter before it).
 _VERSION_CONTEXT = re.compile(
     r"(?:version|release|ver\.?|v|build|rev|revision|python|firmware|kernel|section|sect?\.|chapter|§|step|rule"
-    r"|clause|paragraph|figure|fig\.|table|appendix|oid|changes in|prior to|since)[\s:=]*$", re.IGNORECASE)
+    r"|clause|paragraph|figure|fig\.|table|appendix|oid|changes in|prior to|since)[\s:=]*$",
+    re.IGNORECASE,
+)
 # Words that say a dotted quad is an address, even one that looks like a version (all parts below 10).
-_ADDRESS_CONTEXT = re.compile(r"(?:ip|address|addr|host|server|client|peer|dns|resolver|connect(?:ed)?(?: to)?|ping)"
-                              r"[\s:=]*$", re.IGNORECASE)
+_ADDRESS_CONTEXT = re.compile(
+    r"(?:ip|address|addr|host|server|client|peer|dns|resolver|connect(?:ed)?(?: to)?|ping)"
+    r"[\s:=]*$",
+    re.IGNORECASE,
+)
 # Length of each country's IBAN (ISO 13616 registry), so a random capitalised code is not taken for one.
 IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28,
-    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
-    "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
-    "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20,
-    "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15,
-    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19,
-    "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    "AD": 24,
+    "AE": 23,
+    "AL": 28,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BR": 29,
+    "BY": 28,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "EG": 29,
+    "ES": 24,
+    "FI": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IQ": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LC": 32,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NL": 18,
+    "NO": 15,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "PT": 25,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "SA": 24,
+    "SC": 31,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "ST": 25,
+    "SV": 28,
+    "TL": 23,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VA": 22,
+    "VG": 24,
+    "XK": 20,
 }
 
 

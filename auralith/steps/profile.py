@@ -72,9 +72,14 @@ class SeriesSketch:
     def to_dict(self) -> dict:
         """JSON-ready: the histogram sparse (`{bin: count}`), the sketch base64."""
         self._flush()
-        return {"count": self.count, "sum": self.total, "min": self.min, "max": self.max,
-                "hist": {str(i): int(n) for i, n in enumerate(self.hist) if n},
-                "kll": base64.b64encode(self.sketch.serialize()).decode("ascii")}
+        return {
+            "count": self.count,
+            "sum": self.total,
+            "min": self.min,
+            "max": self.max,
+            "hist": {str(i): int(n) for i, n in enumerate(self.hist) if n},
+            "kll": base64.b64encode(self.sketch.serialize()).decode("ascii"),
+        }
 
 
 def series_sketch(d: dict) -> kll_floats_sketch:
@@ -100,10 +105,14 @@ def merge_series(series: list[dict]) -> dict | None:
     for s in series:
         sketch.merge(series_sketch(s))
         hist += dense_hist(s)
-    return {"count": sum(s["count"] for s in series), "sum": sum(s["sum"] for s in series),
-            "min": min(s["min"] for s in series), "max": max(s["max"] for s in series),
-            "hist": {str(i): int(n) for i, n in enumerate(hist) if n},
-            "kll": base64.b64encode(sketch.serialize()).decode("ascii")}
+    return {
+        "count": sum(s["count"] for s in series),
+        "sum": sum(s["sum"] for s in series),
+        "min": min(s["min"] for s in series),
+        "max": max(s["max"] for s in series),
+        "hist": {str(i): int(n) for i, n in enumerate(hist) if n},
+        "kll": base64.b64encode(sketch.serialize()).decode("ascii"),
+    }
 
 
 @dataclass
@@ -173,4 +182,3 @@ class PartitionProfile:
             if stored["count"]:
                 d[name] = stored
         return d
-

@@ -64,8 +64,17 @@ class ShardWriter:
     than the limit gets a shard of its own. Call `close()` to write the last shard and get every ShardInfo.
     """
 
-    def __init__(self, files: Files, out_dir: str | Path, prefix: str, *, dtype: np.dtype | str,
-                 max_shard_bytes: int, compression: Compression = "none", zstd_level: int = 3):
+    def __init__(
+        self,
+        files: Files,
+        out_dir: str | Path,
+        prefix: str,
+        *,
+        dtype: np.dtype | str,
+        max_shard_bytes: int,
+        compression: Compression = "none",
+        zstd_level: int = 3,
+    ):
         if compression not in ("none", "zstd"):
             raise ValueError(f"unknown compression {compression!r}")
         if max_shard_bytes <= 0:
@@ -124,11 +133,18 @@ class ShardWriter:
             name += ".zst"
         with self.files.atomic_write(join(self.out_dir, name)) as fh:
             fh.write(data)
-        self._shards.append(ShardInfo(
-            path=name, n_docs=len(self._docs), n_tokens=int(input_ids.size), dtype=self.dtype.name,
-            compression=self.compression, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-            tensors={k: tensor_sha256(v) for k, v in tensors.items()},
-        ))
+        self._shards.append(
+            ShardInfo(
+                path=name,
+                n_docs=len(self._docs),
+                n_tokens=int(input_ids.size),
+                dtype=self.dtype.name,
+                compression=self.compression,
+                bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                tensors={k: tensor_sha256(v) for k, v in tensors.items()},
+            )
+        )
         self._docs = []
         self._n_tokens = 0
 
@@ -137,8 +153,8 @@ def _sorted_header(data: bytes) -> bytes:
     """The file with its JSON header's keys sorted: safetensors writes metadata in hash-map order, which
     changes from call to call, and a rerun must write the same bytes. Same length, so no offset moves."""
     n = int.from_bytes(data[:8], "little")
-    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
-    return data[:8] + header.ljust(n) + data[8 + n:] if len(header) <= n else data
+    header = json.dumps(json.loads(data[8 : 8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    return data[:8] + header.ljust(n) + data[8 + n :] if len(header) <= n else data
 
 
 def read_shard(files: Files, path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -94,18 +94,18 @@ def resolve_eos_id(tok: Tokenizer, eos_token: str | None) -> int:
     if eos_token is not None:
         eos_id = tok.token_to_id(eos_token)
         if eos_id is None:
-            raise ConfigError(
-                [f"tokenization.eos_token: token {eos_token!r} is not in the tokenizer's vocabulary"]
-            )
+            raise ConfigError([f"tokenization.eos_token: token {eos_token!r} is not in the tokenizer's vocabulary"])
         return eos_id
     for candidate in EOS_CANDIDATES:
         eos_id = tok.token_to_id(candidate)
         if eos_id is not None:
             return eos_id
-    raise ConfigError([
-        "tokenization.eos_token: the tokenizer has none of the usual EOS tokens "
-        f"({', '.join(EOS_CANDIDATES)}); set tokenization.eos_token, or append_eos: false"
-    ])
+    raise ConfigError(
+        [
+            "tokenization.eos_token: the tokenizer has none of the usual EOS tokens "
+            f"({', '.join(EOS_CANDIDATES)}); set tokenization.eos_token, or append_eos: false"
+        ]
+    )
 
 
 def check_tokenizer(cfg: TokenizationConfig) -> Tokenizer:
@@ -123,10 +123,9 @@ def token_dtype(vocab_size: int, dtype: str) -> np.dtype:
         return np.dtype(np.uint16 if vocab_size <= 65536 else np.uint32)
     if dtype == "uint16":
         if vocab_size > 65536:
-            raise ConfigError([
-                f"tokenization.dtype: uint16 cannot hold ids of a {vocab_size}-token vocabulary; "
-                "use uint32 or auto"
-            ])
+            raise ConfigError(
+                [f"tokenization.dtype: uint16 cannot hold ids of a {vocab_size}-token vocabulary; use uint32 or auto"]
+            )
         return np.dtype(np.uint16)
     if dtype == "uint32":
         return np.dtype(np.uint32)
@@ -140,8 +139,16 @@ class DocumentTokenizer:
     `max_length` here, so the truncation count is known, and padding would corrupt a packed stream.
     """
 
-    def __init__(self, tok: Tokenizer, *, append_eos: bool, eos_id: int | None, max_length: int | None,
-                 batch_size: int, dtype: np.dtype | str | None = None):
+    def __init__(
+        self,
+        tok: Tokenizer,
+        *,
+        append_eos: bool,
+        eos_id: int | None,
+        max_length: int | None,
+        batch_size: int,
+        dtype: np.dtype | str | None = None,
+    ):
         if append_eos and eos_id is None:
             raise ValueError("append_eos needs an eos_id")
         if tok.truncation is not None:
@@ -162,15 +169,14 @@ class DocumentTokenizer:
         extra = 1 if self.append_eos else 0
         for start in range(0, len(texts), self.batch_size):
             # encode_batch_fast skips computing character offsets, which we never use.
-            encodings = self.tok.encode_batch_fast(texts[start:start + self.batch_size],
-                                                   add_special_tokens=False)
+            encodings = self.tok.encode_batch_fast(texts[start : start + self.batch_size], add_special_tokens=False)
             for enc in encodings:
                 ids = enc.ids
                 if self.max_length is not None and len(ids) > self.max_length:
-                    ids = ids[:self.max_length]
+                    ids = ids[: self.max_length]
                     truncated += 1
                 arr = np.empty(len(ids) + extra, dtype=self.dtype)
-                arr[:len(ids)] = ids
+                arr[: len(ids)] = ids
                 if extra:
                     arr[-1] = self.eos_id
                 out.append(arr)

@@ -13,4 +13,3 @@ from auralith.storage.files import DEFAULT_FILES, Files
 from auralith.storage.paths import is_url, join
 
 __all__ = ["DEFAULT_FILES", "Files", "Storage", "StorageConfig", "is_url", "join"]
-

@@ -56,11 +56,14 @@ class Files:
 
                 self._s3 = S3Storage(self.config.s3)
             return self._s3
-        raise StorageError(f"{path}: unsupported URL scheme; use a local path (a mounted NFS share is one), or "
-                           "s3:// (GCS through its S3-compatible endpoint)")
+        raise StorageError(
+            f"{path}: unsupported URL scheme; use a local path (a mounted NFS share is one), or "
+            "s3:// (GCS through its S3-compatible endpoint)"
+        )
 
-    def open_read(self, path: str | Path, start: int = 0, end: int | None = None,
-                  buffer_size: int = 1 << 20) -> BinaryIO:
+    def open_read(
+        self, path: str | Path, start: int = 0, end: int | None = None, buffer_size: int = 1 << 20
+    ) -> BinaryIO:
         """A sequential binary stream of bytes [start, end) of a file or object, read through a buffer of
         `buffer_size` bytes."""
         return self.backend(path).open_read(str(path), start, end, buffer_size)

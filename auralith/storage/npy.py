@@ -130,8 +130,7 @@ def read_rows(files: Files, path: str | Path, rows: np.ndarray) -> np.ndarray:
     while i < len(rows):
         # A run: rows close enough to read in one GET, up to _RUN bytes.
         j = i + 1
-        while (j < len(rows) and (rows[j] - rows[j - 1] - 1) * size < _GAP
-               and (rows[j] - rows[i] + 1) * size <= _RUN):
+        while j < len(rows) and (rows[j] - rows[j - 1] - 1) * size < _GAP and (rows[j] - rows[i] + 1) * size <= _RUN:
             j += 1
         first, last = int(rows[i]), int(rows[j - 1])
         start = header.offset + first * size

@@ -46,16 +46,36 @@ T = TypeVar("T")
 _READ_SIZE = 1 << 20
 _SPOOL_BYTES = 8 << 20  # smaller files (drop lists, markers) never touch the local disk
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
-_THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequests",
-              "RequestLimitExceeded", "RequestTimeout", "InternalError", "ServiceUnavailable"}
-_PERMANENT = {"NoSuchBucket": "no such bucket", "AccessDenied": "access denied", "403": "access denied",
-              "AllAccessDisabled": "access to the bucket is disabled",
-              "InvalidAccessKeyId": "the AWS access key id is not known to the server",
-              "SignatureDoesNotMatch": "the AWS secret key does not match the access key id",
-              "InvalidBucketName": "invalid bucket name"}
+_THROTTLED = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "TooManyRequests",
+    "RequestLimitExceeded",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+}
+_PERMANENT = {
+    "NoSuchBucket": "no such bucket",
+    "AccessDenied": "access denied",
+    "403": "access denied",
+    "AllAccessDisabled": "access to the bucket is disabled",
+    "InvalidAccessKeyId": "the AWS access key id is not known to the server",
+    "SignatureDoesNotMatch": "the AWS secret key does not match the access key id",
+    "InvalidBucketName": "invalid bucket name",
+}
 # Errors of a connection that broke while a body was being read: worth a resumed read, then a task retry.
-_STREAM_ERRORS = (ResponseStreamingError, IncompleteReadError, ReadTimeoutError, BotoConnectionError, Urllib3Error,
-                  ConnectionError, TimeoutError)
+_STREAM_ERRORS = (
+    ResponseStreamingError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    BotoConnectionError,
+    Urllib3Error,
+    ConnectionError,
+    TimeoutError,
+)
 _STREAM_RESUMES = 3
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -82,12 +102,17 @@ def s3_client(settings: S3Settings | None = None) -> Any:
         if client is None:
             # `total_max_attempts` counts the first request, as `storage.s3.max_attempts` does; botocore's
             # `max_attempts` key counts retries only (2 would mean 3 requests).
-            config = Config(retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
-                            s3={"addressing_style": settings.addressing_style or "auto"},
-                            connect_timeout=10, read_timeout=120, max_pool_connections=32)
+            config = Config(
+                retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+                s3={"addressing_style": settings.addressing_style or "auto"},
+                connect_timeout=10,
+                read_timeout=120,
+                max_pool_connections=32,
+            )
             session = boto3.session.Session(profile_name=settings.profile)
-            client = session.client("s3", endpoint_url=settings.endpoint_url, region_name=settings.region,
-                                    config=config)
+            client = session.client(
+                "s3", endpoint_url=settings.endpoint_url, region_name=settings.region, config=config
+            )
             _clients[settings] = client
     return client
 
@@ -113,8 +138,10 @@ def translate_error(exc: Exception, url: str, action: str) -> Exception:
         reason = _PERMANENT.get(code) or f"{code or status}: {err.get('Message', '')}".rstrip(": ")
         return StorageError(f"{url}: {action} failed: {reason}")
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return StorageError(f"{url}: no usable AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                            "AWS_PROFILE, or an instance role)")
+        return StorageError(
+            f"{url}: no usable AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE, or an instance role)"
+        )
     if isinstance(exc, _STREAM_ERRORS):
         return TransientError(f"{url}: {action} failed: {type(exc).__name__}: {exc}")
     if isinstance(exc, S3UploadFailedError):
@@ -242,13 +269,14 @@ class S3Storage:
     def atomic_write(self, path: str) -> Iterator[BinaryIO]:
         bucket, key = split_url(path)
         settings = self.settings
-        transfer = TransferConfig(multipart_threshold=int(settings.multipart_threshold_mb * 2**20),
-                                  multipart_chunksize=int(settings.multipart_chunk_mb * 2**20))
+        transfer = TransferConfig(
+            multipart_threshold=int(settings.multipart_threshold_mb * 2**20),
+            multipart_chunksize=int(settings.multipart_chunk_mb * 2**20),
+        )
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as tmp:
             yield tmp  # type: ignore[misc]
             tmp.seek(0)
-            _call(path, "upload", self._client().upload_fileobj, Fileobj=tmp, Bucket=bucket, Key=key,
-                  Config=transfer)
+            _call(path, "upload", self._client().upload_fileobj, Fileobj=tmp, Bucket=bucket, Key=key, Config=transfer)
 
     def list_files(self, pattern: str) -> list[tuple[str, int]]:
         """Objects matching a glob. A pattern with no glob characters names one object, or else every
@@ -256,7 +284,7 @@ class S3Storage:
         bucket, key_pattern = split_url(pattern)
         magic = _GLOB_CHARS.search(key_pattern)
         if magic:
-            prefix, regex = key_pattern[:magic.start()], glob_regex(key_pattern)
+            prefix, regex = key_pattern[: magic.start()], glob_regex(key_pattern)
         else:
             if key_pattern and not key_pattern.endswith("/"):
                 try:
@@ -310,7 +338,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             out.append("[^/]")
             i += 1
         elif pattern[i] == "[" and (close := pattern.find("]", i + 2)) > 0:
-            body = pattern[i + 1:close]
+            body = pattern[i + 1 : close]
             body = "^" + body[1:] if body.startswith("!") else body
             out.append("[" + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
             i = close + 1

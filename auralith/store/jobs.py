@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 import uuid
+from typing import cast
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
@@ -28,8 +27,16 @@ class JobRows(SessionOwner):
         try:
             with self.session() as s:
                 # Credentials never reach the store: a config names them as ${NAME} (see auralith/secrets.py).
-                s.add(Job(id=job_id, name=name, config=redact(config), config_hash=config_hash, priority=priority,
-                          state=JobState.PENDING))
+                s.add(
+                    Job(
+                        id=job_id,
+                        name=name,
+                        config=redact(config),
+                        config_hash=config_hash,
+                        priority=priority,
+                        state=JobState.PENDING,
+                    )
+                )
         except IntegrityError:
             return False
         return True
@@ -59,8 +66,9 @@ class JobRows(SessionOwner):
                 q = q.where(Job.state == state)
             return list(s.scalars(q))
 
-    def set_job_state(self, job_id: str, state: str, *, error: str | None = None,
-                      only_from: tuple[str, ...] | None = None, **fields) -> bool:
+    def set_job_state(
+        self, job_id: str, state: str, *, error: str | None = None, only_from: tuple[str, ...] | None = None, **fields
+    ) -> bool:
         """Move a job to `state`; with `only_from`, only if it is in one of those states now."""
         values: dict = {"state": state, **fields}
         if state == JobState.RUNNING:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
@@ -42,8 +41,11 @@ class PartitionRows(SessionOwner):
             with self.session() as s:
                 if s.scalar(select(func.count()).select_from(Partition).where(Partition.job_id == job_id)):
                     return
-                s.add_all(Partition(job_id=job_id, stage=stage, index=i, input_ref=ref, input_bytes=size)
-                          for stage, refs in stages.items() for i, (ref, size) in enumerate(refs))
+                s.add_all(
+                    Partition(job_id=job_id, stage=stage, index=i, input_ref=ref, input_bytes=size)
+                    for stage, refs in stages.items()
+                    for i, (ref, size) in enumerate(refs)
+                )
         except IntegrityError:
             pass  # a second run_job of the same job planned it at the same moment: the same plan, kept once
 
@@ -56,17 +58,22 @@ class PartitionRows(SessionOwner):
 
     def get_partition(self, job_id: str, stage: str, index: int) -> Partition | None:
         with self.session() as s:
-            return s.scalars(select(Partition).where(
-                Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)).first()
+            return s.scalars(
+                select(Partition).where(Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)
+            ).first()
 
     def set_task_ids(self, job_id: str, stage: str, task_ids: dict[int, str]) -> None:
         with self.session() as s:
             for index, task_id in task_ids.items():
-                s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage == stage,
-                                                  Partition.index == index).values(task_id=task_id))
+                s.execute(
+                    update(Partition)
+                    .where(Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)
+                    .values(task_id=task_id)
+                )
 
-    def claim_partition(self, job_id: str, stage: str, index: int, worker: str, task_id: str | None,
-                        max_in_flight: int | None = None) -> Claim:
+    def claim_partition(
+        self, job_id: str, stage: str, index: int, worker: str, task_id: str | None, max_in_flight: int | None = None
+    ) -> Claim:
         """Mark a partition started unless it is committed or its job is over; count the attempt.
 
         With `max_in_flight`, a job that already has that many partitions started gets `throttled` instead
@@ -77,20 +84,37 @@ class PartitionRows(SessionOwner):
                 return Claim(False, "job not found")
             if job.state in JobState.FINAL and job.state != JobState.FAILED:
                 return Claim(False, f"job {job.state}")
-            part = s.scalars(select(Partition).where(
-                Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)
-                .with_for_update()).first()
+            part = s.scalars(
+                select(Partition)
+                .where(Partition.job_id == job_id, Partition.stage == stage, Partition.index == index)
+                .with_for_update()
+            ).first()
             if part is None:
                 return Claim(False, "partition not found")
             if part.state == PartitionState.COMMITTED:
                 return Claim(False, "already committed", part.id)
-            if max_in_flight is not None and part.state != PartitionState.STARTED and (s.scalar(
-                    select(func.count()).select_from(Partition).where(
-                        Partition.job_id == job_id, Partition.state == PartitionState.STARTED)) or 0) >= max_in_flight:
+            if (
+                max_in_flight is not None
+                and part.state != PartitionState.STARTED
+                and (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(Partition)
+                        .where(Partition.job_id == job_id, Partition.state == PartitionState.STARTED)
+                    )
+                    or 0
+                )
+                >= max_in_flight
+            ):
                 return Claim(False, f"{max_in_flight} partitions in flight", part.id, throttled=True)
             if part.attempts >= MAX_ATTEMPTS:
-                return Claim(False, f"gave up after {part.attempts} attempts that did not finish (did the worker "
-                                    "process die, e.g. out of memory?)", part.id, give_up=True)
+                return Claim(
+                    False,
+                    f"gave up after {part.attempts} attempts that did not finish (did the worker "
+                    "process die, e.g. out of memory?)",
+                    part.id,
+                    give_up=True,
+                )
             part.state = PartitionState.STARTED
             part.attempts += 1
             part.worker = worker
@@ -104,31 +128,47 @@ class PartitionRows(SessionOwner):
         """Record a running partition's progress; returns its job's state, so the task learns of a cancel
         in the same round trip."""
         with self.session() as s:
-            s.execute(update(Partition).where(Partition.id == partition_id,
-                                              Partition.state == PartitionState.STARTED)
-                      .values(progress=progress))
-            return s.scalar(select(Job.state).join(Partition, Partition.job_id == Job.id)
-                            .where(Partition.id == partition_id))
+            s.execute(
+                update(Partition)
+                .where(Partition.id == partition_id, Partition.state == PartitionState.STARTED)
+                .values(progress=progress)
+            )
+            return s.scalar(
+                select(Job.state).join(Partition, Partition.job_id == Job.id).where(Partition.id == partition_id)
+            )
 
     def commit_partition(self, partition_id: int, counts: dict, output_ref: dict | None) -> None:
         """The partition's output is durable: record its figures. Setting (not adding) keeps reruns exact."""
         with self.session() as s:
-            s.execute(update(Partition).where(Partition.id == partition_id).values(
-                state=PartitionState.COMMITTED, counts=counts, output_ref=output_ref, progress=None,
-                finished_at=utcnow(), error=None))
+            s.execute(
+                update(Partition)
+                .where(Partition.id == partition_id)
+                .values(
+                    state=PartitionState.COMMITTED,
+                    counts=counts,
+                    output_ref=output_ref,
+                    progress=None,
+                    finished_at=utcnow(),
+                    error=None,
+                )
+            )
 
     def fail_partition(self, partition_id: int, error: str) -> None:
         with self.session() as s:
-            s.execute(update(Partition).where(Partition.id == partition_id,
-                                              Partition.state != PartitionState.COMMITTED)
-                      .values(state=PartitionState.FAILED, error=error, finished_at=utcnow(), progress=None))
+            s.execute(
+                update(Partition)
+                .where(Partition.id == partition_id, Partition.state != PartitionState.COMMITTED)
+                .values(state=PartitionState.FAILED, error=error, finished_at=utcnow(), progress=None)
+            )
 
     def release_partition(self, partition_id: int) -> None:
         """A task stopped on purpose (its job was cancelled): the partition is to be done again."""
         with self.session() as s:
-            s.execute(update(Partition).where(Partition.id == partition_id,
-                                              Partition.state == PartitionState.STARTED)
-                      .values(state=PartitionState.PENDING, progress=None))
+            s.execute(
+                update(Partition)
+                .where(Partition.id == partition_id, Partition.state == PartitionState.STARTED)
+                .values(state=PartitionState.PENDING, progress=None)
+            )
 
     def claim_unsent(self, job_id: str, stage: str, task_ids: dict[int, str]) -> dict[int, str]:
         """Give task ids to those of the stage's uncommitted partitions that have none, atomically per row.
@@ -139,10 +179,20 @@ class PartitionRows(SessionOwner):
         claimed = {}
         with self.session() as s:
             for index, task_id in task_ids.items():
-                done = cast(CursorResult, s.execute(update(Partition).where(
-                    Partition.job_id == job_id, Partition.stage == stage, Partition.index == index,
-                    Partition.state != PartitionState.COMMITTED, Partition.task_id.is_(None))
-                    .values(task_id=task_id))).rowcount
+                done = cast(
+                    CursorResult,
+                    s.execute(
+                        update(Partition)
+                        .where(
+                            Partition.job_id == job_id,
+                            Partition.stage == stage,
+                            Partition.index == index,
+                            Partition.state != PartitionState.COMMITTED,
+                            Partition.task_id.is_(None),
+                        )
+                        .values(task_id=task_id)
+                    ),
+                ).rowcount
                 if done:
                     claimed[index] = task_id
         return claimed
@@ -154,7 +204,8 @@ class PartitionRows(SessionOwner):
         pending = {"state": PartitionState.PENDING, "progress": None, "attempts": 0}
         with self.session() as s:
             unfinished = (Partition.job_id == job_id) & (Partition.state != PartitionState.COMMITTED)
-            s.execute(update(Partition).where(unfinished & (Partition.state == PartitionState.FAILED))
-                      .values(task_id=None))
+            s.execute(
+                update(Partition).where(unfinished & (Partition.state == PartitionState.FAILED)).values(task_id=None)
+            )
             values = {**pending, "task_id": None} if clear_task_ids else pending
             return cast(CursorResult, s.execute(update(Partition).where(unfinished).values(**values))).rowcount

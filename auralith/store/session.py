@@ -21,6 +21,3 @@ class SessionOwner:
         from auralith.redact import redact_url
 
         return f"{type(self).__name__}({redact_url(self.url)!r})"
-
-
-

@@ -31,17 +31,25 @@ class TrainingRows(SessionOwner):
         """The job's `train` row, created once; its input is the shards' manifest path."""
         try:
             with self.session() as s:
-                if s.scalars(select(Partition.id).where(Partition.job_id == job_id,
-                                                        Partition.stage == TRAIN_STAGE)).first() is None:
-                    s.add(Partition(job_id=job_id, stage=TRAIN_STAGE, index=0, input_ref={"manifest": manifest},
-                                    input_bytes=0))
+                if (
+                    s.scalars(
+                        select(Partition.id).where(Partition.job_id == job_id, Partition.stage == TRAIN_STAGE)
+                    ).first()
+                    is None
+                ):
+                    s.add(
+                        Partition(
+                            job_id=job_id, stage=TRAIN_STAGE, index=0, input_ref={"manifest": manifest}, input_bytes=0
+                        )
+                    )
         except IntegrityError:
             pass  # created by a concurrent caller: the same row
 
     def train_partition(self, job_id: str) -> Partition | None:
         with self.session() as s:
-            return s.scalars(select(Partition).where(Partition.job_id == job_id,
-                                                     Partition.stage == TRAIN_STAGE)).first()
+            return s.scalars(
+                select(Partition).where(Partition.job_id == job_id, Partition.stage == TRAIN_STAGE)
+            ).first()
 
     def begin_checkpoint(self, job_id: str, step: int, uri: str) -> int:
         """A `pending` row for a checkpoint about to be written; returns its id."""
@@ -54,30 +62,48 @@ class TrainingRows(SessionOwner):
     def commit_checkpoint(self, checkpoint_id: int, sha256: str) -> None:
         """The checkpoint's files are durable: from now on a resume may load it."""
         with self.session() as s:
-            s.execute(update(Checkpoint).where(Checkpoint.id == checkpoint_id)
-                      .values(state=CheckpointState.COMMITTED, sha256=sha256))
+            s.execute(
+                update(Checkpoint)
+                .where(Checkpoint.id == checkpoint_id)
+                .values(state=CheckpointState.COMMITTED, sha256=sha256)
+            )
 
     def mark_checkpoints_deleted(self, job_id: str, steps: list[int]) -> None:
         with self.session() as s:
-            s.execute(update(Checkpoint).where(Checkpoint.job_id == job_id, Checkpoint.kind == KIND,
-                                               Checkpoint.step.in_(steps),
-                                               Checkpoint.state == CheckpointState.COMMITTED)
-                      .values(state=CheckpointState.DELETED))
+            s.execute(
+                update(Checkpoint)
+                .where(
+                    Checkpoint.job_id == job_id,
+                    Checkpoint.kind == KIND,
+                    Checkpoint.step.in_(steps),
+                    Checkpoint.state == CheckpointState.COMMITTED,
+                )
+                .values(state=CheckpointState.DELETED)
+            )
 
     def latest_checkpoint(self, job_id: str) -> Checkpoint | None:
         """The newest committed training checkpoint of the job, or None."""
         with self.session() as s:
-            return s.scalars(select(Checkpoint).where(
-                Checkpoint.job_id == job_id, Checkpoint.kind == KIND, Checkpoint.state == CheckpointState.COMMITTED)
-                .order_by(Checkpoint.step.desc(), Checkpoint.id.desc()).limit(1)).first()
+            return s.scalars(
+                select(Checkpoint)
+                .where(
+                    Checkpoint.job_id == job_id, Checkpoint.kind == KIND, Checkpoint.state == CheckpointState.COMMITTED
+                )
+                .order_by(Checkpoint.step.desc(), Checkpoint.id.desc())
+                .limit(1)
+            ).first()
 
     def prepare_resume(self, job_id: str, step: int) -> None:
         """Before a run continues from `step`: forget what a dead run logged or began after it."""
         with self.session() as s:
             s.execute(delete(TrainMetric).where(TrainMetric.job_id == job_id, TrainMetric.step > step))
-            s.execute(update(Checkpoint).where(Checkpoint.job_id == job_id, Checkpoint.kind == KIND,
-                                               Checkpoint.state == CheckpointState.PENDING)
-                      .values(state=CheckpointState.ABANDONED))
+            s.execute(
+                update(Checkpoint)
+                .where(
+                    Checkpoint.job_id == job_id, Checkpoint.kind == KIND, Checkpoint.state == CheckpointState.PENDING
+                )
+                .values(state=CheckpointState.ABANDONED)
+            )
 
     def take_over(self, partition_id: int, run_token: str) -> None:
         """Mark the `train` row as driven by the run with this token (a fresh one per claim): a run that
@@ -93,9 +119,20 @@ class TrainingRows(SessionOwner):
             row = s.scalars(select(Partition).where(Partition.id == partition_id).with_for_update()).one()
             ours = (row.progress or {}).get("run") == live.get("run")
             if ours:
-                s.add_all(TrainMetric(job_id=job_id, step=m["step"], loss=m["loss"], val_loss=m.get("val_loss"),
-                                      lr=m["lr"], tokens_per_s=m["tokens_per_s"], tokens_seen=m["tokens_seen"],
-                                      elapsed_s=m["elapsed_s"], time=utcnow()) for m in metrics)
+                s.add_all(
+                    TrainMetric(
+                        job_id=job_id,
+                        step=m["step"],
+                        loss=m["loss"],
+                        val_loss=m.get("val_loss"),
+                        lr=m["lr"],
+                        tokens_per_s=m["tokens_per_s"],
+                        tokens_seen=m["tokens_seen"],
+                        elapsed_s=m["elapsed_s"],
+                        time=utcnow(),
+                    )
+                    for m in metrics
+                )
                 row.progress = live
             return s.scalar(select(Job.state).where(Job.id == job_id)) or "", ours
 
@@ -103,8 +140,9 @@ class TrainingRows(SessionOwner):
         """Every logged step of the job's training, in step order, as dicts (for plots and `--json`)."""
         cols = ("step", "loss", "val_loss", "lr", "tokens_per_s", "tokens_seen", "elapsed_s")
         with self.session() as s:
-            rows = s.scalars(select(TrainMetric).where(TrainMetric.job_id == job_id)
-                             .order_by(TrainMetric.step, TrainMetric.id)).all()
+            rows = s.scalars(
+                select(TrainMetric).where(TrainMetric.job_id == job_id).order_by(TrainMetric.step, TrainMetric.id)
+            ).all()
             return [{c: getattr(r, c) for c in cols} for r in rows]
 
     def training_summary(self, job_id: str) -> dict | None:
@@ -118,8 +156,22 @@ class TrainingRows(SessionOwner):
             "state": part.state,
             "attempts": part.attempts,
             "worker": part.worker,
-            **{k: live.get(k) for k in ("device", "step", "steps", "loss", "val_loss", "lr", "tokens_per_s",
-                                        "tokens_seen", "eta_s", "params_sha256")},
-            "last_checkpoint": None if ckpt is None else {
-                "step": ckpt.step, "uri": ckpt.uri, "sha256": ckpt.sha256, "created_at": ckpt.created_at.isoformat()},
+            **{
+                k: live.get(k)
+                for k in (
+                    "device",
+                    "step",
+                    "steps",
+                    "loss",
+                    "val_loss",
+                    "lr",
+                    "tokens_per_s",
+                    "tokens_seen",
+                    "eta_s",
+                    "params_sha256",
+                )
+            },
+            "last_checkpoint": None
+            if ckpt is None
+            else {"step": ckpt.step, "uri": ckpt.uri, "sha256": ckpt.sha256, "created_at": ckpt.created_at.isoformat()},
         }

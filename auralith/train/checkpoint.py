@@ -28,8 +28,18 @@ from auralith.train.devices import Device
 
 FORMAT = "auralith-checkpoint/1"
 MODEL_FILE, STATE_FILE = "model.safetensors", "train_state.safetensors"
-__all__ = ["MANIFEST_FILE", "MODEL_FILE", "STATE_FILE", "CheckpointError", "TrainState", "load_checkpoint",
-           "params_sha256", "prune_checkpoints", "read_manifest", "save_checkpoint"]
+__all__ = [
+    "MANIFEST_FILE",
+    "MODEL_FILE",
+    "STATE_FILE",
+    "CheckpointError",
+    "TrainState",
+    "load_checkpoint",
+    "params_sha256",
+    "prune_checkpoints",
+    "read_manifest",
+    "save_checkpoint",
+]
 
 
 class CheckpointError(AuralithError):
@@ -54,8 +64,15 @@ def params_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(files: Files, root: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    device: Device, state: TrainState, extra: dict | None = None) -> tuple[str | Path, dict]:
+def save_checkpoint(
+    files: Files,
+    root: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    device: Device,
+    state: TrainState,
+    extra: dict | None = None,
+) -> tuple[str | Path, dict]:
     """Write checkpoint `state.step` under `root` (a folder or `s3://` URL); returns (its folder, its
     manifest). Each file is durable before the next is written; the manifest comes last."""
     folder = ckpt_files.step_folder(root, state.step)
@@ -89,13 +106,15 @@ def save_checkpoint(files: Files, root: str | Path, model: torch.nn.Module, opti
         "files": digests,
         **(extra or {}),
     }
-    files.write_bytes_atomic(join(folder, MANIFEST_FILE),
-                             (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    files.write_bytes_atomic(
+        join(folder, MANIFEST_FILE), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    )
     return folder, manifest
 
 
-def load_checkpoint(files: Files, folder: str | Path, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer | None, device: Device) -> TrainState:
+def load_checkpoint(
+    files: Files, folder: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, device: Device
+) -> TrainState:
     """Restore weights, optimizer, RNG states from a checkpoint folder (local or `s3://`); returns the
     run's state. Every file is checked against the manifest's sha256 before anything is loaded."""
     manifest = read_manifest(files, folder)
@@ -105,11 +124,14 @@ def load_checkpoint(files: Files, folder: str | Path, model: torch.nn.Module,
     _check_digest(folder, STATE_FILE, hashlib.sha256(raw).hexdigest(), manifest)
     with ckpt_files.local_copy(files, join(folder, MODEL_FILE)) as model_file:
         _check_digest(folder, MODEL_FILE, ckpt_files.file_sha256(model_file), manifest)
-        missing, unexpected = load_model(_unwrapped(model), model_file, strict=False,
-                                         device=str(next(model.parameters()).device))
+        missing, unexpected = load_model(
+            _unwrapped(model), model_file, strict=False, device=str(next(model.parameters()).device)
+        )
     if missing or unexpected:
-        raise CheckpointError(f"{folder}: does not fit the model (missing {sorted(missing)}, "
-                              f"unexpected {sorted(unexpected)}): was training.layers/d_model/... changed?")
+        raise CheckpointError(
+            f"{folder}: does not fit the model (missing {sorted(missing)}, "
+            f"unexpected {sorted(unexpected)}): was training.layers/d_model/... changed?"
+        )
     tensors = st_load(raw)
     if optimizer is not None:
         groups = json.loads(_metadata(raw)["param_groups"])
@@ -126,7 +148,7 @@ def _check_digest(folder: str | Path, name: str, digest: str, manifest: dict) ->
 
 def _metadata(raw: bytes) -> dict:
     n = int.from_bytes(raw[:8], "little")
-    return json.loads(raw[8:8 + n]).get("__metadata__", {})
+    return json.loads(raw[8 : 8 + n]).get("__metadata__", {})
 
 
 def _unwrapped(model: torch.nn.Module) -> torch.nn.Module:
@@ -135,8 +157,12 @@ def _unwrapped(model: torch.nn.Module) -> torch.nn.Module:
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
     sd = optimizer.state_dict()
-    tensors = {f"optim.{i}.{k}": v.detach().cpu().contiguous().clone()
-               for i, st in sd["state"].items() for k, v in st.items() if isinstance(v, torch.Tensor)}
+    tensors = {
+        f"optim.{i}.{k}": v.detach().cpu().contiguous().clone()
+        for i, st in sd["state"].items()
+        for k, v in st.items()
+        if isinstance(v, torch.Tensor)
+    }
     return tensors, sd["param_groups"]
 
 

@@ -96,9 +96,10 @@ class TokenStream:
         except ValueError as exc:
             raise InputError(f"manifest is not valid JSON: {exc}", file=str(manifest_path)) from None
         cache = Path(cache_dir) if cache_dir else default_cache_dir(root)
-        self.parts = [memmap_tensor(local_shard(files, join(root, s["path"]), cache, s.get("sha256", "")),
-                                    "input_ids")
-                      for s in self.manifest.get("shards", [])]
+        self.parts = [
+            memmap_tensor(local_shard(files, join(root, s["path"]), cache, s.get("sha256", "")), "input_ids")
+            for s in self.manifest.get("shards", [])
+        ]
         self.parts = [p for p in self.parts if p.size]
         self.offsets = np.cumsum([0] + [p.size for p in self.parts]).tolist()
         tok = self.manifest.get("tokenizer") or {}
@@ -117,7 +118,7 @@ class TokenStream:
         while filled < length:
             lo = start + filled - self.offsets[part]
             take = min(length - filled, self.parts[part].size - lo)
-            out[filled:filled + take] = self.parts[part][lo:lo + take]
+            out[filled : filled + take] = self.parts[part][lo : lo + take]
             filled += take
             part += 1
         return out
@@ -126,9 +127,19 @@ class TokenStream:
 class BatchSampler:
     """Deterministic batches of (inputs, targets) windows; `position` is the number of batches drawn."""
 
-    def __init__(self, stream: TokenStream, context: int, batch_size: int, seed: int, *,
-                 val_fraction: float = 0.0, split: str = "train", position: int = 0, rank: int = 0,
-                 world: int = 1):
+    def __init__(
+        self,
+        stream: TokenStream,
+        context: int,
+        batch_size: int,
+        seed: int,
+        *,
+        val_fraction: float = 0.0,
+        split: str = "train",
+        position: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ):
         self.stream, self.context, self.batch_size, self.seed = stream, context, batch_size, seed
         self.split, self.position, self.rank, self.world = split, position, rank, world
         n = len(stream)
@@ -137,8 +148,10 @@ class BatchSampler:
         self.lo, self.hi = (n - val_tokens, n) if split == "val" else (0, n - val_tokens)
         self.windows = self.hi - self.lo - context  # start positions with context + 1 tokens after them
         if self.windows <= 0:
-            raise InputError(f"the {split} split has {self.hi - self.lo} tokens, fewer than context + 1 "
-                             f"({context + 1}): lower training.context or val_fraction, or add data")
+            raise InputError(
+                f"the {split} split has {self.hi - self.lo} tokens, fewer than context + 1 "
+                f"({context + 1}): lower training.context or val_fraction, or add data"
+            )
 
     def batch_at(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch number `n`: (inputs, targets), each int64 of shape (batch_size, context). With several

@@ -91,8 +91,12 @@ def _hpu() -> Device | None:
     name = hthpu.get_device_name() if hasattr(hthpu, "get_device_name") else "Gaudi"
     lazy = os.environ.get("PT_HPU_LAZY_MODE") == "1"
     # In eager mode (PT_HPU_LAZY_MODE=0) there is no graph to flush: mark_step would only cost time.
-    return Device("hpu", torch.device("hpu"), htcore.mark_step if lazy else _no_op,
-                  f"hpu ({name}, lazy mode {'on' if lazy else 'off'})")
+    return Device(
+        "hpu",
+        torch.device("hpu"),
+        htcore.mark_step if lazy else _no_op,
+        f"hpu ({name}, lazy mode {'on' if lazy else 'off'})",
+    )
 
 
 def _cuda() -> Device | None:
@@ -118,8 +122,10 @@ def select_device(wanted: str = "auto") -> Device:
     if wanted in ("auto", "hpu"):
         found = _hpu()
         if found is None and wanted == "hpu":
-            raise DeviceUnavailable("training.device: hpu requested but habana_frameworks.torch is not installed "
-                                    "or no Gaudi card is visible (see docs/training.md#hpu)")
+            raise DeviceUnavailable(
+                "training.device: hpu requested but habana_frameworks.torch is not installed "
+                "or no Gaudi card is visible (see docs/training.md#hpu)"
+            )
     if found is None and wanted in ("auto", "cuda"):
         found = _cuda()
         if found is None and wanted == "cuda":

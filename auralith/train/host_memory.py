@@ -32,8 +32,11 @@ def retain_freed_memory() -> bool:
     malloc's own environment variables or GLIBC_TUNABLES, or preloads another allocator."""
     if not sys.platform.startswith("linux"):
         return False
-    if any(k in os.environ for k in _USER_SETTINGS) or "malloc" in os.environ.get("GLIBC_TUNABLES", "") \
-            or "alloc" in os.environ.get("LD_PRELOAD", ""):
+    if (
+        any(k in os.environ for k in _USER_SETTINGS)
+        or "malloc" in os.environ.get("GLIBC_TUNABLES", "")
+        or "alloc" in os.environ.get("LD_PRELOAD", "")
+    ):
         log.debug("malloc settings left as the environment chose them")
         return False
     try:

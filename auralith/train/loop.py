@@ -66,9 +66,16 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str | Path, *, files: Files,
-          device: Device | None = None, resume_from: str | Path | None = None,
-          hooks: TrainHooks | None = None) -> TrainResult:
+def train(
+    cfg: TrainingConfig,
+    manifest_path: str | Path,
+    checkpoint_root: str | Path,
+    *,
+    files: Files,
+    device: Device | None = None,
+    resume_from: str | Path | None = None,
+    hooks: TrainHooks | None = None,
+) -> TrainResult:
     """Train (or continue from the checkpoint folder `resume_from`) until `cfg.steps` optimizer steps.
 
     `files` (the job's storage) reads the shards and reads and writes the checkpoints."""
@@ -90,12 +97,31 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
         log.info("resumed from %s at step %d", resume_from, state.step)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
-    train_batches = BatchSampler(stream, cfg.context, cfg.batch_size, cfg.seed, val_fraction=cfg.val_fraction,
-                                 position=state.loader_position, rank=rank, world=world)
-    val_batches = (BatchSampler(stream, cfg.context, cfg.batch_size, cfg.seed, val_fraction=cfg.val_fraction,
-                                split="val") if cfg.eval_every and cfg.val_fraction else None)
-    hooks.started({"device": device.description, "parameters": _raw(model).num_parameters(),
-                   "start_step": state.step, "steps": cfg.steps, "tokens": len(stream), "world_size": world})
+    train_batches = BatchSampler(
+        stream,
+        cfg.context,
+        cfg.batch_size,
+        cfg.seed,
+        val_fraction=cfg.val_fraction,
+        position=state.loader_position,
+        rank=rank,
+        world=world,
+    )
+    val_batches = (
+        BatchSampler(stream, cfg.context, cfg.batch_size, cfg.seed, val_fraction=cfg.val_fraction, split="val")
+        if cfg.eval_every and cfg.val_fraction
+        else None
+    )
+    hooks.started(
+        {
+            "device": device.description,
+            "parameters": _raw(model).num_parameters(),
+            "start_step": state.step,
+            "steps": cfg.steps,
+            "tokens": len(stream),
+            "world_size": world,
+        }
+    )
 
     resumed_from, start = state.step, time.perf_counter()
     window_start, window_steps, loss_sum = start, 0, torch.zeros((), device=device.torch_device)
@@ -128,9 +154,14 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
         last = state.step == cfg.steps
         if state.step % cfg.log_every == 0 or last:
             now = time.perf_counter()
-            metrics = {"step": state.step, "loss": loss_sum.item() / window_steps, "lr": lr,
-                       "tokens_per_s": window_steps * cfg.tokens_per_step * world / max(now - window_start, 1e-9),
-                       "tokens_seen": state.tokens_seen, "elapsed_s": now - start}
+            metrics = {
+                "step": state.step,
+                "loss": loss_sum.item() / window_steps,
+                "lr": lr,
+                "tokens_per_s": window_steps * cfg.tokens_per_step * world / max(now - window_start, 1e-9),
+                "tokens_seen": state.tokens_seen,
+                "elapsed_s": now - start,
+            }
             metrics["eta_s"] = (cfg.steps - state.step) * cfg.tokens_per_step * world / metrics["tokens_per_s"]
             if val_batches is not None and (state.step % cfg.eval_every == 0 or last):
                 metrics["val_loss"] = evaluate(model, val_batches, cfg, device)
@@ -144,8 +175,9 @@ def train(cfg: TrainingConfig, manifest_path: str | Path, checkpoint_root: str |
             if not hooks.checkpoint_started(state.step, folder):
                 result.stopped = True
                 break
-            folder, manifest = save_checkpoint(files, checkpoint_root, model, optimizer, device, state,
-                                               extra={"config": cfg.model_dump(mode="json")})
+            folder, manifest = save_checkpoint(
+                files, checkpoint_root, model, optimizer, device, state, extra={"config": cfg.model_dump(mode="json")}
+            )
             hooks.checkpoint_committed(state.step, folder, manifest)
             removed = prune_checkpoints(files, checkpoint_root, cfg.keep_last, protect=state.step)
             if removed:

@@ -23,8 +23,9 @@ STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp", "sqla+sqlite", "sqla+postgresql", "memory")
 
 
-def make_app(broker: str | None = None, store: str | None = None, *, include: tuple[str, ...] = (),
-             set_as_current: bool = False) -> Celery:
+def make_app(
+    broker: str | None = None, store: str | None = None, *, include: tuple[str, ...] = (), set_as_current: bool = False
+) -> Celery:
     """A Celery app with Auralith's settings, pointed at `broker` and `store` where given."""
     new = Celery("auralith", include=list(include), set_as_current=set_as_current)
     new.add_defaults(celery_settings)
@@ -37,8 +38,10 @@ def make_app(broker: str | None = None, store: str | None = None, *, include: tu
 def _check_scheme(kind: str, url: str, schemes: tuple[str, ...]) -> None:
     scheme = url.split("://", 1)[0]
     if "://" not in url or not (scheme in schemes or scheme.split("+")[0] in schemes):
-        raise AuralithError(f"{kind} URL {redact_url(url)!r}: expected a URL starting with one of "
-                            + ", ".join(f"{s}://" for s in schemes))
+        raise AuralithError(
+            f"{kind} URL {redact_url(url)!r}: expected a URL starting with one of "
+            + ", ".join(f"{s}://" for s in schemes)
+        )
 
 
 def configure(broker: str | None = None, store: str | None = None, target: Celery | None = None) -> None:

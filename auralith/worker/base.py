@@ -32,8 +32,16 @@ log = get_task_logger(__name__)
 # Worth retrying: the database or broker went away (not IntegrityError and the like), a disk hiccup, a task
 # stopped by its soft time limit (a slow disk or a busy machine; the hard limit and MAX_ATTEMPTS bound it).
 # Bad input (InputError) and bad config are AuralithErrors, not in this list, so they fail at once.
-TRANSIENT_ERRORS = (TransientError, OperationalError, InterfaceError, SQLAlchemyTimeout, ConnectionError, TimeoutError,
-                    OSError, SoftTimeLimitExceeded)
+TRANSIENT_ERRORS = (
+    TransientError,
+    OperationalError,
+    InterfaceError,
+    SQLAlchemyTimeout,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    SoftTimeLimitExceeded,
+)
 PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 # Seconds a partition over its job's `limits.max_partitions_in_flight` waits before it asks again.
@@ -85,8 +93,9 @@ class AuralithTask(Task):
                 if part:
                     store.fail_partition(part.id, message)
                 message = f"{self.stage} partition {index}: {message}"
-            if store.set_job_state(job_id, JobState.FAILED, error=message,
-                                   only_from=(JobState.PENDING, JobState.RUNNING)):
+            if store.set_job_state(
+                job_id, JobState.FAILED, error=message, only_from=(JobState.PENDING, JobState.RUNNING)
+            ):
                 self.event(job_id, message, level="error", kind="failed")
         except Exception:  # the store itself is down: the worker log keeps the error
             log.exception("could not record the failure of job %s", job_id)
@@ -108,8 +117,9 @@ class StageTask(AuralithTask):
                 limit = self.job_config(job_id).limits.max_partitions_in_flight
             except JobNotFound:
                 pass  # the claim reports the missing job
-        claim = store.claim_partition(job_id, stage, index, self.request.hostname or "local", self.request.id,
-                                      max_in_flight=limit)
+        claim = store.claim_partition(
+            job_id, stage, index, self.request.hostname or "local", self.request.id, max_in_flight=limit
+        )
         if claim.throttled:
             self._wait_for_a_slot()
         if claim.give_up:
@@ -126,9 +136,19 @@ class StageTask(AuralithTask):
         try:
             # Inside the try: a soft time limit can land anywhere after the claim (a tiny limit, a slow store).
             cfg = self.job_config(job_id)
-            unit = UnitContext(job_id, stage, index, cfg, claim.input_ref or {}, store,
-                               claim.partition_id, claim.attempts, progress, self._publish_state,
-                               lambda message, kind: self.event(job_id, message, kind=kind))
+            unit = UnitContext(
+                job_id,
+                stage,
+                index,
+                cfg,
+                claim.input_ref or {},
+                store,
+                claim.partition_id,
+                claim.attempts,
+                progress,
+                self._publish_state,
+                lambda message, kind: self.event(job_id, message, kind=kind),
+            )
             counts, output_ref = graph_stage(stage).unit_function()(unit)
             if self.throttled:
                 _fault_test_delay(claim.attempts)

@@ -18,9 +18,8 @@ body, so the real last task still starts it. The body, `advance(job)`, reads the
 
 from __future__ import annotations
 
-from typing import cast
-
 import logging
+from typing import cast
 
 from celery import states
 from celery.backends.database import DatabaseBackend
@@ -69,8 +68,15 @@ class CountingDatabaseBackend(DatabaseBackend):
         header_result = self.app.GroupResult(*header_result_args)
         try:
             with session_scope(self.url) as s:
-                s.execute(insert(ChordCounter).values(group_id=header_result.id, size=len(header_result.results),
-                                                      done=0, failed=False, created_at=utcnow()))
+                s.execute(
+                    insert(ChordCounter).values(
+                        group_id=header_result.id,
+                        size=len(header_result.results),
+                        done=0,
+                        failed=False,
+                        created_at=utcnow(),
+                    )
+                )
         except IntegrityError:
             pass  # the same chord applied again (a replaced task that ran twice): its counter stands
         if not body.immutable:
@@ -86,10 +92,12 @@ class CountingDatabaseBackend(DatabaseBackend):
         if state != states.SUCCESS:
             return  # Celery reports only final states here; anything else does not count
         with session_scope(self.url) as s:
-            row = s.execute(update(ChordCounter)
-                            .where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
-                            .values(done=ChordCounter.done + 1)
-                            .returning(ChordCounter.done, ChordCounter.size)).first()
+            row = s.execute(
+                update(ChordCounter)
+                .where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
+                .values(done=ChordCounter.done + 1)
+                .returning(ChordCounter.done, ChordCounter.size)
+            ).first()
         if row is None:
             return  # a failed chord, or one applied by another backend (no row): nothing to start
         done, size = row
@@ -124,9 +132,14 @@ class CountingDatabaseBackend(DatabaseBackend):
         of one stops the worker from taking any more work."""
         try:
             with session_scope(self.url) as s:
-                first = cast(CursorResult, s.execute(update(ChordCounter).where(ChordCounter.group_id == group_id,
-                                                             ChordCounter.failed.is_(False))
-                                  .values(failed=True))).rowcount
+                first = cast(
+                    CursorResult,
+                    s.execute(
+                        update(ChordCounter)
+                        .where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
+                        .values(failed=True)
+                    ),
+                ).rowcount
             if first:
                 callback = maybe_signature(request.chord, app=self.app)
                 # Celery stores the body's error from the exception being handled, and a revoke has none.

@@ -20,8 +20,13 @@ def embedded_urls(state_dir: Path) -> tuple[str, str]:
 
 
 @contextmanager
-def embedded_worker(state_dir: Path, concurrency: int = 2, broker: str | None = None,
-                    store: str | None = None, loglevel: str = "WARNING") -> Iterator[tuple[str, str]]:
+def embedded_worker(
+    state_dir: Path,
+    concurrency: int = 2,
+    broker: str | None = None,
+    store: str | None = None,
+    loglevel: str = "WARNING",
+) -> Iterator[tuple[str, str]]:
     """Start an in-process worker consuming every queue; yields its (broker, store) URLs.
 
     Chords complete by counting in the SQLite store (auralith.worker.chords), as on a cluster.
@@ -37,8 +42,15 @@ def embedded_worker(state_dir: Path, concurrency: int = 2, broker: str | None = 
     kombu_sqla.Transport.polling_interval = 0.1
     migrate.upgrade(store)
     logging.getLogger("celery").setLevel(loglevel)
-    with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False,
-                      loglevel=loglevel, queues=list(QUEUES), shutdown_timeout=60):
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=concurrency,
+        perform_ping_check=False,
+        loglevel=loglevel,
+        queues=list(QUEUES),
+        shutdown_timeout=60,
+    ):
         try:
             yield broker, store
         finally:

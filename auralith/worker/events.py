@@ -35,8 +35,9 @@ def _job_events_config(url: str, job_id: str) -> tuple[EventsConfig, str, str | 
     return EventsConfig.model_validate(cfg.get("events") or {}), job.name, cfg.get("base_dir")
 
 
-def record_event(app: Celery, store: Store, job_id: str, message: str, level: str = "info",
-                 kind: str | None = None) -> None:
+def record_event(
+    app: Celery, store: Store, job_id: str, message: str, level: str = "info", kind: str | None = None
+) -> None:
     """Store a job event, then hand it to the job's sinks (JSONL log, webhook). Never raises for a sink.
 
     `kind` (submitted, started, stage_done, failed, finished, cancelled) is what webhooks filter on."""
@@ -50,41 +51,65 @@ def dispatch(app: Celery, store: Store, job_id: str, level: str, message: str, k
         cfg, name, base_dir = _job_events_config(store.url, job_id)
         if not cfg.jsonl and not cfg.webhook:
             return
-        record = {"time": utcnow().isoformat(), "job_id": job_id, "job_name": name, "kind": kind or "info",
-                  "level": level, "message": redact_text(message)}
+        record = {
+            "time": utcnow().isoformat(),
+            "job_id": job_id,
+            "job_name": name,
+            "kind": kind or "info",
+            "level": level,
+            "message": redact_text(message),
+        }
         if cfg.jsonl:
             append_jsonl(jsonl_path(cfg.jsonl, job_id, base_dir), record)
         hook = cfg.webhook
         if hook and kind in hook.on:
             # By name: the sender may be a Client's own app, which has no task objects.
             app.send_task(
-                WEBHOOK_TASK, args=[hook.url, record],
-                kwargs={"timeout": hook.timeout, "max_retries": hook.max_retries, "backoff": hook.retry_backoff,
-                        "backoff_max": hook.retry_backoff_max},
-                queue="default", priority=message_priority("critical", app.conf.broker_url or ""))
+                WEBHOOK_TASK,
+                args=[hook.url, record],
+                kwargs={
+                    "timeout": hook.timeout,
+                    "max_retries": hook.max_retries,
+                    "backoff": hook.retry_backoff,
+                    "backoff_max": hook.retry_backoff_max,
+                },
+                queue="default",
+                priority=message_priority("critical", app.conf.broker_url or ""),
+            )
     except Exception as exc:  # a sink must never fail the pipeline; the worker log keeps why
         log.warning("job %s: event sink failed: %s", job_id, redact_text(str(exc)))
 
 
 def post_json(url: str, payload: dict, timeout: float) -> int:
     """POST `payload` as JSON; returns the HTTP status. Raises on a connection error or a non-2xx status."""
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "auralith-webhook"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "auralith-webhook"},
+    )
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http/https checked in config)
         return resp.status
 
 
 def backoff_delay(retries: int, base: float, cap: float) -> float:
     """Seconds before retry number `retries + 1`: base, 2*base, 4*base, ... capped."""
-    return min(cap, base * 2 ** retries)
+    return min(cap, base * 2**retries)
 
 
 WEBHOOK_TASK = "auralith.send_webhook"
 
 
 @worker_app.task(bind=True, name=WEBHOOK_TASK, ignore_result=True, acks_late=True, max_retries=None)
-def send_webhook(self, url: str, payload: dict, timeout: float = 10.0, max_retries: int = 8,
-                 backoff: float = 2.0, backoff_max: float = 300.0) -> None:
+def send_webhook(
+    self,
+    url: str,
+    payload: dict,
+    timeout: float = 10.0,
+    max_retries: int = 8,
+    backoff: float = 2.0,
+    backoff_max: float = 300.0,
+) -> None:
     """POST one job event; `${NAME}` in the URL is expanded here, from this worker's secrets."""
     target = expand(url)
     try:
@@ -98,12 +123,17 @@ def send_webhook(self, url: str, payload: dict, timeout: float = 10.0, max_retri
         _retry_or_give_up(self, exc, max_retries, backoff, backoff_max, payload)
 
 
-def _retry_or_give_up(task, exc: Exception, max_retries: int, backoff: float, backoff_max: float,
-                      payload: dict) -> None:
+def _retry_or_give_up(
+    task, exc: Exception, max_retries: int, backoff: float, backoff_max: float, payload: dict
+) -> None:
     retries = task.request.retries
     if retries >= max_retries:
-        log.warning("webhook for job %s (%s) gave up after %d retries: %s", payload.get("job_id"),
-                    payload.get("kind"), retries, redact_text(str(exc)))
+        log.warning(
+            "webhook for job %s (%s) gave up after %d retries: %s",
+            payload.get("job_id"),
+            payload.get("kind"),
+            retries,
+            redact_text(str(exc)),
+        )
         return
     raise task.retry(countdown=backoff_delay(retries, backoff, backoff_max), exc=exc)
-

@@ -37,8 +37,9 @@ class Decision:
     finished: bool = False  # this call marked the job succeeded
 
 
-def advance(app: Celery, store: Store, job_id: str, *, resend: bool = False,
-            send: Callable[[Signature], object] | None = None) -> Decision:
+def advance(
+    app: Celery, store: Store, job_id: str, *, resend: bool = False, send: Callable[[Signature], object] | None = None
+) -> Decision:
     """Send what should run next for a running job; mark it succeeded when every stage is committed.
 
     With `resend`, units of the current stage that were sent but are not committed are sent again under
@@ -72,8 +73,14 @@ def advance(app: Celery, store: Store, job_id: str, *, resend: bool = False,
         units = {**again, **new}
         if units:
             cfg = JobConfig.model_validate(job.config)
-            sig = stage_signature(app, job_id, stage, units, message_priority(job.priority, app.conf.broker_url or ""),
-                                  cfg.limits.task_options() if stage.throttled else {})
+            sig = stage_signature(
+                app,
+                job_id,
+                stage,
+                units,
+                message_priority(job.priority, app.conf.broker_url or ""),
+                cfg.limits.task_options() if stage.throttled else {},
+            )
             (send or Signature.apply_async)(sig)
         decision.sent = units
         return decision
@@ -81,14 +88,17 @@ def advance(app: Celery, store: Store, job_id: str, *, resend: bool = False,
     return decision
 
 
-def stage_signature(app: Celery, job_id: str, stage: Stage, units: dict[int, str], priority: int | None,
-                    limits: dict) -> Signature:
+def stage_signature(
+    app: Celery, job_id: str, stage: Stage, units: dict[int, str], priority: int | None, limits: dict
+) -> Signature:
     """chord(group(one task per unit), advance): the units carry (job id, index) only, never data, and
     each its task id, so `auralith cancel` can revoke what is still queued. The next stage is not chained:
     that would copy its whole chord into every message of this one (O(N^2) bytes on the broker)."""
     opts = {**limits, "priority": priority}
-    header = group(app.signature(stage.task, args=(job_id, i), immutable=True).set(task_id=tid, **opts)
-                   for i, tid in sorted(units.items()))
+    header = group(
+        app.signature(stage.task, args=(job_id, i), immutable=True).set(task_id=tid, **opts)
+        for i, tid in sorted(units.items())
+    )
     body = app.signature(ADVANCE_TASK, args=(job_id,), immutable=True).set(priority=priority)
     return chord(header, body)
 
@@ -110,21 +120,26 @@ def _succeed(app: Celery, store: Store, job_id: str, rows: list[Partition]) -> b
     summary.pop("issues")
     data = any(p.stage == "tokenize" for p in rows)
     if data:
-        moved = store.set_job_state(job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,),
-                                    output_uri=cfg.output.path, stats=summary)
+        moved = store.set_job_state(
+            job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,), output_uri=cfg.output.path, stats=summary
+        )
     else:  # a job that only trains keeps the output_uri it was given at submit
         moved = store.set_job_state(job_id, JobState.SUCCEEDED, only_from=(JobState.RUNNING,))
     if not moved:
         return False
     parts = []
     if data:
-        parts.append(f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, {stats.shards} shards "
-                     f"in {cfg.output.path}")
+        parts.append(
+            f"succeeded: {stats.documents_out} documents, {stats.tokens} tokens, {stats.shards} shards "
+            f"in {cfg.output.path}"
+        )
     trained = next((p for p in rows if p.stage == "train"), None)
     if trained is not None:
         c, out = trained.counts or {}, trained.output_ref or {}
-        parts.append(f"training finished at step {c.get('step')}: loss {c.get('loss', float('nan')):.4f}, "
-                     f"checkpoint {out.get('checkpoint') or '-'}")
+        parts.append(
+            f"training finished at step {c.get('step')}: loss {c.get('loss', float('nan')):.4f}, "
+            f"checkpoint {out.get('checkpoint') or '-'}"
+        )
     message = "; ".join(parts) or "succeeded"
     record_event(app, store, job_id, message, kind="finished")
     return True

@@ -25,8 +25,11 @@ def _route(queue: str) -> dict:
 
 
 # Each stage's task goes to its stage's queue (the graph says which); planning and advancing are control tasks.
-TASK_ROUTES = {**{s.task: _route(s.queue) for s in STAGES},
-               "auralith.run_job": _route("default"), "auralith.advance": _route("default")}
+TASK_ROUTES = {
+    **{s.task: _route(s.queue) for s in STAGES},
+    "auralith.run_job": _route("default"),
+    "auralith.advance": _route("default"),
+}
 
 # Redis serves priority 0 first; these are the message priorities a job's tasks are sent with.
 PRIORITIES = {"critical": 0, "high": 3, "normal": 6, "low": 9}
@@ -46,8 +49,10 @@ def message_priority(name: str | None, broker: str) -> int | None:
 
 def task_queues(names: tuple[str, ...] | list[str] = QUEUES) -> list[Queue]:
     """Queue declarations; `x-max-priority` makes RabbitMQ honour message priorities (Redis ignores it)."""
-    return [Queue(name, routing_key=ROUTING_KEYS.get(name, name), queue_arguments={"x-max-priority": AMQP_MAX_PRIORITY})
-            for name in names]
+    return [
+        Queue(name, routing_key=ROUTING_KEYS.get(name, name), queue_arguments={"x-max-priority": AMQP_MAX_PRIORITY})
+        for name in names
+    ]
 
 
 # The longest countdown of a retry (AuralithTask.retry_backoff_max): the retried message waits that long
@@ -62,9 +67,13 @@ def check_visibility_timeout(visibility: int, time_limit: int | None) -> None:
 
     longest = (time_limit or 0) + RETRY_BACKOFF_MAX
     if visibility <= longest:
-        raise ConfigError([f"AURALITH_VISIBILITY_TIMEOUT={visibility}: must exceed the longest task plus the longest "
-                           f"retry countdown ({time_limit or 0} s AURALITH_TASK_TIME_LIMIT + {RETRY_BACKOFF_MAX} s "
-                           f"= {longest} s), or a task still running is delivered a second time"])
+        raise ConfigError(
+            [
+                f"AURALITH_VISIBILITY_TIMEOUT={visibility}: must exceed the longest task plus the longest "
+                f"retry countdown ({time_limit or 0} s AURALITH_TASK_TIME_LIMIT + {RETRY_BACKOFF_MAX} s "
+                f"= {longest} s), or a task still running is delivered a second time"
+            ]
+        )
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:

@@ -34,8 +34,13 @@ def _on_postrun(task_id=None, task=None, state=None, **_) -> None:
         return
     # A retry ends the run too (state RETRY); the retry itself is counted by _on_retry.
     # IGNORED: a task that replaced itself (none of Auralith's does since advance() sends each stage).
-    outcome = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry", "IGNORED": "replaced",
-               "REVOKED": "revoked"}.get(state or "", "other")
+    outcome = {
+        "SUCCESS": "success",
+        "FAILURE": "failure",
+        "RETRY": "retry",
+        "IGNORED": "replaced",
+        "REVOKED": "revoked",
+    }.get(state or "", "other")
     TASKS.labels(_short(task), outcome).inc()
     if start is not None:
         TASK_DURATION.labels(_short(task), outcome).observe(time.monotonic() - start)

@@ -55,8 +55,9 @@ def advance_job(self: AuralithTask, job_id: str) -> dict:
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.run_job")
-def run_job(self: AuralithTask, config: dict, job_id: str | None = None, resume: bool = False,
-            reuse_task_ids: bool = False) -> str:
+def run_job(
+    self: AuralithTask, config: dict, job_id: str | None = None, resume: bool = False, reuse_task_ids: bool = False
+) -> str:
     """Start (or resume) a job from its config dict; the job id is this task's id unless given.
 
     Plans the job's rows once, then lets `advance` send what is not yet committed. A resume after a crash

@@ -13,9 +13,11 @@ def test_overhead_is_the_fraction_of_plain_wall_time_added():
 
 
 def test_render_aligns_columns_and_marks_goals():
-    rows = [suite.Row("1. overhead", "34.1 s", "33.4 s plain", "+2.0%", "<= 5%", True),
-            suite.Row("1. a point on the curve", "40.4 s", "38.2 s plain", "+5.6%"),
-            suite.Row("2. scaling", "40.0 s", "60.0 s 1 proc", "1.50x", ">= 1.8x", False)]
+    rows = [
+        suite.Row("1. overhead", "34.1 s", "33.4 s plain", "+2.0%", "<= 5%", True),
+        suite.Row("1. a point on the curve", "40.4 s", "38.2 s plain", "+5.6%"),
+        suite.Row("2. scaling", "40.0 s", "60.0 s 1 proc", "1.50x", ">= 1.8x", False),
+    ]
     lines = suite.render(rows).splitlines()
     assert lines[0].split(" | ")[0].strip() == "measure"
     assert len({len(line) for line in lines}) == 1  # every line as wide as the header

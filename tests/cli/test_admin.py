@@ -34,8 +34,9 @@ def test_db_upgrade_names_the_store_without_its_password(tmp_path):
 
 def test_tokenizer_train_writes_a_tokenizer(tmp_path, tokenizer_path):
     out_file = tmp_path / "tok" / "tokenizer.json"
-    out = CliRunner().invoke(main, ["tokenizer", "train", _config(tmp_path, tokenizer_path), "--vocab-size", "300",
-                                    "--out", str(out_file)])
+    out = CliRunner().invoke(
+        main, ["tokenizer", "train", _config(tmp_path, tokenizer_path), "--vocab-size", "300", "--out", str(out_file)]
+    )
     assert out.exit_code == 0, out.output
     assert f"wrote {out_file}: vocab 300 trained on 200 documents" in out.output
     assert Tokenizer.from_file(str(out_file)).get_vocab_size() == 300

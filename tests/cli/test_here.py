@@ -11,8 +11,9 @@ from auralith.cli.train import train
 
 
 def _context(command: click.Command, config: str, state_dir: str = ".auralith", **explicit: str) -> click.Context:
-    root = click.Context(main, info_name="auralith", obj={"broker": None, "store": None, "verbose": False,
-                                                          "explicit": explicit})
+    root = click.Context(
+        main, info_name="auralith", obj={"broker": None, "store": None, "verbose": False, "explicit": explicit}
+    )
     ctx = click.Context(command, info_name=command.name, parent=root)
     ctx.params = {"config": config, "state_dir": state_dir}
     return ctx
@@ -30,5 +31,6 @@ def test_train_names_its_config_and_state_dir_quoted_for_the_shell():
 
 def test_services_given_on_the_command_line_come_along_without_their_password():
     ctx = _context(run, "job.yaml", store="postgresql://u:pw@db/x", broker="redis://127.0.0.1:6379/2")
-    assert resume_command(ctx, "J") == ("auralith run job.yaml --resume J --store 'postgresql://u:***@db/x' "
-                                        "--broker redis://127.0.0.1:6379/2")
+    assert resume_command(ctx, "J") == (
+        "auralith run job.yaml --resume J --store 'postgresql://u:***@db/x' --broker redis://127.0.0.1:6379/2"
+    )

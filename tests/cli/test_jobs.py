@@ -35,8 +35,9 @@ def test_status_json_and_logs_show_no_credentials(tmp_path):
 
 def test_status_shows_the_removals_table(embedded_job):
     root, job_id = embedded_job
-    out = CliRunner().invoke(main, ["status", job_id, "--store", f"sqlite:///{root / '.auralith' / 'auralith.db'}"],
-                             terminal_width=160)
+    out = CliRunner().invoke(
+        main, ["status", job_id, "--store", f"sqlite:///{root / '.auralith' / 'auralith.db'}"], terminal_width=160
+    )
     assert out.exit_code == 0, out.output
     assert "removals by reason" in out.output and "% of input" in out.output
     assert re.search(r"exact_duplicate\s*│\s*1\s*│\s*0\.17 %", out.output), out.output

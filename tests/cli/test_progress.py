@@ -12,11 +12,20 @@ from auralith.pipeline.stats import JobStats, StageCounts
 
 
 def _stats() -> JobStats:
-    st = JobStats(stages={"process": StageCounts(total=2, committed=2)}, records=10, documents_out=7, tokens=99,
-                  shards=1, input_bytes=2**20, removed={"exact_duplicate": 2, "input_error.invalid_json": 1})
-    st.issues = [{"file": "/d/a.jsonl", "line": 4, "field": None, "reason": "invalid_json", "message": "bad"},
-                 {"file": "/d/b.jsonl", "line": None, "field": None, "reason": "empty_file", "message": "empty"},
-                 {"file": "/d/a.jsonl", "line": 9, "field": "text", "reason": "missing_field", "message": "no"}]
+    st = JobStats(
+        stages={"process": StageCounts(total=2, committed=2)},
+        records=10,
+        documents_out=7,
+        tokens=99,
+        shards=1,
+        input_bytes=2**20,
+        removed={"exact_duplicate": 2, "input_error.invalid_json": 1},
+    )
+    st.issues = [
+        {"file": "/d/a.jsonl", "line": 4, "field": None, "reason": "invalid_json", "message": "bad"},
+        {"file": "/d/b.jsonl", "line": None, "field": None, "reason": "empty_file", "message": "empty"},
+        {"file": "/d/a.jsonl", "line": 9, "field": "text", "reason": "missing_field", "message": "no"},
+    ]
     st.issue_count = 5
     return st
 
@@ -37,11 +46,23 @@ def test_issue_lines_read_like_compiler_errors():
 
 def test_summary_table_has_removals_tokens_time_and_output():
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    info = JobInfo("j1", "demo", "succeeded", "normal", start, start, start + timedelta(seconds=3), None,
-                   "/out/demo", {}, _stats())
+    info = JobInfo(
+        "j1", "demo", "succeeded", "normal", start, start, start + timedelta(seconds=3), None, "/out/demo", {}, _stats()
+    )
     text = _render(summary_table(info))
-    for expected in ("documents in", "10", "removed: exact_duplicate", "removed: input_error.invalid_json",
-                     "documents kept", "7", "tokens", "99", "3.0 s", "/out/demo", "succeeded"):
+    for expected in (
+        "documents in",
+        "10",
+        "removed: exact_duplicate",
+        "removed: input_error.invalid_json",
+        "documents kept",
+        "7",
+        "tokens",
+        "99",
+        "3.0 s",
+        "/out/demo",
+        "succeeded",
+    ):
         assert expected in text
 
 
@@ -63,6 +84,8 @@ def test_status_summary_can_leave_the_reasons_to_the_removals_table():
     info = JobInfo("j1", "demo", "running", "normal", start, start, None, None, None, {}, _stats())
     text = _render(summary_table(info, removal_rows=False))
     assert "documents removed" in text and "exact_duplicate" not in text
+
+
 def test_summary_table_shows_dropped_lines_and_pii_and_keeps_the_output_path_whole():
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     st = _stats()

@@ -13,8 +13,9 @@ from auralith.cli.main import main
 
 def test_report_of_an_embedded_run(embedded_job, tmp_path):
     root, job_id = embedded_job
-    out = CliRunner().invoke(main, ["report", job_id[:8], "--state-dir", str(root / ".auralith"),
-                                    "--out", str(tmp_path / "rep")])
+    out = CliRunner().invoke(
+        main, ["report", job_id[:8], "--state-dir", str(root / ".auralith"), "--out", str(tmp_path / "rep")]
+    )
     assert out.exit_code == 0, out.output
     assert f"job {job_id} (succeeded): 605 documents in, 2 removed, 603 out" in out.output
     assert "report.html (4 plots)" in out.output
@@ -24,8 +25,10 @@ def test_report_of_an_embedded_run(embedded_job, tmp_path):
     assert (web["path"], web["documents_in"], web["documents_kept"]) == ("data/*.jsonl", 602, 601)
     assert (notes["path"], notes["documents_in"], notes["removed"]) == ("notes/*.txt", 3, 0)
     assert prof["partitions"]["process"]["profiled"] == prof["partitions"]["process"]["total"] > 1
-    assert prof["removals"] == [{"reason": "exact_duplicate", "documents": 1, "percent_of_input": 100 / 605},
-                                {"reason": "length.too_short", "documents": 1, "percent_of_input": 100 / 605}]
+    assert prof["removals"] == [
+        {"reason": "exact_duplicate", "documents": 1, "percent_of_input": 100 / 605},
+        {"reason": "length.too_short", "documents": 1, "percent_of_input": 100 / 605},
+    ]
     assert prof["length_before"]["count"] == 605 and prof["length_output"]["count"] == 603
     assert prof["tokens_per_document"]["sum"] == prof["totals"]["tokens"]
     assert prof["pii"] == {}  # PII redaction is on by default: it ran and found none
@@ -62,13 +65,19 @@ def test_user_errors_are_one_line(tmp_path):
     store, old = _store_with_old_job(tmp_path)
     runner = CliRunner()
     cases = [
-        (["report", old, "--store", store, "--out", str(tmp_path / "r")],
-         "has no profile to report: its partitions carry none (it ran before"),
+        (
+            ["report", old, "--store", store, "--out", str(tmp_path / "r")],
+            "has no profile to report: its partitions carry none (it ran before",
+        ),
         (["report", "nope-nope", "--store", store, "--out", str(tmp_path / "r")], "no job 'nope-nope'"),
-        (["report", old, "--state-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "r")],
-         "no embedded store in"),
-        (["report", old, "--store", store, "--state-dir", str(tmp_path), "--out", str(tmp_path / "r")],
-         "either --store or --state-dir"),
+        (
+            ["report", old, "--state-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "r")],
+            "no embedded store in",
+        ),
+        (
+            ["report", old, "--store", store, "--state-dir", str(tmp_path), "--out", str(tmp_path / "r")],
+            "either --store or --state-dir",
+        ),
     ]
     for args, message in cases:
         out = runner.invoke(main, args)
@@ -85,5 +94,6 @@ def test_dedup_report_of_a_job_without_near_dedup_is_one_line(embedded_job):
     store = f"sqlite:///{root / '.auralith' / 'auralith.db'}"
     out = CliRunner().invoke(main, ["dedup-report", job_id[:8], "--store", store])
     assert out.exit_code == 1
-    assert " ".join(out.output.split()) == (f"error: job {job_id} ran without near dedup "
-                                            "(preprocessing.near_dedup.enabled is false)")
+    assert " ".join(out.output.split()) == (
+        f"error: job {job_id} ran without near dedup (preprocessing.near_dedup.enabled is false)"
+    )

@@ -21,7 +21,6 @@ from tests.corpus import EXAMPLES, sentences, write_jsonl
 files = Files()  # no job: the environment's storage settings
 
 
-
 def _demo_copy(tmp_path: Path) -> Path:
     for name in ("data", "tokenizer.json", "demo.yaml"):
         src = EXAMPLES / name
@@ -34,8 +33,18 @@ def test_run_demo_with_no_servers(tmp_path):
     # Server settings in the environment (run_auralith sets them) do not pull `run` off its embedded services.
     out = run_auralith("run", str(config), cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
-    for expected in ("process", "dedup", "tokenize", "succeeded", "documents in", "removed: exact_duplicate",
-                     "removed: length.too_short", "tokens", "shards", str(tmp_path / "out" / "demo")):
+    for expected in (
+        "process",
+        "dedup",
+        "tokenize",
+        "succeeded",
+        "documents in",
+        "removed: exact_duplicate",
+        "removed: length.too_short",
+        "tokens",
+        "shards",
+        str(tmp_path / "out" / "demo"),
+    ):
         assert expected in out.stdout, out.stdout
     manifest = load_manifest(files, tmp_path / "out" / "demo" / "manifest.json")
     assert manifest["documents"] > 1000 and manifest["tokens"] > 0
@@ -85,17 +94,26 @@ def _first_process_commit(store: str, timeout: float = 60) -> None:
 
 
 def test_interrupted_run_is_cancelled_and_the_printed_command_finishes_it(tmp_path, tokenizer_path):
-    write_jsonl(tmp_path / "data" / "c.jsonl", [{"id": f"d{i:05d}", "text": t}
-                                                for i, t in enumerate(sentences(12000, seed=4))])
+    write_jsonl(
+        tmp_path / "data" / "c.jsonl", [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(12000, seed=4))]
+    )
     config = tmp_path / "job.yaml"
-    config.write_text(f"name: interrupted\nsources: [{{path: data/*.jsonl}}]\npartition_size_mb: 0.1\n"
-                      "preprocessing: {quality: {enabled: false}}\n"
-                      f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n")
+    config.write_text(
+        f"name: interrupted\nsources: [{{path: data/*.jsonl}}]\npartition_size_mb: 0.1\n"
+        "preprocessing: {quality: {enabled: false}}\n"
+        f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n"
+    )
     # SIGINT back to its default in the child: pytest started in the background by a shell without job
     # control (`pytest &` in a script) ignores SIGINT, the child would inherit that and never see Ctrl-C.
-    proc = subprocess.Popen([str(AURALITH), "run", "job.yaml", "--state-dir", "my state"], cwd=tmp_path,
-                            env=auralith_env(tmp_path, COLUMNS="200"), text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [str(AURALITH), "run", "job.yaml", "--state-dir", "my state"],
+        cwd=tmp_path,
+        env=auralith_env(tmp_path, COLUMNS="200"),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     store = f"sqlite:///{tmp_path / 'my state' / 'auralith.db'}"
     _first_process_commit(store)
     proc.send_signal(signal.SIGINT)

@@ -26,14 +26,32 @@ from tests.train.conftest import upload_folder
 
 files = Files()  # no job: the environment's storage settings
 
-TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 32, "batch_size": 8, "steps": 30, "lr": 3e-3,
-            "warmup_steps": 3, "checkpoint_every": 10, "keep_last": 2, "log_every": 5, "eval_every": 10,
-            "threads": 1, "device": "auto"}
+TRAINING = {
+    "layers": 2,
+    "heads": 2,
+    "d_model": 64,
+    "context": 32,
+    "batch_size": 8,
+    "steps": 30,
+    "lr": 3e-3,
+    "warmup_steps": 3,
+    "checkpoint_every": 10,
+    "keep_last": 2,
+    "log_every": 5,
+    "eval_every": 10,
+    "threads": 1,
+    "device": "auto",
+}
 
 
 def _config(tmp_path: Path, tokenizer_path: Path, training: dict | None = TRAINING, **extra) -> Path:
-    cfg = {"name": "tiny", "sources": [{"path": "data/*.jsonl"}], "tokenization": {"tokenizer": str(tokenizer_path)},
-           "events": {"jsonl": "events.jsonl"}, **extra}
+    cfg = {
+        "name": "tiny",
+        "sources": [{"path": "data/*.jsonl"}],
+        "tokenization": {"tokenizer": str(tokenizer_path)},
+        "events": {"jsonl": "events.jsonl"},
+        **extra,
+    }
     if training:
         cfg["training"] = training
     path = tmp_path / "train.yaml"
@@ -71,43 +89,55 @@ def test_train_here_on_existing_shards(tmp_path, tokenizer_path, shards_manifest
 
 def test_train_on_s3_shards_with_checkpoints_on_s3(tmp_path, tokenizer_path, shards_manifest, bucket):
     manifest = upload_folder(shards_manifest.parent, f"s3://{bucket}/out")
-    config = _config(tmp_path, tokenizer_path, {**TRAINING, "cache_dir": str(tmp_path / "cache")},
-                     work_dir=f"s3://{bucket}/work")
-    s3_env = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-                                         "AURALITH_S3_ENDPOINT_URL")}
+    config = _config(
+        tmp_path, tokenizer_path, {**TRAINING, "cache_dir": str(tmp_path / "cache")}, work_dir=f"s3://{bucket}/work"
+    )
+    s3_env = {
+        k: os.environ[k]
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AURALITH_S3_ENDPOINT_URL")
+    }
     out = run_auralith("train", str(config), "--shards", f"s3://{bucket}/out", cwd=tmp_path, env=s3_env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "succeeded" in out.stdout and manifest in " ".join(out.stdout.split()), out.stdout
     store = f"sqlite:///{tmp_path / '.auralith' / 'auralith.db'}"
     job = json.loads(run_auralith("--store", store, "jobs", "--json", cwd=tmp_path).stdout)[0]
     last = json.loads(run_auralith("--store", store, "status", job["id"], "--json", cwd=tmp_path).stdout)["training"][
-        "last_checkpoint"]
+        "last_checkpoint"
+    ]
     root = f"s3://{bucket}/work/{job['id']}/ckpt"
     assert last["uri"] == f"{root}/30" and complete_steps(files, root) == [20, 30], "keep_last: 2"
     assert read_manifest(files, last["uri"])["params_sha256"] == last["sha256"]
 
 
 def test_config_without_training_section_is_one_line_error(tmp_path, tokenizer_path, shards_manifest):
-    result = CliRunner().invoke(main, ["train", str(_config(tmp_path, tokenizer_path, None)),
-                                       "--shards", str(shards_manifest)])
+    result = CliRunner().invoke(
+        main, ["train", str(_config(tmp_path, tokenizer_path, None)), "--shards", str(shards_manifest)]
+    )
     assert result.exit_code == 1
     assert "no `training:` section" in " ".join(result.output.split()) and "Traceback" not in result.output
 
 
 def test_missing_manifest_is_one_line_error(tmp_path, tokenizer_path):
-    result = CliRunner().invoke(main, ["train", str(_config(tmp_path, tokenizer_path)),
-                                       "--shards", str(tmp_path / "nowhere")])
+    result = CliRunner().invoke(
+        main, ["train", str(_config(tmp_path, tokenizer_path)), "--shards", str(tmp_path / "nowhere")]
+    )
     assert result.exit_code == 1 and "no manifest.json" in " ".join(result.output.split())
 
 
-def test_interrupted_training_goes_on_from_its_checkpoint_with_the_printed_command(tmp_path, tokenizer_path,
-                                                                                   shards_manifest):
+def test_interrupted_training_goes_on_from_its_checkpoint_with_the_printed_command(
+    tmp_path, tokenizer_path, shards_manifest
+):
     config = _config(tmp_path, tokenizer_path, {**TRAINING, "steps": 60})
     # SIGINT at its default in the child (see tests/cli/test_run.py).
-    proc = subprocess.Popen([str(AURALITH), "train", config.name, "--shards", str(shards_manifest),
-                             "--state-dir", "st"], cwd=tmp_path, env=auralith_env(tmp_path, COLUMNS="200"),
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [str(AURALITH), "train", config.name, "--shards", str(shards_manifest), "--state-dir", "st"],
+        cwd=tmp_path,
+        env=auralith_env(tmp_path, COLUMNS="200"),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     store = f"sqlite:///{tmp_path / 'st' / 'auralith.db'}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

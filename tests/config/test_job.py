@@ -42,8 +42,7 @@ def test_minimal_config_gets_defaults(tmp_path):
     assert (pre.length.min_chars, pre.length.max_chars) == (1, 1_000_000)
     assert pre.exact_dedup is True and pre.keep_removed is False
     tok = cfg.tokenization
-    assert (tok.append_eos, tok.eos_token, tok.max_length, tok.dtype, tok.batch_size) == (True, None, None, "auto",
-                                                                                          512)
+    assert (tok.append_eos, tok.eos_token, tok.max_length, tok.dtype, tok.batch_size) == (True, None, None, "auto", 512)
     assert (cfg.output.max_shard_size_mb, cfg.output.compression, cfg.output.zstd_level) == (256.0, "none", 3)
 
 
@@ -96,8 +95,13 @@ priority: urgent
 """
     got = problems(tmp_path, text)
     assert [p.split(":", 1)[0] for p in got] == [
-        "sources", "preprocessing.length.min_chars", "preprocessing.lenght", "tokenization",
-        "output.compression", "priority"]
+        "sources",
+        "preprocessing.length.min_chars",
+        "preprocessing.lenght",
+        "tokenization",
+        "output.compression",
+        "priority",
+    ]
 
 
 def test_error_message_names_file_and_problems(tmp_path):
@@ -140,7 +144,9 @@ def test_unreadable_file(tmp_path):
 
 def test_relative_paths_resolve_against_config_folder(tmp_path, monkeypatch):
     conf_dir = tmp_path / "conf"
-    path = write(conf_dir, """\
+    path = write(
+        conf_dir,
+        """\
 sources:
   - path: [data/a.jsonl, /abs/b.jsonl]
   - path: "../other/*.txt"
@@ -149,7 +155,8 @@ output:
   path: out
 tokenization:
   tokenizer: tok.json
-""")
+""",
+    )
     monkeypatch.chdir(tmp_path)  # not the config's folder
     cfg = load_config(path)
     base = conf_dir.resolve()
@@ -173,8 +180,9 @@ def test_existing_tokenizer_folder_is_resolved(tmp_path):
     assert cfg.tokenization.tokenizer == str(tmp_path.resolve() / "toks/mine")
 
 
-def test_a_bare_tokenizer_folder_beside_the_config_is_resolved_and_loads_from_elsewhere(tmp_path, tokenizer_path,
-                                                                                      monkeypatch):
+def test_a_bare_tokenizer_folder_beside_the_config_is_resolved_and_loads_from_elsewhere(
+    tmp_path, tokenizer_path, monkeypatch
+):
     """`tokenizer: tokdir` (a folder beside the config holding tokenizer.json, as docs/config.md allows) is a
     path, not a hub name: it is made absolute, so a worker in another directory finds it."""
     from auralith.steps.tokenize import load_tokenizer
@@ -195,8 +203,12 @@ def test_resolving_twice_changes_nothing(tmp_path):
 
 def test_config_hash_is_stable_and_ignores_base_dir(tmp_path):
     # Every path absolute, so only base_dir differs (relative ones rightly resolve to different places).
-    data = {"sources": {"path": "/data/*.jsonl"}, "work_dir": "/w", "output": {"path": "/o"},
-            "tokenization": {"tokenizer": "gpt2"}}
+    data = {
+        "sources": {"path": "/data/*.jsonl"},
+        "work_dir": "/w",
+        "output": {"path": "/o"},
+        "tokenization": {"tokenizer": "gpt2"},
+    }
     a = parse_config(data, base_dir=tmp_path / "a")
     b = parse_config(data, base_dir=tmp_path / "b")
     assert a.base_dir != b.base_dir
@@ -227,8 +239,7 @@ def test_cli_rejects_unknown_url_schemes_in_one_line():
 
     from auralith.cli.main import main
 
-    for args in (["--store", "foo", "jobs"], ["--store", "mysql://u@h/db", "jobs"],
-                 ["--broker", "foo://bar", "jobs"]):
+    for args in (["--store", "foo", "jobs"], ["--store", "mysql://u@h/db", "jobs"], ["--broker", "foo://bar", "jobs"]):
         out = CliRunner().invoke(main, args)
         assert out.exit_code == 1, out.output
         assert "URL" in out.output and "expected a URL starting with one of" in out.output
@@ -245,15 +256,27 @@ def test_quality_and_pii_defaults_follow_datatrove(tmp_path):
     assert pre.pii.enabled and pre.pii.replace.email == "tag" and pre.pii.only_public_ips
 
 
-@pytest.mark.parametrize(("yaml_tail", "key", "message"), [
-    ("  quality:\n    gopher_quality:\n      min_doc_wrds: 10\n", "preprocessing.quality.gopher_quality.min_doc_wrds",
-     "unknown key"),
-    ("  quality:\n    fineweb:\n      line_punct_thr: 1.5\n", "preprocessing.quality.fineweb.line_punct_thr",
-     "less than or equal to 1"),
-    ("  quality:\n    gopher_repetition:\n      top_n_grams: {2: 3.0}\n",
-     "preprocessing.quality.gopher_repetition.top_n_grams", "between 0 and 1"),
-    ("  pii:\n    replace:\n      email: scramble\n", "preprocessing.pii.replace.email", "'tag'"),
-])
+@pytest.mark.parametrize(
+    ("yaml_tail", "key", "message"),
+    [
+        (
+            "  quality:\n    gopher_quality:\n      min_doc_wrds: 10\n",
+            "preprocessing.quality.gopher_quality.min_doc_wrds",
+            "unknown key",
+        ),
+        (
+            "  quality:\n    fineweb:\n      line_punct_thr: 1.5\n",
+            "preprocessing.quality.fineweb.line_punct_thr",
+            "less than or equal to 1",
+        ),
+        (
+            "  quality:\n    gopher_repetition:\n      top_n_grams: {2: 3.0}\n",
+            "preprocessing.quality.gopher_repetition.top_n_grams",
+            "between 0 and 1",
+        ),
+        ("  pii:\n    replace:\n      email: scramble\n", "preprocessing.pii.replace.email", "'tag'"),
+    ],
+)
 def test_quality_and_pii_errors_name_their_key_path(tmp_path, yaml_tail, key, message):
     got = problems(tmp_path, MINIMAL + "preprocessing:\n" + yaml_tail)
     assert len(got) == 1 and got[0].startswith(key + ": ") and message in got[0], got
@@ -262,6 +285,8 @@ def test_quality_and_pii_errors_name_their_key_path(tmp_path, yaml_tail, key, me
 def test_quality_thresholds_can_be_switched_off_with_null(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL + "preprocessing:\n  quality:\n    c4: {min_num_sentences: null}\n"))
     assert cfg.preprocessing.quality.c4.min_num_sentences is None
+
+
 def test_training_section_is_validated_with_key_paths(tmp_path):
     from auralith.config import parse_config
 
@@ -270,8 +295,7 @@ def test_training_section_is_validated_with_key_paths(tmp_path):
     cfg = parse_config({**base, "training": {"layers": 2, "d_model": 64, "device": "cpu"}})
     assert cfg.training.layers == 2 and cfg.training.precision == "fp32"
     with pytest.raises(ConfigError) as err:
-        parse_config({**base, "training": {"heads": 3, "d_model": 64, "lerning_rate": 1, "device": "tpu",
-                                           "steps": 0}})
+        parse_config({**base, "training": {"heads": 3, "d_model": 64, "lerning_rate": 1, "device": "tpu", "steps": 0}})
     problems = err.value.problems
     assert "training.lerning_rate: unknown key" in problems
     assert any(p.startswith("training.device: Input should be 'auto', 'hpu', 'cuda' or 'cpu'") for p in problems)

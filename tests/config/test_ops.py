@@ -23,23 +23,35 @@ def test_defaults_are_off():
 
 
 def test_webhook_and_limits_parse():
-    cfg = parse_config({**BASE, "events": {"jsonl": "events-{job_id}.jsonl",
-                                           "webhook": {"url": "https://hooks.example/${HOOK}", "on": ["failed"]}},
-                        "limits": {"soft_time_limit": 60, "time_limit": 90, "max_partitions_in_flight": 4}})
+    cfg = parse_config(
+        {
+            **BASE,
+            "events": {
+                "jsonl": "events-{job_id}.jsonl",
+                "webhook": {"url": "https://hooks.example/${HOOK}", "on": ["failed"]},
+            },
+            "limits": {"soft_time_limit": 60, "time_limit": 90, "max_partitions_in_flight": 4},
+        }
+    )
     assert cfg.events.webhook.on == ["failed"] and cfg.events.webhook.max_retries == 8
     assert cfg.limits.task_options() == {"soft_time_limit": 60, "time_limit": 90}
 
 
 def test_errors_name_their_key_path():
-    text = "\n".join(_errors({"events": {"webhook": {"url": "https://user:pw@hooks.example/x", "timeout": 0,
-                                                      "on": ["exploded"]}},
-                              "limits": {"soft_time_limit": 10, "time_limit": 5, "max_partitions_in_flight": 0,
-                                         "memory": 1}}))
+    text = "\n".join(
+        _errors(
+            {
+                "events": {"webhook": {"url": "https://user:pw@hooks.example/x", "timeout": 0, "on": ["exploded"]}},
+                "limits": {"soft_time_limit": 10, "time_limit": 5, "max_partitions_in_flight": 0, "memory": 1},
+            }
+        )
+    )
     assert "events.webhook.url: holds a credential" in text
     assert "events.webhook.timeout" in text and "events.webhook.on.0" in text
     assert "limits.max_partitions_in_flight" in text and "limits.memory: unknown key" in text
     assert "limits: soft_time_limit must be below time_limit" in "\n".join(
-        _errors({"limits": {"soft_time_limit": 10, "time_limit": 5}}))
+        _errors({"limits": {"soft_time_limit": 10, "time_limit": 5}})
+    )
     assert "expected an http:// or https:// URL" in "\n".join(_errors({"events": {"webhook": {"url": "ftp://x"}}}))
 
 

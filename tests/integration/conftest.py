@@ -78,8 +78,15 @@ def celery_worker(redis_base, pg_store):
     saved = {k: os.environ.get(k) for k in ("AURALITH_BROKER_URL", "AURALITH_STORE_URL")}
     os.environ.update(AURALITH_BROKER_URL=broker, AURALITH_STORE_URL=pg_store)
     try:
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=list(QUEUES),
-                          loglevel="WARNING", shutdown_timeout=30) as worker:
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=2,
+            perform_ping_check=False,
+            queues=list(QUEUES),
+            loglevel="WARNING",
+            shutdown_timeout=30,
+        ) as worker:
             yield worker
     finally:
         for key, value in saved.items():

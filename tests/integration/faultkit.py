@@ -58,11 +58,27 @@ class Worker:
 
     def __init__(self, env: dict, log: Path, queues: str = "default,process,tokenize", concurrency: int = 1):
         self.env, self.log = env, log
-        cmd = [str(BIN / "celery"), "-A", "auralith", "worker", "-Q", queues, "-c", str(concurrency),
-               "--pool", "prefork", "-l", "INFO", "--without-mingle", "--without-gossip",
-               "-n", f"fault{os.getpid()}-{time.monotonic_ns()}@%h"]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        cmd = [
+            str(BIN / "celery"),
+            "-A",
+            "auralith",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "--pool",
+            "prefork",
+            "-l",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"fault{os.getpid()}-{time.monotonic_ns()}@%h",
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def pool_children(self) -> list[int]:
         """PIDs of the pool processes (children of the main worker process)."""
@@ -113,10 +129,24 @@ class RedisServer:
 
     def start(self) -> None:
         aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
-        self.proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-                                      "--bind", "127.0.0.1", "--save", "", *aof, "--dir", str(self.dir),
-                                      "--daemonize", "no"],
-                                     stdout=open(self.dir / "redis.log", "ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                *aof,
+                "--dir",
+                str(self.dir),
+                "--daemonize",
+                "no",
+            ],
+            stdout=open(self.dir / "redis.log", "ab"),
+            stderr=subprocess.STDOUT,
+        )
         wait_until(lambda: redis.Redis(port=self.port, socket_connect_timeout=0.5).ping(), 10, "redis-server")
 
     def kill(self) -> None:
@@ -210,15 +240,22 @@ class TcpProxy:
 
 # --- jobs ---------------------------------------------------------------------------------------------
 
+
 def write_config(tmp_path: Path, tokenizer_path: Path, name: str, data_glob: str) -> Path:
     config = tmp_path / f"{name}.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": name, "sources": [{"path": data_glob}], "partition_size_mb": 0.05,
-        "preprocessing": {"quality": {"enabled": False}},  # synthetic sentences: keep them (and their shards)
-        "tokenization": {"tokenizer": str(tokenizer_path)},
-        "output": {"path": str(tmp_path / f"out-{name}"), "max_shard_size_mb": 0.02},
-        "work_dir": str(tmp_path / f"work-{name}"),
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "sources": [{"path": data_glob}],
+                "partition_size_mb": 0.05,
+                "preprocessing": {"quality": {"enabled": False}},  # synthetic sentences: keep them (and their shards)
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": str(tmp_path / f"out-{name}"), "max_shard_size_mb": 0.02},
+                "work_dir": str(tmp_path / f"work-{name}"),
+            }
+        )
+    )
     return config
 
 
@@ -244,9 +281,14 @@ def manifest_summary(output_dir: str) -> dict:
     """What must match between runs: every shard's tensor hashes and the document/token figures (not
     timestamps or the job id)."""
     m = load_manifest(files, Path(output_dir) / "manifest.json")
-    return {"shards": [(s["path"], s["tensors"]) for s in m["shards"]], "documents": m["documents"],
-            "documents_in": m["documents_in"], "tokens": m["tokens"], "removed": m["removed"],
-            "tokenizer": m["tokenizer"]["sha256"]}
+    return {
+        "shards": [(s["path"], s["tensors"]) for s in m["shards"]],
+        "documents": m["documents"],
+        "documents_in": m["documents_in"],
+        "tokens": m["tokens"],
+        "removed": m["removed"],
+        "tokenizer": m["tokenizer"]["sha256"],
+    }
 
 
 class Recovery:
@@ -258,12 +300,17 @@ class Recovery:
         self.store, self.job_id = store, job_id
         self.fault_at = time.monotonic()
         parts = Store(store).list_partitions(job_id)
-        self.watched = {p.id for p in parts if p.state == PartitionState.PENDING or not queued_only
-                        and p.state != PartitionState.COMMITTED}
+        self.watched = {
+            p.id
+            for p in parts
+            if p.state == PartitionState.PENDING or not queued_only and p.state != PartitionState.COMMITTED
+        }
 
     def progressed(self) -> bool:
-        return any(p.id in self.watched and p.state == PartitionState.COMMITTED
-                   for p in Store(self.store).list_partitions(self.job_id))
+        return any(
+            p.id in self.watched and p.state == PartitionState.COMMITTED
+            for p in Store(self.store).list_partitions(self.job_id)
+        )
 
     def wait_progress(self, timeout: float = 90) -> float:
         wait_until(self.progressed, timeout, "a commit after the fault")
@@ -272,5 +319,8 @@ class Recovery:
 
 def report(name: str, **figures: float) -> None:
     """One line per fault test, shown with `pytest -s` (figures for the notes)."""
-    print(f"\n[fault] {name}: " + ", ".join(f"{k}={v:.1f}s" if isinstance(v, float) else f"{k}={v}"
-                                          for k, v in figures.items()), flush=True)
+    print(
+        f"\n[fault] {name}: "
+        + ", ".join(f"{k}={v:.1f}s" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()),
+        flush=True,
+    )

@@ -28,10 +28,28 @@ def test_celery_and_plain_runs_write_the_same_tokens(redis_base, pg_store, tmp_p
     flush_redis(SUBPROCESS_REDIS_DB)
     try:
         # A subprocess: the bench points the Celery app at its own broker, which must not touch this session's.
-        run = subprocess.run([sys.executable, "bench/pipeline.py", "--data", str(data),
-                              "--tokenizer", str(REPO / "examples" / "tokenizer.json"), "--partition-sizes", "0.1",
-                              "--workers", "2", "--broker", f"{redis_base}/{SUBPROCESS_REDIS_DB}", "--store", pg_store],
-                             cwd=REPO, capture_output=True, text=True, timeout=240)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "bench/pipeline.py",
+                "--data",
+                str(data),
+                "--tokenizer",
+                str(REPO / "examples" / "tokenizer.json"),
+                "--partition-sizes",
+                "0.1",
+                "--workers",
+                "2",
+                "--broker",
+                f"{redis_base}/{SUBPROCESS_REDIS_DB}",
+                "--store",
+                pg_store,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
     finally:
         flush_redis(SUBPROCESS_REDIS_DB)
     out = run.stdout

@@ -24,8 +24,7 @@ pytestmark = pytest.mark.integration
 
 def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_store, tokenizer_path, tmp_path):
     flush_redis(SUBPROCESS_REDIS_DB)
-    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
-           "AURALITH_STORE_URL": pg_store}
+    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}", "AURALITH_STORE_URL": pg_store}
     log = tmp_path / "worker.log"
     worker = _worker({**env, "AURALITH_TEST_PARTITION_DELAY": "0.2"}, log)
     try:
@@ -34,13 +33,17 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
         while True:
             parts = Store(pg_store).list_partitions(job_id, "process")
             if sum(p.state == PartitionState.COMMITTED for p in parts) >= 3 and any(
-                    p.state == PartitionState.STARTED for p in parts):
+                p.state == PartitionState.STARTED for p in parts
+            ):
                 break
             assert time.monotonic() < deadline and worker.poll() is None, log.read_text()[-3000:]
             time.sleep(0.01)
         assert "tasks revoked" in cli(env, "cancel", "--terminate", job_id)
-        committed = {p.index: p.output_ref["clean"] for p in Store(pg_store).list_partitions(job_id, "process")
-                     if p.state == PartitionState.COMMITTED}
+        committed = {
+            p.index: p.output_ref["clean"]
+            for p in Store(pg_store).list_partitions(job_id, "process")
+            if p.state == PartitionState.COMMITTED
+        }
         time.sleep(2)
         after = Store(pg_store).list_partitions(job_id)
         assert Store(pg_store).get_job(job_id).state == JobState.CANCELLED
@@ -67,8 +70,11 @@ def test_cancel_terminate_then_resume_and_time_limits(client, redis_base, pg_sto
         os.killpg(worker.pid, 9)
         worker.wait(10)
         worker = _worker({**env, "AURALITH_TEST_PARTITION_DELAY": "3"}, log)
-        limited = cli(env, "submit", str(_job(tmp_path, tokenizer_path, "limited", docs=300,
-                                                limits={"soft_time_limit": 1, "time_limit": 30})))
+        limited = cli(
+            env,
+            "submit",
+            str(_job(tmp_path, tokenizer_path, "limited", docs=300, limits={"soft_time_limit": 1, "time_limit": 30})),
+        )
         info = _wait(client, pg_store, limited, log, 300)
         assert info.state == JobState.SUCCEEDED, info.error
         assert info.stats.documents_out == 300 and not info.stats.removed
@@ -87,6 +93,9 @@ def _wait(client, store: str, job_id: str, log: Path, timeout: float):
     try:
         return client.wait(job_id, timeout=timeout)
     except TimeoutError as exc:
-        parts = [(p.stage, p.index, p.state, p.attempts, p.task_id) for p in Store(store).list_partitions(job_id)
-                 if p.state != PartitionState.COMMITTED]
+        parts = [
+            (p.stage, p.index, p.state, p.attempts, p.task_id)
+            for p in Store(store).list_partitions(job_id)
+            if p.state != PartitionState.COMMITTED
+        ]
         pytest.fail(f"{exc}\nnot committed: {parts}\nworker log:\n{log.read_text()[-6000:]}")

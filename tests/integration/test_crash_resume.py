@@ -29,38 +29,60 @@ BIN = Path(sys.executable).parent
 
 def _config(tmp_path: Path, tokenizer_path: Path, name: str) -> Path:
     config = tmp_path / f"{name}.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": name, "sources": [{"path": "data/*.jsonl"}], "partition_size_mb": 0.02,
-        "preprocessing": {"quality": {"enabled": False}},  # synthetic sentences: keep them all
-        "tokenization": {"tokenizer": str(tokenizer_path)},
-        "output": {"path": f"out-{name}", "max_shard_size_mb": 0.01}, "work_dir": f"work-{name}",
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "sources": [{"path": "data/*.jsonl"}],
+                "partition_size_mb": 0.02,
+                "preprocessing": {"quality": {"enabled": False}},  # synthetic sentences: keep them all
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": f"out-{name}", "max_shard_size_mb": 0.01},
+                "work_dir": f"work-{name}",
+            }
+        )
+    )
     return config
 
 
 def _start_worker(env: dict, log: Path) -> subprocess.Popen:
-    cmd = [str(BIN / "celery"), "-A", "auralith", "worker", "-Q", "default,process,tokenize", "-c", "1",
-           "--pool", "prefork", "-l", "INFO", "--without-mingle", "--without-gossip"]
+    cmd = [
+        str(BIN / "celery"),
+        "-A",
+        "auralith",
+        "worker",
+        "-Q",
+        "default,process,tokenize",
+        "-c",
+        "1",
+        "--pool",
+        "prefork",
+        "-l",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     # A session of its own, so one killpg takes the worker and its pool children, as a crash would.
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _tensor_hashes(manifest_dir: str) -> list[tuple[str, dict]]:
     return [(s["path"], s["tensors"]) for s in load_manifest(files, Path(manifest_dir) / "manifest.json")["shards"]]
 
 
-def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, pg_store, tokenizer_path,
-                                                            tmp_path):
-    write_jsonl(tmp_path / "data" / "corpus.jsonl",
-                [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(4000, seed=11))])
+def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, pg_store, tokenizer_path, tmp_path):
+    write_jsonl(
+        tmp_path / "data" / "corpus.jsonl",
+        [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(4000, seed=11))],
+    )
     # The uninterrupted reference run, on the in-process worker.
     reference = client.wait(client.submit(_config(tmp_path, tokenizer_path, "reference")), timeout=180)
     assert reference.state == JobState.SUCCEEDED, reference.error
 
     flush_redis(SUBPROCESS_REDIS_DB)
-    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
-           "AURALITH_STORE_URL": pg_store}
+    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}", "AURALITH_STORE_URL": pg_store}
     log = tmp_path / "worker.log"
     worker = _start_worker(env, log)
     try:

@@ -46,8 +46,9 @@ def reference(celery_worker, corpus, tokenizer_path, tmp_path_factory) -> dict:
     """The uninterrupted run of the same input, on the in-process worker."""
     tmp = tmp_path_factory.mktemp("fault-ref")
     client = Client(celery_worker.app.conf.broker_url, celery_worker.app.conf.auralith_store_url)
-    info = client.wait(client.submit(fk.write_config(tmp, tokenizer_path, "reference", f"{corpus}/*.jsonl")),
-                       timeout=180)
+    info = client.wait(
+        client.submit(fk.write_config(tmp, tokenizer_path, "reference", f"{corpus}/*.jsonl")), timeout=180
+    )
     assert info.state == JobState.SUCCEEDED, info.error
     summary = fk.manifest_summary(info.output)
     assert summary["documents_in"] == 667
@@ -56,8 +57,13 @@ def reference(celery_worker, corpus, tokenizer_path, tmp_path_factory) -> dict:
 
 
 def _env(broker: str, store: str, **extra: str) -> dict:
-    return {**os.environ, "AURALITH_BROKER_URL": broker, "AURALITH_STORE_URL": store,
-            "AURALITH_TEST_PARTITION_DELAY": DELAY, **extra}
+    return {
+        **os.environ,
+        "AURALITH_BROKER_URL": broker,
+        "AURALITH_STORE_URL": store,
+        "AURALITH_TEST_PARTITION_DELAY": DELAY,
+        **extra,
+    }
 
 
 def _check_same(store: str, job_id: str, reference: dict) -> dict:
@@ -78,15 +84,17 @@ def test_worker_sigkilled_twice_mid_partition(reference, redis_base, pg_store, c
     try:
         t_start = time.monotonic()
         job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, "killed", f"{corpus}/*.jsonl")))
-        victim = fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90,
-                               "a process partition mid-way")
+        victim = fk.wait_until(
+            lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90, "a process partition mid-way"
+        )
         (child,) = worker.pool_children()
         os.kill(child, signal.SIGKILL)
         first = fk.Recovery(pg_store, job_id)
         t_first = first.wait_progress()
 
-        fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "tokenize"), 90,
-                      "a tokenize partition mid-way")
+        fk.wait_until(
+            lambda: fk.started_first_attempt(pg_store, job_id, "tokenize"), 90, "a tokenize partition mid-way"
+        )
         worker.kill()
         second = fk.Recovery(pg_store, job_id)
         assert Store(pg_store).get_job(job_id).state == JobState.RUNNING
@@ -102,8 +110,12 @@ def test_worker_sigkilled_twice_mid_partition(reference, redis_base, pg_store, c
     assert parts[("process", victim.index)].attempts == 2
     # Nothing else ran twice: the visibility timeout (6 h) is far above any task here.
     assert all(p.attempts == 1 for key, p in parts.items() if key != ("process", victim.index))
-    fk.report("worker SIGKILL x2", pool_child_kill_to_next_commit=t_first,
-              whole_worker_kill_to_next_commit=t_second, job_total=total)
+    fk.report(
+        "worker SIGKILL x2",
+        pool_child_kill_to_next_commit=t_first,
+        whole_worker_kill_to_next_commit=t_second,
+        job_total=total,
+    )
 
 
 @pytest.mark.parametrize("appendonly", [False, True], ids=["no-persistence", "appendonly"])
@@ -123,8 +135,13 @@ def test_redis_restarted_mid_job(reference, pg_store, corpus, tokenizer_path, tm
     try:
         t_start = time.monotonic()
         job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, name, f"{corpus}/*.jsonl")))
-        fk.wait_until(lambda: fk.committed(pg_store, job_id, "process") >= 1
-                      and fk.started_first_attempt(pg_store, job_id, "process"), 90, "a partition mid-way")
+        fk.wait_until(
+            lambda: (
+                fk.committed(pg_store, job_id, "process") >= 1 and fk.started_first_attempt(pg_store, job_id, "process")
+            ),
+            90,
+            "a partition mid-way",
+        )
         down = server.restart()
         recovery = fk.Recovery(pg_store, job_id, queued_only=True)
         fk.wait_until(worker.reconnected, 60, "the worker to reconnect")
@@ -150,9 +167,14 @@ def test_redis_restarted_mid_job(reference, pg_store, corpus, tokenizer_path, tm
     finally:
         worker.kill()
         server.kill()
-    fk.report(f"redis restart ({'appendonly' if appendonly else 'no persistence'})", redis_down=down,
-              worker_reconnected=reconnected, restart_to_queued_partition_commit=t_progress, job_total=total,
-              stalled_until_resume=resumed)
+    fk.report(
+        f"redis restart ({'appendonly' if appendonly else 'no persistence'})",
+        redis_down=down,
+        worker_reconnected=reconnected,
+        restart_to_queued_partition_commit=t_progress,
+        job_total=total,
+        stalled_until_resume=resumed,
+    )
 
 
 def test_postgres_refusing_connections_20s(reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path):
@@ -170,8 +192,7 @@ def test_postgres_refusing_connections_20s(reference, redis_base, pg_store, corp
     try:
         t_start = time.monotonic()
         job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, "pg", f"{corpus}/*.jsonl")))
-        victim = fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90,
-                               "a partition mid-way")
+        victim = fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90, "a partition mid-way")
         proxy.cut()
         landed = Store(pg_store).get_partition(job_id, "process", victim.index).state == PartitionState.STARTED
         time.sleep(20)
@@ -189,17 +210,27 @@ def test_postgres_refusing_connections_20s(reference, redis_base, pg_store, corp
     assert task_retries >= 1, log[-3000:]
     parts = Store(pg_store).list_partitions(job_id)
     assert max(p.attempts for p in parts) <= 2, [(p.stage, p.index, p.attempts) for p in parts]
-    fk.report("postgres refused 20 s", cut_mid_partition=landed, restore_to_next_commit=t_progress, job_total=total,
-              task_retries=task_retries,
-              result_store_retries=log.count("Failed operation _store_result"))
+    fk.report(
+        "postgres refused 20 s",
+        cut_mid_partition=landed,
+        restore_to_next_commit=t_progress,
+        job_total=total,
+        task_retries=task_retries,
+        result_store_retries=log.count("Failed operation _store_result"),
+    )
 
 
 def test_soft_time_limit_is_retried_not_lost(reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path):
     """Every partition's first attempt overruns a 1 s soft time limit: each is released and retried, the
     retry commits, and the figures are those of the uninterrupted run (nothing counted twice)."""
     flush_redis(SUBPROCESS_REDIS_DB)
-    env = _env(f"{redis_base}/{SUBPROCESS_REDIS_DB}", pg_store, AURALITH_TASK_SOFT_TIME_LIMIT="1",
-               AURALITH_TASK_TIME_LIMIT="60", AURALITH_TEST_PARTITION_DELAY="2.5")
+    env = _env(
+        f"{redis_base}/{SUBPROCESS_REDIS_DB}",
+        pg_store,
+        AURALITH_TASK_SOFT_TIME_LIMIT="1",
+        AURALITH_TASK_TIME_LIMIT="60",
+        AURALITH_TEST_PARTITION_DELAY="2.5",
+    )
     worker = fk.Worker(env, tmp_path / "worker.log", concurrency=2)
     try:
         t_start = time.monotonic()

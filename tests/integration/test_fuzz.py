@@ -41,13 +41,27 @@ def _record(rng: random.Random) -> bytes:
 # Each generator makes one bad line (no newline inside, never blank) and says how it must be reported.
 def _truncated_json(rng):
     raw = _record(rng)
-    return raw[:rng.randrange(1, len(raw) - 1)], "invalid_json"
+    return raw[: rng.randrange(1, len(raw) - 1)], "invalid_json"
 
 
 def _broken_json(rng):
-    return rng.choice([b"{'text': 'single quotes'}", b'{"text": "x",}', b'{text: "x"}', b'{"text": "x"} extra',
-                       b'{"text": "unterminated', b'{"text": "bad \\q escape"}', b'{"text": "ctl \x01 char"}',
-                       b'{"text" "x"}', b"{", b"}", b'"text', b"nul", b'{"text": "x"}}']), "invalid_json"
+    return rng.choice(
+        [
+            b"{'text': 'single quotes'}",
+            b'{"text": "x",}',
+            b'{text: "x"}',
+            b'{"text": "x"} extra',
+            b'{"text": "unterminated',
+            b'{"text": "bad \\q escape"}',
+            b'{"text": "ctl \x01 char"}',
+            b'{"text" "x"}',
+            b"{",
+            b"}",
+            b'"text',
+            b"nul",
+            b'{"text": "x"}}',
+        ]
+    ), "invalid_json"
 
 
 def _invalid_utf8(rng):
@@ -62,13 +76,31 @@ def _nul_bytes(rng):
 
 def _deep_nesting(rng):
     depth = rng.randint(1_500, 200_000)
-    return rng.choice([b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth,
-                       b'{"text": "x", "m": ' + b"[" * depth + b"]" * depth + b"}"]), "invalid_json"
+    return rng.choice(
+        [
+            b"[" * depth + b"]" * depth,
+            b'{"a":' * depth + b"1" + b"}" * depth,
+            b'{"text": "x", "m": ' + b"[" * depth + b"]" * depth + b"}",
+        ]
+    ), "invalid_json"
 
 
 def _wrong_type(rng):
-    return rng.choice([b"[1, 2]", b'"just a string"', b"42", b"null", b"true", b'{"text": 7}', b'{"text": null}',
-                       b'{"text": ["a"]}', b'{"text": {"a": 1}}', b'{"text": false}', b"[]"]), "wrong_type"
+    return rng.choice(
+        [
+            b"[1, 2]",
+            b'"just a string"',
+            b"42",
+            b"null",
+            b"true",
+            b'{"text": 7}',
+            b'{"text": null}',
+            b'{"text": ["a"]}',
+            b'{"text": {"a": 1}}',
+            b'{"text": false}',
+            b"[]",
+        ]
+    ), "wrong_type"
 
 
 def _missing_field(rng):
@@ -76,23 +108,41 @@ def _missing_field(rng):
 
 
 def _surrogate_or_huge_number(rng):
-    return rng.choice([b'{"text": "\\ud800"}', b'{"text": "ok \\udfff"}', b'{"id": "\\ud83d", "text": "x"}',
-                       b'{"text": "x", "n": ' + b"9" * 5000 + b"}"]), "invalid_json"
+    return rng.choice(
+        [
+            b'{"text": "\\ud800"}',
+            b'{"text": "ok \\udfff"}',
+            b'{"id": "\\ud83d", "text": "x"}',
+            b'{"text": "x", "n": ' + b"9" * 5000 + b"}",
+        ]
+    ), "invalid_json"
 
 
-BAD = [_truncated_json, _broken_json, _invalid_utf8, _nul_bytes, _deep_nesting, _wrong_type, _missing_field,
-       _surrogate_or_huge_number]
+BAD = [
+    _truncated_json,
+    _broken_json,
+    _invalid_utf8,
+    _nul_bytes,
+    _deep_nesting,
+    _wrong_type,
+    _missing_field,
+    _surrogate_or_huge_number,
+]
 
 
 def _mixed_lines(rng: random.Random, name: str, n_valid: int, n_bad: int):
     """(lines, valid ids, {line number: expected reason}) for one file, bad and valid records shuffled."""
-    items = [("ok", json.dumps(_valid(rng, f"{name}-{k}"), ensure_ascii=rng.random() < 0.5).encode())
-             for k in range(n_valid)]
+    items = [
+        ("ok", json.dumps(_valid(rng, f"{name}-{k}"), ensure_ascii=rng.random() < 0.5).encode()) for k in range(n_valid)
+    ]
     items += [(reason, line) for line, reason in (rng.choice(BAD)(rng) for _ in range(n_bad))]
     # Valid records that look odd but are documents: an escaped NUL, nesting within limits, NaN, a blank line.
-    items += [("ok", json.dumps({"id": f"{name}-nul", "text": f"{name}-nul a\u0000b"}).encode()),
-              ("ok", (f'{{"id": "{name}-deep", "text": "{name}-deep", "m": ' + "[" * 40 + "]" * 40 + "}").encode()),
-              ("ok", f'{{"id": "{name}-nan", "text": "{name}-nan", "v": NaN}}'.encode()), ("blank", b"   ")]
+    items += [
+        ("ok", json.dumps({"id": f"{name}-nul", "text": f"{name}-nul a\u0000b"}).encode()),
+        ("ok", (f'{{"id": "{name}-deep", "text": "{name}-deep", "m": ' + "[" * 40 + "]" * 40 + "}").encode()),
+        ("ok", f'{{"id": "{name}-nan", "text": "{name}-nan", "v": NaN}}'.encode()),
+        ("blank", b"   "),
+    ]
     rng.shuffle(items)
     valid, bad = set(), {}
     for lineno, (kind, line) in enumerate(items, start=1):
@@ -154,11 +204,17 @@ def _build_corpus(root: Path):
 
 
 def _submit(client: Client, tmp_path: Path, tokenizer_path: Path, name: str, **over) -> str:
-    cfg = {"name": name, "sources": over.pop("sources"), "partition_size_mb": 0.25,
-           # Every valid document must come through: no quality filtering of the random texts.
-           "preprocessing": {"quality": {"enabled": False}},
-           "tokenization": {"tokenizer": str(tokenizer_path)},
-           "output": {"path": str(tmp_path / f"out-{name}")}, "work_dir": str(tmp_path / f"work-{name}"), **over}
+    cfg = {
+        "name": name,
+        "sources": over.pop("sources"),
+        "partition_size_mb": 0.25,
+        # Every valid document must come through: no quality filtering of the random texts.
+        "preprocessing": {"quality": {"enabled": False}},
+        "tokenization": {"tokenizer": str(tokenizer_path)},
+        "output": {"path": str(tmp_path / f"out-{name}")},
+        "work_dir": str(tmp_path / f"work-{name}"),
+        **over,
+    }
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return client.submit(path)
@@ -198,12 +254,17 @@ def test_fuzz_bad_input_is_counted_and_valid_documents_come_through(client, toke
     assert stats.records == stats.documents_out + sum(stats.removed.values())  # each record once
     expected_removed = Counter(f"input_error.{r}" for k, r in issues.items() if k[1] is not None)
     assert {k: v for k, v in stats.removed.items() if k.startswith("input_error.")} == dict(expected_removed)
-    print(f"\n[fuzz] {len(bad)} generated bad records + {len(extra)} file-level issues, {len(valid)} valid documents; "
-          f"removed: {dict(sorted(stats.removed.items()))}", flush=True)
+    print(
+        f"\n[fuzz] {len(bad)} generated bad records + {len(extra)} file-level issues, {len(valid)} valid documents; "
+        f"removed: {dict(sorted(stats.removed.items()))}",
+        flush=True,
+    )
 
 
-@pytest.mark.parametrize("case", ["symlink_loop", "outside_roots", "symlink_out_of_roots", "output_outside",
-                                  "nul_in_path", "undecodable_name"])
+@pytest.mark.parametrize(
+    "case",
+    ["symlink_loop", "outside_roots", "symlink_out_of_roots", "output_outside", "nul_in_path", "undecodable_name"],
+)
 def test_fuzz_bad_paths_are_clean_config_errors(client, tokenizer_path, tmp_path, monkeypatch, case):
     data = tmp_path / "data"
     data.mkdir()

@@ -33,15 +33,26 @@ pytestmark = pytest.mark.integration
 
 
 def _job(tmp_path: Path, tokenizer_path: Path, name: str, docs: int = 600, **extra) -> Path:
-    write_jsonl(tmp_path / f"data-{name}" / "corpus.jsonl",
-                [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(docs, seed=5))])
+    write_jsonl(
+        tmp_path / f"data-{name}" / "corpus.jsonl",
+        [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(docs, seed=5))],
+    )
     config = tmp_path / f"{name}.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": name, "sources": [{"path": f"data-{name}/*.jsonl"}], "partition_size_mb": 0.01,
-        # Short synthetic sentences: the quality filters (tested on their own) would remove most of them.
-        "preprocessing": {"quality": {"enabled": False}},
-        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": f"out-{name}"},
-        "work_dir": f"work-{name}", **extra}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "sources": [{"path": f"data-{name}/*.jsonl"}],
+                "partition_size_mb": 0.01,
+                # Short synthetic sentences: the quality filters (tested on their own) would remove most of them.
+                "preprocessing": {"quality": {"enabled": False}},
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": f"out-{name}"},
+                "work_dir": f"work-{name}",
+                **extra,
+            }
+        )
+    )
     return config
 
 
@@ -62,8 +73,9 @@ def test_queue_depths_per_priority_band(redis_base):
     # An app of its own on the other test database, with queue names nobody else uses.
     broker = f"{redis_base}/{SUBPROCESS_REDIS_DB}"
     other = Celery("depths", broker=broker, set_as_current=False)
-    other.conf.update({k: v for k, v in celery_settings({"AURALITH_BROKER_URL": broker}).items()
-                       if k.startswith("broker")})
+    other.conf.update(
+        {k: v for k, v in celery_settings({"AURALITH_BROKER_URL": broker}).items() if k.startswith("broker")}
+    )
     names = [f"depth-test-{os.getpid()}-a", f"depth-test-{os.getpid()}-b"]
     try:
         for priority, n in ((0, 3), (9, 2), (3, 1)):
@@ -71,7 +83,9 @@ def test_queue_depths_per_priority_band(redis_base):
                 other.send_task("auralith.nothing", queue=names[0], priority=priority)
         found = queue_depths(other, names)
         assert [(q.name, q.messages, q.by_priority) for q in found.queues] == [
-            (names[0], 6, {0: 3, 3: 1, 9: 2}), (names[1], 0, {})]
+            (names[0], 6, {0: 3, 3: 1, 9: 2}),
+            (names[1], 0, {}),
+        ]
     finally:
         with other.connection_for_write() as conn:
             for name in names:
@@ -97,8 +111,11 @@ def test_status_reports_a_stuck_partition_and_resume_redoes_it(client, tokenizer
     from auralith.store.db import session_scope
 
     with session_scope(pg_store) as s:
-        s.execute(update(Partition).where(Partition.id == part.id).values(
-            state=PartitionState.STARTED, worker="celery@gone-host", output_ref=None))
+        s.execute(
+            update(Partition)
+            .where(Partition.id == part.id)
+            .values(state=PartitionState.STARTED, worker="celery@gone-host", output_ref=None)
+        )
     Store(pg_store).set_job_state(job_id, JobState.RUNNING)
 
     runner = CliRunner()
@@ -137,8 +154,9 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-def test_webhook_alerts_survive_a_failing_endpoint_and_never_show_the_secret(client, tokenizer_path, tmp_path,
-                                                                             monkeypatch, pg_store):
+def test_webhook_alerts_survive_a_failing_endpoint_and_never_show_the_secret(
+    client, tokenizer_path, tmp_path, monkeypatch, pg_store
+):
     _Hook.received, _Hook.fail_first, _Hook.calls = [], 3, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -146,9 +164,17 @@ def test_webhook_alerts_survive_a_failing_endpoint_and_never_show_the_secret(cli
     monkeypatch.setenv("AURALITH_TEST_HOOK_TOKEN", secret)  # the in-process worker reads this environment
     url = f"http://127.0.0.1:{server.server_address[1]}/hook/${{AURALITH_TEST_HOOK_TOKEN}}"
     try:
-        job_id = client.submit(_job(tmp_path, tokenizer_path, "alerts", events={
-            "jsonl": "events/{job_id}.jsonl",
-            "webhook": {"url": url, "max_retries": 6, "retry_backoff": 0.2, "timeout": 5}}))
+        job_id = client.submit(
+            _job(
+                tmp_path,
+                tokenizer_path,
+                "alerts",
+                events={
+                    "jsonl": "events/{job_id}.jsonl",
+                    "webhook": {"url": url, "max_retries": 6, "retry_backoff": 0.2, "timeout": 5},
+                },
+            )
+        )
         assert client.wait(job_id, timeout=120).state == JobState.SUCCEEDED
         deadline = time.monotonic() + 30
         while not any(b["kind"] == "finished" for _, b in _Hook.received):
@@ -193,8 +219,9 @@ def test_max_partitions_in_flight_is_respected(client, tokenizer_path, tmp_path,
 
     signals.task_retry.connect(count, weak=False)
     try:
-        job_id = client.submit(_job(tmp_path, tokenizer_path, "throttled", docs=900,
-                                    limits={"max_partitions_in_flight": 1}))
+        job_id = client.submit(
+            _job(tmp_path, tokenizer_path, "throttled", docs=900, limits={"max_partitions_in_flight": 1})
+        )
         info = client.wait(job_id, timeout=180)
     finally:
         signals.task_retry.disconnect(count)
@@ -217,11 +244,22 @@ def _free_port() -> int:
 def test_flower_from_the_procfile_line_needs_auth_and_serves_metrics(redis_base, tmp_path):
     line = next(x for x in (REPO / "Procfile").read_text().splitlines() if x.startswith("web:"))
     port = _free_port()
-    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}", "FLOWER_PORT": str(port),
-           "FLOWER_BASIC_AUTH": "admin:fl0wer-pass", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
+        "FLOWER_PORT": str(port),
+        "FLOWER_BASIC_AUTH": "admin:fl0wer-pass",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     env.pop("FLOWER_ADDRESS", None)
-    proc = subprocess.Popen(["bash", "-c", line.split(":", 1)[1]], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", line.split(":", 1)[1]],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -237,8 +275,9 @@ def test_flower_from_the_procfile_line_needs_auth_and_serves_metrics(redis_base,
             urllib.request.urlopen(f"{base}/api/workers", timeout=5)
         assert denied.value.code == 401
         auth = base64.b64encode(b"admin:fl0wer-pass").decode()
-        ok = urllib.request.urlopen(urllib.request.Request(f"{base}/api/workers",
-                                                           headers={"Authorization": f"Basic {auth}"}), timeout=10)
+        ok = urllib.request.urlopen(
+            urllib.request.Request(f"{base}/api/workers", headers={"Authorization": f"Basic {auth}"}), timeout=10
+        )
         assert ok.status == 200
         # Bound to loopback only, and the password is not on the command line for `ps` to show.
         listening = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
@@ -253,6 +292,7 @@ def test_flower_from_the_procfile_line_needs_auth_and_serves_metrics(redis_base,
 def test_flower_start_needs_credentials(tmp_path):
     line = next(x for x in (REPO / "Procfile").read_text().splitlines() if x.startswith("web:"))
     env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}
-    out = subprocess.run(["bash", "-c", line.split(":", 1)[1]], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=30)
+    out = subprocess.run(
+        ["bash", "-c", line.split(":", 1)[1]], cwd=REPO, env=env, capture_output=True, text=True, timeout=30
+    )
     assert out.returncode != 0 and "set FLOWER_BASIC_AUTH=user:password" in out.stderr

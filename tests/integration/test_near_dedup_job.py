@@ -20,20 +20,32 @@ pytestmark = pytest.mark.integration
 def test_near_duplicates_across_partitions_are_removed_and_reported(client, tokenizer_path, tmp_path: Path):
     expected = near_corpus(tmp_path / "data")
     config = tmp_path / "near.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "near", "sources": [{"path": "data/*.jsonl"}],
-        "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
-        "preprocessing": {"near_dedup": {"enabled": True}, "quality": {"enabled": False}},  # docstrings, not web text
-        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "near",
+                "sources": [{"path": "data/*.jsonl"}],
+                "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
+                "preprocessing": {
+                    "near_dedup": {"enabled": True},
+                    "quality": {"enabled": False},
+                },  # docstrings, not web text
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": "out"},
+                "work_dir": "work",
+            }
+        )
+    )
     job_id = client.submit(config)
     info = client.wait(job_id, timeout=180)
     assert info.state == JobState.SUCCEEDED, info.error
 
     st = info.stats
     assert st.records == 70
-    assert st.removed == {"exact_duplicate": len(expected["exact_duplicate"]),
-                          "near_duplicate": len(expected["near_duplicate"])}
+    assert st.removed == {
+        "exact_duplicate": len(expected["exact_duplicate"]),
+        "near_duplicate": len(expected["near_duplicate"]),
+    }
     assert st.records == st.documents_out + sum(st.removed.values())
     bands = Store(client.store_url).list_partitions(job_id, "minhash")
     assert len(bands) == 14 and all(p.state == PartitionState.COMMITTED for p in bands)
@@ -54,11 +66,18 @@ def test_near_duplicates_across_partitions_are_removed_and_reported(client, toke
 def test_dedup_report_of_a_job_without_near_dedup_is_one_line(client, tokenizer_path, tmp_path: Path):
     near_corpus(tmp_path / "data")
     config = tmp_path / "plain.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "plain", "sources": [{"path": "data/*.jsonl"}],
-        "preprocessing": {"quality": {"enabled": False}},
-        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out2"}, "work_dir": "work",
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "plain",
+                "sources": [{"path": "data/*.jsonl"}],
+                "preprocessing": {"quality": {"enabled": False}},
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": "out2"},
+                "work_dir": "work",
+            }
+        )
+    )
     info = client.wait(client.submit(config), timeout=120)
     assert info.state == JobState.SUCCEEDED, info.error
     assert info.stats.removed == {"exact_duplicate": 2}
@@ -74,12 +93,22 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
 
     near_corpus(tmp_path / "data")
     config = tmp_path / "resume.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "near-resume", "sources": [{"path": "data/*.jsonl"}],
-        "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
-        "preprocessing": {"near_dedup": {"enabled": True}, "quality": {"enabled": False}},  # docstrings, not web text
-        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out3"}, "work_dir": "work3",
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "near-resume",
+                "sources": [{"path": "data/*.jsonl"}],
+                "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
+                "preprocessing": {
+                    "near_dedup": {"enabled": True},
+                    "quality": {"enabled": False},
+                },  # docstrings, not web text
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": "out3"},
+                "work_dir": "work3",
+            }
+        )
+    )
     job_id = client.submit(config)
     first = client.wait(job_id, timeout=180)
     assert first.state == JobState.SUCCEEDED, first.error
@@ -93,12 +122,16 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
     for f in (work / "dedup").glob("*.near.json"):
         f.unlink()
     with session_scope(url) as s:
-        s.execute(update(Partition).where(Partition.job_id == job_id, Partition.stage == "minhash",
-                                          Partition.index >= 10)
-                  .values(state=PartitionState.FAILED, counts=None))
-        s.execute(update(Partition).where(Partition.job_id == job_id,
-                                          Partition.stage.in_(["dedup", "near_dedup", "tokenize", "finalize"]))
-                  .values(state=PartitionState.PENDING, counts=None, task_id=None))
+        s.execute(
+            update(Partition)
+            .where(Partition.job_id == job_id, Partition.stage == "minhash", Partition.index >= 10)
+            .values(state=PartitionState.FAILED, counts=None)
+        )
+        s.execute(
+            update(Partition)
+            .where(Partition.job_id == job_id, Partition.stage.in_(["dedup", "near_dedup", "tokenize", "finalize"]))
+            .values(state=PartitionState.PENDING, counts=None, task_id=None)
+        )
     Store(url).set_job_state(job_id, JobState.FAILED, error="band 10 failed")
 
     client.resume(job_id)

@@ -32,16 +32,34 @@ class _Payload:
 def test_pickle_message_is_refused_and_worker_keeps_running(celery_worker, tmp_path):
     marker = tmp_path / "pickle-was-decoded"
     task_id = uuid()
-    headers = {"lang": "py", "task": "celery.accumulate", "id": task_id, "root_id": task_id, "parent_id": None,
-               "group": None, "retries": 0, "eta": None, "expires": None, "argsrepr": "", "kwargsrepr": "",
-               "origin": "attacker"}
-    body = pickle.dumps(([_Payload(marker)], {}, {"callbacks": None, "errbacks": None, "chain": None,
-                                                  "chord": None}), protocol=2)
+    headers = {
+        "lang": "py",
+        "task": "celery.accumulate",
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "argsrepr": "",
+        "kwargsrepr": "",
+        "origin": "attacker",
+    }
+    body = pickle.dumps(
+        ([_Payload(marker)], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}), protocol=2
+    )
     queue = app.amqp.queues["default"]
     with app.producer_or_acquire() as producer:  # the app's own connection: same transport options as the worker
-        producer.publish(body, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue],
-                         content_type="application/x-python-serialize", content_encoding="binary",
-                         headers=headers)
+        producer.publish(
+            body,
+            exchange=queue.exchange,
+            routing_key=queue.routing_key,
+            declare=[queue],
+            content_type="application/x-python-serialize",
+            content_encoding="binary",
+            headers=headers,
+        )
     broker = redis.Redis.from_url(app.conf.broker_url)
     deadline = time.monotonic() + 30
     while broker.llen("default") and time.monotonic() < deadline:  # the worker took the message off the queue

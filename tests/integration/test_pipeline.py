@@ -71,8 +71,11 @@ def expected_documents(config_path: Path) -> tuple[list[str], int]:
 
 def shard_documents(manifest_path: Path) -> list[np.ndarray]:
     manifest = load_manifest(files, manifest_path)
-    return [doc.copy() for shard in manifest["shards"]
-            for doc in iter_shard_documents(files, manifest_path.parent / shard["path"])]
+    return [
+        doc.copy()
+        for shard in manifest["shards"]
+        for doc in iter_shard_documents(files, manifest_path.parent / shard["path"])
+    ]
 
 
 def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
@@ -132,14 +135,23 @@ def test_bad_input_is_reported_with_file_and_line_and_the_rest_kept(client, toke
         fh.write(b'{"id": "notext", "body": "wrong field"}\n')  # line 13
         fh.write(json.dumps({"id": "a-last", "text": good[10]}).encode() + b"\n")  # line 14
     (data / "empty.jsonl").write_bytes(b"")
-    blob = gzip.compress("".join(json.dumps({"id": f"g{i}", "text": t}) + "\n"
-                                 for i, t in enumerate(good[11:])).encode())
+    blob = gzip.compress(
+        "".join(json.dumps({"id": f"g{i}", "text": t}) + "\n" for i, t in enumerate(good[11:])).encode()
+    )
     (data / "cut.jsonl.gz").write_bytes(blob[: len(blob) * 2 // 3])
     config = tmp_path / "bad.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "bad-input", "sources": [{"path": "data/*.jsonl*"}], "preprocessing": {"quality": {"enabled": False}},
-        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bad-input",
+                "sources": [{"path": "data/*.jsonl*"}],
+                "preprocessing": {"quality": {"enabled": False}},
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": "out"},
+                "work_dir": "work",
+            }
+        )
+    )
 
     info = client.wait(client.submit(config), timeout=120)
     assert info.state == JobState.SUCCEEDED, info.error
@@ -164,14 +176,23 @@ def test_bad_input_is_reported_with_file_and_line_and_the_rest_kept(client, toke
 
 
 def test_cancel_then_resume(client, tokenizer_path, tmp_path):
-    write_jsonl(tmp_path / "data" / "big.jsonl",
-                [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(3000, seed=3))])
+    write_jsonl(
+        tmp_path / "data" / "big.jsonl", [{"id": f"d{i:05d}", "text": t} for i, t in enumerate(sentences(3000, seed=3))]
+    )
     config = tmp_path / "job.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "cancel-me", "sources": [{"path": "data/*.jsonl"}], "partition_size_mb": 0.02,
-        "preprocessing": {"quality": {"enabled": False}},
-        "tokenization": {"tokenizer": str(tokenizer_path)}, "output": {"path": "out"}, "work_dir": "work",
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "cancel-me",
+                "sources": [{"path": "data/*.jsonl"}],
+                "partition_size_mb": 0.02,
+                "preprocessing": {"quality": {"enabled": False}},
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "output": {"path": "out"},
+                "work_dir": "work",
+            }
+        )
+    )
     runner = CliRunner()
     job_id = client.submit(config)
     out = runner.invoke(main, ["cancel", job_id])

@@ -31,17 +31,42 @@ RABBIT_URL = os.environ.get("AURALITH_TEST_RABBITMQ", "amqp://guest:guest@127.0.
 
 
 def _worker(env: dict, log: Path) -> subprocess.Popen:
-    cmd = [str(BIN / "celery"), "-A", "auralith", "worker", "-Q", "default,process,tokenize", "-c", "1",
-           "--pool", "prefork", "-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"prio-{os.getpid()}@%h"]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    cmd = [
+        str(BIN / "celery"),
+        "-A",
+        "auralith",
+        "worker",
+        "-Q",
+        "default,process,tokenize",
+        "-c",
+        "1",
+        "--pool",
+        "prefork",
+        "-l",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+        "-n",
+        f"prio-{os.getpid()}@%h",
+    ]
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _submit(env: dict, priority: str, *configs: Path) -> list[str]:
-    script = ("import sys; from auralith.client import Client; c = Client(); "
-              "print(' '.join(c.submit(p, priority=sys.argv[1]) for p in sys.argv[2:]))")
-    out = subprocess.run([sys.executable, "-c", script, priority, *map(str, configs)], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys; from auralith.client import Client; c = Client(); "
+        "print(' '.join(c.submit(p, priority=sys.argv[1]) for p in sys.argv[2:]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, priority, *map(str, configs)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
 
@@ -50,8 +75,12 @@ def test_a_critical_job_overtakes_a_backlog_of_low_ones(client, redis_base, pg_s
     flush_redis(SUBPROCESS_REDIS_DB)
     prom = tmp_path / "prom"
     prom.mkdir()
-    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
-           "AURALITH_STORE_URL": pg_store, "PROMETHEUS_MULTIPROC_DIR": str(prom)}
+    env = {
+        **os.environ,
+        "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
+        "AURALITH_STORE_URL": pg_store,
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+    }
     lows = _submit(env, "low", *(_job(tmp_path, tokenizer_path, f"low{i}", docs=700) for i in range(3)))
     log = tmp_path / "worker.log"
     worker = _worker(env, log)
@@ -82,15 +111,22 @@ def test_a_critical_job_overtakes_a_backlog_of_low_ones(client, redis_base, pg_s
     # The worker's pool process counted its tasks into PROMETHEUS_MULTIPROC_DIR; `metrics serve` merged them.
     n_process = sum(len(Store(pg_store).list_partitions(j, "process")) for j in [*lows, critical])
     assert metrics["auralith_tasks_total", (("outcome", "success"), ("task", "process_partition"))] == n_process
-    assert metrics["auralith_task_duration_seconds_count",
-                   (("outcome", "success"), ("task", "process_partition"))] == n_process
+    assert (
+        metrics["auralith_task_duration_seconds_count", (("outcome", "success"), ("task", "process_partition"))]
+        == n_process
+    )
     assert metrics["auralith_jobs", (("state", "succeeded"),)] >= len(lows) + 1
 
 
 def _scrape_metrics_serve(env: dict) -> dict:
     port = _free_port()
-    proc = subprocess.Popen([str(BIN / "auralith"), "metrics", "serve", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(BIN / "auralith"), "metrics", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -103,8 +139,11 @@ def _scrape_metrics_serve(env: dict) -> dict:
     finally:
         proc.terminate()
         proc.wait(10)
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
 
 
 @pytest.fixture()
@@ -131,8 +170,9 @@ def test_rabbitmq_serves_auralith_priorities_in_order(rabbit):
         sent = ["low", "normal", "critical", "high", "low", "critical", "normal"]
         producer = rabbit.Producer()
         for i, name_ in enumerate(sent):
-            producer.publish({"i": i, "priority": name_}, routing_key=name,
-                             priority=message_priority(name_, RABBIT_URL))
+            producer.publish(
+                {"i": i, "priority": name_}, routing_key=name, priority=message_priority(name_, RABBIT_URL)
+            )
         amqp_app = Celery("depths-amqp", broker=RABBIT_URL, set_as_current=False)
         deadline = time.monotonic() + 10
         while (found := queue_depths(amqp_app, [name, f"{name}-missing"])).queues[0].messages < len(sent):
@@ -157,14 +197,20 @@ def test_every_task_of_a_job_is_delivered_with_its_priority(client, tokenizer_pa
 
     signals.task_prerun.connect(record, weak=False)
     try:
-        info = client.wait(client.submit(_job(tmp_path, tokenizer_path, "high", docs=300), priority="high"),
-                           timeout=120)
+        info = client.wait(
+            client.submit(_job(tmp_path, tokenizer_path, "high", docs=300), priority="high"), timeout=120
+        )
     finally:
         signals.task_prerun.disconnect(record)
     assert info.state == JobState.SUCCEEDED, info.error
     names = {name for name, _ in seen}
-    assert {"auralith.run_job", "auralith.process_partition", "auralith.dedup_exact",
-            "auralith.tokenize_partition", "auralith.finalize_job"} <= names
+    assert {
+        "auralith.run_job",
+        "auralith.process_partition",
+        "auralith.dedup_exact",
+        "auralith.tokenize_partition",
+        "auralith.finalize_job",
+    } <= names
     assert {p for name, p in seen if name.startswith("auralith.")} == {3}
     # Chords are counted in the store (auralith.worker.chords), not polled by a chord_unlock task.
     assert "celery.chord_unlock" not in names

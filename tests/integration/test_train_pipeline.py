@@ -25,9 +25,20 @@ def test_job_trains_on_its_own_shards_after_the_data_stages(client, pg_store, tm
     shutil.copytree(EXAMPLES / "data", tmp_path / "data")
     shutil.copy(EXAMPLES / "tokenizer.json", tmp_path / "tokenizer.json")
     config = yaml.safe_load((EXAMPLES / "demo.yaml").read_text())
-    config["training"] = {"layers": 2, "heads": 2, "d_model": 64, "context": 64, "batch_size": 8, "steps": 40,
-                          "lr": 3e-3, "warmup_steps": 4, "checkpoint_every": 20, "log_every": 10,
-                          "eval_every": 20, "threads": 1}
+    config["training"] = {
+        "layers": 2,
+        "heads": 2,
+        "d_model": 64,
+        "context": 64,
+        "batch_size": 8,
+        "steps": 40,
+        "lr": 3e-3,
+        "warmup_steps": 4,
+        "checkpoint_every": 20,
+        "log_every": 10,
+        "eval_every": 20,
+        "threads": 1,
+    }
     config["events"] = {"jsonl": "events.jsonl"}
     (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
 

@@ -24,25 +24,61 @@ from tests.train.conftest import write_shards
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
 KILL_AFTER_STEP = 37
-TRAINING = {"layers": 2, "heads": 2, "d_model": 64, "context": 64, "batch_size": 16, "steps": 100, "lr": 3e-3,
-            "warmup_steps": 10, "checkpoint_every": 10, "keep_last": 3, "log_every": 1, "progress_interval_s": 0,
-            "threads": 1, "device": "cpu", "seed": 11}
+TRAINING = {
+    "layers": 2,
+    "heads": 2,
+    "d_model": 64,
+    "context": 64,
+    "batch_size": 16,
+    "steps": 100,
+    "lr": 3e-3,
+    "warmup_steps": 10,
+    "checkpoint_every": 10,
+    "keep_last": 3,
+    "log_every": 1,
+    "progress_interval_s": 0,
+    "threads": 1,
+    "device": "cpu",
+    "seed": 11,
+}
 
 
 def _config(tmp_path: Path, tokenizer_path: Path) -> Path:
     path = tmp_path / "train.yaml"
-    path.write_text(yaml.safe_dump({"name": "resume", "sources": [{"path": "data/*.jsonl"}],
-                                    "tokenization": {"tokenizer": str(tokenizer_path)}, "work_dir": "work",
-                                    "training": TRAINING}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "resume",
+                "sources": [{"path": "data/*.jsonl"}],
+                "tokenization": {"tokenizer": str(tokenizer_path)},
+                "work_dir": "work",
+                "training": TRAINING,
+            }
+        )
+    )
     return path
 
 
 def _worker(env: dict, queues: str, log: Path) -> subprocess.Popen:
-    cmd = [str(BIN / "celery"), "-A", "auralith", "worker", "-Q", queues, "--pool=solo", "-l", "INFO",
-           "--without-mingle", "--without-gossip", "-n", f"{queues}-{time.monotonic_ns()}@%h"]
+    cmd = [
+        str(BIN / "celery"),
+        "-A",
+        "auralith",
+        "worker",
+        "-Q",
+        queues,
+        "--pool=solo",
+        "-l",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+        "-n",
+        f"{queues}-{time.monotonic_ns()}@%h",
+    ]
     # A session of its own, so one killpg takes the whole worker, as a crash would.
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -51,8 +87,9 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-def test_training_worker_killed_past_step_37_resumes_bit_identical(client, redis_base, pg_store, tokenizer_path,
-                                                                   tmp_path):
+def test_training_worker_killed_past_step_37_resumes_bit_identical(
+    client, redis_base, pg_store, tokenizer_path, tmp_path
+):
     manifest = write_shards(tmp_path / "shards", tokenizer_path)
     config = _config(tmp_path, tokenizer_path)
     # The uninterrupted reference run, on the in-process worker.
@@ -60,8 +97,7 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(client, redis
     assert reference.state == JobState.SUCCEEDED, reference.error
 
     flush_redis(SUBPROCESS_REDIS_DB)
-    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
-           "AURALITH_STORE_URL": pg_store}
+    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}", "AURALITH_STORE_URL": pg_store}
     log = tmp_path / "worker.log"
     control = _worker(env, "default", log)  # runs `resume`'s run_job
     trainer = _worker(env, "hpu", log)

@@ -13,21 +13,27 @@ from auralith.worker.tasks import finalize_job
 
 
 def _samples(text: str) -> dict[tuple, float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
 
 
 def _store(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     migrate.upgrade(url)
     Store(url).create_job("job-1", {}, "h", "j", "normal")
-    Store(url).create_partitions("job-1", {"process": [({}, 100), ({}, 50)], "dedup": [({}, 0)],
-                                          "tokenize": [({}, 0), ({}, 0)]})
+    Store(url).create_partitions(
+        "job-1", {"process": [({}, 100), ({}, 50)], "dedup": [({}, 0)], "tokenize": [({}, 0), ({}, 0)]}
+    )
     parts = {(p.stage, p.index): p.id for p in Store(url).list_partitions("job-1")}
-    Store(url).commit_partition(parts["process", 0], {"records": 10, "kept": 8, "bytes": 100,
-                                                     "removed": {"length.too_short": 2}}, None)
-    Store(url).commit_partition(parts["tokenize", 0], {"documents": 8, "kept": 7, "tokens": 700,
-                                                      "removed": {"exact_duplicate": 1}}, None)
+    Store(url).commit_partition(
+        parts["process", 0], {"records": 10, "kept": 8, "bytes": 100, "removed": {"length.too_short": 2}}, None
+    )
+    Store(url).commit_partition(
+        parts["tokenize", 0], {"documents": 8, "kept": 7, "tokens": 700, "removed": {"exact_duplicate": 1}}, None
+    )
     Store(url).claim_partition("job-1", "process", 1, "w@h", "t1")
     return url
 
@@ -35,8 +41,11 @@ def _store(tmp_path) -> str:
 def test_store_snapshot(tmp_path):
     snap = store_snapshot(_store(tmp_path))
     assert snap["jobs"] == {"pending": 1}
-    assert snap["partitions"] == {"process": {"committed": 1, "started": 1}, "dedup": {"pending": 1},
-                                  "tokenize": {"committed": 1, "pending": 1}}
+    assert snap["partitions"] == {
+        "process": {"committed": 1, "started": 1},
+        "dedup": {"pending": 1},
+        "tokenize": {"committed": 1, "pending": 1},
+    }
     assert (snap["documents_processed"], snap["documents_kept"], snap["tokens_processed"]) == (10, 7, 700)
     assert snap["removed"] == {"exact_duplicate": 1, "length.too_short": 2}
 
@@ -56,8 +65,7 @@ def test_task_signals_count_outcomes_and_durations():
     task = finalize_job
     before = TASKS.labels("finalize_job", "success")._value.get()
     signals.task_prerun.send(sender=task, task_id="t-1", task=task, args=(), kwargs={})
-    signals.task_postrun.send(sender=task, task_id="t-1", task=task, args=(), kwargs={}, retval=None,
-                              state="SUCCESS")
+    signals.task_postrun.send(sender=task, task_id="t-1", task=task, args=(), kwargs={}, retval=None, state="SUCCESS")
     assert TASKS.labels("finalize_job", "success")._value.get() == before + 1
     text = generate_latest().decode()
     assert 'auralith_task_duration_seconds_count{outcome="success",task="finalize_job"}' in text

@@ -11,8 +11,12 @@ def _part(index: int, state: str, worker: str | None) -> Partition:
 
 
 def test_started_on_a_silent_worker_is_stuck():
-    parts = [_part(0, PartitionState.STARTED, "celery@alive"), _part(1, PartitionState.STARTED, "celery@gone"),
-             _part(2, PartitionState.COMMITTED, "celery@gone"), _part(3, PartitionState.PENDING, None)]
+    parts = [
+        _part(0, PartitionState.STARTED, "celery@alive"),
+        _part(1, PartitionState.STARTED, "celery@gone"),
+        _part(2, PartitionState.COMMITTED, "celery@gone"),
+        _part(3, PartitionState.PENDING, None),
+    ]
     assert [p.index for p in stuck_partitions(parts, {"celery@alive"})] == [1]
     assert [p.index for p in stuck_partitions(parts, set())] == [0, 1]
 

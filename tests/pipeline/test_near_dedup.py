@@ -49,30 +49,38 @@ def near_corpus(data: Path) -> dict[str, set[str]]:
         assert jaccard(word_ngrams(t, 5), word_ngrams(orig, 5)) >= 0.9
     for i, t in far.items():
         assert jaccard(word_ngrams(t, 5), word_ngrams(base[10 + i], 5)) <= 0.5
-    c = [*({"id": f"n{i:03d}", "text": t} for i, t in near.items()),
-         *({"id": f"f{i:03d}", "text": t} for i, t in far.items()),
-         {"id": "x000", "text": base[20]},  # exact copy of b020
-         {"id": "y000", "text": near[0]},  # exact copy of n000, itself a near copy of b000
-         {"id": "c001", "text": chain1}, {"id": "c002", "text": chain2},  # b040 -> c001 -> c002
-         {"id": "a000", "text": smaller}]  # a near copy of b030 with a smaller id: b030 goes
+    c = [
+        *({"id": f"n{i:03d}", "text": t} for i, t in near.items()),
+        *({"id": f"f{i:03d}", "text": t} for i, t in far.items()),
+        {"id": "x000", "text": base[20]},  # exact copy of b020
+        {"id": "y000", "text": near[0]},  # exact copy of n000, itself a near copy of b000
+        {"id": "c001", "text": chain1},
+        {"id": "c002", "text": chain2},  # b040 -> c001 -> c002
+        {"id": "a000", "text": smaller},
+    ]  # a near copy of b030 with a smaller id: b030 goes
     for name, rows in (("a", a), ("b", b), ("c", c)):
         write_jsonl(data / f"{name}.jsonl", rows)
-    return {"exact_duplicate": {"x000", "y000"},
-            "near_duplicate": {*(f"n{i:03d}" for i in near), "c001", "c002", "b030"}}
+    return {
+        "exact_duplicate": {"x000", "y000"},
+        "near_duplicate": {*(f"n{i:03d}" for i in near), "c001", "c002", "b030"},
+    }
 
 
 def make_job(tmp_path: Path, tokenizer_path: Path, work_dir: str = "work", **near):
     expected = near_corpus(tmp_path / "data")
-    cfg = parse_config({
-        "sources": {"path": "data/*.jsonl"},
-        "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
-        "taper_partitions": False,  # a partition per file
-        "work_dir": work_dir,
-        # Docstrings, not web text: the quality filters (tested on their own) would remove most of them.
-        "preprocessing": {"near_dedup": {"enabled": True, **near}, "quality": {"enabled": False}},
-        "tokenization": {"tokenizer": str(tokenizer_path)},
-        "output": {"path": "out"},
-    }, base_dir=tmp_path)
+    cfg = parse_config(
+        {
+            "sources": {"path": "data/*.jsonl"},
+            "partition_size_mb": (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20,
+            "taper_partitions": False,  # a partition per file
+            "work_dir": work_dir,
+            # Docstrings, not web text: the quality filters (tested on their own) would remove most of them.
+            "preprocessing": {"near_dedup": {"enabled": True, **near}, "quality": {"enabled": False}},
+            "tokenization": {"tokenizer": str(tokenizer_path)},
+            "output": {"path": "out"},
+        },
+        base_dir=tmp_path,
+    )
     plan = plan_partitions(cfg)
     assert len(plan) == 3
     return cfg, plan, WorkPaths.for_job(cfg, "job-n"), expected
@@ -85,8 +93,12 @@ def run_near(cfg, plan, work: WorkPaths):
         decide_dedup(work, len(plan))
     bands = [find_band_edges(near, work, len(plan), b) for b in range(near.num_bands)]
     joined = join_clusters(near, work, len(plan))
-    tokenized = [tokenize_partition(cfg, work, i, read_drops(work, i, required=False),
-                                            near_positions=read_near_drops(work, i))[0] for i in range(len(plan))]
+    tokenized = [
+        tokenize_partition(cfg, work, i, read_drops(work, i, required=False), near_positions=read_near_drops(work, i))[
+            0
+        ]
+        for i in range(len(plan))
+    ]
     return processed, bands, joined, tokenized
 
 
@@ -161,8 +173,12 @@ def test_an_s3_work_dir_gives_the_decisions_of_a_local_one(tmp_path, tokenizer_p
     # Small slices: several ranged band-row reads and verifications per band task.
     cfg, plan, work, expected = make_job(tmp_path, tokenizer_path, bucket_slice_entries=20)
     local = run_near(cfg, plan, work)
-    s3_cfg = cfg.model_copy(update={"work_dir": f"s3://{bucket}/work",
-                                    "output": cfg.output.model_copy(update={"path": f"s3://{bucket}/out"})})
+    s3_cfg = cfg.model_copy(
+        update={
+            "work_dir": f"s3://{bucket}/work",
+            "output": cfg.output.model_copy(update={"path": f"s3://{bucket}/out"}),
+        }
+    )
     s3_work = WorkPaths.for_job(s3_cfg, "job-n")
     remote = run_near(s3_cfg, plan, s3_work)
 

@@ -17,12 +17,15 @@ files = Files()  # no job: the environment's storage settings
 
 def make_cfg(tmp_path, *sources, target_bytes: int = 2**20, taper: bool = False):
     # Most tests pin partitions of one size; test_the_last_stretch_is_cut_finer covers the taper.
-    return parse_config({
-        "sources": [s if isinstance(s, dict) else {"path": s} for s in sources],
-        "partition_size_mb": target_bytes / 2**20,
-        "taper_partitions": taper,
-        "tokenization": {"tokenizer": "tok.json"},
-    }, base_dir=tmp_path)
+    return parse_config(
+        {
+            "sources": [s if isinstance(s, dict) else {"path": s} for s in sources],
+            "partition_size_mb": target_bytes / 2**20,
+            "taper_partitions": taper,
+            "tokenization": {"tokenizer": "tok.json"},
+        },
+        base_dir=tmp_path,
+    )
 
 
 def jsonl_bytes(n: int, seed: int = 0) -> bytes:
@@ -56,7 +59,7 @@ def test_big_file_split_covers_it_exactly(tmp_path, target, trailing_newline):
     assert all(a.end == b.start for a, b in zip(got[:-1], got[1:], strict=True))
     assert sum(p.size for p in got) == len(data)
     for p in got:
-        assert p.start == 0 or data[p.start - 1:p.start] == b"\n"
+        assert p.start == 0 or data[p.start - 1 : p.start] == b"\n"
         assert p.first_line == data.count(b"\n", 0, p.start) + 1
         assert p.size == (p.end if p.end is not None else len(data)) - p.start
     if target < len(data) // 4:
@@ -87,7 +90,7 @@ def test_the_last_stretch_is_cut_finer(tmp_path):
     total = sum(sizes)
     assert total == sum(f.stat().st_size for f in tmp_path.iterdir())
     bulk = [s for s, at in zip(sizes, starts, strict=True) if at < total - 8000]
-    tail = sizes[len(bulk):]
+    tail = sizes[len(bulk) :]
     assert all(4000 <= s < 4400 for s in bulk)
     assert len(tail) >= 6 and all(1000 <= s < 1000 + 400 for s in tail[:-1])
     assert plan[-1][-1].path.endswith(".gz")  # packed whole into the last partition
@@ -116,7 +119,9 @@ def test_compressed_and_txt_files_are_not_split(tmp_path):
     (tmp_path / "d.txt").write_text("some text " * 500)
     plan = plan_partitions(make_cfg(tmp_path, "c.jsonl.gz", "d.txt", target_bytes=100))
     assert [[(p.format, p.compression, p.start, p.end) for p in part] for part in plan] == [
-        [("jsonl", "gzip", 0, None)], [("txt", "none", 0, None)]]
+        [("jsonl", "gzip", 0, None)],
+        [("txt", "none", 0, None)],
+    ]
     assert plan[0][0].size == (tmp_path / "c.jsonl.gz").stat().st_size
 
 
@@ -127,11 +132,19 @@ def test_plan_is_deterministic(tmp_path):
     assert plan_partitions(cfg) == plan_partitions(cfg)
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("a.jsonl", ("jsonl", "none")), ("a.JSON", ("jsonl", "none")), ("a.ndjson.gz", ("jsonl", "gzip")),
-    ("a.jsonl.zst", ("jsonl", "zstd")), ("a.jsonl.zstd", ("jsonl", "zstd")), ("a.txt", ("txt", "none")),
-    ("a.txt.gz", ("txt", "gzip")), ("a.txt.zst", ("txt", "zstd")),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("a.jsonl", ("jsonl", "none")),
+        ("a.JSON", ("jsonl", "none")),
+        ("a.ndjson.gz", ("jsonl", "gzip")),
+        ("a.jsonl.zst", ("jsonl", "zstd")),
+        ("a.jsonl.zstd", ("jsonl", "zstd")),
+        ("a.txt", ("txt", "none")),
+        ("a.txt.gz", ("txt", "gzip")),
+        ("a.txt.zst", ("txt", "zstd")),
+    ],
+)
 def test_detect_format(name, expected):
     assert detect_format(f"/data/{name}") == expected
 
@@ -172,7 +185,10 @@ def test_files_are_listed_once_in_order(tmp_path):
         (tmp_path / rel).write_text('{"text": "x"}\n')
     files = list_source_files(make_cfg(tmp_path, ["a.jsonl", "*.jsonl"], "**/*.jsonl"))
     assert [(i, p.removeprefix(str(tmp_path) + "/"), size) for i, p, size in files] == [
-        (0, "a.jsonl", 14), (0, "b.jsonl", 14), (1, "sub/deep/c.jsonl", 14)]
+        (0, "a.jsonl", 14),
+        (0, "b.jsonl", 14),
+        (1, "sub/deep/c.jsonl", 14),
+    ]
 
 
 def test_symlink_loops_neither_hang_nor_pass_silently(tmp_path):

@@ -26,8 +26,28 @@ from auralith.storage import Files
 
 files = Files()  # no job: the environment's storage settings
 
-WORDS = ["the", "cat", "dog", "sees", "likes", "river", "small", "house", "quiet", "town", "red", "apples",
-         "student", "builds", "old", "sailor", "morning", "light", "paints", "follows"]
+WORDS = [
+    "the",
+    "cat",
+    "dog",
+    "sees",
+    "likes",
+    "river",
+    "small",
+    "house",
+    "quiet",
+    "town",
+    "red",
+    "apples",
+    "student",
+    "builds",
+    "old",
+    "sailor",
+    "morning",
+    "light",
+    "paints",
+    "follows",
+]
 
 
 def sentence(rng: random.Random, n: int) -> str:
@@ -66,26 +86,35 @@ def job(tmp_path: Path, tokenizer_path: Path):
     (data / "b.jsonl").write_bytes(b"\n".join(B_LINES) + b"\n")
     rng = random.Random(7)
     gz_texts = [f"{i}: {sentence(rng, 12)}" for i in range(400)]
-    blob = gzip.compress(b"".join(json.dumps({"id": f"c{i:03d}", "text": t}).encode() + b"\n"
-                                  for i, t in enumerate(gz_texts)))
+    blob = gzip.compress(
+        b"".join(json.dumps({"id": f"c{i:03d}", "text": t}).encode() + b"\n" for i, t in enumerate(gz_texts))
+    )
     cut = blob[: len(blob) // 2]
     (data / "c.jsonl.gz").write_bytes(cut)
     (data / "d-empty.jsonl").write_bytes(b"")
     n_gz = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut).count(b"\n")  # whole lines before the cut
     assert 10 < n_gz < 400
 
-    cfg = parse_config({
-        "sources": {"path": "data/*"},
-        "partition_size_mb": (data / "a.jsonl").stat().st_size / 2**20,
-        "work_dir": "work",
-        # Short synthetic sentences: the web-text quality filters would remove them all (tested on their own).
-        "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True, "quality": {"enabled": False}},
-        "tokenization": {"tokenizer": str(tokenizer_path), "batch_size": 16},
-        "output": {"path": "out", "max_shard_size_mb": 0.001},  # ~1 KB: several shards per partition
-    }, base_dir=tmp_path)
+    cfg = parse_config(
+        {
+            "sources": {"path": "data/*"},
+            "partition_size_mb": (data / "a.jsonl").stat().st_size / 2**20,
+            "work_dir": "work",
+            # Short synthetic sentences: the web-text quality filters would remove them all (tested on their own).
+            "preprocessing": {"length": {"min_chars": 5}, "keep_removed": True, "quality": {"enabled": False}},
+            "tokenization": {"tokenizer": str(tokenizer_path), "batch_size": 16},
+            "output": {"path": "out", "max_shard_size_mb": 0.001},  # ~1 KB: several shards per partition
+        },
+        base_dir=tmp_path,
+    )
     plan = plan_partitions(cfg)
-    expected = ["The cat sees the river.", "Every student builds a small house.",
-                "A dog likes the quiet town.", "My neighbour paints three red apples.", *gz_texts[:n_gz]]
+    expected = [
+        "The cat sees the river.",
+        "Every student builds a small house.",
+        "A dog likes the quiet town.",
+        "My neighbour paints three red apples.",
+        *gz_texts[:n_gz],
+    ]
     return cfg, plan, WorkPaths.for_job(cfg, "job-1"), expected, n_gz
 
 
@@ -114,8 +143,12 @@ def test_process_accounting_and_reasons(job):
         assert c["documents"] == c["records"] - sum(v for k, v in c["removed"].items() if k.startswith("input_error."))
     a = counts[0]
     assert (a["records"], a["documents"], a["kept"], a["blank_lines"]) == (7, 4, 3, 1)
-    assert a["removed"] == {"input_error.invalid_json": 1, "input_error.invalid_utf8": 1,
-                            "input_error.missing_field": 1, "length.too_short": 1}
+    assert a["removed"] == {
+        "input_error.invalid_json": 1,
+        "input_error.invalid_utf8": 1,
+        "input_error.missing_field": 1,
+        "length.too_short": 1,
+    }
     assert a["bytes"] == plan[0][0].size
 
     rest = counts[1:]
@@ -139,8 +172,9 @@ def test_partitions_record_profiles_that_add_up_to_their_counts(job):
         prof = c["profile"]
         sources = prof.get("sources", {}).values()  # a partition of one empty file measured nothing
         assert sum(s["records"] for s in sources) == c["records"]
-        assert sum(s["documents_in"] for s in sources) == prof.get("length_before", {}).get("count", 0) \
-            == c["documents"]
+        assert (
+            sum(s["documents_in"] for s in sources) == prof.get("length_before", {}).get("count", 0) == c["documents"]
+        )
         assert sum(s["documents_kept"] for s in sources) == prof.get("length_after", {}).get("count", 0) == c["kept"]
         assert sum(n for s in sources for n in s["removed"].values()) == sum(c["removed"].values())
     a = processed[0]["profile"]
@@ -156,8 +190,12 @@ def test_issues_name_file_line_and_reason(job):
     issues = [i for c in counts for i in c["issues"]]
     data = Path(cfg.base_dir) / "data"
     assert [(Path(i["file"]).name, i["line"], i["reason"]) for i in issues] == [
-        ("a.jsonl", 2, "invalid_json"), ("a.jsonl", 3, "invalid_utf8"), ("a.jsonl", 4, "missing_field"),
-        ("c.jsonl.gz", n_gz + 1, "truncated"), ("d-empty.jsonl", None, "empty_file")]
+        ("a.jsonl", 2, "invalid_json"),
+        ("a.jsonl", 3, "invalid_utf8"),
+        ("a.jsonl", 4, "missing_field"),
+        ("c.jsonl.gz", n_gz + 1, "truncated"),
+        ("d-empty.jsonl", None, "empty_file"),
+    ]
     assert all(i["file"].startswith(str(data)) and i["message"] for i in issues)
     assert sum(c["issue_count"] for c in counts) == len(issues)
     # The side file holds the same issues.
@@ -169,8 +207,15 @@ def test_keep_removed_writes_side_file(job):
     cfg, plan, paths, *_ = job
     run_process(cfg, plan, paths)
     aside = list(iter_jsonl_zst(files, paths.removed(0)))
-    assert aside == [{"id": "a5", "file": str(Path(cfg.base_dir) / "data" / "a.jsonl"), "line": 5,
-                      "reason": "length.too_short", "text": "tiny"}]
+    assert aside == [
+        {
+            "id": "a5",
+            "file": str(Path(cfg.base_dir) / "data" / "a.jsonl"),
+            "line": 5,
+            "reason": "length.too_short",
+            "text": "tiny",
+        }
+    ]
     assert not any(list(iter_jsonl_zst(files, paths.removed(i))) for i in range(1, len(plan)))  # nothing filtered there
 
 
@@ -179,8 +224,10 @@ def test_clean_files_hold_normalised_text(job):
     run_process(cfg, plan, paths)
     clean = list(iter_jsonl_zst(files, paths.clean(0)))
     assert [(r["id"], r["text"], r["line"]) for r in clean] == [
-        ("a1", "The cat sees the river.", 1), ("z6", "A dog likes the quiet town.", 6),
-        ("a8", "Every student builds a small house.", 8)]
+        ("a1", "The cat sees the river.", 1),
+        ("z6", "A dog likes the quiet town.", 6),
+        ("a8", "Every student builds a small house.", 8),
+    ]
     hashes = [json.loads(line) for line in paths.hashes(0).read_bytes().splitlines()]
     # Sorted by hash for the dedup merge; each record points back at its position in the clean file.
     assert [r["h"] for r in hashes] == sorted(r["h"] for r in hashes)
@@ -217,8 +264,7 @@ def test_shards_decode_to_kept_documents_in_order(job, bpe):
     assert [c["shards"] for c, _ in tokenized] == [len(s) for _, s in tokenized]
     assert tokenized[0][0]["removed"] == {"exact_duplicate": 1} and tokenized[2][0]["removed"] == {}
     # Over the job: every record read is a kept document or has a removal reason.
-    removed = sum(sum(c["removed"].values()) for c in processed) + sum(sum(c["removed"].values())
-                                                                       for c, _ in tokenized)
+    removed = sum(sum(c["removed"].values()) for c in processed) + sum(sum(c["removed"].values()) for c, _ in tokenized)
     assert sum(c["records"] for c in processed) == len(expected) + removed
     assert dedup["removed"]["exact_duplicate"] == sum(c["removed"].get("exact_duplicate", 0) for c, _ in tokenized)
 
@@ -285,15 +331,24 @@ def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
 
     kept_text = KEEP[2] + " Write to ishmael@pequod.org for a berth."
     edited = KEEP[3] + "\nShare this page"  # C4 drops the last line
-    rows = [{"id": "k1", "text": kept_text}, {"id": "k2", "text": edited}, {"id": "r1", "text": REMOVE[2]},
-            {"id": "r2", "text": REMOVE[1]}, {"id": "d1", "text": KEEP[4] + " Call +44 20 7946 0958 today."}]
+    rows = [
+        {"id": "k1", "text": kept_text},
+        {"id": "k2", "text": edited},
+        {"id": "r1", "text": REMOVE[2]},
+        {"id": "r2", "text": REMOVE[1]},
+        {"id": "d1", "text": KEEP[4] + " Call +44 20 7946 0958 today."},
+    ]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = parse_config({
-        "sources": {"path": "data/*.jsonl"}, "work_dir": "work",
-        "preprocessing": {"keep_removed": True, "pii": {"replace": {"phone": "drop"}}},
-        "tokenization": {"tokenizer": str(tokenizer_path)},
-    }, base_dir=tmp_path)
+    cfg = parse_config(
+        {
+            "sources": {"path": "data/*.jsonl"},
+            "work_dir": "work",
+            "preprocessing": {"keep_removed": True, "pii": {"replace": {"phone": "drop"}}},
+            "tokenization": {"tokenizer": str(tokenizer_path)},
+        },
+        base_dir=tmp_path,
+    )
     paths = WorkPaths.for_job(cfg, "job-q")
     counts = run_process(cfg, plan_partitions(cfg), paths)[0]
 
@@ -307,7 +362,13 @@ def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
     assert aside["r1"][0] == "c4.lorem_ipsum" and set(aside) == {"r1", "r2", "d1"}
 
     # With PII off the partition records no `pii` figures (the report then says "not scanned", not "none").
-    off = parse_config({"sources": {"path": "data/*.jsonl"}, "work_dir": "work",
-                        "preprocessing": {"pii": {"enabled": False}},
-                        "tokenization": {"tokenizer": str(tokenizer_path)}}, base_dir=tmp_path)
+    off = parse_config(
+        {
+            "sources": {"path": "data/*.jsonl"},
+            "work_dir": "work",
+            "preprocessing": {"pii": {"enabled": False}},
+            "tokenization": {"tokenizer": str(tokenizer_path)},
+        },
+        base_dir=tmp_path,
+    )
     assert "pii" not in run_process(off, plan_partitions(off), WorkPaths.for_job(off, "job-q2"))[0]

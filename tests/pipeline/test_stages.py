@@ -23,16 +23,27 @@ def test_a_plain_job_runs_the_data_stages_in_order():
 
 def test_near_dedup_and_training_add_their_stages_in_place():
     assert names({"preprocessing": {"near_dedup": {"enabled": True}}, "training": {}}) == [
-        "process", "dedup", "minhash", "near_dedup", "tokenize", "finalize", "train"]
+        "process",
+        "dedup",
+        "minhash",
+        "near_dedup",
+        "tokenize",
+        "finalize",
+        "train",
+    ]
 
 
 def test_units_planned_per_stage():
-    cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 4}},
-                        "training": {}})
+    cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 4}}, "training": {}})
     refs = {s.name: s.refs(cfg, 3) for s in job_stages(cfg) if s.name != "process"}
-    assert refs == {"dedup": [{"partitions": 3}], "minhash": [{"partitions": 3, "band": b} for b in range(4)],
-                    "near_dedup": [{"partitions": 3}], "tokenize": [{"process_index": i} for i in range(3)],
-                    "finalize": [{"partitions": 3}], "train": [{"manifest": "/o/manifest.json"}]}
+    assert refs == {
+        "dedup": [{"partitions": 3}],
+        "minhash": [{"partitions": 3, "band": b} for b in range(4)],
+        "near_dedup": [{"partitions": 3}],
+        "tokenize": [{"process_index": i} for i in range(3)],
+        "finalize": [{"partitions": 3}],
+        "train": [{"manifest": "/o/manifest.json"}],
+    }
 
 
 def test_every_stage_names_a_unit_function_a_task_and_a_routed_queue():
@@ -43,6 +54,8 @@ def test_every_stage_names_a_unit_function_a_task_and_a_routed_queue():
 
 
 def test_the_graph_is_a_cheap_import():
-    code = ("import sys, auralith.pipeline.stages; "
-            "assert not {'numpy', 'celery', 'sqlalchemy', 'tokenizers'} & set(sys.modules), sorted(sys.modules)")
+    code = (
+        "import sys, auralith.pipeline.stages; "
+        "assert not {'numpy', 'celery', 'sqlalchemy', 'tokenizers'} & set(sys.modules), sorted(sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

@@ -11,14 +11,28 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def job(**config) -> Job:
-    config = {"sources": [{"path": ["/data/web/*.jsonl"]}, {"path": ["/data/books/*.txt"]}],
-              "base_dir": "/data", **config}
-    return Job(id="job-1", name="t", state="succeeded", config=config, config_hash="h", priority="normal",
-               created_at=T0, started_at=T0, finished_at=T0, output_uri="/out")
+    config = {
+        "sources": [{"path": ["/data/web/*.jsonl"]}, {"path": ["/data/books/*.txt"]}],
+        "base_dir": "/data",
+        **config,
+    }
+    return Job(
+        id="job-1",
+        name="t",
+        state="succeeded",
+        config=config,
+        config_hash="h",
+        priority="normal",
+        created_at=T0,
+        started_at=T0,
+        finished_at=T0,
+        output_uri="/out",
+    )
 
 
-def process_row(index: int, docs: dict[int, list[int]], removed: dict[int, dict[str, int]] | None = None,
-                **extra) -> Partition:
+def process_row(
+    index: int, docs: dict[int, list[int]], removed: dict[int, dict[str, int]] | None = None, **extra
+) -> Partition:
     """A committed process row: `docs` = {source: lengths before filters}; the first `kept` are kept."""
     prof = PartitionProfile()
     removed = removed or {}
@@ -36,23 +50,49 @@ def process_row(index: int, docs: dict[int, list[int]], removed: dict[int, dict[
                 prof.add_removed(source, reason)
             total_removed[reason] = total_removed.get(reason, 0) + k
         n += len(lengths)
-    counts = {"records": n, "documents": n, "kept": kept, "bytes": 0, "removed": total_removed,
-              "input_errors": {}, "issues": [], "issue_count": 0, "profile": prof.to_dict(), **extra}
-    return Partition(job_id="job-1", stage="process", index=index, input_ref={}, input_bytes=100,
-                     state="committed", counts=counts)
+    counts = {
+        "records": n,
+        "documents": n,
+        "kept": kept,
+        "bytes": 0,
+        "removed": total_removed,
+        "input_errors": {},
+        "issues": [],
+        "issue_count": 0,
+        "profile": prof.to_dict(),
+        **extra,
+    }
+    return Partition(
+        job_id="job-1", stage="process", index=index, input_ref={}, input_bytes=100, state="committed", counts=counts
+    )
 
 
 def tokenize_row(index: int, tokens: list[int], state: str = "committed") -> Partition:
     prof = PartitionProfile()
     for t in tokens:
         prof.add_output("y" * (4 * t), t)
-    counts = {"documents": len(tokens), "kept": len(tokens), "tokens": sum(tokens), "truncated": 0, "removed": {},
-              "shards": 1, "profile": prof.to_dict()}
-    return Partition(job_id="job-1", stage="tokenize", index=index, input_ref={}, input_bytes=0, state=state,
-                     counts=counts)
+    counts = {
+        "documents": len(tokens),
+        "kept": len(tokens),
+        "tokens": sum(tokens),
+        "truncated": 0,
+        "removed": {},
+        "shards": 1,
+        "profile": prof.to_dict(),
+    }
+    return Partition(
+        job_id="job-1", stage="tokenize", index=index, input_ref={}, input_bytes=0, state=state, counts=counts
+    )
 
 
 def dedup_row(stage: str = "dedup", **counts) -> Partition:
     """A committed row of a dedup decision: `dedup` (exact) or `near_dedup` (the clusters)."""
-    return Partition(job_id="job-1", stage=stage, index=0, input_ref={}, input_bytes=0, state="committed",
-                     counts={"removed": {}, **counts})
+    return Partition(
+        job_id="job-1",
+        stage=stage,
+        index=0,
+        input_ref={},
+        input_bytes=0,
+        state="committed",
+        counts={"removed": {}, **counts},
+    )

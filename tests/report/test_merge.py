@@ -11,8 +11,12 @@ from tests.report.rows import dedup_row, job, process_row, tokenize_row
 
 
 def test_sources_sum_counts_weight_means_and_combine_min_max():
-    rows = [process_row(0, {0: [10, 20, 30], 1: [1000]}, removed={0: {"length.too_short": 1}}),
-            process_row(1, {0: [100]}), tokenize_row(0, [3, 5]), tokenize_row(1, [4])]
+    rows = [
+        process_row(0, {0: [10, 20, 30], 1: [1000]}, removed={0: {"length.too_short": 1}}),
+        process_row(1, {0: [100]}),
+        tokenize_row(0, [3, 5]),
+        tokenize_row(1, [4]),
+    ]
     prof = build_profile(job(), rows)
     web, books = prof["sources"]
     assert web["path"] == "web/*.jsonl" and books["path"] == "books/*.txt"  # relative to the config's folder
@@ -51,23 +55,31 @@ def test_quantiles_of_many_partitions_match_numpy_on_the_union():
 
 
 def test_removals_with_share_of_input_most_first():
-    rows = [process_row(0, {0: [5] * 8}, removed={0: {"length.too_short": 2}}),
-            tokenize_row(0, [1] * 3), dedup_row()]
+    rows = [process_row(0, {0: [5] * 8}, removed={0: {"length.too_short": 2}}), tokenize_row(0, [1] * 3), dedup_row()]
     rows[1].counts["removed"] = {"exact_duplicate": 3}
     prof = build_profile(job(), rows)
-    assert prof["removals"] == [{"reason": "exact_duplicate", "documents": 3, "percent_of_input": 37.5},
-                                {"reason": "length.too_short", "documents": 2, "percent_of_input": 25.0}]
+    assert prof["removals"] == [
+        {"reason": "exact_duplicate", "documents": 3, "percent_of_input": 37.5},
+        {"reason": "length.too_short", "documents": 2, "percent_of_input": 25.0},
+    ]
 
 
 def test_pii_and_cluster_sizes_are_read_when_rows_carry_them():
-    rows = [process_row(0, {0: [50]}, pii={"email": 3, "phone": 1}), process_row(1, {0: [60]}, pii={"email": 2}),
-            process_row(2, {0: [70]}),  # a row without PII figures counts as none found
-            dedup_row("near_dedup", cluster_sizes={"2": 10, "3": 4, "12": 1})]
+    rows = [
+        process_row(0, {0: [50]}, pii={"email": 3, "phone": 1}),
+        process_row(1, {0: [60]}, pii={"email": 2}),
+        process_row(2, {0: [70]}),  # a row without PII figures counts as none found
+        dedup_row("near_dedup", cluster_sizes={"2": 10, "3": 4, "12": 1}),
+    ]
     prof = build_profile(job(), rows)
     assert prof["pii"] == {"email": 5, "phone": 1}
-    assert prof["dedup_clusters"] == {"sizes": {"2": 10, "3": 4, "12": 1}, "clusters": 15,
-                                      "documents_in_clusters": 20 + 12 + 12, "duplicates_removed": 10 + 8 + 11,
-                                      "largest": 12}
+    assert prof["dedup_clusters"] == {
+        "sizes": {"2": 10, "3": 4, "12": 1},
+        "clusters": 15,
+        "documents_in_clusters": 20 + 12 + 12,
+        "duplicates_removed": 10 + 8 + 11,
+        "largest": 12,
+    }
 
 
 def test_sections_not_run_are_none():
@@ -91,5 +103,6 @@ def test_rows_without_profiles_are_a_clear_error_and_partial_coverage_is_counted
 
 def test_source_labels_keep_paths_outside_the_config_folder():
     assert source_labels({"base_dir": "/d", "sources": [{"path": ["/d/a/*.jsonl", "/e/b.txt"]}]}) == [
-        "a/*.jsonl, /e/b.txt"]
+        "a/*.jsonl, /e/b.txt"
+    ]
     assert source_labels({"sources": [{"path": "/x/*.txt"}]}) == ["/x/*.txt"]

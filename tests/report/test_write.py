@@ -13,30 +13,58 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def full_profile() -> dict:
-    rows = [process_row(0, {0: [40, 80, 300, 2000], 1: [5000]}, removed={0: {"length.too_short": 1}},
-                        pii={"email": 4, "ipv4": 1}),
-            process_row(1, {0: [60, 90]}, pii={"email": 1}),
-            tokenize_row(0, [10, 20, 500]), tokenize_row(1, [15, 30]),
-            dedup_row("near_dedup", cluster_sizes={"2": 6, "3": 2, "40": 1})]
+    rows = [
+        process_row(
+            0, {0: [40, 80, 300, 2000], 1: [5000]}, removed={0: {"length.too_short": 1}}, pii={"email": 4, "ipv4": 1}
+        ),
+        process_row(1, {0: [60, 90]}, pii={"email": 1}),
+        tokenize_row(0, [10, 20, 500]),
+        tokenize_row(1, [15, 30]),
+        dedup_row("near_dedup", cluster_sizes={"2": 6, "3": 2, "40": 1}),
+    ]
     return build_profile(job(), rows, TRAINING)
 
 
 # What train_repo.metrics_history returns for a short run: loss every step, validation every 10.
-TRAINING = [{"step": s, "loss": 8.0 - s / 10, "val_loss": 8.1 - s / 10 if s % 10 == 0 else None, "lr": 1e-3,
-             "tokens_per_s": 5000.0, "tokens_seen": 512 * s, "elapsed_s": s / 10} for s in range(1, 31)]
+TRAINING = [
+    {
+        "step": s,
+        "loss": 8.0 - s / 10,
+        "val_loss": 8.1 - s / 10 if s % 10 == 0 else None,
+        "lr": 1e-3,
+        "tokens_per_s": 5000.0,
+        "tokens_seen": 512 * s,
+        "elapsed_s": s / 10,
+    }
+    for s in range(1, 31)
+]
 
 
 def test_report_files_are_written_and_the_page_shows_every_plot(tmp_path):
     files = write_report(full_profile(), tmp_path / "rep")
     names = {p.name for p in files.plots.values()}
-    assert names == {"sources.png", "length_histogram.png", "removals.png", "tokens_histogram.png",
-                     "cluster_sizes.png", "pii.png", "loss_curve.png"}
+    assert names == {
+        "sources.png",
+        "length_histogram.png",
+        "removals.png",
+        "tokens_histogram.png",
+        "cluster_sizes.png",
+        "pii.png",
+        "loss_curve.png",
+    }
     for path in files.plots.values():
         assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5_000
     html = files.html.read_text()
     assert set(re.findall(r'<img src="([^"]+)"', html)) == names
-    for expected in ("Dataset report: t", "web/*.jsonl", "length.too_short", "email", "duplicates removed",
-                     "Tokens per document", "last val loss"):
+    for expected in (
+        "Dataset report: t",
+        "web/*.jsonl",
+        "length.too_short",
+        "email",
+        "duplicates removed",
+        "Tokens per document",
+        "last val loss",
+    ):
         assert expected in html
     assert "not run" not in html
     assert "http://" not in html and "https://" not in html  # nothing fetched from elsewhere
@@ -47,28 +75,55 @@ def test_profile_json_schema(tmp_path):
     files = write_report(full_profile(), tmp_path)
     prof = json.loads(files.profile_json.read_text())
     assert prof["format"] == "auralith-profile/1"
-    assert set(prof) >= {"job", "partitions", "totals", "sources", "removals", "removals_by_source",
-                         "length_before", "length_after_filters", "length_output", "tokens_per_document", "pii",
-                         "dedup_clusters", "plots"}
+    assert set(prof) >= {
+        "job",
+        "partitions",
+        "totals",
+        "sources",
+        "removals",
+        "removals_by_source",
+        "length_before",
+        "length_after_filters",
+        "length_output",
+        "tokens_per_document",
+        "pii",
+        "dedup_clusters",
+        "plots",
+    }
     assert set(prof["job"]) == {"id", "name", "state", "created_at", "started_at", "finished_at", "output"}
     for key in ("length_before", "length_after_filters", "length_output", "tokens_per_document"):
         series = prof[key]
-        assert set(series) == {"count", "sum", "mean", "min", "max", "quantiles", "quantile_rank_error",
-                               "histogram"}
+        assert set(series) == {"count", "sum", "mean", "min", "max", "quantiles", "quantile_rank_error", "histogram"}
         assert list(series["quantiles"]) == ["p01", "p05", "p25", "p50", "p75", "p95", "p99"]
         assert sum(series["histogram"]["counts"]) == series["count"]
         assert len(series["histogram"]["edges"]) == len(series["histogram"]["counts"]) + 1
-    assert set(prof["sources"][0]) == {"source", "path", "records", "documents_in", "chars_in", "mean_chars_in",
-                                       "min_chars_in", "max_chars_in", "documents_kept", "chars_kept",
-                                       "mean_chars_kept", "removed", "removed_pct"}
+    assert set(prof["sources"][0]) == {
+        "source",
+        "path",
+        "records",
+        "documents_in",
+        "chars_in",
+        "mean_chars_in",
+        "min_chars_in",
+        "max_chars_in",
+        "documents_kept",
+        "chars_kept",
+        "mean_chars_kept",
+        "removed",
+        "removed_pct",
+    }
     assert prof["plots"]["Document length"] == "length_histogram.png"
 
 
 def test_sections_without_data_say_not_run(tmp_path):
     files = write_report(build_profile(job(), [process_row(0, {0: [40, 50]})]), tmp_path)
     html = files.html.read_text()
-    for section in ("Near-duplicate detection: not run", "PII redaction: not run", "Tokenization: not run",
-                    "Training: not run"):
+    for section in (
+        "Near-duplicate detection: not run",
+        "PII redaction: not run",
+        "Tokenization: not run",
+        "Training: not run",
+    ):
         assert section in html
     assert "Nothing was removed." in html
     assert {p.name for p in files.plots.values()} == {"sources.png", "length_histogram.png"}

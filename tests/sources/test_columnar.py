@@ -36,7 +36,7 @@ def save_to_disk_layout(folder: Path, texts: list[str], n_files: int = 2) -> Non
     names = []
     for k in range(n_files):
         name = f"data-{k:05d}-of-{n_files:05d}.arrow"
-        chunk = texts[k * per:(k + 1) * per]
+        chunk = texts[k * per : (k + 1) * per]
         table = pa.table({"text": chunk, "idx": list(range(k * per, k * per + len(chunk)))})
         with pa.OSFile(str(folder / name), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
             for batch in table.to_batches(max_chunksize=17):
@@ -47,8 +47,9 @@ def save_to_disk_layout(folder: Path, texts: list[str], n_files: int = 2) -> Non
 
 
 def config(path: str, **src) -> object:
-    return parse_config({"sources": [{"path": path, **src}], "tokenization": {"tokenizer": "t.json"},
-                         "partition_size_mb": 0.01})
+    return parse_config(
+        {"sources": [{"path": path, **src}], "tokenization": {"tokenizer": "t.json"}, "partition_size_mb": 0.01}
+    )
 
 
 def read_all(cfg) -> list:
@@ -100,8 +101,10 @@ def test_hf_dataset_saved_to_disk_is_read_without_the_datasets_library(tmp_path)
     texts = sentences(300, seed=5)
     save_to_disk_layout(tmp_path / "ds", texts)
     cfg = config(str(tmp_path / "ds"), id_field="idx")  # auto-detected from state.json
-    assert [Path(p).name for _, p, _ in list_source_files(cfg)] == ["data-00000-of-00002.arrow",
-                                                                   "data-00001-of-00002.arrow"]
+    assert [Path(p).name for _, p, _ in list_source_files(cfg)] == [
+        "data-00000-of-00002.arrow",
+        "data-00001-of-00002.arrow",
+    ]
     docs = read_all(cfg)
     assert [d.text for d in docs] == texts and docs[200].id == "200"
     assert read_all(config(str(tmp_path / "ds"), format="hf_dataset", id_field="idx")) == docs
@@ -133,9 +136,10 @@ def test_parquet_runs_follow_a_size_that_changes_along_the_file(tmp_path):
     one = parquet_pieces(files, str(tmp_path / "a.parquet"), 0, first=1, every=1)  # a run per row group
     group = max(p.size for p in one)
     half = sum(p.size for p in one) // 2
-    runs = parquet_pieces(files, str(tmp_path / "a.parquet"), 0, first=4 * group,
-                          every=lambda done: 4 * group if done < half else 1)
-    before = [p for p in runs if sum(q.size for q in runs[:runs.index(p)]) < half]
+    runs = parquet_pieces(
+        files, str(tmp_path / "a.parquet"), 0, first=4 * group, every=lambda done: 4 * group if done < half else 1
+    )
+    before = [p for p in runs if sum(q.size for q in runs[: runs.index(p)]) < half]
     assert all(p.end - p.start >= 4 for p in before[:-1])
-    assert all(p.end - p.start == 1 for p in runs[len(before):])
+    assert all(p.end - p.start == 1 for p in runs[len(before) :])
     assert [p.start for p in runs[1:]] == [p.end for p in runs[:-1]] and runs[-1].end == 20

@@ -45,8 +45,9 @@ def test_jsonl_round_trip(tmp_path, compression):
     piece = write(tmp_path / f"a.jsonl{SUFFIX[compression]}", jsonl(records), compression)
     reader = PieceReader(files, piece, "text", "id")
     docs = list(reader)
-    assert docs == [Document(id=f"d{i}", text=f"doc {i} é 文", source=0, file=piece.path, line=i + 1)
-                    for i in range(500)]
+    assert docs == [
+        Document(id=f"d{i}", text=f"doc {i} é 文", source=0, file=piece.path, line=i + 1) for i in range(500)
+    ]
     assert reader.bytes_read == piece.size  # on-disk bytes, compressed for .gz/.zst
 
 
@@ -99,10 +100,19 @@ def test_bad_records_become_issues(tmp_path):
     piece = write(tmp_path / "bad.jsonl", b"\n".join(lines))
     reader = PieceReader(files, piece, "text", "id")
     items = list(reader)
-    assert reasons(items) == [("invalid_json", 2), ("invalid_utf8", 3), ("missing_field", 4),
-                              ("wrong_type", 5), ("wrong_type", 6), ("invalid_json", 9)]
+    assert reasons(items) == [
+        ("invalid_json", 2),
+        ("invalid_utf8", 3),
+        ("missing_field", 4),
+        ("wrong_type", 5),
+        ("wrong_type", 6),
+        ("invalid_json", 9),
+    ]
     assert [(d.line, d.text) for d in items if isinstance(d, Document)] == [
-        (1, "good"), (10, "pair \U0001f600 ok"), (11, "last, no newline")]
+        (1, "good"),
+        (10, "pair \U0001f600 ok"),
+        (11, "last, no newline"),
+    ]
     issues = {i.line: i for i in items if isinstance(i, InputIssue)}
     assert issues[4].field == "text" and issues[5].field == "text" and issues[6].field is None
     assert "string" in issues[5].message and "array" in issues[6].message
@@ -134,8 +144,9 @@ def test_truncated_stream_keeps_documents_before_the_cut(tmp_path, compression):
     records = [{"text": "".join(rng.choices("abcdefgh ", k=200))} for _ in range(3000)]
     data = jsonl(records)
     if compression == "zstd":  # several frames, so the cut falls in a later one
-        blob = b"".join(zstandard.ZstdCompressor().compress(data[i:i + 100_000])
-                        for i in range(0, len(data), 100_000))
+        blob = b"".join(
+            zstandard.ZstdCompressor().compress(data[i : i + 100_000]) for i in range(0, len(data), 100_000)
+        )
     else:
         blob = gzip.compress(data)
     path = tmp_path / f"t.jsonl{SUFFIX[compression]}"
@@ -211,11 +222,17 @@ def test_failed_write_leaves_no_file(tmp_path):
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
-def test_record_over_the_size_limit_is_an_input_error_and_its_neighbours_are_read(tmp_path, monkeypatch,
-                                                                                   compression):
+def test_record_over_the_size_limit_is_an_input_error_and_its_neighbours_are_read(tmp_path, monkeypatch, compression):
     monkeypatch.setattr("auralith.sources.readers.MAX_RECORD_BYTES", 1000)
-    data = jsonl([{"id": "a", "text": "before"}]) + b'{"text": "' + b"x" * 5000 + b'"}\n' + \
-        jsonl([{"id": "b", "text": "after"}]) + b'{"text": "' + b"y" * 3000  # the last one has no newline
+    data = (
+        jsonl([{"id": "a", "text": "before"}])
+        + b'{"text": "'
+        + b"x" * 5000
+        + b'"}\n'
+        + jsonl([{"id": "b", "text": "after"}])
+        + b'{"text": "'
+        + b"y" * 3000
+    )  # the last one has no newline
     piece = write(tmp_path / f"big.jsonl{SUFFIX[compression]}", data, compression)
     reader = PieceReader(files, piece, "text", "id")
     items = list(reader)
@@ -232,8 +249,9 @@ def test_record_limit_holds_across_byte_range_pieces(tmp_path, monkeypatch):
     path.write_bytes(data)
     cut = data.index(b"\n", 20) + 1  # the second piece starts after the long line
     first = FilePiece(path=str(path), source=0, format="jsonl", compression="none", size=cut, start=0, end=cut)
-    second = FilePiece(path=str(path), source=0, format="jsonl", compression="none", size=len(data) - cut,
-                       start=cut, first_line=3)
+    second = FilePiece(
+        path=str(path), source=0, format="jsonl", compression="none", size=len(data) - cut, start=cut, first_line=3
+    )
     assert reasons(read(first, id_field=None)) == [("record_too_large", 2)]
     assert [d.text for d in read(second, id_field=None)] == ["three"]
 
@@ -247,9 +265,21 @@ def test_txt_over_the_size_limit(tmp_path, monkeypatch):
 
 
 def test_nul_bytes_deep_nesting_and_huge_numbers(tmp_path):
-    data = (b'{"text": "raw\x00nul"}\n' + jsonl([{"text": "escaped\u0000nul"}]) + b"[" * 100_000 + b"\n"
-            + b'{"a":' * 50_000 + b"\n" + b'{"text": "ok", "n": ' + b"9" * 5000 + b"}\n"
-            + b'{"text": "nested ok", "m": ' + b"[" * 50 + b"]" * 50 + b"}\n")
+    data = (
+        b'{"text": "raw\x00nul"}\n'
+        + jsonl([{"text": "escaped\u0000nul"}])
+        + b"[" * 100_000
+        + b"\n"
+        + b'{"a":' * 50_000
+        + b"\n"
+        + b'{"text": "ok", "n": '
+        + b"9" * 5000
+        + b"}\n"
+        + b'{"text": "nested ok", "m": '
+        + b"[" * 50
+        + b"]" * 50
+        + b"}\n"
+    )
     items = read(write(tmp_path / "h.jsonl", data), id_field=None)
     assert [d.text for d in items if isinstance(d, Document)] == ["escaped\x00nul", "nested ok"]
     assert reasons(items) == [("invalid_json", 1), ("invalid_json", 3), ("invalid_json", 4), ("invalid_json", 5)]

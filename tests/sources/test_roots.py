@@ -6,9 +6,15 @@ from auralith.sources.roots import allowed_roots, check_job_paths, path_problem
 
 
 def cfg(tmp_path, **over):
-    return parse_config({"sources": [{"path": "in/*.jsonl"}], "tokenization": {"tokenizer": "org/model"},
-                         "output": {"path": over.get("output", "in/out")}, "work_dir": over.get("work", "in/work")},
-                        base_dir=tmp_path).resolved()
+    return parse_config(
+        {
+            "sources": [{"path": "in/*.jsonl"}],
+            "tokenization": {"tokenizer": "org/model"},
+            "output": {"path": over.get("output", "in/out")},
+            "work_dir": over.get("work", "in/work"),
+        },
+        base_dir=tmp_path,
+    ).resolved()
 
 
 def test_unset_allows_everything(tmp_path):
@@ -36,7 +42,14 @@ def test_a_root_is_not_a_prefix_of_a_sibling(tmp_path):
 def test_tokenizer_path_outside_is_refused(tmp_path):
     tok = tmp_path / "tok.json"
     tok.write_text("{}")
-    c = parse_config({"sources": [{"path": "in/*.jsonl"}], "tokenization": {"tokenizer": str(tok)},
-                      "output": {"path": "in/o"}, "work_dir": "in/w"}, base_dir=tmp_path).resolved()
+    c = parse_config(
+        {
+            "sources": [{"path": "in/*.jsonl"}],
+            "tokenization": {"tokenizer": str(tok)},
+            "output": {"path": "in/o"},
+            "work_dir": "in/w",
+        },
+        base_dir=tmp_path,
+    ).resolved()
     with pytest.raises(ConfigError, match="tokenization.tokenizer: .*tok.json is outside the allowed roots"):
         check_job_paths(c, env={"AURALITH_ALLOWED_ROOTS": str(tmp_path / "in")})

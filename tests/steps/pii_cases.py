@@ -10,8 +10,11 @@ _JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_
 # (text, type, the exact span that must be redacted)
 POSITIVES = [
     ("Contact me at jane.doe@example.org for details.", "email", "jane.doe@example.org"),
-    ("Send the form to HR-Team+forms@mail.acme-corp.co.uk before Friday.", "email",
-     "HR-Team+forms@mail.acme-corp.co.uk"),
+    (
+        "Send the form to HR-Team+forms@mail.acme-corp.co.uk before Friday.",
+        "email",
+        "HR-Team+forms@mail.acme-corp.co.uk",
+    ),
     ("Maintainer: Gerhard Häring <gh@ghaering.de>", "email", "gh@ghaering.de"),
     ("mailto:support@github.com", "email", "support@github.com"),
     ("Call +44 20 7946 0958 during office hours.", "phone", "+44 20 7946 0958"),
@@ -38,17 +41,26 @@ POSITIVES = [
     ("Compte FR14 2004 1010 0505 0001 3M02 606", "iban", "FR14 2004 1010 0505 0001 3M02 606"),
     ("NL91ABNA0417164300 (ABN AMRO)", "iban", "NL91ABNA0417164300"),
     ("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "secret", "AKIAIOSFODNN7EXAMPLE"),
-    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret",
-     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    (
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "secret",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ),
     (f"Key:\n{_PEM}\nkeep it safe", "secret", _PEM),
     ("token: ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5", "secret", "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5"),
-    ("SLACK_TOKEN=xoxb-2345678901-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "secret",
-     "xoxb-2345678901-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
+    (
+        "SLACK_TOKEN=xoxb-2345678901-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "secret",
+        "xoxb-2345678901-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    ),
     ("key=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "secret", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
     ("stripe.api_key = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'", "secret", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
     (f"Authorization: Bearer {_JWT}", "secret", _JWT),
-    ("OPENAI_API_KEY=sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78", "secret",
-     "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78"),
+    (
+        "OPENAI_API_KEY=sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78",
+        "secret",
+        "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78",
+    ),
 ]
 
 # Text that looks like PII to a careless regex and must come out unchanged.

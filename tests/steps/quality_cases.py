@@ -16,15 +16,13 @@ KEEP = [
     "think, some probability in the view propounded by Andrew Knight, that this variability may be partly "
     "connected with excess of food. It seems pretty clear that organic beings must be exposed during several "
     "generations to the new conditions of life to cause any appreciable amount of variation.",
-
     "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of "
     "a wife.\nHowever little known the feelings or views of such a man may be on his first entering a "
     "neighbourhood, this truth is so well fixed in the minds of the surrounding families, that he is considered "
-    "the rightful property of some one or other of their daughters.\n\"My dear Mr. Bennet,\" said his lady to him "
-    "one day, \"have you heard that Netherfield Park is let at last?\"\nMr. Bennet replied that he had not.\n"
-    "\"But it is,\" returned she; \"for Mrs. Long has just been here, and she told me all about it.\"\nMr. Bennet "
+    'the rightful property of some one or other of their daughters.\n"My dear Mr. Bennet," said his lady to him '
+    'one day, "have you heard that Netherfield Park is let at last?"\nMr. Bennet replied that he had not.\n'
+    '"But it is," returned she; "for Mrs. Long has just been here, and she told me all about it."\nMr. Bennet '
     "made no answer, and his wife went on with the story of the new tenant and his four or five thousand a year.",
-
     "Call me Ishmael. Some years ago, never mind how long precisely, having little or no money in my purse, and "
     "nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of "
     "the world. It is a way I have of driving off the spleen and regulating the circulation. Whenever I find "
@@ -32,14 +30,12 @@ KEEP = [
     "myself involuntarily pausing before coffin warehouses, and bringing up the rear of every funeral I meet; "
     "then, I account it high time to get to sea as soon as I can. This is my substitute for pistol and ball. "
     "There is nothing surprising in this.",
-
     "I went to the woods because I wished to live deliberately, to front only the essential facts of life, and see "
     "if I could not learn what it had to teach, and not, when I came to die, discover that I had not lived. I did "
     "not wish to live what was not life, living is so dear; nor did I wish to practise resignation, unless it was "
     "quite necessary. I wanted to live deep and suck out all the marrow of life, to live so sturdily and "
     "Spartan-like as to put to rout all that was not life. Our life is frittered away by detail. Simplify, "
     "simplify. Let your affairs be as two or three, and not a hundred or a thousand.",
-
     "Four score and seven years ago our fathers brought forth on this continent, a new nation, conceived in "
     "Liberty, and dedicated to the proposition that all men are created equal.\nNow we are engaged in a great civil "
     "war, testing whether that nation, or any nation so conceived and so dedicated, can long endure. We are met on "
@@ -48,7 +44,6 @@ KEEP = [
     "should do this.\nBut, in a larger sense, we can not dedicate, we can not consecrate, we can not hallow this "
     "ground. The brave men, living and dead, who struggled here, have consecrated it, far above our poor power to "
     "add or detract.",
-
     "We the People of the United States, in Order to form a more perfect Union, establish Justice, insure domestic "
     "Tranquility, provide for the common defence, promote the general Welfare, and secure the Blessings of Liberty "
     "to ourselves and our Posterity, do ordain and establish this Constitution for the United States of America.\n"
@@ -57,30 +52,26 @@ KEEP = [
     "every second Year by the People of the several States, and the Electors in each State shall have the "
     "Qualifications requisite for Electors of the most numerous Branch of the State Legislature.\nNo Person shall "
     "be a Representative who shall not have attained to the Age of twenty five Years.",
-
     "Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do: once "
     "or twice she had peeped into the book her sister was reading, but it had no pictures or conversations in it, "
-    "\"and what is the use of a book,\" thought Alice \"without pictures or conversations?\"\nSo she was considering "
+    '"and what is the use of a book," thought Alice "without pictures or conversations?"\nSo she was considering '
     "in her own mind (as well as she could, for the hot day made her feel very sleepy and stupid), whether the "
     "pleasure of making a daisy-chain would be worth the trouble of getting up and picking the daisies, when "
     "suddenly a White Rabbit with pink eyes ran close by her.\nThere was nothing so very remarkable in that; nor did "
-    "Alice think it so very much out of the way to hear the Rabbit say to itself, \"Oh dear! Oh dear! I shall be "
-    "late!\"",
-
+    'Alice think it so very much out of the way to hear the Rabbit say to itself, "Oh dear! Oh dear! I shall be '
+    'late!"',
     "You will rejoice to hear that no disaster has accompanied the commencement of an enterprise which you have "
     "regarded with such evil forebodings. I arrived here yesterday, and my first task is to assure my dear sister "
     "of my welfare and increasing confidence in the success of my undertaking. I am already far north of London, "
     "and as I walk in the streets of Petersburgh, I feel a cold northern breeze play upon my cheeks, which braces "
     "my nerves and fills me with delight. Do you understand this feeling? This breeze, which has travelled from "
     "the regions towards which I am advancing, gives me a foretaste of those icy climes.",
-
     "You don't know about me without you have read a book by the name of The Adventures of Tom Sawyer; but that "
     "ain't no matter. That book was made by Mr. Mark Twain, and he told the truth, mainly. There was things which "
     "he stretched, but mainly he told the truth. That is nothing. I never seen anybody but lied one time or "
     "another, without it was Aunt Polly, or the widow, or maybe Mary. Aunt Polly, Tom's Aunt Polly, she is, and "
     "Mary, and the Widow Douglas is all told about in that book, which is mostly a true book, with some "
     "stretchers, as I said before.",
-
     "The museum is open from Tuesday to Sunday, and admission is free on the first Sunday of each month. Visitors "
     "with reduced mobility can use the lift at the north entrance, and wheelchairs are available at the cloakroom. "
     "Guided tours in English leave from the main hall at eleven and at three, and last about an hour. Large bags "

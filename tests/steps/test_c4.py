@@ -5,11 +5,13 @@ from __future__ import annotations
 from auralith.config.quality import C4Config
 from auralith.steps.c4 import C4Filter
 
-GOOD = ["The river rose in the night and the town woke to water in the streets.",
-        "People carried chairs and books up the stairs while the boats came.",
-        "By noon the rain had stopped, and the sun came out over the hills.",
-        "The mayor said that the town would help every family that lost a home.",
-        "Schools stayed closed for a week while the roads were cleaned."]
+GOOD = [
+    "The river rose in the night and the town woke to water in the streets.",
+    "People carried chairs and books up the stairs while the boats came.",
+    "By noon the rain had stopped, and the sun came out over the hills.",
+    "The mayor said that the town would help every family that lost a home.",
+    "Schools stayed closed for a week while the roads were cleaned.",
+]
 
 
 def run(lines: list[str], **cfg):
@@ -22,12 +24,25 @@ def test_clean_page_is_kept_unchanged():
 
 
 def test_line_rules_drop_lines_and_count_them():
-    res = run(GOOD + ["Menu", "Two words.", "Enable JavaScript to see the map.",
-                      "We use cookies, see the privacy policy.", "A line with a " + "w" * 1001 + " word.",
-                      "It went on and on..."])
+    res = run(
+        GOOD
+        + [
+            "Menu",
+            "Two words.",
+            "Enable JavaScript to see the map.",
+            "We use cookies, see the privacy policy.",
+            "A line with a " + "w" * 1001 + " word.",
+            "It went on and on...",
+        ]
+    )
     assert res.reason is None and res.text == "\n".join(GOOD)
-    assert res.lines_removed == {"c4.no_terminal_punct": 2, "c4.too_few_words": 1, "c4.javascript": 1, "c4.policy": 1,
-                                 "c4.too_long_word": 1}
+    assert res.lines_removed == {
+        "c4.no_terminal_punct": 2,
+        "c4.too_few_words": 1,
+        "c4.javascript": 1,
+        "c4.policy": 1,
+        "c4.too_long_word": 1,
+    }
 
 
 def test_citations_are_removed_before_the_punctuation_check():

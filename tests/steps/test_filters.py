@@ -8,16 +8,19 @@ from auralith.config.preprocessing import LengthConfig
 from auralith.steps.filters import LengthFilter
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("", "length.empty"),
-    ("a", "length.too_short"),
-    ("ab", "length.too_short"),
-    ("abc", None),  # == min_chars
-    ("abcd", None),
-    ("abcde", None),  # == max_chars
-    ("abcdef", "length.too_long"),
-    ("x" * 1000, "length.too_long"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("", "length.empty"),
+        ("a", "length.too_short"),
+        ("ab", "length.too_short"),
+        ("abc", None),  # == min_chars
+        ("abcd", None),
+        ("abcde", None),  # == max_chars
+        ("abcdef", "length.too_long"),
+        ("x" * 1000, "length.too_long"),
+    ],
+)
 def test_bounds(text, reason):
     assert LengthFilter(LengthConfig(min_chars=3, max_chars=5))(text) == reason
 

@@ -24,17 +24,20 @@ def test_prose_passes_both():
     assert quality(PROSE) is None and repetition(PROSE) is None
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("the cat and the dog.", "short_doc"),
-    ("the of and to " * 30, "below_avg_word_length"),
-    ("the and " + "incomprehensibilities " * 60, "above_avg_word_length"),
-    (PROSE + " #a" * 40, "too_many_hashes"),
-    (PROSE + " wait..." * 40, "too_many_ellipsis"),
-    ("\n".join(f"- item number {i} with the words of a list and the rest" for i in range(20)), "too_many_bullets"),
-    ("\n".join(f"the story goes on and on with word {i}..." for i in range(20)), "too_many_end_ellipsis"),
-    (PROSE + " ".join(str(i) for i in range(60)), "below_alpha_ratio"),
-    (" ".join(f"Word{i} Text{i}" for i in range(40)), "few_stop_words"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("the cat and the dog.", "short_doc"),
+        ("the of and to " * 30, "below_avg_word_length"),
+        ("the and " + "incomprehensibilities " * 60, "above_avg_word_length"),
+        (PROSE + " #a" * 40, "too_many_hashes"),
+        (PROSE + " wait..." * 40, "too_many_ellipsis"),
+        ("\n".join(f"- item number {i} with the words of a list and the rest" for i in range(20)), "too_many_bullets"),
+        ("\n".join(f"the story goes on and on with word {i}..." for i in range(20)), "too_many_end_ellipsis"),
+        (PROSE + " ".join(str(i) for i in range(60)), "below_alpha_ratio"),
+        (" ".join(f"Word{i} Text{i}" for i in range(40)), "few_stop_words"),
+    ],
+)
 def test_quality_checks(text, reason):
     assert quality(text) == f"gopher_quality.{reason}"
 
@@ -49,17 +52,23 @@ def test_stop_words_are_case_sensitive_as_in_gopher():
     assert quality(text) == "gopher_quality.few_stop_words"
 
 
-@pytest.mark.parametrize(("text", "reason", "only"), [
-    ("\n\n".join([PROSE, "Same paragraph here.", "Same paragraph here.", "Same paragraph here."]), "dup_para_frac",
-     {}),
-    ("\n\n".join([PROSE, PROSE[:400], PROSE[:400], "a", "b", "c", "d"]), "dup_para_char_frac", {}),
-    (PROSE + "\nok\nok\nok\nok\nok\nok\nok", "dup_line_frac", {}),
-    (PROSE + "\n" + ("x" * 300 + "\n") * 2, "dup_line_char_frac", {}),
-    (PROSE + " " + "big sale " * 60, "top_2gram", {}),
-    (PROSE + " " + "the big sale " * 40, "top_3gram", {"top_n_grams": {3: 0.18}}),
-    (PROSE + " " + "we have a deal " * 35, "top_4gram", {"top_n_grams": {4: 0.16}}),
-    (PROSE + " " + " ".join(f"one two three four five {i}" for i in range(40)), "dup_5gram", {"top_n_grams": {}}),
-])
+@pytest.mark.parametrize(
+    ("text", "reason", "only"),
+    [
+        (
+            "\n\n".join([PROSE, "Same paragraph here.", "Same paragraph here.", "Same paragraph here."]),
+            "dup_para_frac",
+            {},
+        ),
+        ("\n\n".join([PROSE, PROSE[:400], PROSE[:400], "a", "b", "c", "d"]), "dup_para_char_frac", {}),
+        (PROSE + "\nok\nok\nok\nok\nok\nok\nok", "dup_line_frac", {}),
+        (PROSE + "\n" + ("x" * 300 + "\n") * 2, "dup_line_char_frac", {}),
+        (PROSE + " " + "big sale " * 60, "top_2gram", {}),
+        (PROSE + " " + "the big sale " * 40, "top_3gram", {"top_n_grams": {3: 0.18}}),
+        (PROSE + " " + "we have a deal " * 35, "top_4gram", {"top_n_grams": {4: 0.16}}),
+        (PROSE + " " + " ".join(f"one two three four five {i}" for i in range(40)), "dup_5gram", {"top_n_grams": {}}),
+    ],
+)
 def test_repetition_checks(text, reason, only):
     assert repetition(text, **only) == f"gopher_repetition.{reason}"
 

@@ -45,6 +45,7 @@ def find_near_duplicates(texts: Sequence[str], cfg: NearDedupConfig) -> list[int
         edges = edges[estimated_jaccard(sig[e[:, 0]], sig[e[:, 1]]) >= cfg.threshold]
     return sorted(int(n) for cluster in connected_components(edges) for n in cluster[1:])
 
+
 CFG = NearDedupConfig(enabled=True)
 
 
@@ -100,8 +101,10 @@ def test_precision_and_recall_at_the_threshold(decisions):
     fp = sum(removed and j < 0.8 for j, removed in decisions)
     fn = sum(not removed and j >= 0.8 for j, removed in decisions)
     precision, recall = tp / (tp + fp), tp / (tp + fn)
-    print(f"\nlabelled pairs: {len(decisions)}, positives (J>=0.8): {tp + fn}, precision {precision:.3f}, "
-          f"recall {recall:.3f}")
+    print(
+        f"\nlabelled pairs: {len(decisions)}, positives (J>=0.8): {tp + fn}, precision {precision:.3f}, "
+        f"recall {recall:.3f}"
+    )
     assert precision >= 0.9 and recall >= 0.9
 
 
@@ -186,6 +189,7 @@ def test_config_errors_name_the_key_path():
     assert "preprocessing.near_dedup.ngram" in text and "preprocessing.near_dedup.bands: unknown key" in text
     with pytest.raises(ConfigError, match="preprocessing.near_dedup: num_bands"):
         parse_config({**base, "preprocessing": {"near_dedup": {"num_bands": 100, "rows_per_band": 20}}})
-    cfg = parse_config({**base, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 20,
-                                                                 "rows_per_band": 10}}})
+    cfg = parse_config(
+        {**base, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 20, "rows_per_band": 10}}}
+    )
     assert cfg.preprocessing.near_dedup.num_hashes == 200

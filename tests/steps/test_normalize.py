@@ -31,22 +31,25 @@ def test_whitespace_off_only_normalizes_unicode():
     assert normalizer(whitespace=False)(" e\u0301\t\t\n\n\n\n") == " \u00e9\t\t\n\n\n\n"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a   b", "a b"),
-    ("a\t\tb", "a b"),
-    ("a\u00a0\u00a0b", "a b"),  # no-break spaces
-    ("a \t\u3000\u2009 b", "a b"),  # ideographic and thin spaces in one run
-    ("a\r\nb\rc", "a\nb\nc"),
-    ("a\r\n\r\n\r\n\r\nb", "a\n\nb"),
-    ("a\n\nb", "a\n\nb"),  # a paragraph break survives
-    ("a\n\n\nb\n\n\n\n\n\nc", "a\n\nb\n\nc"),
-    ("a \n b", "a\nb"),
-    ("a \n \n \n b", "a\n\nb"),  # blank lines holding spaces still collapse
-    ("a\x00b\x07c\x1bd\x7fe", "abcde"),
-    ("  \n\t padded \t\n  ", "padded"),
-    ("", ""),
-    (" \t\n\r\n ", ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a   b", "a b"),
+        ("a\t\tb", "a b"),
+        ("a\u00a0\u00a0b", "a b"),  # no-break spaces
+        ("a \t\u3000\u2009 b", "a b"),  # ideographic and thin spaces in one run
+        ("a\r\nb\rc", "a\nb\nc"),
+        ("a\r\n\r\n\r\n\r\nb", "a\n\nb"),
+        ("a\n\nb", "a\n\nb"),  # a paragraph break survives
+        ("a\n\n\nb\n\n\n\n\n\nc", "a\n\nb\n\nc"),
+        ("a \n b", "a\nb"),
+        ("a \n \n \n b", "a\n\nb"),  # blank lines holding spaces still collapse
+        ("a\x00b\x07c\x1bd\x7fe", "abcde"),
+        ("  \n\t padded \t\n  ", "padded"),
+        ("", ""),
+        (" \t\n\r\n ", ""),
+    ],
+)
 def test_normalize_whitespace(text, expected):
     assert normalize_whitespace(text) == expected
 

@@ -43,8 +43,16 @@ def test_partition_profile_counts_per_source_and_series():
     prof.add_removed(0, "length.too_short")
     prof.add_bad_record(1, "input_error.invalid_json")
     d = json.loads(json.dumps(prof.to_dict()))  # stays JSON through the partition row
-    assert d["sources"]["0"] == {"records": 3, "documents_in": 3, "chars_in": 43, "min_in": 3, "max_in": 30,
-                                 "documents_kept": 1, "chars_kept": 9, "removed": {"length.too_short": 2}}
+    assert d["sources"]["0"] == {
+        "records": 3,
+        "documents_in": 3,
+        "chars_in": 43,
+        "min_in": 3,
+        "max_in": 30,
+        "documents_kept": 1,
+        "chars_kept": 9,
+        "removed": {"length.too_short": 2},
+    }
     assert d["sources"]["1"]["records"] == 1 and d["sources"]["1"]["documents_in"] == 0
     before = d["length_before"]
     assert (before["count"], before["sum"], before["min"], before["max"]) == (3, 43, 3, 30)
@@ -68,16 +76,17 @@ def test_merge_sums_counts_and_histograms_and_combines_min_max():
     merged = merge_series([p["length_before"] for p in parts])
     assert merged["count"] == 6 and merged["sum"] == 5 + 50 + 500 + 7 + 2 + 3000
     assert (merged["min"], merged["max"]) == (2, 3000)
-    assert dense_hist(merged).tolist() == np.bincount(bin_index(np.array([5, 50, 500, 7, 2, 3000])),
-                                                      minlength=N_BINS).tolist()
+    assert (
+        dense_hist(merged).tolist()
+        == np.bincount(bin_index(np.array([5, 50, 500, 7, 2, 3000])), minlength=N_BINS).tolist()
+    )
     assert merge_series([None, {}]) is None
 
 
 @pytest.mark.parametrize("n_parts", [1, 7])
 def test_merged_quantiles_are_within_the_sketch_rank_error_of_the_union(n_parts):
     rng = np.random.default_rng(3)
-    parts = [rng.lognormal(5 + i % 3, 1.0, size=rng.integers(2_000, 20_000)).astype(int) + 1
-             for i in range(n_parts)]
+    parts = [rng.lognormal(5 + i % 3, 1.0, size=rng.integers(2_000, 20_000)).astype(int) + 1 for i in range(n_parts)]
     merged = merge_series([_profile_of(p.tolist())["length_before"] for p in parts])
     union = np.sort(np.concatenate(parts))
     sketch = series_sketch(merged)

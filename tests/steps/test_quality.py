@@ -28,10 +28,19 @@ def test_each_junk_page_is_removed_for_its_own_reason():
     ch = chain()
     reasons = [ch(normalize_whitespace(t))[1] for t in REMOVE]
     assert reasons == [
-        "gopher_quality.short_doc", "gopher_repetition.top_2gram", "c4.lorem_ipsum", "gopher_quality.short_doc",
-        "gopher_quality.short_doc", "gopher_quality.short_doc", "gopher_quality.too_many_end_ellipsis",
-        "gopher_quality.too_many_hashes", "gopher_quality.short_doc", "gopher_repetition.dup_line_frac",
-        "gopher_quality.short_doc", "gopher_quality.below_alpha_ratio", "gopher_quality.below_alpha_ratio",
+        "gopher_quality.short_doc",
+        "gopher_repetition.top_2gram",
+        "c4.lorem_ipsum",
+        "gopher_quality.short_doc",
+        "gopher_quality.short_doc",
+        "gopher_quality.short_doc",
+        "gopher_quality.too_many_end_ellipsis",
+        "gopher_quality.too_many_hashes",
+        "gopher_quality.short_doc",
+        "gopher_repetition.dup_line_frac",
+        "gopher_quality.short_doc",
+        "gopher_quality.below_alpha_ratio",
+        "gopher_quality.below_alpha_ratio",
         "c4.too_few_sentences",
     ]
 

@@ -5,8 +5,30 @@ from auralith.steps.text_stats import TextStats, duplicates
 
 def test_tokens_keep_urls_emails_numbers_and_split_punctuation():
     st = TextStats("Use -l or --no-action: don't, see https://x.org/a?b=c or mail a.b@example.com (1,000 items, 3.14).")
-    assert st.words == ["Use", "-l", "or", "--no", "-", "action", ":", "do", "n't", ",", "see", "https://x.org/a?b=c",
-                        "or", "mail", "a.b@example.com", "(", "1,000", "items", ",", "3.14", ")", "."]
+    assert st.words == [
+        "Use",
+        "-l",
+        "or",
+        "--no",
+        "-",
+        "action",
+        ":",
+        "do",
+        "n't",
+        ",",
+        "see",
+        "https://x.org/a?b=c",
+        "or",
+        "mail",
+        "a.b@example.com",
+        "(",
+        "1,000",
+        "items",
+        ",",
+        "3.14",
+        ")",
+        ".",
+    ]
     assert st.non_symbol_words == [w for w in st.words if w not in {"-", ":", ",", "(", ")", "."}]
 
 

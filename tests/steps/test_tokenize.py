@@ -52,12 +52,15 @@ def test_training_is_deterministic(corpus, bpe):
     assert 256 < bpe.get_vocab_size() <= 400
 
 
-@pytest.mark.parametrize("text", [
-    "The cat sees the river.",
-    "  leading spaces,\ttabs\nand newlines  ",
-    "Unicode: café, naïve, 日本語, emoji 🎉, Ωmega",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The cat sees the river.",
+        "  leading spaces,\ttabs\nand newlines  ",
+        "Unicode: café, naïve, 日本語, emoji 🎉, Ωmega",
+        "",
+    ],
+)
 def test_byte_level_round_trip(bpe, text):
     ids = bpe.encode(text, add_special_tokens=False).ids
     assert bpe.decode(ids) == text

@@ -21,7 +21,9 @@ def test_local_interface(tmp_path: Path):
         fh.seek(-2, 2)
         assert fh.read() == b"89"
     assert files.list_files(str(tmp_path / "d" / "**" / "*.jsonl")) == [
-        (str(tmp_path / "d" / "a.jsonl"), 10), (str(tmp_path / "d" / "sub" / "b.jsonl"), 2)]
+        (str(tmp_path / "d" / "a.jsonl"), 10),
+        (str(tmp_path / "d" / "sub" / "b.jsonl"), 2),
+    ]
     assert files.exists(tmp_path / "d" / "a.jsonl") and files.size(tmp_path / "d" / "sub" / "b.jsonl") == 2
     files.delete(tmp_path / "d" / "a.jsonl")
     files.delete(tmp_path / "d" / "a.jsonl")

@@ -87,8 +87,9 @@ def test_missing_bucket_and_key_are_clear_and_not_retried(s3_server, bucket):
 
 def test_access_denied_and_throttling_map_to_the_right_errors():
     def client_error(code: str, status: int) -> ClientError:
-        return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                           "GetObject")
+        return ClientError(
+            {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject"
+        )
 
     denied = translate_error(client_error("AccessDenied", 403), "s3://b/k", "read")
     assert isinstance(denied, StorageError) and str(denied) == "s3://b/k: read failed: access denied"

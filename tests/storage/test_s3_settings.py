@@ -27,11 +27,14 @@ def test_config_wins_over_environment(monkeypatch):
 def test_storage_section_is_validated_with_key_paths():
     base = {"sources": [{"path": "x.jsonl"}], "tokenization": {"tokenizer": "t.json"}}
     with pytest.raises(ConfigError) as exc:
-        parse_config({**base, "storage": {"s3": {"endpoint": "x", "max_attempts": 0,
-                                                 "endpoint_url": "localhost:9000"}}})
-    assert exc.value.problems == ["storage.s3.endpoint_url: String should match pattern '^https?://'",
-                                  "storage.s3.max_attempts: Input should be greater than or equal to 1",
-                                  "storage.s3.endpoint: unknown key"]
+        parse_config(
+            {**base, "storage": {"s3": {"endpoint": "x", "max_attempts": 0, "endpoint_url": "localhost:9000"}}}
+        )
+    assert exc.value.problems == [
+        "storage.s3.endpoint_url: String should match pattern '^https?://'",
+        "storage.s3.max_attempts: Input should be greater than or equal to 1",
+        "storage.s3.endpoint: unknown key",
+    ]
     cfg = parse_config({**base, "storage": {"s3": {"endpoint_url": "http://127.0.0.1:9000"}}})
     assert cfg.storage.s3.endpoint_url == "http://127.0.0.1:9000"
 

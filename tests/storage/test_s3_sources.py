@@ -35,19 +35,26 @@ def corpus(root: Path) -> None:
 
 
 def job(paths: list[str]) -> object:
-    return parse_config({"sources": [{"path": p} for p in paths], "tokenization": {"tokenizer": "t.json"},
-                         "partition_size_mb": 0.05})
+    return parse_config(
+        {"sources": [{"path": p} for p in paths], "tokenization": {"tokenizer": "t.json"}, "partition_size_mb": 0.05}
+    )
 
 
 def read(cfg, root: str) -> tuple[list, list[tuple]]:
     """The plan's shape and the documents read; ids made relative to `root` (a .txt file's id is its path)."""
     plan = plan_partitions(cfg)
     files = Files(cfg.storage)
-    docs = [(d.id.removeprefix(root), d.text, d.line) for pieces in plan for p in pieces
-            for d in PieceReader(files, p, cfg.sources[p.source].text_field, cfg.sources[p.source].id_field)
-            if isinstance(d, Document)]
-    shape = [[(Path(p.path).name, p.format, p.compression, p.size, p.start, p.end, p.first_line) for p in pieces]
-             for pieces in plan]
+    docs = [
+        (d.id.removeprefix(root), d.text, d.line)
+        for pieces in plan
+        for p in pieces
+        for d in PieceReader(files, p, cfg.sources[p.source].text_field, cfg.sources[p.source].id_field)
+        if isinstance(d, Document)
+    ]
+    shape = [
+        [(Path(p.path).name, p.format, p.compression, p.size, p.start, p.end, p.first_line) for p in pieces]
+        for pieces in plan
+    ]
     return shape, docs
 
 

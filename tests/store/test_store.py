@@ -80,10 +80,16 @@ def test_create_partitions_twice_is_a_no_op(url):
     Store(url).create_partitions(job_id, {"process": REFS[:1]})
     parts = Store(url).list_partitions(job_id, "process")
     assert [(p.index, p.input_ref, p.input_bytes, p.state, p.attempts) for p in parts] == [
-        (0, {"pieces": ["a"]}, 100, "pending", 0), (1, {"pieces": ["b"]}, 200, "pending", 0),
-        (2, {"pieces": ["c"]}, 50, "pending", 0)]
+        (0, {"pieces": ["a"]}, 100, "pending", 0),
+        (1, {"pieces": ["b"]}, 200, "pending", 0),
+        (2, {"pieces": ["c"]}, 50, "pending", 0),
+    ]
     assert [(p.stage, p.index) for p in Store(url).list_partitions(job_id)] == [
-        ("dedup", 0), ("process", 0), ("process", 1), ("process", 2)]
+        ("dedup", 0),
+        ("process", 0),
+        ("process", 1),
+        ("process", 2),
+    ]
     assert Store(url).get_partition(job_id, "process", 7) is None
 
 
@@ -94,15 +100,24 @@ def test_claim_commit_and_claim_again(url):
     assert (claim.run, claim.input_ref, claim.attempts) == (True, {"pieces": ["b"]}, 1)
     part = partition(url, job_id, "process", 1)
     assert (part.id, part.state, part.attempts, part.worker, part.task_id) == (
-        claim.partition_id, PartitionState.STARTED, 1, "w1", "task-1")
+        claim.partition_id,
+        PartitionState.STARTED,
+        1,
+        "w1",
+        "task-1",
+    )
     assert part.started_at is not None
 
     Store(url).update_progress(claim.partition_id, {"documents": 5})
     assert partition(url, job_id, "process", 1).progress == {"documents": 5}
     Store(url).commit_partition(claim.partition_id, {"records": 10}, {"clean": "x"})
     part = partition(url, job_id, "process", 1)
-    assert (part.state, part.counts, part.output_ref, part.progress) == ("committed", {"records": 10},
-                                                                          {"clean": "x"}, None)
+    assert (part.state, part.counts, part.output_ref, part.progress) == (
+        "committed",
+        {"records": 10},
+        {"clean": "x"},
+        None,
+    )
     Store(url).update_progress(claim.partition_id, {"documents": 99})  # late progress must not land
     assert partition(url, job_id, "process", 1).progress is None
 
@@ -167,8 +182,9 @@ def test_set_job_state(url):
     assert job.state == "running" and job.started_at is not None and job.finished_at is None
     assert not Store(url).set_job_state(job_id, JobState.SUCCEEDED, only_from=(JobState.PENDING,))
     assert Store(url).get_job(job_id).state == "running"
-    assert Store(url).set_job_state(job_id, JobState.FAILED, error="boom",
-                              only_from=(JobState.PENDING, JobState.RUNNING))
+    assert Store(url).set_job_state(
+        job_id, JobState.FAILED, error="boom", only_from=(JobState.PENDING, JobState.RUNNING)
+    )
     job = Store(url).get_job(job_id)
     assert (job.state, job.error) == ("failed", "boom") and job.finished_at is not None
     assert Store(url).set_job_state(job_id, JobState.RUNNING)  # a resume clears the error
@@ -185,7 +201,10 @@ def test_events_in_order(url):
     for i in range(5):
         Store(url).add_event(job_id, f"m{i}", level="error" if i == 3 else "info")
     assert [(e.message, e.level) for e in Store(url).list_events(job_id, limit=3)] == [
-        ("m2", "info"), ("m3", "error"), ("m4", "info")]
+        ("m2", "info"),
+        ("m3", "error"),
+        ("m4", "info"),
+    ]
 
 
 def test_delete_job_cascades(url):
@@ -197,15 +216,18 @@ def test_delete_job_cascades(url):
     assert Store(url).list_partitions(job_id) == [] and Store(url).list_events(job_id) == []
 
 
-@pytest.mark.parametrize("raw, shown", [
-    ("postgresql+psycopg://user:s3cret@db:5432/test", "postgresql+psycopg://user:***@db:5432/test"),
-    ("postgresql://u:p%40ss@h/d", "postgresql://u:***@h/d"),
-    ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
-    ("rediss://default:s3cret@h:6380/0?ssl_cert_reqs=none", "rediss://default:***@h:6380/0?ssl_cert_reqs=none"),
-    ("redis://:s3cret@host:port/0", "redis://:***@host:port/0"),  # not a SQLAlchemy URL: the fallback
-    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
-    ("sqlite:////tmp/s.db", "sqlite:////tmp/s.db"),
-])
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("postgresql+psycopg://user:s3cret@db:5432/test", "postgresql+psycopg://user:***@db:5432/test"),
+        ("postgresql://u:p%40ss@h/d", "postgresql://u:***@h/d"),
+        ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("rediss://default:s3cret@h:6380/0?ssl_cert_reqs=none", "rediss://default:***@h:6380/0?ssl_cert_reqs=none"),
+        ("redis://:s3cret@host:port/0", "redis://:***@host:port/0"),  # not a SQLAlchemy URL: the fallback
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("sqlite:////tmp/s.db", "sqlite:////tmp/s.db"),
+    ],
+)
 def test_redact_url(raw, shown):
     assert redact_url(raw) == shown
     assert "s3cret" not in redact_url(raw)
@@ -239,6 +261,9 @@ def test_reset_gives_failed_partitions_new_task_ids(url):
     parts = Store(url).list_partitions(job_id, "process")
     # The failed task's id holds a FAILURE result that would fail a chord waiting on it.
     assert [(p.state, p.task_id, p.attempts) for p in parts] == [
-        ("pending", "t0", 0), ("pending", None, 0), ("pending", "t2", 0)]
+        ("pending", "t0", 0),
+        ("pending", None, 0),
+        ("pending", "t2", 0),
+    ]
     Store(url).reset_unfinished(job_id, clear_task_ids=True)
     assert {p.task_id for p in Store(url).list_partitions(job_id, "process")} == {None}

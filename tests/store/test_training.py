@@ -20,8 +20,14 @@ def url(tmp_path):
 
 
 def _metrics(step: int, loss: float) -> dict:
-    return {"step": step, "loss": loss, "lr": 1e-3, "tokens_per_s": 100.0, "tokens_seen": step * 10,
-            "elapsed_s": step / 10}
+    return {
+        "step": step,
+        "loss": loss,
+        "lr": 1e-3,
+        "tokens_per_s": 100.0,
+        "tokens_seen": step * 10,
+        "elapsed_s": step / 10,
+    }
 
 
 def test_train_partition_is_created_once(url):
@@ -36,8 +42,10 @@ def test_train_partition_is_created_once(url):
     # A redelivered task claims the row again: the first run is superseded and writes nothing more.
     Store(url).claim_partition("job-1", "train", 0, "w", "t2")
     Store(url).take_over(claim.partition_id, "run-b")
-    assert Store(url).publish_progress("job-1", claim.partition_id, [_metrics(5, 1.0)], {"run": "run-a"}) \
-        == ("pending", False)
+    assert Store(url).publish_progress("job-1", claim.partition_id, [_metrics(5, 1.0)], {"run": "run-a"}) == (
+        "pending",
+        False,
+    )
     assert Store(url).metrics_history("job-1") == []
     assert Store(url).publish_progress("job-1", claim.partition_id, [], {"run": "run-b"})[1] is True
 
@@ -80,8 +88,9 @@ def test_summary_shows_live_progress_and_the_last_checkpoint(url):
     assert Store(url).training_summary("job-1") is None
     Store(url).ensure_train_partition("job-1", "/m.json")
     claim = Store(url).claim_partition("job-1", "train", 0, "w", "t")
-    Store(url).publish_progress("job-1", claim.partition_id, [_metrics(40, 3.0)],
-                                {"steps": 100, "device": "cpu", **_metrics(40, 3.0)})
+    Store(url).publish_progress(
+        "job-1", claim.partition_id, [_metrics(40, 3.0)], {"steps": 100, "device": "cpu", **_metrics(40, 3.0)}
+    )
     Store(url).commit_checkpoint(Store(url).begin_checkpoint("job-1", 40, "/ck/40"), "s" * 64)
     summary = Store(url).training_summary("job-1")
     assert summary["state"] == "started" and summary["step"] == 40 and summary["steps"] == 100

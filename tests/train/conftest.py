@@ -23,9 +23,16 @@ def write_shards(out: Path, tokenizer_path: Path, compression: str = "none", doc
     for enc in tok.encode_batch(sentences(docs, seed=5)):
         writer.add(np.array([*enc.ids, eos], dtype=np.uint16))
     shards = writer.close()
-    return write_manifest(files, out, {"format": "auralith-manifest/1", "shards": [s.to_dict() for s in shards],
-                                       "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
-                                       "tokens": sum(s.n_tokens for s in shards)})
+    return write_manifest(
+        files,
+        out,
+        {
+            "format": "auralith-manifest/1",
+            "shards": [s.to_dict() for s in shards],
+            "tokenizer": {"vocab_size": tok.get_vocab_size(), "eos_id": eos},
+            "tokens": sum(s.n_tokens for s in shards),
+        },
+    )
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ def test_stream_reads_across_shard_boundaries(shards_manifest):
     tokens = _all_tokens(shards_manifest)
     assert len(stream.parts) >= 2 and len(stream) == tokens.size
     boundary = stream.offsets[1]
-    assert np.array_equal(stream.read(boundary - 5, 40), tokens[boundary - 5:boundary + 35])
+    assert np.array_equal(stream.read(boundary - 5, 40), tokens[boundary - 5 : boundary + 35])
     assert stream.vocab_size == 400
 
 
@@ -56,7 +56,7 @@ def test_windows_are_contiguous_targets_shifted_by_one(shards_manifest):
     assert np.array_equal(x[:, 1:], y[:, :-1])
     tokens = _all_tokens(shards_manifest)
     row = x[0]
-    starts = [i for i in range(tokens.size - 32) if np.array_equal(tokens[i:i + 32], row)]
+    starts = [i for i in range(tokens.size - 32) if np.array_equal(tokens[i : i + 32], row)]
     assert starts, "every window is a contiguous piece of the token stream"
 
 

@@ -25,8 +25,13 @@ from auralith.train.loop import train
 
 files = Files()  # no job: the environment's storage settings
 
-HABANA = ("habana_frameworks", "habana_frameworks.torch", "habana_frameworks.torch.core",
-          "habana_frameworks.torch.hpu", "habana_frameworks.torch.hpu.random")
+HABANA = (
+    "habana_frameworks",
+    "habana_frameworks.torch",
+    "habana_frameworks.torch.core",
+    "habana_frameworks.torch.hpu",
+    "habana_frameworks.torch.hpu.random",
+)
 
 
 class FakeHabana(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -97,7 +102,8 @@ def test_auto_without_habana_installed_is_cpu_here():
 
 
 def test_hpu_loop_marks_steps_after_backward_and_optimizer_step_in_bf16_autocast(
-        fake_habana, monkeypatch, shards_manifest, tmp_path):
+    fake_habana, monkeypatch, shards_manifest, tmp_path
+):
     fake = fake_habana()
     # The fake card computes on the CPU; everything else is the HPU path.
     device = dataclasses.replace(select_device("hpu"), torch_device=torch.device("cpu"))
@@ -118,8 +124,20 @@ def test_hpu_loop_marks_steps_after_backward_and_optimizer_step_in_bf16_autocast
         return real_autocast(device_type=device_type, dtype=dtype, **kw)
 
     monkeypatch.setattr(torch, "autocast", recording_autocast)
-    cfg = TrainingConfig(layers=1, heads=2, d_model=32, context=16, batch_size=2, grad_accum=2, steps=3,
-                         warmup_steps=1, checkpoint_every=3, log_every=3, precision="bf16", threads=1)
+    cfg = TrainingConfig(
+        layers=1,
+        heads=2,
+        d_model=32,
+        context=16,
+        batch_size=2,
+        grad_accum=2,
+        steps=3,
+        warmup_steps=1,
+        checkpoint_every=3,
+        log_every=3,
+        precision="bf16",
+        threads=1,
+    )
     try:
         result = train(cfg, shards_manifest, tmp_path, device=device, files=files)
     finally:
@@ -134,6 +152,17 @@ def test_bf16_on_cpu_autocasts_on_the_cpu(shards_manifest, tmp_path):
     device = select_device("cpu")
     ctx = device.autocast("bf16")
     assert isinstance(ctx, torch.autocast) and ctx.device == "cpu" and ctx.fast_dtype == torch.bfloat16
-    cfg = TrainingConfig(layers=1, heads=2, d_model=32, context=16, batch_size=2, steps=2, warmup_steps=1,
-                         checkpoint_every=2, log_every=1, precision="bf16", threads=1)
+    cfg = TrainingConfig(
+        layers=1,
+        heads=2,
+        d_model=32,
+        context=16,
+        batch_size=2,
+        steps=2,
+        warmup_steps=1,
+        checkpoint_every=2,
+        log_every=1,
+        precision="bf16",
+        threads=1,
+    )
     assert math.isfinite(train(cfg, shards_manifest, tmp_path, device=device, files=files).loss)

@@ -38,8 +38,9 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ma
 
 def run_steps(**env: str) -> tuple[bool, int]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    out = subprocess.run([sys.executable, "-c", STEPS], env={**clean, **env}, capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", STEPS], env={**clean, **env}, capture_output=True, text=True, check=True
+    ).stdout.split()
     return out[0] == "True", int(out[1])
 
 
@@ -61,7 +62,8 @@ def test_the_users_own_malloc_settings_are_left_alone():
 def test_train_tunes_malloc_before_building_the_model(monkeypatch, shards_manifest, tmp_path):
     calls = []
     monkeypatch.setattr(loop, "retain_freed_memory", lambda: calls.append(1) or True)
-    cfg = TrainingConfig(layers=1, heads=1, d_model=16, context=8, batch_size=2, steps=1, warmup_steps=0,
-                              threads=1, device="cpu")
+    cfg = TrainingConfig(
+        layers=1, heads=1, d_model=16, context=8, batch_size=2, steps=1, warmup_steps=0, threads=1, device="cpu"
+    )
     loop.train(cfg, shards_manifest, tmp_path, files=files)
     assert calls == [1]

@@ -10,8 +10,20 @@ from tests.train.conftest import upload_folder
 
 files = Files()  # no job: the environment's storage settings
 
-CFG = TrainingConfig(layers=2, heads=2, d_model=64, context=32, batch_size=8, steps=100, lr=3e-3,
-                     warmup_steps=10, checkpoint_every=37, log_every=1, threads=1, seed=3)
+CFG = TrainingConfig(
+    layers=2,
+    heads=2,
+    d_model=64,
+    context=32,
+    batch_size=8,
+    steps=100,
+    lr=3e-3,
+    warmup_steps=10,
+    checkpoint_every=37,
+    log_every=1,
+    threads=1,
+    seed=3,
+)
 
 
 class StopAt(TrainHooks):
@@ -50,8 +62,9 @@ def test_stopped_at_37_and_resumed_is_bit_identical_to_an_uninterrupted_run(shar
 
 
 def test_a_run_on_s3_shards_and_checkpoints_resumes_bit_identical(bucket, shards_manifest, tmp_path):
-    cfg = CFG.model_copy(update={"steps": 30, "checkpoint_every": 10, "keep_last": 1,
-                                 "cache_dir": str(tmp_path / "cache")})
+    cfg = CFG.model_copy(
+        update={"steps": 30, "checkpoint_every": 10, "keep_last": 1, "cache_dir": str(tmp_path / "cache")}
+    )
     whole = train(cfg, shards_manifest, tmp_path / "whole", files=files)
     manifest = upload_folder(shards_manifest.parent, f"s3://{bucket}/out")
     root = f"s3://{bucket}/work/job/ckpt"

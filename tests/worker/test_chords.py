@@ -98,8 +98,11 @@ def test_a_revoke_outside_any_exception_fails_the_body(backend):
     results = [backend.app.AsyncResult(f"t{i}") for i in range(2)]
     body = signature("auralith.finalize_job", args=("job-1",), immutable=True, app=backend.app).set(task_id="body")
     backend.apply_chord(("g1", results), body)
-    backend.mark_as_revoked("t0", "terminated", request=SimpleNamespace(id="t0", group="g1", chord=dict(body),
-                                                                        errbacks=None, ignore_result=False))
+    backend.mark_as_revoked(
+        "t0",
+        "terminated",
+        request=SimpleNamespace(id="t0", group="g1", chord=dict(body), errbacks=None, ignore_result=False),
+    )
     assert counter(backend).failed and backend.get_state("t0") == "REVOKED"
     assert backend.get_state("body") == "FAILURE" and "t0" in str(backend.get_result("body"))
 
@@ -146,8 +149,9 @@ def test_cleanup_drops_old_counters(backend):
     apply(backend, 1, group_id="old")
     apply(backend, 1, group_id="new")
     with session_scope(backend.url) as s:
-        s.execute(update(ChordCounter).where(ChordCounter.group_id == "old")
-                  .values(created_at=utcnow() - timedelta(days=30)))
+        s.execute(
+            update(ChordCounter).where(ChordCounter.group_id == "old").values(created_at=utcnow() - timedelta(days=30))
+        )
     backend.cleanup()
     assert counter(backend, "old") is None and counter(backend, "new") is not None
 

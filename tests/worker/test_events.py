@@ -21,7 +21,9 @@ def test_every_event_goes_to_the_jsonl_log_masked(tmp_path):
     record_event(app, Store(url), "job-1", "cannot reach redis://:s3cret@h/0", level="error", kind="failed")
     lines = [json.loads(line) for line in (tmp_path / "logs" / "job-1.jsonl").read_text().splitlines()]
     assert [(r["kind"], r["level"], r["message"]) for r in lines] == [
-        ("started", "info", "planned 3 partitions"), ("failed", "error", "cannot reach redis://:***@h/0")]
+        ("started", "info", "planned 3 partitions"),
+        ("failed", "error", "cannot reach redis://:***@h/0"),
+    ]
     assert all(r["job_id"] == "job-1" and r["job_name"] == "j" and r["time"] for r in lines)
 
 
@@ -47,8 +49,9 @@ def test_concurrent_appends_keep_whole_lines(tmp_path):
     for t in threads:
         t.join()
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert len(records) == 800 and {(r["writer"], r["i"]) for r in records} == {(n, i) for n in range(4)
-                                                                                 for i in range(200)}
+    assert len(records) == 800 and {(r["writer"], r["i"]) for r in records} == {
+        (n, i) for n in range(4) for i in range(200)
+    }
 
 
 def test_jsonl_path_and_backoff(tmp_path):

@@ -15,8 +15,12 @@ from auralith.store.models import JobState
 from auralith.worker.app import make_app
 from auralith.worker.lifecycle import advance
 
-CONFIG = {"name": "j", "sources": {"path": "x.jsonl"}, "tokenization": {"tokenizer": "tok.json"},
-          "limits": {"soft_time_limit": 60}}
+CONFIG = {
+    "name": "j",
+    "sources": {"path": "x.jsonl"},
+    "tokenization": {"tokenizer": "tok.json"},
+    "limits": {"soft_time_limit": 60},
+}
 
 
 @pytest.fixture
@@ -119,8 +123,7 @@ def test_near_dedup_stages_run_between_dedup_and_tokenize(app, store):
         (sig,), decision = step(app, store)
         order.append((decision.stage, len(sig.tasks)))
         commit(store, decision.stage)
-    assert order == [("process", 2), ("dedup", 1), ("minhash", 4), ("near_dedup", 1), ("tokenize", 2),
-                     ("finalize", 1)]
+    assert order == [("process", 2), ("dedup", 1), ("minhash", 4), ("near_dedup", 1), ("tokenize", 2), ("finalize", 1)]
     sent, decision = step(app, store)
     assert sent == [] and decision.finished
     job = store.get_job("job-1")
@@ -154,8 +157,9 @@ def test_a_failed_unit_stops_the_job_where_it_is(app, store):
     assert sent == [] and decision.stage == "process" and store.get_job("job-1").state == JobState.RUNNING
 
 
-@pytest.mark.parametrize(("finalize_committed", "task"), [(False, "auralith.finalize_job"),
-                                                           (True, "auralith.train_model")])
+@pytest.mark.parametrize(
+    ("finalize_committed", "task"), [(False, "auralith.finalize_job"), (True, "auralith.train_model")]
+)
 def test_a_job_killed_while_training_resumes_as_its_rows_say(app, store, finalize_committed, task):
     """The data stages committed and the last units sent when the job was killed: a resume (`run_job` resets
     the unfinished rows, then advances with resend) sends finalize again, or, once the manifest is

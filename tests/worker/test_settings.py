@@ -29,10 +29,13 @@ def test_visibility_timeout_above_the_hard_time_limit_is_accepted():
     assert conf["task_time_limit"] == 3600
 
 
-@pytest.mark.parametrize("env", [
-    {"AURALITH_VISIBILITY_TIMEOUT": "3600", "AURALITH_TASK_TIME_LIMIT": "3600"},
-    {"AURALITH_VISIBILITY_TIMEOUT": "100"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AURALITH_VISIBILITY_TIMEOUT": "3600", "AURALITH_TASK_TIME_LIMIT": "3600"},
+        {"AURALITH_VISIBILITY_TIMEOUT": "100"},
+    ],
+)
 def test_visibility_timeout_a_task_could_outlast_is_refused(env):
     with pytest.raises(ConfigError, match="AURALITH_VISIBILITY_TIMEOUT=.*must exceed the longest task"):
         celery_settings(env)

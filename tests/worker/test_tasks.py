@@ -15,8 +15,13 @@ def _retried(exc: BaseException, task) -> bool:
 
 
 def test_every_task_shares_the_policy():
-    for task in (tasks.run_job, tasks.process_partition, tasks.dedup_exact, tasks.tokenize_partition,
-                 tasks.finalize_job):
+    for task in (
+        tasks.run_job,
+        tasks.process_partition,
+        tasks.dedup_exact,
+        tasks.tokenize_partition,
+        tasks.finalize_job,
+    ):
         assert (task.retry_backoff, task.retry_backoff_max, task.retry_jitter) == (5, 300, True)
         assert task.max_retries == 8 and task.acks_late and task.reject_on_worker_lost
 
@@ -57,6 +62,11 @@ def test_importing_the_tasks_does_not_import_torch():
     from tests.corpus import REPO
 
     code = "import sys, auralith.worker.tasks; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert out.stdout.strip() == "False"
