@@ -47,6 +47,13 @@ class JobInfo:
     training: dict | None = field(default=None, repr=False)  # step, loss, last checkpoint (Store.training_summary)
 
     @property
+    def figures(self) -> JobStats:
+        """The job's figures: on a JobInfo read with stats (`get_job`'s default), never None."""
+        if self.stats is None:
+            raise ValueError(f"job {self.id} was read without its figures (with_stats=False)")
+        return self.stats
+
+    @property
     def done(self) -> bool:
         return self.state in JobState.FINAL
 

@@ -17,7 +17,9 @@ PURE_PACKAGES = ("auralith.steps", "auralith.sources", "auralith.config")
 
 
 def _modules(package: str) -> list[str]:
-    return sorted(m for m in grimp.build_graph("auralith").modules if m == package or m.startswith(package + "."))
+    return sorted(
+        m for m in grimp.build_graph("auralith", cache_dir=None).modules if m == package or m.startswith(package + ".")
+    )
 
 
 def _loaded_after_import(modules: list[str]) -> dict[str, list[str]]:
@@ -61,7 +63,7 @@ def test_every_pure_module_loads_no_framework(package):
 def test_no_module_imports_itself_back():
     """No import cycle between Auralith's modules, function-level imports included (a cycle broken by a
     function-level import is still a cycle): the strongly connected components of the import graph."""
-    graph = grimp.build_graph("auralith", exclude_type_checking_imports=True)
+    graph = grimp.build_graph("auralith", exclude_type_checking_imports=True, cache_dir=None)
     edges = {
         m: {n for n in graph.find_modules_directly_imported_by(m) if n.startswith("auralith")} for m in graph.modules
     }

@@ -65,9 +65,9 @@ def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
         click.echo(json.dumps(redact({**info.to_dict(), "stuck": stuck}), indent=2))
         return
     console.print(summary_table(info, removal_rows=False))
-    console.print(removals_table(info.stats))
-    console.print(stages_table(info.stats))
-    print_issues(info.stats)
+    console.print(removals_table(info.figures))
+    console.print(stages_table(info.figures))
+    print_issues(info.figures)
     print_stuck(stuck, info.id)
     if info.error:
         print_error(redact(info.error), stream=console)

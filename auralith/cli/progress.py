@@ -76,7 +76,7 @@ def watch_job(
                     "[yellow]no worker has started this job yet: is a worker consuming "
                     "the `default` queue on the same broker and store?[/yellow]"
                 )
-            st = info.stats
+            st = info.figures
             proc_total = max(st.input_bytes, 1) / MB
             progress.update(
                 bars["process"],
@@ -113,7 +113,7 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
 
     With `removal_rows=False` the removals are one total row (`status` shows them in `removals_table`).
     """
-    st = info.stats
+    st = info.figures
     table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
     # Reason names can be long (gopher_repetition.dup_line_char_frac): they fold, the output path does not.
     table.add_column("", overflow="fold")
@@ -206,7 +206,7 @@ def print_job_end(info: JobInfo, as_json: bool = False) -> None:
         click.echo(json.dumps(info.to_dict(), indent=2))
     else:
         stdout_console.print(summary_table(info))
-        print_issues(info.stats)
+        print_issues(info.figures)
         if info.error:
             print_error(info.error, label="job failed")
     if info.state != "succeeded":

@@ -47,7 +47,7 @@ class TrainBar:
             return
         if self.bar is None:
             self.bar = self.progress.add_task("train", total=t.get("steps") or None, info="")
-            if not info.stats.stages.get("process") or not info.stats.stages["process"].total:
+            if not info.figures.stages.get("process") or not info.figures.stages["process"].total:
                 for bar in self.data_bars.values():
                     self.progress.update(bar, visible=False)
         self.progress.update(

@@ -158,6 +158,7 @@ def verify_edges(paths: WorkPaths, edges: np.ndarray) -> np.ndarray:
         if sigs is None:
             sigs = np.empty((len(uniq), got.shape[1]), dtype=np.uint64)
         sigs[mask] = got
+    assert sigs is not None, "verify_edges needs at least one edge"
     pair = inverse.reshape(-1, 2)
     return estimated_jaccard(sigs[pair[:, 0]], sigs[pair[:, 1]])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from auralith.config import JobConfig
 from auralith.pipeline.exact_dedup import read_drops
 from auralith.pipeline.near_dedup import read_near_drops
@@ -19,9 +21,9 @@ def tokenize_partition(
     cfg: JobConfig,
     paths: WorkPaths,
     index: int,
-    drop_positions: set[int],
+    drop_positions: AbstractSet[int],
     progress: ProgressFn | None = None,
-    near_positions: set[int] = frozenset(),
+    near_positions: AbstractSet[int] = frozenset(),
 ) -> tuple[dict, list[dict]]:
     """Tokenize one partition's clean documents (minus dropped duplicates) into shards in the output dir.
 

@@ -19,6 +19,7 @@ from auralith.pipeline.unit import UnitContext, UnitResult, UnitStopped
 from auralith.storage import is_url, join
 from auralith.store import Store
 from auralith.store.models import JobState
+from auralith.train.hooks import TrainHooks
 
 
 def checkpoint_root(cfg: JobConfig, job_id: str) -> str | Path:
@@ -35,7 +36,7 @@ def checkpoint_root(cfg: JobConfig, job_id: str) -> str | Path:
     return path / job_id
 
 
-class StoreHooks:
+class StoreHooks(TrainHooks):
     """Training progress into the store (live row, metrics history, checkpoint rows) and the task's state.
 
     Logged steps are buffered and written together at most every `progress_interval_s` (and at the end),

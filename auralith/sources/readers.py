@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import zstandard
 
@@ -90,7 +90,7 @@ class PieceReader:
             return fh  # open_read started it at piece.start
         counted = _CountingFile(fh, self)
         if comp == "gzip":
-            return gzip.GzipFile(fileobj=counted, mode="rb")
+            return cast(BinaryIO, gzip.GzipFile(fileobj=cast(BinaryIO, counted), mode="rb"))
         return io.BufferedReader(_ZstdFrames(counted), _READ_SIZE)
 
     def _read_jsonl(self, stream: BinaryIO) -> Iterator[Document | InputIssue]:
@@ -143,7 +143,7 @@ class PieceReader:
         except RecursionError:
             return self._issue(line, None, "invalid_json", "invalid JSON: nested too deeply")
         except ValueError as exc:  # JSONDecodeError, and int-too-long errors from the json module
-            msg = f"{exc.msg} at column {exc.colno}" if hasattr(exc, "colno") else str(exc)[:200]
+            msg = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)[:200]
             return self._issue(line, None, "invalid_json", f"invalid JSON: {msg}")
         if not isinstance(record, dict):
             return self._issue(line, None, "wrong_type", f"expected a JSON object, got {_json_type(record)}")

@@ -32,7 +32,7 @@ Compression = Literal["none", "zstd"]
 def tensor_sha256(arr: np.ndarray) -> str:
     """sha256 of the array's raw little-endian C-order bytes: the same tensor hashes the same in any file."""
     arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<"))
-    return hashlib.sha256(memoryview(arr).cast("B")).hexdigest()
+    return hashlib.sha256(arr.data.cast("B")).hexdigest()
 
 
 @dataclass

@@ -260,10 +260,10 @@ class S3Storage:
         return s3_client(self.settings)
 
     def open_read(self, path: str, start: int = 0, end: int | None = None, buffer_size: int = _READ_SIZE) -> BinaryIO:
-        return io.BufferedReader(_ObjectStream(self._client(), path, start, end), buffer_size)  # type: ignore[return-value]
+        return io.BufferedReader(_ObjectStream(self._client(), path, start, end), buffer_size)
 
     def open_random(self, path: str) -> BinaryIO:
-        return io.BufferedReader(_ObjectFile(self._client(), path, self.size(path)), _READ_SIZE)  # type: ignore[return-value]
+        return io.BufferedReader(_ObjectFile(self._client(), path, self.size(path)), _READ_SIZE)
 
     @contextmanager
     def atomic_write(self, path: str) -> Iterator[BinaryIO]:

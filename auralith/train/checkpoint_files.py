@@ -59,11 +59,11 @@ def write_with(files: Files, path: str | Path, write: Callable[[str], None]) -> 
                 shutil.copyfileobj(src, dst, _BLOCK)
         return
     final = Path(path)
-    tmp = final.with_name(f".{final.name}.tmp")
-    write(str(tmp))
-    with tmp.open("rb") as fh:
+    partial = final.with_name(f".{final.name}.tmp")
+    write(str(partial))
+    with partial.open("rb") as fh:
         os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    os.replace(partial, final)
     dir_fd = os.open(final.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -13,8 +13,12 @@ import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from auralith.errors import AuralithError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ class Device:
     """A chosen device: where tensors go, how to autocast, and the lazy-mode step marker."""
 
     kind: str  # "hpu" | "cuda" | "cpu"
-    torch_device: object  # torch.device; typed loosely so this module imports without torch
+    torch_device: torch.device  # this module imports torch only when a device is chosen
     mark_step: Callable[[], None] = field(default=_no_op)
     description: str = ""
 

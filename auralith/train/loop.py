@@ -21,36 +21,12 @@ from auralith.train.checkpoint import TrainState, load_checkpoint, params_sha256
 from auralith.train.checkpoint_files import step_folder
 from auralith.train.data import BatchSampler, TokenStream
 from auralith.train.devices import Device, select_device
+from auralith.train.hooks import TrainHooks
 from auralith.train.host_memory import retain_freed_memory
 from auralith.train.model import GPT, make_optimizer
 from auralith.train.schedule import lr_at
 
 log = logging.getLogger(__name__)
-
-
-class TrainHooks:
-    """Callbacks of a training run; the defaults do nothing. Subclass to record progress."""
-
-    def started(self, info: dict) -> None:
-        """Once, before the first step: device, parameters, the step it starts (or resumes) from."""
-
-    def log(self, metrics: dict) -> None:
-        """Every `log_every` steps: step, loss, lr, tokens_per_s, tokens_seen, elapsed_s, eta_s (+ val_loss)."""
-
-    def checkpoint_started(self, step: int, folder: str | Path) -> bool:
-        """Before a checkpoint's files are written (the store's row goes `pending`); False: do not write
-        it, stop the run (it was cancelled or superseded)."""
-        return True
-
-    def checkpoint_committed(self, step: int, folder: str | Path, manifest: dict) -> None:
-        """After its files, manifest last, are durable (the row goes `committed`)."""
-
-    def checkpoints_removed(self, steps: list[int]) -> None:
-        """Older checkpoints deleted to keep the last `keep_last`."""
-
-    def should_stop(self) -> bool:
-        """Asked at every log step; True ends the run early (the job was cancelled)."""
-        return False
 
 
 @dataclass
@@ -89,8 +65,9 @@ def train(
     # Model, optimizer and data: the same seed gives the same initial weights on every run.
     stream = TokenStream(files, manifest_path, cfg.cache_dir)
     torch.manual_seed(cfg.seed)
-    model = GPT.from_config(cfg, stream.vocab_size).to(device.torch_device)
-    optimizer = make_optimizer(model, cfg)
+    gpt = GPT.from_config(cfg, stream.vocab_size).to(device.torch_device)
+    optimizer = make_optimizer(gpt, cfg)
+    model: torch.nn.Module = gpt  # wrapped for DDP below when there are several ranks
     state = TrainState()
     if resume_from is not None:
         state = load_checkpoint(files, resume_from, model, optimizer, device)
@@ -222,4 +199,6 @@ def init_distributed(device: Device) -> tuple[int, int]:
 
 
 def _raw(model: torch.nn.Module) -> GPT:
-    return getattr(model, "module", model)
+    raw = getattr(model, "module", model)  # the model inside DistributedDataParallel
+    assert isinstance(raw, GPT)
+    return raw
