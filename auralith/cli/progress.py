@@ -35,6 +35,10 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+# Stages drawn with their own figures above (training by TrainBar); finalize is one short unit at the end.
+_OWN_BARS = frozenset({"process", "dedup", "tokenize", "finalize", "train"})
+
+
 def _stage_line(st: JobStats, stage: str) -> str:
     c = st.stages.get(stage)
     return f"{c.committed}/{c.total} parts" if c else ""
@@ -99,6 +103,12 @@ def watch_job(
                 completed=st.tokenize_documents_done,
                 info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "",
             )
+            for name, counts in st.stages.items():  # any other stage of the graph: units committed of total
+                if name in _OWN_BARS or not counts.total:
+                    continue
+                if name not in bars:
+                    bars[name] = progress.add_task(name, total=counts.total, info="")
+                progress.update(bars[name], total=counts.total, completed=counts.committed, info=_stage_line(st, name))
             train_bar.update(info)
             if info.done:
                 break
