@@ -137,17 +137,17 @@ class StageTask(AuralithTask):
             # Inside the try: a soft time limit can land anywhere after the claim (a tiny limit, a slow store).
             cfg = self.job_config(job_id)
             unit = UnitContext(
-                job_id,
-                stage,
-                index,
-                cfg,
-                claim.input_ref or {},
-                store,
-                claim.partition_id,
-                claim.attempts,
-                progress,
-                self._publish_state,
-                lambda message, kind: self.event(job_id, message, kind=kind),
+                job_id=job_id,
+                stage=stage,
+                index=index,
+                cfg=cfg,
+                ref=claim.input_ref or {},
+                store=store,
+                partition_id=claim.partition_id,
+                attempt=claim.attempts,
+                progress=progress,
+                publish_state=self._publish_state,
+                event=lambda message, kind: self.event(job_id, message, kind=kind),
             )
             counts, output_ref = graph_stage(stage).unit_function()(unit)
             if self.throttled:
