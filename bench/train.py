@@ -191,7 +191,7 @@ def measure(
         from auralith.client import Client
 
         client = Client(broker, store)
-        client._store(write=True)  # migrate before the worker starts
+        client.store.upgrade()  # migrate before the worker starts
         worker = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "celery"),
