@@ -81,11 +81,17 @@ def advance(
                 message_priority(job.priority, app.conf.broker_url or ""),
                 cfg.limits.task_options() if stage.throttled else {},
             )
-            (send or Signature.apply_async)(sig)
+            (send or _apply)(sig)
         decision.sent = units
         return decision
     decision.finished = _succeed(app, store, job_id, rows)
     return decision
+
+
+def _apply(sig: Signature) -> None:
+    # The chord's own apply_async (not Signature's, which would send a `celery.chord` task to the `default`
+    # queue for some worker to apply: a needless hop, and none comes when only an `hpu` worker is up).
+    sig.apply_async()
 
 
 def stage_signature(

@@ -176,3 +176,13 @@ def test_a_job_killed_while_training_resumes_as_its_rows_say(app, store, finaliz
     (sig,), decision = step(app, store, resend=True)
     assert decision.stage == stage and [(t.task, t.id) for t in sig.tasks] == [(task, before_kill.sent[0])]
     assert app.amqp.router.route({}, task)["queue"].name == ("hpu" if finalize_committed else "default")
+
+
+def test_the_chord_is_applied_here_not_sent_as_a_task_for_a_default_worker(app, store, monkeypatch):
+    """A client that only has an `hpu` worker behind it (`auralith train --submit`) must send the unit itself:
+    a `celery.chord` message on `default` would wait for a worker that is not there."""
+    make_job(store, {"train": 1})
+    sent: list[str] = []
+    monkeypatch.setattr(app, "send_task", lambda name, *args, **kwargs: sent.append(name))
+    advance(app, store, "job-1")
+    assert sent == ["auralith.train_model"]
