@@ -21,7 +21,7 @@ from auralith.pipeline.stats import job_stats
 from auralith.store import Store
 from auralith.store.models import JobState, Partition, PartitionState
 from auralith.worker.events import record_event
-from auralith.worker.settings import message_priority
+from auralith.worker.settings import message_priority, route
 
 ADVANCE_TASK = "auralith.advance"
 
@@ -105,7 +105,9 @@ def stage_signature(
         app.signature(stage.task, args=(job_id, i), immutable=True).set(task_id=tid, **opts)
         for i, tid in sorted(units.items())
     )
-    body = app.signature(ADVANCE_TASK, args=(job_id,), immutable=True).set(priority=priority)
+    # The body runs on the stage's own queue: the pool that just ran the stage is there to decide what follows
+    # (a job that only trains, on a cluster with `hpu` workers alone, still finishes).
+    body = app.signature(ADVANCE_TASK, args=(job_id,), immutable=True).set(priority=priority, **route(stage.queue))
     return chord(header, body)
 
 

@@ -20,15 +20,16 @@ DEFAULT_STORE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROUTING_KEYS = {"hpu": "hpu.train"}
 
 
-def _route(queue: str) -> dict:
+def route(queue: str) -> dict:
+    """The options that send a message to `queue` (its binding key where that is not the queue's name)."""
     return {"queue": queue, "routing_key": ROUTING_KEYS.get(queue, queue)}
 
 
 # Each stage's task goes to its stage's queue (the graph says which); planning and advancing are control tasks.
 TASK_ROUTES = {
-    **{s.task: _route(s.queue) for s in STAGES},
-    "auralith.run_job": _route("default"),
-    "auralith.advance": _route("default"),
+    **{s.task: route(s.queue) for s in STAGES},
+    "auralith.run_job": route("default"),
+    "auralith.advance": route("default"),
 }
 
 # Redis serves priority 0 first; these are the message priorities a job's tasks are sent with.

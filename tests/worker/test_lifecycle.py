@@ -67,6 +67,7 @@ def test_first_stage_is_sent_as_a_chord_whose_body_is_advance(app, store):
     assert [tuple(t.args) for t in tasks] == [("job-1", 0), ("job-1", 1), ("job-1", 2)]
     assert all(t.immutable and t.kwargs == {} for t in tasks)
     assert sig.body.task == "auralith.advance" and tuple(sig.body.args) == ("job-1",)
+    assert sig.body.options["queue"] == "process"  # decided by the pool that ran the stage
     # The ids sent are the rows' task ids, so `cancel` can revoke what is queued.
     rows = {p.index: p.task_id for p in store.list_partitions("job-1", "process")}
     assert {tuple(t.args)[1]: t.id for t in tasks} == rows == decision.sent
@@ -136,6 +137,9 @@ def test_a_job_that_only_trains_goes_to_the_hpu_queue_without_limits(app, store)
     (sig,), decision = step(app, store)
     (task,) = sig.tasks
     assert decision.stage == "train" and task.task == "auralith.train_model"
+    # An hpu worker alone finishes the job: its chord's body goes to `hpu` too, with hpu's binding key.
+    body_route = app.amqp.router.route(dict(sig.body.options), sig.body.task)
+    assert body_route["queue"].name == "hpu" and body_route["routing_key"] == "hpu.train"
     assert "soft_time_limit" not in task.options
     assert app.amqp.router.route({}, task.task)["queue"].name == "hpu"
 
