@@ -8,7 +8,6 @@ written and `committed` once they are durable; a resume loads the newest committ
 from __future__ import annotations
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from auralith.store.models import Checkpoint, Job, Partition, TrainMetric, utcnow
 from auralith.store.session import SessionOwner
@@ -26,24 +25,6 @@ class CheckpointState:
 
 class TrainingRows(SessionOwner):
     """The `train` row, checkpoint rows and the metrics history."""
-
-    def ensure_train_partition(self, job_id: str, manifest: str) -> None:
-        """The job's `train` row, created once; its input is the shards' manifest path."""
-        try:
-            with self.session() as s:
-                if (
-                    s.scalars(
-                        select(Partition.id).where(Partition.job_id == job_id, Partition.stage == TRAIN_STAGE)
-                    ).first()
-                    is None
-                ):
-                    s.add(
-                        Partition(
-                            job_id=job_id, stage=TRAIN_STAGE, index=0, input_ref={"manifest": manifest}, input_bytes=0
-                        )
-                    )
-        except IntegrityError:
-            pass  # created by a concurrent caller: the same row
 
     def train_partition(self, job_id: str) -> Partition | None:
         with self.session() as s:

@@ -20,7 +20,7 @@ def test_a_newer_claim_supersedes_the_running_one(tmp_path):
     migrate.upgrade(url)
     Store(url).create_job("job-1", {"name": "j"}, "h" * 64, "j", "normal")
     Store(url).set_job_state("job-1", "running")
-    Store(url).ensure_train_partition("job-1", "/m.json")
+    Store(url).create_partitions("job-1", {"train": [({"manifest": "/m.json"}, 0)]})
     pid = Store(url).claim_partition("job-1", "train", 0, "w1", "t1").partition_id
     first = StoreHooks(Store(url), "job-1", pid, steps=10, interval=0)
     first.log(_metrics(1))

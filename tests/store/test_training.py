@@ -30,9 +30,9 @@ def _metrics(step: int, loss: float) -> dict:
     }
 
 
-def test_train_partition_is_created_once(url):
-    Store(url).ensure_train_partition("job-1", "/out/manifest.json")
-    Store(url).ensure_train_partition("job-1", "/out/manifest.json")
+def test_train_partition_is_planned_once(url):
+    Store(url).create_partitions("job-1", {"train": [({"manifest": "/out/manifest.json"}, 0)]})
+    Store(url).create_partitions("job-1", {"train": [({"manifest": "/out/manifest.json"}, 0)]})
     parts = Store(url).list_partitions("job-1")
     assert [(p.stage, p.index, p.input_ref) for p in parts] == [("train", 0, {"manifest": "/out/manifest.json"})]
     claim = Store(url).claim_partition("job-1", "train", 0, "w", "t1")
@@ -74,7 +74,7 @@ def test_pruned_checkpoints_are_marked_deleted(url):
 
 
 def test_metrics_after_the_resume_step_are_forgotten(url):
-    Store(url).ensure_train_partition("job-1", "/m.json")
+    Store(url).create_partitions("job-1", {"train": [({"manifest": "/m.json"}, 0)]})
     pid = Store(url).claim_partition("job-1", "train", 0, "w", "t").partition_id
     logged = [_metrics(step, loss) for step, loss in ((10, 5.0), (20, 4.0), (30, 3.5))]
     Store(url).publish_progress("job-1", pid, logged, logged[-1])
@@ -86,7 +86,7 @@ def test_metrics_after_the_resume_step_are_forgotten(url):
 
 def test_summary_shows_live_progress_and_the_last_checkpoint(url):
     assert Store(url).training_summary("job-1") is None
-    Store(url).ensure_train_partition("job-1", "/m.json")
+    Store(url).create_partitions("job-1", {"train": [({"manifest": "/m.json"}, 0)]})
     claim = Store(url).claim_partition("job-1", "train", 0, "w", "t")
     Store(url).publish_progress(
         "job-1", claim.partition_id, [_metrics(40, 3.0)], {"steps": 100, "device": "cpu", **_metrics(40, 3.0)}
