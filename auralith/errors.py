@@ -59,3 +59,9 @@ class ObjectNotFound(StorageError, FileNotFoundError):
 
     def __str__(self) -> str:
         return f"{self.filename}: no such object"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line for a log (database errors run to many lines)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"

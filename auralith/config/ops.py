@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from auralith.redact import has_literal_credential
 
-EventKind = Literal["submitted", "started", "stage_done", "failed", "finished", "cancelled"]
+EventKind = Literal["submitted", "started", "stage_done", "healed", "failed", "finished", "cancelled"]
 ALERT_KINDS: list[EventKind] = ["started", "stage_done", "failed", "finished"]
 
 
@@ -70,6 +70,9 @@ class LimitsConfig(_Strict):
     soft_time_limit: float | None = Field(default=None, gt=0)
     time_limit: float | None = Field(default=None, gt=0)
     max_partitions_in_flight: int | None = Field(default=None, ge=1)
+    # How often the supervisor sends one unit again after the worker running it died, before it fails the job:
+    # an input that kills every worker it reaches must not go round forever.
+    max_redeliveries: int = Field(default=3, ge=0, le=100)
 
     @model_validator(mode="after")
     def _soft_below_hard(self) -> LimitsConfig:

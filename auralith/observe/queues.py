@@ -7,6 +7,7 @@ transports (the embedded SQLite broker) answer through the channel's `_size`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,52 @@ def _redis_depths(channel, names) -> BrokerQueues:
         bands = dict(zip(steps, sizes[i * len(steps) : (i + 1) * len(steps)], strict=True))
         queues.append(QueueDepth(name, sum(bands.values()), {p: n for p, n in bands.items() if n}))
     return BrokerQueues(queues, unacked=int(sizes[-1]))
+
+
+@dataclass
+class QueuedTasks:
+    """Task ids a Redis broker holds: waiting in a queue, or delivered to a worker and not acknowledged."""
+
+    waiting: set[str]
+    unacked: set[str]
+
+
+def queued_task_ids(app: Celery, names: list[str] | tuple[str, ...]) -> QueuedTasks | None:
+    """The ids of the task messages on the broker: those waiting in the queues `names` (read message by
+    message: call it for the queues that need it), and those delivered and not acknowledged. None on a
+    broker that cannot be read without consuming (RabbitMQ
+    keeps its queues durable, and hands a dead consumer's messages back by itself; the embedded SQLite
+    broker lives and dies with its only worker)."""
+    with app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1)
+        channel = conn.default_channel
+        if not (hasattr(channel, "_q_for_pri") and hasattr(channel, "client")):
+            return None
+        client = channel.client
+        waiting: set[str] = set()
+        for name in names:
+            for pri in channel.priority_steps:
+                waiting.update(_task_id(raw) for raw in client.lrange(channel._q_for_pri(name, pri), 0, -1))
+        unacked = set()
+        for raw in client.hvals(channel.unacked_key):
+            try:
+                unacked.add(_task_id(json.loads(raw)[0]))
+            except (ValueError, IndexError, TypeError):
+                continue
+        waiting.discard("")
+        unacked.discard("")
+        return QueuedTasks(waiting, unacked)
+
+
+def _task_id(message) -> str:
+    """A kombu Redis message (JSON text, or the dict) -> its Celery task id ("" if it has none)."""
+    if isinstance(message, (bytes, str)):
+        try:
+            message = json.loads(message)
+        except ValueError:
+            return ""
+    headers = message.get("headers") or {} if isinstance(message, dict) else {}
+    return str(headers.get("id") or "")
 
 
 def _amqp_depth(conn, name: str) -> int:

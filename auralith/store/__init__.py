@@ -12,12 +12,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 from auralith.store.db import check_ready
+from auralith.store.heals import HealRows
 from auralith.store.jobs import JobRows, new_job_id
 from auralith.store.partitions import MAX_ATTEMPTS, Claim, PartitionRows
 from auralith.store.training import TRAIN_STAGE, CheckpointState, TrainingRows
+from auralith.store.workers import Beat, WorkerRows
 
 
-class Store(JobRows, PartitionRows, TrainingRows):
+class Store(JobRows, PartitionRows, TrainingRows, WorkerRows, HealRows):
     """One SQL store, by URL (PostgreSQL or SQLite). Cheap to create: engines are shared per URL and process."""
 
     @classmethod
@@ -36,4 +38,4 @@ class Store(JobRows, PartitionRows, TrainingRows):
         return migrate.upgrade(self.url)
 
 
-__all__ = ["MAX_ATTEMPTS", "TRAIN_STAGE", "CheckpointState", "Claim", "Store", "new_job_id"]
+__all__ = ["MAX_ATTEMPTS", "Beat", "TRAIN_STAGE", "CheckpointState", "Claim", "Store", "new_job_id"]

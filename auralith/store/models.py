@@ -95,8 +95,16 @@ class Partition(Base):
     counts: Mapped[dict | None] = mapped_column(JSON)
     output_ref: Mapped[dict | None] = mapped_column(JSON)
     task_id: Mapped[str | None] = mapped_column(String(64))
+    # The chord (group id) the unit was last sent in: a unit sent again joins it, so it is counted there once.
+    chord_id: Mapped[str | None] = mapped_column(String(155))
+    # When the unit was last sent (database time): the supervisor leaves freshly sent units alone.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Times the supervisor sent it again, and the workers that died holding it (max_redeliveries bounds them).
+    redeliveries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lost_on: Mapped[list | None] = mapped_column(JSON)
     worker: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
+    # Database time (as is every timestamp the supervisor compares), so workers' clocks do not matter.
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -139,6 +147,36 @@ class TrainMetric(Base):
     tokens_per_s: Mapped[float] = mapped_column(Float)
     tokens_seen: Mapped[int] = mapped_column(BigInteger)
     elapsed_s: Mapped[float] = mapped_column(Float)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerBeat(Base):
+    """A worker's heartbeat: written every few seconds by each worker (auralith.worker.heartbeat) with the
+    task ids it holds; the supervisor takes a worker silent past the timeout for dead."""
+
+    __tablename__ = "auralith_workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # the Celery node name, e.g. process@host
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[list] = mapped_column(JSON)
+    # Task ids the worker has received and not finished (reserved, running, or waiting for a countdown).
+    tasks: Mapped[list] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)  # database time
+
+
+class HealRecord(Base):
+    """One act of the supervisor: a unit sent again or a stalled job moved on, and why
+    (auralith.worker.supervisor). Counted by reason for `auralith_heals_total`."""
+
+    __tablename__ = "auralith_heals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(64), ForeignKey("auralith_jobs.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    index: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
     time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -9,8 +9,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
 from sqlalchemy.exc import IntegrityError
 
-from auralith.store.models import Job, JobState, Partition, PartitionState, utcnow
+from auralith.store.models import Job, JobState, Partition, PartitionState, WorkerBeat
 from auralith.store.session import SessionOwner
+from auralith.store.workers import age_s
 
 # A partition that was claimed this often without committing keeps killing its worker (out of memory on a
 # huge record, say): with acks_late its message would otherwise come back forever. Above max_retries (8),
@@ -72,12 +73,20 @@ class PartitionRows(SessionOwner):
                 )
 
     def claim_partition(
-        self, job_id: str, stage: str, index: int, worker: str, task_id: str | None, max_in_flight: int | None = None
+        self,
+        job_id: str,
+        stage: str,
+        index: int,
+        worker: str,
+        task_id: str | None,
+        max_in_flight: int | None = None,
+        alive_within: float | None = None,
     ) -> Claim:
         """Mark a partition started unless it is committed or its job is over; count the attempt.
 
         With `max_in_flight`, a job that already has that many partitions started gets `throttled` instead
-        (the job row is locked meanwhile, so concurrent claims count each other on PostgreSQL)."""
+        (the job row is locked meanwhile, so concurrent claims count each other on PostgreSQL). With
+        `alive_within`, a partition that another worker runs, by a heartbeat younger than that, is left to it."""
         with self.session() as s:
             job = s.get(Job, job_id, with_for_update=max_in_flight is not None)
             if job is None:
@@ -115,11 +124,17 @@ class PartitionRows(SessionOwner):
                     part.id,
                     give_up=True,
                 )
+            if part.state == PartitionState.STARTED and part.worker != worker and alive_within is not None:
+                beat = s.get(WorkerBeat, part.worker) if part.worker else None
+                if beat is not None and part.task_id in (beat.tasks or ()) and age_s(s, beat.last_seen) <= alive_within:
+                    # A second copy of a unit that a live worker is running (a resume, a redelivery): running it
+                    # again would only race the first.
+                    return Claim(False, f"running on {part.worker}", part.id)
             part.state = PartitionState.STARTED
             part.attempts += 1
             part.worker = worker
             part.task_id = task_id or part.task_id
-            part.started_at = utcnow()
+            part.started_at = func.now()
             part.error = None
             part.progress = None
             return Claim(True, "", part.id, dict(part.input_ref), part.attempts)
@@ -148,7 +163,7 @@ class PartitionRows(SessionOwner):
                     counts=counts,
                     output_ref=output_ref,
                     progress=None,
-                    finished_at=utcnow(),
+                    finished_at=func.now(),
                     error=None,
                 )
             )
@@ -158,7 +173,7 @@ class PartitionRows(SessionOwner):
             s.execute(
                 update(Partition)
                 .where(Partition.id == partition_id, Partition.state != PartitionState.COMMITTED)
-                .values(state=PartitionState.FAILED, error=error, finished_at=utcnow(), progress=None)
+                .values(state=PartitionState.FAILED, error=error, finished_at=func.now(), progress=None)
             )
 
     def release_partition(self, partition_id: int) -> None:
@@ -170,8 +185,11 @@ class PartitionRows(SessionOwner):
                 .values(state=PartitionState.PENDING, progress=None)
             )
 
-    def claim_unsent(self, job_id: str, stage: str, task_ids: dict[int, str]) -> dict[int, str]:
-        """Give task ids to those of the stage's uncommitted partitions that have none, atomically per row.
+    def claim_unsent(
+        self, job_id: str, stage: str, task_ids: dict[int, str], chord_id: str | None = None
+    ) -> dict[int, str]:
+        """Give task ids to those of the stage's uncommitted partitions that have none, atomically per row, and
+        record the chord they are sent in.
 
         Returns the ones this caller claimed: when two tasks race to start the same stage (a redelivered
         chord body, say), each partition is sent by one of them only.
@@ -190,22 +208,61 @@ class PartitionRows(SessionOwner):
                             Partition.state != PartitionState.COMMITTED,
                             Partition.task_id.is_(None),
                         )
-                        .values(task_id=task_id)
+                        .values(task_id=task_id, chord_id=chord_id, sent_at=func.now())
                     ),
                 ).rowcount
                 if done:
                     claimed[index] = task_id
         return claimed
 
+    def mark_sent(self, job_id: str, stage: str, indexes: list[int], chord_id: str | None) -> None:
+        """Units sent again under their task ids (a resume): the chord they are in now, and when."""
+        with self.session() as s:
+            s.execute(
+                update(Partition)
+                .where(Partition.job_id == job_id, Partition.stage == stage, Partition.index.in_(indexes))
+                .values(chord_id=chord_id, sent_at=func.now())
+            )
+
+    def redeliver(self, part: Partition, lost_worker: str | None) -> Partition | None:
+        """Record that the supervisor sends `part` again (its worker died holding it, or its message was
+        lost): back to pending, one more redelivery, the dead worker added to `lost_on`. Only if the row is
+        still as `part` shows it (a worker may have claimed or committed it since); returns the row then."""
+        with self.session() as s:
+            row = s.scalars(
+                select(Partition)
+                .where(
+                    Partition.id == part.id,
+                    Partition.state == part.state,
+                    Partition.attempts == part.attempts,
+                    Partition.task_id == part.task_id,
+                )
+                .with_for_update()
+            ).first()
+            if row is None:
+                return None
+            row.state = PartitionState.PENDING
+            row.progress = None
+            row.redeliveries = (row.redeliveries or 0) + 1
+            if lost_worker:
+                row.lost_on = [*(row.lost_on or []), lost_worker]
+            row.sent_at = func.now()
+            s.flush()
+            s.refresh(row)
+            return row
+
     def reset_unfinished(self, job_id: str, clear_task_ids: bool = False) -> int:
-        """Before a resume: every partition not committed goes back to pending, its attempts to 0. Returns
-        how many. Failed partitions always get new task ids: their old ids hold FAILURE results, which
-        would fail a chord that waits on them."""
-        pending = {"state": PartitionState.PENDING, "progress": None, "attempts": 0}
+        """Before a resume: failed partitions go back to pending with new task ids (their old ids hold FAILURE
+        results, which would fail a chord that waits on them) and their attempts to 0. With `clear_task_ids`
+        (after a cancel, whose task ids every worker now drops) every partition not committed does. Others
+        are left as they are: the resume sends again those that no live worker holds. Returns how many
+        partitions are not committed."""
         with self.session() as s:
             unfinished = (Partition.job_id == job_id) & (Partition.state != PartitionState.COMMITTED)
+            redo = unfinished if clear_task_ids else unfinished & (Partition.state == PartitionState.FAILED)
             s.execute(
-                update(Partition).where(unfinished & (Partition.state == PartitionState.FAILED)).values(task_id=None)
+                update(Partition)
+                .where(redo)
+                .values(state=PartitionState.PENDING, progress=None, attempts=0, task_id=None, error=None)
             )
-            values = {**pending, "task_id": None} if clear_task_ids else pending
-            return cast(CursorResult, s.execute(update(Partition).where(unfinished).values(**values))).rowcount
+            return s.scalar(select(func.count()).select_from(Partition).where(unfinished)) or 0

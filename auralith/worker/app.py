@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable  # what a cal
 
 from auralith.errors import AuralithError
 from auralith.redact import redact_url
+from auralith.worker.heartbeat import Heartbeat
 from auralith.worker.settings import celery_settings, message_priority, result_backend_for
 
 __all__ = ["BrokerUnreachable", "app", "configure", "make_app", "priority_of"]
@@ -71,3 +72,5 @@ def priority_of(target: Celery, name: str | None) -> int | None:
 
 
 app = make_app(include=TASK_MODULES, set_as_current=True)
+# Every worker of this app writes its heartbeat to the store (the supervisor's view of who is alive).
+app.steps["consumer"].add(Heartbeat)

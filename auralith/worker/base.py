@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
@@ -23,9 +25,10 @@ from auralith.errors import AuralithError, JobNotFound, TransientError
 from auralith.pipeline.stages import stage as graph_stage
 from auralith.pipeline.unit import UnitContext, UnitStopped
 from auralith.store import Store
-from auralith.store.models import JobState
+from auralith.store.models import JobState, PartitionState
+from auralith.store.outage import through_outage as retry_through_outage
 from auralith.worker.events import record_event
-from auralith.worker.settings import RETRY_BACKOFF_MAX
+from auralith.worker.settings import RETRY_BACKOFF_MAX, outage_retry_options
 
 log = get_task_logger(__name__)
 
@@ -43,6 +46,8 @@ TRANSIENT_ERRORS = (
     SoftTimeLimitExceeded,
 )
 PERMANENT_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+T = TypeVar("T")
 
 # Seconds a partition over its job's `limits.max_partitions_in_flight` waits before it asks again.
 THROTTLE_DELAY = 5
@@ -74,6 +79,10 @@ class AuralithTask(Task):
     def job_config(self, job_id: str) -> JobConfig:
         return job_config(self.store.url, job_id)
 
+    def through_outage(self, fn: Callable[[], T], what: str) -> T:
+        """`fn()` retried through a database outage with the result backend's backoff (auralith.store.outage)."""
+        return retry_through_outage(fn, what, **outage_retry_options(self.app))
+
     def event(self, job_id: str, message: str, level: str = "info", kind: str | None = None) -> None:
         record_event(self.app, self.store, job_id, message, level, kind)
 
@@ -90,6 +99,11 @@ class AuralithTask(Task):
             if self.stage:
                 index = args[1] if len(args) > 1 else kwargs.get("index", 0)
                 part = store.get_partition(job_id, self.stage, index)
+                if part and part.state == PartitionState.COMMITTED:
+                    # What failed came after the commit (storing the result, counting the chord): the unit's
+                    # output stands, and the supervisor moves the job on if its chord cannot.
+                    log.warning("job %s %s/%s failed after its commit: %s", job_id, self.stage, index, message)
+                    return
                 if part:
                     store.fail_partition(part.id, message)
                 message = f"{self.stage} partition {index}: {message}"
@@ -118,7 +132,13 @@ class StageTask(AuralithTask):
             except JobNotFound:
                 pass  # the claim reports the missing job
         claim = store.claim_partition(
-            job_id, stage, index, self.request.hostname or "local", self.request.id, max_in_flight=limit
+            job_id,
+            stage,
+            index,
+            self.request.hostname or "local",
+            self.request.id,
+            max_in_flight=limit,
+            alive_within=float(self.app.conf.auralith_heartbeat_timeout),
         )
         if claim.throttled:
             self._wait_for_a_slot()
@@ -161,7 +181,10 @@ class StageTask(AuralithTask):
             # are rewritten whole by the retry and the commit sets the figures, so nothing is counted twice.
             store.release_partition(claim.partition_id)
             raise
-        store.commit_partition(claim.partition_id, counts, output_ref)
+        # The work is done and durable: a database outage now must delay the commit, not fail the unit.
+        self.through_outage(
+            lambda: store.commit_partition(claim.partition_id, counts, output_ref), f"commit of {stage}/{index}"
+        )
         return {"job_id": job_id, "stage": stage, "index": index, "committed": True}
 
     def _publish_state(self, meta: dict) -> None:

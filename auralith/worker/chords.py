@@ -33,6 +33,8 @@ from sqlalchemy.exc import IntegrityError
 
 from auralith.store.db import engine_and_sessionmaker, session_scope
 from auralith.store.models import ChordCounter, utcnow
+from auralith.store.outage import through_outage
+from auralith.worker.settings import outage_retry_options
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +93,19 @@ class CountingDatabaseBackend(DatabaseBackend):
             return
         if state != states.SUCCESS:
             return  # Celery reports only final states here; anything else does not count
-        with session_scope(self.url) as s:
-            row = s.execute(
-                update(ChordCounter)
-                .where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
-                .values(done=ChordCounter.done + 1)
-                .returning(ChordCounter.done, ChordCounter.size)
-            ).first()
+
+        def count():
+            with session_scope(self.url) as s:
+                return s.execute(
+                    update(ChordCounter)
+                    .where(ChordCounter.group_id == group_id, ChordCounter.failed.is_(False))
+                    .values(done=ChordCounter.done + 1)
+                    .returning(ChordCounter.done, ChordCounter.size)
+                ).first()
+
+        # Retried through a database outage like the result it follows: an error here would fail a task whose
+        # output is committed. A retry after an update that landed counts twice, which the body tolerates.
+        row = through_outage(count, f"chord {group_id} count", **outage_retry_options(self.app))
         if row is None:
             return  # a failed chord, or one applied by another backend (no row): nothing to start
         done, size = row

@@ -10,6 +10,7 @@ from pathlib import Path
 from auralith.store import migrate
 from auralith.worker.app import app, configure
 from auralith.worker.settings import QUEUES
+from auralith.worker.supervisor import SupervisorThread
 
 
 def embedded_urls(state_dir: Path) -> tuple[str, str]:
@@ -51,9 +52,14 @@ def embedded_worker(
         queues=list(QUEUES),
         shutdown_timeout=60,
     ):
+        # The supervisor in-process, as `celery beat` runs it on a cluster: chord bodies and messages this
+        # at-most-once broker loses are sent again.
+        supervisor = SupervisorThread(app)
+        supervisor.start()
         try:
             yield broker, store
         finally:
+            supervisor.stop()
             _stop_promptly()
 
 

@@ -42,15 +42,44 @@ def advance(
 ) -> Decision:
     """Send what should run next for a running job; mark it succeeded when every stage is committed.
 
-    With `resend`, units of the current stage that were sent but are not committed are sent again under
-    their task ids (after a crash lost them; `auralith resume`). `send` applies the signature (tests
-    collect it instead).
+    With `resend`, units of the current stage that were sent, are not committed and that no live worker holds
+    (by its heartbeat) are sent again under their task ids (after a crash lost them; `auralith resume`).
+    `send` applies the signature (tests collect it instead).
     """
     job = store.find_job(job_id)
     decision = Decision(job_id, job.state if job else None)
     if job is None or job.state != JobState.RUNNING:
         return decision
     rows = store.list_partitions(job_id)
+    stage, todo, previous = current_stage(rows)
+    if stage is not None:
+        parts = [p for p in rows if p.stage == stage.name]
+        decision.stage = stage.name
+        if any(p.state == PartitionState.FAILED for p in todo):
+            return decision  # the job is failing (on_failure marks it); a resume resets failed units first
+        chord_id = uuid()
+        new = store.claim_unsent(job_id, stage.name, {p.index: uuid() for p in todo if p.task_id is None}, chord_id)
+        # A resume sends again what no live worker holds (under the same task ids); what runs is left to run.
+        held = live_task_ids(app, store) if resend else set()
+        again = [p for p in todo if p.task_id and p.index not in new and p.task_id not in held] if resend else []
+        if new and previous is not None and len(new) == len(parts):  # the first send of this stage
+            record_event(app, store, job_id, _done_message(previous, rows), kind="stage_done")
+        cfg = JobConfig.model_validate(job.config)
+        priority = message_priority(job.priority, app.conf.broker_url or "")
+        limits = cfg.limits.task_options() if stage.throttled else {}
+        if new:
+            (send or _apply)(stage_signature(app, job_id, stage, new, priority, limits, chord_id))
+        if again:
+            send_again(app, store, job_id, stage, again, priority, limits, send=send)
+        decision.sent = {**{p.index: p.task_id for p in again if p.task_id}, **new}
+        return decision
+    decision.finished = _succeed(app, store, job_id, rows)
+    return decision
+
+
+def current_stage(rows: list[Partition]) -> tuple[Stage | None, list[Partition], Stage | None]:
+    """(the first of the job's stages in graph order with units not committed, those units, the job's stage
+    before it); (None, [], last stage) when every unit is committed."""
     by_stage: dict[str, list[Partition]] = {}
     for p in rows:
         by_stage.setdefault(p.stage, []).append(p)
@@ -60,55 +89,82 @@ def advance(
         if not parts:
             continue  # not one of this job's stages (near dedup off, a job that only trains)
         todo = [p for p in parts if p.state != PartitionState.COMMITTED]
-        if not todo:
-            previous = stage
-            continue
-        decision.stage = stage.name
-        if any(p.state == PartitionState.FAILED for p in todo):
-            return decision  # the job is failing (on_failure marks it); a resume resets failed units first
-        new = store.claim_unsent(job_id, stage.name, {p.index: uuid() for p in todo if p.task_id is None})
-        again = {p.index: p.task_id for p in todo if p.task_id and resend}
-        if new and previous is not None and len(new) == len(parts):  # the first send of this stage
-            record_event(app, store, job_id, _done_message(previous, rows), kind="stage_done")
-        units = {**again, **new}
-        if units:
-            cfg = JobConfig.model_validate(job.config)
-            sig = stage_signature(
-                app,
-                job_id,
-                stage,
-                units,
-                message_priority(job.priority, app.conf.broker_url or ""),
-                cfg.limits.task_options() if stage.throttled else {},
-            )
-            (send or _apply)(sig)
-        decision.sent = units
-        return decision
-    decision.finished = _succeed(app, store, job_id, rows)
-    return decision
+        if todo:
+            return stage, todo, previous
+        previous = stage
+    return None, [], previous
 
 
 def _apply(sig: Signature) -> None:
-    # The chord's own apply_async (not Signature's, which would send a `celery.chord` task to the `default`
+    # A chord's own apply_async (not Signature's, which would send a `celery.chord` task to the `default`
     # queue for some worker to apply: a needless hop, and none comes when only an `hpu` worker is up).
     sig.apply_async()
 
 
 def stage_signature(
-    app: Celery, job_id: str, stage: Stage, units: dict[int, str], priority: int | None, limits: dict
+    app: Celery,
+    job_id: str,
+    stage: Stage,
+    units: dict[int, str],
+    priority: int | None,
+    limits: dict,
+    chord_id: str | None = None,
 ) -> Signature:
     """chord(group(one task per unit), advance): the units carry (job id, index) only, never data, and
     each its task id, so `auralith cancel` can revoke what is still queued. The next stage is not chained:
-    that would copy its whole chord into every message of this one (O(N^2) bytes on the broker)."""
-    opts = {**limits, "priority": priority}
-    header = group(
-        app.signature(stage.task, args=(job_id, i), immutable=True).set(task_id=tid, **opts)
-        for i, tid in sorted(units.items())
+    that would copy its whole chord into every message of this one (O(N^2) bytes on the broker). `chord_id`
+    is the header's group id, recorded on the rows so that a unit sent again joins the same chord."""
+    header = group(_unit_signature(app, job_id, stage, i, tid, priority, limits) for i, tid in sorted(units.items()))
+    sig = chord(header, _body_signature(app, job_id, stage, priority))
+    # A chord's own task id becomes its header's group id (and its body's task id) when applied.
+    return sig.set(task_id=chord_id) if chord_id else sig
+
+
+def send_again(
+    app: Celery,
+    store: Store,
+    job_id: str,
+    stage: Stage,
+    parts: list[Partition],
+    priority: int | None,
+    limits: dict,
+    send: Callable[[Signature], object] | None = None,
+) -> None:
+    """Send units again under their task ids, each in the chord it was sent in: the chord counts it once
+    (the copy that was lost never reported) and its body runs when the stage is done, as it would have.
+    Units sent before chords were recorded go in a new chord of their own."""
+    loose = {}
+    for p in parts:
+        assert p.task_id is not None
+        if p.chord_id:
+            sig = _unit_signature(app, job_id, stage, p.index, p.task_id, priority, limits)
+            (send or _apply)(sig.set(group_id=p.chord_id, chord=_body_signature(app, job_id, stage, priority)))
+        else:
+            loose[p.index] = p.task_id
+    if loose:
+        chord_id = uuid()
+        store.mark_sent(job_id, stage.name, list(loose), chord_id)
+        (send or _apply)(stage_signature(app, job_id, stage, loose, priority, limits, chord_id))
+
+
+def live_task_ids(app: Celery, store: Store) -> set[str]:
+    """Task ids held by workers whose heartbeat is younger than `auralith_heartbeat_timeout`."""
+    timeout = float(app.conf.auralith_heartbeat_timeout)
+    return {t for b in store.worker_beats().values() if b.age_s <= timeout for t in b.tasks}
+
+
+def _unit_signature(
+    app: Celery, job_id: str, stage: Stage, index: int, task_id: str, priority: int | None, limits: dict
+) -> Signature:
+    return app.signature(stage.task, args=(job_id, index), immutable=True).set(
+        task_id=task_id, priority=priority, **limits
     )
+
+
+def _body_signature(app: Celery, job_id: str, stage: Stage, priority: int | None) -> Signature:
     # The body runs on the stage's own queue: the pool that just ran the stage is there to decide what follows
     # (a job that only trains, on a cluster with `hpu` workers alone, still finishes).
-    body = app.signature(ADVANCE_TASK, args=(job_id,), immutable=True).set(priority=priority, **route(stage.queue))
-    return chord(header, body)
+    return app.signature(ADVANCE_TASK, args=(job_id,), immutable=True).set(priority=priority, **route(stage.queue))
 
 
 def _done_message(stage: Stage, rows: list[Partition]) -> str:

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 
 from kombu import Queue
 
+from auralith.errors import ConfigError
 from auralith.pipeline.stages import QUEUES, STAGES
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_STORE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+HEAL_TASK = "auralith.heal"  # the supervisor's round (auralith.worker.supervisor)
 
 # A queue's binding key where it is not the queue's name: training is sent with routing key `hpu.train`.
 ROUTING_KEYS = {"hpu": "hpu.train"}
@@ -30,6 +33,7 @@ TASK_ROUTES = {
     **{s.task: route(s.queue) for s in STAGES},
     "auralith.run_job": route("default"),
     "auralith.advance": route("default"),
+    HEAL_TASK: route("default"),
 }
 
 # Redis serves priority 0 first; these are the message priorities a job's tasks are sent with.
@@ -64,8 +68,6 @@ RETRY_BACKOFF_MAX = 300
 def check_visibility_timeout(visibility: int, time_limit: int | None) -> None:
     """Refuse a broker visibility timeout that a task (its hard time limit) plus a retry's countdown could
     outlast: Redis would hand the still-running task to a second worker, and it would run twice."""
-    from auralith.errors import ConfigError
-
     longest = (time_limit or 0) + RETRY_BACKOFF_MAX
     if visibility <= longest:
         raise ConfigError(
@@ -80,6 +82,23 @@ def check_visibility_timeout(visibility: int, time_limit: int | None) -> None:
 def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
     raw = env.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _env_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    value = float(raw)
+    if value <= 0:
+        raise ConfigError([f"{name}={raw}: must be a number of seconds above 0"])
+    return value
+
+
+# Self-healing (auralith.worker.heartbeat, auralith.worker.supervisor): how often workers write their
+# heartbeat, how long a silent worker is taken for alive, and how often the supervisor looks at running jobs.
+HEARTBEAT_INTERVAL = 10.0
+HEARTBEAT_TIMEOUT = 30.0
+HEAL_INTERVAL = 15.0
 
 
 def broker_url(env: Mapping[str, str] = os.environ) -> str:
@@ -143,4 +162,39 @@ def celery_settings(env: Mapping[str, str] = os.environ) -> dict:
         "task_soft_time_limit": _env_int(env, "AURALITH_TASK_SOFT_TIME_LIMIT", None),
         "task_time_limit": _env_int(env, "AURALITH_TASK_TIME_LIMIT", None),
         "worker_hijack_root_logger": False,
+        **heal_settings(env),
+    }
+
+
+def heal_settings(env: Mapping[str, str] = os.environ) -> dict:
+    """Heartbeats and the supervisor: `celery -A auralith beat` runs the `auralith.heal` entry every
+    AURALITH_HEAL_INTERVAL_S seconds in its own process (auralith.worker.supervisor.HealScheduler), so no
+    worker queue has to be free for it."""
+    interval = _env_seconds(env, "AURALITH_HEARTBEAT_INTERVAL_S", HEARTBEAT_INTERVAL)
+    timeout = _env_seconds(env, "AURALITH_HEARTBEAT_TIMEOUT_S", HEARTBEAT_TIMEOUT)
+    if timeout < 2 * interval:
+        raise ConfigError(
+            [
+                f"AURALITH_HEARTBEAT_TIMEOUT_S={timeout:g} must be at least twice AURALITH_HEARTBEAT_INTERVAL_S="
+                f"{interval:g}, or one late heartbeat makes a live worker look dead"
+            ]
+        )
+    heal = _env_seconds(env, "AURALITH_HEAL_INTERVAL_S", HEAL_INTERVAL)
+    return {
+        "auralith_heartbeat_interval": interval,
+        "auralith_heartbeat_timeout": timeout,
+        "auralith_heal_interval": heal,
+        "beat_scheduler": "auralith.worker.supervisor:HealScheduler",
+        "beat_schedule": {"auralith-heal": {"task": HEAL_TASK, "schedule": heal}},
+    }
+
+
+def outage_retry_options(app) -> dict:
+    """How long a write retries through a database outage (auralith.store.outage): as long as Celery retries
+    storing a result (`result_backend_*` settings)."""
+    conf = app.conf
+    return {
+        "max_retries": float(conf.result_backend_max_retries),
+        "base_ms": float(conf.result_backend_base_sleep_between_retries_ms or 10),
+        "max_ms": float(conf.result_backend_max_sleep_between_retries_ms or 10_000),
     }

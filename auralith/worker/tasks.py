@@ -21,6 +21,8 @@ from auralith.store.models import JobState, PartitionState
 from auralith.worker.app import app
 from auralith.worker.base import AuralithTask, StageTask
 from auralith.worker.lifecycle import ADVANCE_TASK, advance
+from auralith.worker.settings import HEAL_TASK
+from auralith.worker.supervisor import supervisor_for
 
 log = get_task_logger(__name__)
 
@@ -52,6 +54,13 @@ def advance_job(self: AuralithTask, job_id: str) -> dict:
     """Send what runs next for the job (every stage's chord body): see auralith.worker.lifecycle."""
     decision = advance(self.app, self.store, job_id)
     return {"job_id": job_id, "stage": decision.stage, "sent": len(decision.sent), "finished": decision.finished}
+
+
+@app.task(bind=True, base=AuralithTask, name=HEAL_TASK, ignore_result=True)
+def heal(self: AuralithTask) -> int:
+    """One round of the supervisor (auralith.worker.supervisor), for a beat whose scheduler sends its entries to
+    the workers, or by hand (`celery -A auralith call auralith.heal`). Returns how many units it healed."""
+    return len(supervisor_for(self.app).round())
 
 
 @app.task(bind=True, base=AuralithTask, name="auralith.run_job")
@@ -89,7 +98,8 @@ def run_job(
         if data_left:
             check_output_owner(Files(cfg.storage), cfg.output.path, job_id)
         # After a crash the lost tasks' ids are reused, so work still queued under them is not sent twice
-        # to the same chord; after a cancel they are revoked in every worker and must be new.
+        # to the same chord, and what live workers still run is left to them; after a cancel the ids are
+        # revoked in every worker and must be new.
         n = store.reset_unfinished(job_id, clear_task_ids=not reuse_task_ids)
         self.event(job_id, f"resumed: {n} partitions to redo", kind="started")
     if not store.set_job_state(job_id, JobState.RUNNING, only_from=(JobState.PENDING, JobState.RUNNING)):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -28,23 +31,51 @@ def test_jobs_planned_before_the_stage_graph_get_its_new_rows(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     command.upgrade(migrate._config(url), "0003")
     store = Store(url)
+    # Rows written as the 0003 schema has them (the models describe the newest one).
+    jobs = sa.table(
+        "auralith_jobs",
+        *(sa.column(c) for c in ("id", "name", "config", "config_hash", "state", "priority", "created_at")),
+    )
+    parts = sa.table(
+        "auralith_partitions",
+        *(sa.column(c) for c in ("job_id", "stage", "index", "input_ref", "input_bytes", "state", "attempts")),
+        sa.column("counts", sa.JSON),
+    )
     training = {"output": {"path": "/out/a"}, "training": {"steps": 3}}
-    for job_id, state, config in (
-        ("old-near", "running", training),
-        ("old-done", "succeeded", {}),
-        ("only-trains", "running", training),
-    ):
-        store.create_job(job_id, config, "h", job_id, "normal")
-        store.set_job_state(job_id, state)
-    store.create_partitions(
-        "old-near", {"process": [({}, 0)] * 2, "dedup": [({}, 0)], "minhash": [({}, 0)] * 3, "tokenize": [({}, 0)] * 2}
-    )
-    store.create_partitions(
-        "old-done", {"process": [({}, 0)], "dedup": [({}, 0)], "minhash": [({}, 0)], "tokenize": [({}, 0)]}
-    )
-    dedup = store.get_partition("old-done", "dedup", 0)
-    store.commit_partition(dedup.id, {"removed": {"near_duplicate": 3}, "cluster_sizes": {"2": 3}}, None)
-    store.create_partitions("only-trains", {"train": [({"manifest": "/m.json"}, 0)]})
+    plans = {
+        "old-near": ("running", training, {"process": 2, "dedup": 1, "minhash": 3, "tokenize": 2}),
+        "old-done": ("succeeded", {}, {"process": 1, "dedup": 1, "minhash": 1, "tokenize": 1}),
+        "only-trains": ("running", training, {"train": 1}),
+    }
+    with get_engine(url).begin() as conn:
+        for job_id, (state, config, stages) in plans.items():
+            conn.execute(
+                sa.insert(jobs).values(
+                    id=job_id,
+                    name=job_id,
+                    config=json.dumps(config),
+                    config_hash="h",
+                    state=state,
+                    priority="normal",
+                    created_at="2026-01-01 00:00:00",
+                )
+            )
+            for stage, n in stages.items():
+                for i in range(n):
+                    ref = {"manifest": "/m.json"} if stage == "train" else {}
+                    done = job_id == "old-done" and stage == "dedup"
+                    conn.execute(
+                        sa.insert(parts).values(
+                            job_id=job_id,
+                            stage=stage,
+                            index=i,
+                            input_ref=json.dumps(ref),
+                            input_bytes=0,
+                            state="committed" if done else "pending",
+                            attempts=0,
+                            counts={"removed": {"near_duplicate": 3}, "cluster_sizes": {"2": 3}} if done else None,
+                        )
+                    )
     migrate.upgrade(url)
 
     def rows(job_id):

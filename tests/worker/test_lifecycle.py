@@ -108,13 +108,45 @@ def test_messages_carry_only_ids(app, store):
     assert len(json.dumps(dict(sig))) < 2000  # the 500 tokenize units are not in it
 
 
-def test_resend_sends_lost_units_again_under_their_ids(app, store):
+def test_the_chord_id_is_recorded_on_the_rows(app, store):
+    make_job(store, DATA)
+    (sig,), _ = step(app, store)
+    chord_id = sig.options["task_id"]  # chord.apply_async makes it the header's group id
+    assert {p.chord_id for p in store.list_partitions("job-1", "process")} == {chord_id}
+    assert all(p.sent_at is not None for p in store.list_partitions("job-1", "process"))
+
+
+def test_resend_sends_lost_units_again_under_their_ids_in_their_chord(app, store):
+    make_job(store, DATA)
+    (first_sig,), first = step(app, store)
+    commit(store, "process", 1)
+    sent, again = step(app, store, resend=True)
+    assert again.sent == {0: first.sent[0], 2: first.sent[2]}
+    # Each joins the chord it was sent in, so that chord counts it once and its body runs as it would have.
+    assert [(s.id, s.options["group_id"]) for s in sent] == [
+        (first.sent[0], first_sig.options["task_id"]),
+        (first.sent[2], first_sig.options["task_id"]),
+    ]
+    assert all(s.options["chord"]["task"] == "auralith.advance" for s in sent)
+
+
+def test_resend_leaves_what_a_live_worker_runs(app, store):
+    """`auralith resume` while partitions run: they are not sent (and run) twice."""
     make_job(store, DATA)
     _, first = step(app, store)
-    commit(store, "process", 1)
+    store.beat("w1@host", 1, ["process"], [first.sent[0]])
+    sent, again = step(app, store, resend=True)
+    assert again.sent == {1: first.sent[1], 2: first.sent[2]}
+    assert [s.id for s in sent] == [first.sent[1], first.sent[2]]
+
+
+def test_resend_of_units_sent_before_chords_were_recorded_makes_a_new_chord(app, store):
+    make_job(store, DATA)
+    _, first = step(app, store)
+    store.mark_sent("job-1", "process", [0, 1, 2], None)  # as rows sent by an older version
     (sig,), again = step(app, store, resend=True)
-    assert again.sent == {0: first.sent[0], 2: first.sent[2]}
-    assert [t.id for t in sig.tasks] == [first.sent[0], first.sent[2]]
+    assert [t.id for t in sig.tasks] == [first.sent[i] for i in range(3)]
+    assert {p.chord_id for p in store.list_partitions("job-1", "process")} == {sig.options["task_id"]}
 
 
 def test_near_dedup_stages_run_between_dedup_and_tokenize(app, store):
@@ -178,7 +210,8 @@ def test_a_job_killed_while_training_resumes_as_its_rows_say(app, store, finaliz
     store.claim_partition("job-1", stage, 0, "worker-that-died", before_kill.sent[0])
     store.reset_unfinished("job-1")
     (sig,), decision = step(app, store, resend=True)
-    assert decision.stage == stage and [(t.task, t.id) for t in sig.tasks] == [(task, before_kill.sent[0])]
+    assert decision.stage == stage and (sig.task, sig.id) == (task, before_kill.sent[0])
+    assert sig.options["group_id"] == store.get_partition("job-1", stage, 0).chord_id  # its own chord
     assert app.amqp.router.route({}, task)["queue"].name == ("hpu" if finalize_committed else "default")
 
 
