@@ -1,20 +1,19 @@
-"""Tools the fault tests break things with: subprocess workers, a private redis-server, a loopback TCP
-proxy in front of PostgreSQL, and job helpers that compare a job's result with an uninterrupted run's.
+"""Tools the fault tests (and bench/faults.py) break things with: subprocess workers and beat, a private
+redis-server and PostgreSQL cluster, and job helpers that compare a job's result with an uninterrupted run's.
 
-Nothing here touches the shared services: the Redis that gets restarted is one this module started, and
-PostgreSQL is "down" only behind a proxy the test owns.
+Nothing here touches the shared services: the Redis that gets restarted and the PostgreSQL that gets stopped
+are ones this module started.
 """
 
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +111,96 @@ class Worker:
         return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
 
 
+class Beat:
+    """`celery -A auralith beat`: the supervisor, as deployed (auralith.worker.supervisor.HealScheduler)."""
+
+    def __init__(self, env: dict, log: Path):
+        self.log = log
+        self.proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "auralith", "beat", "-l", "INFO"],
+            cwd=REPO,
+            env=env,
+            stdout=open(log, "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+# Heartbeats and heals on a test's time scale: a killed worker is found dead 3 s after its last heartbeat.
+HEALING_ENV = {
+    "AURALITH_HEARTBEAT_INTERVAL_S": "1",
+    "AURALITH_HEARTBEAT_TIMEOUT_S": "3",
+    "AURALITH_HEAL_INTERVAL_S": "1",
+}
+
+
+def require_binary(name: str, *candidates: str) -> str:
+    """The path of a server binary a fault test needs; under CI=true its absence fails the test."""
+    import pytest
+
+    from tests.integration.conftest import IN_CI
+
+    for path in (*candidates, shutil.which(name)):
+        if path and Path(path).exists():
+            return path
+    message = f"{name} is not installed (the fault tests start their own server)"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true: must not skip", pytrace=False)
+    pytest.skip(message)
+
+
+class PostgresCluster:
+    """A private PostgreSQL cluster (initdb, pg_ctl) on a free port, to be stopped and started mid-job.
+
+    initdb refuses to run as root, so as root the server runs as the `postgres` user, in a folder it owns
+    (under /tmp: pytest's own folders are closed to other users)."""
+
+    def __init__(self):
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+        initdb = require_binary("initdb", *(str(v) for v in reversed(versions)))
+        self.bin = Path(initdb).resolve().parent
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="auralith-pg-"))
+        self.data = self.dir / "data"
+        self._as_owner = os.geteuid() == 0
+        if self._as_owner:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.dir.chmod(0o700)
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "faults")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/faults"
+
+    def _run(self, *cmd: str) -> None:
+        if self._as_owner:
+            cmd = ("runuser", "-u", "postgres", "--", *cmd)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, f"{' '.join(cmd)}: {out.stdout}{out.stderr}"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
+        log = str(self.dir / "pg.log")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        try:
+            self.stop("immediate")
+        except AssertionError:
+            pass  # already stopped
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class RedisServer:
     """A private redis-server on a free port, to be killed and restarted (the shared one never is)."""
 
@@ -160,82 +249,6 @@ class RedisServer:
         self.kill()
         self.start()
         return time.monotonic() - t0
-
-
-class TcpProxy:
-    """A loopback TCP proxy to `target`; `cut()` refuses new connections and drops the open ones until
-    `restore()`, which is how a database restart or a network partition looks to a client.
-
-    Hand-written because it is 60 lines and needs a cut that no off-the-shelf proxy exposes to a test.
-    """
-
-    def __init__(self, target: tuple[str, int]):
-        self.target = target
-        self.port = free_port()
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self.restore()
-
-    def restore(self) -> None:
-        ls = socket.socket()
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", self.port))
-        ls.listen(64)
-        self._listener = ls
-        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
-
-    def cut(self) -> None:
-        ls, self._listener = self._listener, None
-        if ls:
-            ls.close()  # nothing listens: connects are refused at once, like a stopped server
-        with self._lock:
-            conns, self._conns = self._conns, set()
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            c.close()
-
-    close = cut
-
-    def _accept(self, ls: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = ls.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=3)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns.update((client, upstream))
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        peers = {a: b, b: a}
-        try:
-            while True:
-                readable, _, _ = select.select([a, b], [], [], 1.0)
-                for s in readable:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    peers[s].sendall(data)
-        except (OSError, ValueError):
-            return
-        finally:
-            for s in (a, b):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-            with self._lock:
-                self._conns.discard(a)
-                self._conns.discard(b)
 
 
 # --- jobs ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""A training worker (`celery -A auralith worker -Q hpu --pool=solo`) SIGKILLed past step 37; a new worker
-and `auralith resume` continue from the newest committed checkpoint to step 100, and the weights are
-bit-identical to those of an uninterrupted run."""
+"""A training worker (`celery -A auralith worker -Q hpu --pool=solo`) SIGKILLed past step 37; the supervisor
+(`celery beat`) finds it dead by its silent heartbeat and sends the training task again, a new `hpu` worker
+continues from the newest committed checkpoint to step 100, and the weights are bit-identical to those of an
+uninterrupted run. No `auralith resume`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from auralith.store import Store
 from auralith.store.models import JobState
 from tests.corpus import REPO
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
-from tests.integration.faultkit import cli
+from tests.integration.faultkit import HEALING_ENV, Beat, cli
 from tests.train.conftest import write_shards
 
 pytestmark = pytest.mark.integration
@@ -97,9 +98,14 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(
     assert reference.state == JobState.SUCCEEDED, reference.error
 
     flush_redis(SUBPROCESS_REDIS_DB)
-    env = {**os.environ, "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}", "AURALITH_STORE_URL": pg_store}
+    env = {
+        **os.environ,
+        "AURALITH_BROKER_URL": f"{redis_base}/{SUBPROCESS_REDIS_DB}",
+        "AURALITH_STORE_URL": pg_store,
+        **HEALING_ENV,
+    }
     log = tmp_path / "worker.log"
-    control = _worker(env, "default", log)  # runs `resume`'s run_job
+    beat = Beat(env, tmp_path / "beat.log")
     trainer = _worker(env, "hpu", log)
     try:
         job_id = cli(env, "train", str(config), "--shards", str(manifest), "--submit")
@@ -112,6 +118,7 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.01)
         _kill(trainer)
+        killed = time.monotonic()
         killed_at = Store(pg_store).get_partition(job_id, "train", 0).progress["step"]
         resume_from = Store(pg_store).latest_checkpoint(job_id).step
         assert Store(pg_store).get_job(job_id).state == JobState.RUNNING
@@ -119,19 +126,24 @@ def test_training_worker_killed_past_step_37_resumes_bit_identical(
         assert resume_from <= killed_at and resume_from % 10 == 0
 
         trainer = _worker(env, "hpu", log)
-        assert cli(env, "resume", job_id) == f"resumed {job_id}"
+        deadline = time.monotonic() + 120
+        while Store(pg_store).get_partition(job_id, "train", 0).attempts < 2:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        restarted = time.monotonic() - killed
         info = client.wait(job_id, timeout=300)
         assert info.state == JobState.SUCCEEDED, (info.error or "") + log.read_text()[-3000:]
     finally:
         _kill(trainer)
-        _kill(control)
+        beat.kill()
         flush_redis(SUBPROCESS_REDIS_DB)
 
-    print(f"\nkilled at step {killed_at}, resumed from checkpoint {resume_from}")
+    print(f"\nkilled at step {killed_at}, resumed from checkpoint {resume_from} {restarted:.1f} s after the kill")
     assert info.training["step"] == 100 and info.training["last_checkpoint"]["step"] == 100
     assert info.training["params_sha256"] == reference.training["params_sha256"]
-    assert info.training["attempts"] == 1  # counted afresh by the resume
+    assert info.training["attempts"] == 2
     events = [message for _, _, message in client.events(job_id)]
+    assert any(m.startswith("train/0 sent again: worker hpu-") and "silent for" in m for m in events), events
     assert any(f"training resumed at step {resume_from}" in m for m in events), events
     # Every step logged once, and each loss equal to the uninterrupted run's, digit for digit.
     ours, theirs = (Store(pg_store).metrics_history(j) for j in (job_id, reference.id))
