@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from auralith.store.models import Job, JobState, Partition, PartitionState, WorkerBeat
 from auralith.store.session import SessionOwner
-from auralith.store.workers import age_s
+from auralith.store.workers import as_beat, db_now
 
 # A partition that was claimed this often without committing keeps killing its worker (out of memory on a
 # huge record, say): with acks_late its message would otherwise come back forever. Above max_retries (8),
@@ -125,10 +125,11 @@ class PartitionRows(SessionOwner):
                     give_up=True,
                 )
             if part.state == PartitionState.STARTED and part.worker != worker and alive_within is not None:
-                beat = s.get(WorkerBeat, part.worker) if part.worker else None
-                if beat is not None and part.task_id in (beat.tasks or ()) and age_s(s, beat.last_seen) <= alive_within:
-                    # A second copy of a unit that a live worker is running (a resume, a redelivery): running it
-                    # again would only race the first.
+                row = s.get(WorkerBeat, part.worker) if part.worker else None
+                beat = as_beat(row, db_now(s)) if row else None
+                if beat and beat.runs(part.task_id, part.started_at, alive_within):
+                    # A second copy of a unit that a live worker runs (a resume, a redelivery): running it again
+                    # would only race the first.
                     return Claim(False, f"running on {part.worker}", part.id)
             part.state = PartitionState.STARTED
             part.attempts += 1

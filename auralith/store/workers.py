@@ -8,12 +8,17 @@ off is neither taken for dead nor kept alive by it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, select, update
 
 from auralith.store.models import WorkerBeat
 from auralith.store.session import SessionOwner
+
+# A heartbeat written this long after a unit's claim was taken after it (the time between its snapshot of the
+# worker's tasks and its write, and SQLite's one-second timestamps): if it does not list the unit, the worker no
+# longer runs it. Before that, a live worker that claimed a unit is taken to run it.
+SNAPSHOT_MARGIN_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,23 @@ class Beat:
     last_seen: datetime
     age_s: float
 
+    def alive(self, timeout: float) -> bool:
+        return self.age_s <= timeout
+
+    def runs(self, task_id: str | None, started_at: datetime | None, timeout: float) -> bool:
+        """Whether this worker, alive, still runs the unit it claimed at `started_at` under `task_id`."""
+        if not self.alive(timeout):
+            return False
+        return task_id in self.tasks or started_at is None or self.written_since(started_at) <= SNAPSHOT_MARGIN_S
+
+    def written_since(self, when: datetime) -> float:
+        return (self.last_seen - _aware(when)).total_seconds()
+
 
 class WorkerRows(SessionOwner):
     def db_now(self) -> datetime:
         with self.session() as s:
-            return _aware(s.scalar(select(func.now())))
+            return db_now(s)
 
     def beat(self, name: str, pid: int, queues: list[str], tasks: list[str]) -> None:
         """Record that worker `name` is alive now, holding `tasks`."""
@@ -59,33 +76,33 @@ class WorkerRows(SessionOwner):
     def worker_beats(self) -> dict[str, Beat]:
         """Every worker's last heartbeat, by name, with its age on the database's clock."""
         with self.session() as s:
-            now = _aware(s.scalar(select(func.now())))
+            now = db_now(s)
             rows = list(s.scalars(select(WorkerBeat)))
-        return {
-            r.name: Beat(
-                r.name,
-                r.pid,
-                tuple(r.queues or ()),
-                frozenset(r.tasks or ()),
-                _aware(r.last_seen),
-                max(0.0, (now - _aware(r.last_seen)).total_seconds()),
-            )
-            for r in rows
-        }
+        return {r.name: as_beat(r, now) for r in rows}
 
     def forget_silent_workers(self, older_than_s: float) -> int:
-        """Drop heartbeats silent for longer than `older_than_s` (workers gone for good); returns how many."""
-        beats = self.worker_beats()
-        gone = [b.name for b in beats.values() if b.age_s > older_than_s]
-        if gone:
-            with self.session() as s:
-                s.execute(delete(WorkerBeat).where(WorkerBeat.name.in_(gone)))
-        return len(gone)
+        """Drop the heartbeats of workers silent for longer than `older_than_s` (gone for good); returns how many."""
+        with self.session() as s:
+            cutoff = db_now(s) - timedelta(seconds=older_than_s)
+            return s.execute(delete(WorkerBeat).where(WorkerBeat.last_seen < cutoff)).rowcount  # type: ignore[attr-defined]
 
 
-def age_s(session, when: datetime) -> float:
-    """Seconds from `when` to the database's now, in `session`."""
-    return max(0.0, (_aware(session.scalar(select(func.now()))) - _aware(when)).total_seconds())
+def db_now(session) -> datetime:
+    """The database's clock, the one every heartbeat and claim time is written with."""
+    return _aware(session.scalar(select(func.now())))
+
+
+def as_beat(row: WorkerBeat, now: datetime) -> Beat:
+    """A heartbeat row as of the database's `now`."""
+    seen = _aware(row.last_seen)
+    return Beat(
+        row.name,
+        row.pid,
+        tuple(row.queues or ()),
+        frozenset(row.tasks or ()),
+        seen,
+        max(0.0, (_aware(now) - seen).total_seconds()),
+    )
 
 
 def _aware(value) -> datetime:

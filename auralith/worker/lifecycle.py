@@ -60,8 +60,10 @@ def advance(
         chord_id = uuid()
         new = store.claim_unsent(job_id, stage.name, {p.index: uuid() for p in todo if p.task_id is None}, chord_id)
         # A resume sends again what no live worker holds (under the same task ids); what runs is left to run.
-        held = live_task_ids(app, store) if resend else set()
-        again = [p for p in todo if p.task_id and p.index not in new and p.task_id not in held] if resend else []
+        again: list[Partition] = []
+        if resend:
+            held = live_holders(app, store)
+            again = [p for p in todo if p.task_id and p.index not in new and not held(p)]
         if new and previous is not None and len(new) == len(parts):  # the first send of this stage
             record_event(app, store, job_id, _done_message(previous, rows), kind="stage_done")
         cfg = JobConfig.model_validate(job.config)
@@ -147,10 +149,20 @@ def send_again(
         (send or _apply)(stage_signature(app, job_id, stage, loose, priority, limits, chord_id))
 
 
-def live_task_ids(app: Celery, store: Store) -> set[str]:
-    """Task ids held by workers whose heartbeat is younger than `auralith_heartbeat_timeout`."""
+def live_holders(app: Celery, store: Store) -> Callable[[Partition], bool]:
+    """A test of whether a live worker holds a unit, by the heartbeats (auralith.worker.heartbeat): it runs it
+    (listed, or claimed since its last heartbeat), has it reserved, or waits to retry it."""
     timeout = float(app.conf.auralith_heartbeat_timeout)
-    return {t for b in store.worker_beats().values() if b.age_s <= timeout for t in b.tasks}
+    beats = store.worker_beats()
+    listed = {t for b in beats.values() if b.alive(timeout) for t in b.tasks}
+
+    def held(p: Partition) -> bool:
+        if p.task_id in listed:
+            return True
+        beat = beats.get(p.worker or "")
+        return p.state == PartitionState.STARTED and beat is not None and beat.runs(p.task_id, p.started_at, timeout)
+
+    return held
 
 
 def _unit_signature(

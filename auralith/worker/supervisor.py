@@ -49,9 +49,8 @@ from auralith.worker.settings import HEAL_TASK, message_priority
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "auralith-supervisor"
-# A heartbeat written this long after a unit's claim was taken after it: if it does not list the unit, the
-# worker no longer runs it. Covers the time between the heartbeat's snapshot and its write.
-SNAPSHOT_MARGIN_S = 2.0
+# A worker silent this long is gone for good: its heartbeat row goes (`auralith workers` shows it dead until then).
+FORGET_WORKERS_AFTER_S = 86_400
 
 
 @dataclass
@@ -101,6 +100,7 @@ class Supervisor:
             if not self.lock.held():
                 return []  # another supervisor heals
             jobs = self.store.list_jobs(limit=10_000, state=JobState.RUNNING)
+            self.store.forget_silent_workers(FORGET_WORKERS_AFTER_S)
             beats = self.store.worker_beats()
             now = self.store.db_now()
         except Exception as exc:  # noqa: BLE001  the store is down: heartbeats cannot be trusted until it is back
@@ -112,8 +112,7 @@ class Supervisor:
             self._store_ok_since = time.monotonic()
         heals: list[Heal] = []
         pending: list[tuple[Job, Stage, Partition]] = []
-        live = {name: b for name, b in beats.items() if b.age_s <= self.timeout}
-        held = {t for b in live.values() for t in b.tasks}
+        held = {t for b in beats.values() if b.alive(self.timeout) for t in b.tasks}
         for job in jobs:
             try:
                 heals += self._heal_job(job, beats, held, now, pending)
@@ -161,9 +160,9 @@ class Supervisor:
             if trusted and _age(now, p.started_at) > self.timeout:
                 return "worker_dead", f"worker {p.worker} has no heartbeat (stopped, or never wrote one)"
             return None
-        if b.age_s > self.timeout:
+        if not b.alive(self.timeout):
             return ("worker_dead", f"worker {b.name} silent for {b.age_s:.0f} s") if trusted else None
-        if p.started_at is not None and (b.last_seen - p.started_at).total_seconds() > SNAPSHOT_MARGIN_S:
+        if not b.runs(p.task_id, p.started_at, self.timeout):
             return "run_lost", f"worker {b.name} no longer runs it (its pool process died)"
         return None
 

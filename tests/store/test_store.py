@@ -267,3 +267,61 @@ def test_reset_gives_failed_partitions_new_task_ids(url):
     ]
     Store(url).reset_unfinished(job_id, clear_task_ids=True)
     assert {p.task_id for p in Store(url).list_partitions(job_id, "process")} == {None}
+
+
+def test_claim_leaves_a_unit_a_live_worker_runs(url):
+    """A second copy of a running unit (a resume, a redelivery) is skipped, not run beside the first."""
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS})
+    assert store.claim_partition(job_id, "process", 0, "w1@host", "t0", alive_within=30).run
+    # Claimed since w1's last heartbeat: taken to run there even before a heartbeat lists it.
+    store.beat("w1@host", 1, ["process"], [])
+    second = store.claim_partition(job_id, "process", 0, "w2@host", "t0", alive_within=30)
+    assert (second.run, second.reason) == (False, "running on w1@host")
+    store.beat("w1@host", 1, ["process"], ["t0"])
+    assert not store.claim_partition(job_id, "process", 0, "w2@host", "t0", alive_within=30).run
+    # Without a heartbeat younger than the timeout, w1 is dead: the copy takes over.
+    store.forget_worker("w1@host")
+    assert store.claim_partition(job_id, "process", 0, "w2@host", "t0", alive_within=30).attempts == 2
+
+
+def test_reset_unfinished_leaves_running_units_as_they_are(url):
+    """`auralith resume` of a job whose partitions still run: their rows (and attempts) stay."""
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS})
+    store.claim_partition(job_id, "process", 0, "w1@host", "t0")
+    assert store.reset_unfinished(job_id) == 3
+    assert [(p.state, p.attempts) for p in store.list_partitions(job_id, "process")][0] == ("started", 1)
+
+
+def test_heartbeats_are_timed_by_the_database(url):
+    store = Store(url)
+    store.beat("w1@host", 7, ["process", "default"], ["a", "b"])
+    (beat,) = store.worker_beats().values()
+    assert (beat.name, beat.pid, beat.queues, beat.tasks) == ("w1@host", 7, ("process", "default"), {"a", "b"})
+    assert beat.age_s < 5 and beat.alive(30) and not beat.alive(-1)
+    store.forget_worker("w1@host", pid=8)  # another process of that name: not this one
+    assert store.worker_beats()
+    store.forget_worker("w1@host", pid=7)
+    assert store.worker_beats() == {}
+
+
+def test_workers_silent_for_long_are_forgotten(url):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from auralith.store.db import session_scope
+    from auralith.store.models import WorkerBeat
+
+    store = Store(url)
+    store.beat("old@host", 1, [], [])
+    store.beat("new@host", 2, [], [])
+    with session_scope(url) as s:
+        s.execute(
+            update(WorkerBeat).where(WorkerBeat.name == "old@host").values(last_seen=store.db_now() - timedelta(days=2))
+        )
+    assert store.forget_silent_workers(86_400) == 1
+    assert list(store.worker_beats()) == ["new@host"]
