@@ -9,6 +9,7 @@ asked to resend lost ones, which keep their task ids.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,12 +17,16 @@ from celery import Celery, chord, group, uuid
 from celery.canvas import Signature
 
 from auralith.config import JobConfig
+from auralith.errors import one_line
+from auralith.observe.queues import queued_task_ids
 from auralith.pipeline.stages import STAGES, Stage
 from auralith.pipeline.stats import job_stats
 from auralith.store import Store
 from auralith.store.models import JobState, Partition, PartitionState
 from auralith.worker.events import record_event
 from auralith.worker.settings import message_priority, route
+
+log = logging.getLogger(__name__)
 
 ADVANCE_TASK = "auralith.advance"
 
@@ -42,8 +47,9 @@ def advance(
 ) -> Decision:
     """Send what should run next for a running job; mark it succeeded when every stage is committed.
 
-    With `resend`, units of the current stage that were sent, are not committed and that no live worker holds
-    (by its heartbeat) are sent again under their task ids (after a crash lost them; `auralith resume`).
+    With `resend`, units of the current stage that were sent, are not committed, that no live worker holds (by
+    its heartbeat) and that are not waiting in their queue (where the broker shows it) are sent again under their
+    task ids (after a crash lost them; `auralith resume`).
     `send` applies the signature (tests collect it instead).
     """
     job = store.find_job(job_id)
@@ -63,7 +69,8 @@ def advance(
         again: list[Partition] = []
         if resend:
             held = live_holders(app, store)
-            again = [p for p in todo if p.task_id and p.index not in new and not held(p)]
+            waiting = waiting_task_ids(app, stage.queue)
+            again = [p for p in todo if p.task_id and p.index not in new and not held(p) and p.task_id not in waiting]
         if new and previous is not None and len(new) == len(parts):  # the first send of this stage
             record_event(app, store, job_id, _done_message(previous, rows), kind="stage_done")
         cfg = JobConfig.model_validate(job.config)
@@ -147,6 +154,16 @@ def send_again(
         chord_id = uuid()
         store.mark_sent(job_id, stage.name, list(loose), chord_id)
         (send or _apply)(stage_signature(app, job_id, stage, loose, priority, limits, chord_id))
+
+
+def waiting_task_ids(app: Celery, queue: str) -> set[str]:
+    """Ids of the messages waiting in `queue`, where the broker shows them (Redis); else none."""
+    try:
+        queued = queued_task_ids(app, [queue])
+    except Exception as exc:  # noqa: BLE001  the broker will refuse the resend too, with a clearer error
+        log.warning("cannot read queue %s: %s", queue, one_line(exc))
+        return set()
+    return queued.waiting if queued is not None else set()
 
 
 def live_holders(app: Celery, store: Store) -> Callable[[Partition], bool]:

@@ -25,7 +25,7 @@ from auralith.steps.shards import load_manifest
 from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.models import PartitionState
-from tests.corpus import REPO
+from tests.corpus import REPO, sentences, write_jsonl
 
 files = Files()  # no job: the environment's storage settings
 
@@ -55,7 +55,14 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
 class Worker:
     """`celery -A auralith worker` as a subprocess in a session of its own (one killpg takes it all)."""
 
-    def __init__(self, env: dict, log: Path, queues: str = "default,process,tokenize", concurrency: int = 1):
+    def __init__(
+        self,
+        env: dict,
+        log: Path,
+        queues: str = "default,process,tokenize",
+        concurrency: int = 1,
+        pool: str = "prefork",
+    ):
         self.env, self.log = env, log
         cmd = [
             str(BIN / "celery"),
@@ -67,7 +74,7 @@ class Worker:
             "-c",
             str(concurrency),
             "--pool",
-            "prefork",
+            pool,
             "-l",
             "INFO",
             "--without-mingle",
@@ -252,6 +259,20 @@ class RedisServer:
 
 
 # --- jobs ---------------------------------------------------------------------------------------------
+
+
+def write_fault_corpus(root: Path) -> Path:
+    """~10 partitions (at 0.05 MB) of documents, exact duplicates, a broken line and empty texts, so every
+    figure a fault could double or lose is exercised: 667 input records."""
+    texts = sentences(600, seed=23)
+    records = [{"id": f"d{i:04d}", "text": t} for i, t in enumerate(texts)]
+    records += [{"id": f"dup{i:03d}", "text": texts[i * 7]} for i in range(60)]
+    records += [{"id": f"e{i}", "text": ""} for i in range(5)]
+    write_jsonl(root / "a.jsonl", records[:400])
+    write_jsonl(root / "b.jsonl", records[400:])
+    with open(root / "b.jsonl", "a") as fh:
+        fh.write('{"id": "broken", "text": \n[1, 2]\n')
+    return root
 
 
 def write_config(tmp_path: Path, tokenizer_path: Path, name: str, data_glob: str) -> Path:

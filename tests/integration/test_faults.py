@@ -17,7 +17,6 @@ import pytest
 from auralith.client import Client
 from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
-from tests.corpus import sentences, write_jsonl
 from tests.integration import faultkit as fk
 from tests.integration.conftest import SUBPROCESS_REDIS_DB, flush_redis
 
@@ -27,17 +26,7 @@ DELAY = "1.5"  # seconds each partition's first attempt waits between writing it
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    """~5 partitions: documents, exact duplicates, bad lines and empty texts, so every count is exercised."""
-    root = tmp_path_factory.mktemp("fault-corpus")
-    texts = sentences(600, seed=23)
-    records = [{"id": f"d{i:04d}", "text": t} for i, t in enumerate(texts)]
-    records += [{"id": f"dup{i:03d}", "text": texts[i * 7]} for i in range(60)]
-    records += [{"id": f"e{i}", "text": ""} for i in range(5)]
-    write_jsonl(root / "a.jsonl", records[:400])
-    write_jsonl(root / "b.jsonl", records[400:])
-    with open(root / "b.jsonl", "a") as fh:
-        fh.write('{"id": "broken", "text": \n[1, 2]\n')
-    return root
+    return fk.write_fault_corpus(tmp_path_factory.mktemp("fault-corpus"))
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +139,26 @@ def test_pool_process_killed_runs_again_ahead_of_the_queue(
     # Each partition takes over 3 s here: run again within a few seconds, most of the queue is still waiting.
     assert queued < 2 or behind >= 1, (queued, behind, t_rerun)
     fk.report("pool process SIGKILL", kill_to_unit_committed=t_rerun, queued_at_kill=queued, left_at_rerun=behind)
+
+
+def test_resume_while_partitions_run_runs_nothing_twice(
+    reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path
+):
+    """`auralith resume` on a job whose partitions are running or queued: what live workers hold is left to
+    them, and every partition runs once."""
+    flush_redis(SUBPROCESS_REDIS_DB)
+    env = _env(f"{redis_base}/{SUBPROCESS_REDIS_DB}", pg_store)
+    worker = fk.Worker(env, tmp_path / "worker.log", concurrency=2)
+    try:
+        job_id = fk.cli(env, "submit", str(fk.write_config(tmp_path, tokenizer_path, "rerun", f"{corpus}/*.jsonl")))
+        fk.wait_until(lambda: fk.started_first_attempt(pg_store, job_id, "process"), 90, "a partition mid-way")
+        assert fk.cli(env, "resume", job_id) == f"resumed {job_id}"
+        _check_same(pg_store, job_id, reference)
+    finally:
+        worker.kill()
+        flush_redis(SUBPROCESS_REDIS_DB)
+    parts = Store(pg_store).list_partitions(job_id)
+    assert [(p.stage, p.index) for p in parts if p.attempts != 1] == []
 
 
 @pytest.mark.parametrize("appendonly", [False, True], ids=["no-persistence", "appendonly"])
