@@ -48,12 +48,14 @@ def print_stuck(stuck: list[dict], timeout: float) -> None:
     for p in stuck:
         silent = f"silent {p['silent_s']:.0f} s" if p["silent_s"] is not None else "no heartbeat"
         console.print(
-            f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} since {p['started_at']} ({silent})",
+            f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} ({silent}), started {p['started_at']}",
             highlight=False,
+            soft_wrap=True,
         )
     console.print(
         "  the supervisor sends them again by itself (it runs in `celery -A auralith beat` and in `auralith run`)",
         highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -88,13 +88,13 @@ def workers(ctx: click.Context, timeout: float, as_json: bool) -> None:
     console.print(table)
     if any(w.answered is None for w in found):
         console.print("this broker has no remote control (embedded SQLite): active tasks and sizes are not known")
-    if any(w.state != ALIVE for w in found):
-        console.print(
-            f"{DEAD}: no heartbeat for over {client.heartbeat_timeout:g} s (AURALITH_HEARTBEAT_TIMEOUT_S); "
-            f"{NO_HEARTBEAT}: answers pings but its heartbeat is missing or stale. The supervisor takes both for "
-            "dead and sends the work they hold again.",
-            highlight=False,
-        )
+    meaning = {
+        DEAD: f"{DEAD}: no heartbeat for over {client.heartbeat_timeout:g} s (AURALITH_HEARTBEAT_TIMEOUT_S)",
+        NO_HEARTBEAT: f"{NO_HEARTBEAT}: answers pings, but its heartbeat is missing or older than that",
+    }
+    notes = [line for state, line in meaning.items() if any(w.state == state for w in found)]
+    if notes:
+        console.print("; ".join(notes) + ". The supervisor sends again the work such a worker held.", highlight=False)
 
 
 @click.group()

@@ -73,7 +73,7 @@ def test_status_shows_heals_and_units_on_silent_workers(tmp_path):
     assert re.search(r"│ process │ 2 +│ worker_dead +│ worker process@old", out.output), out.output
     assert re.search(r"│ dedup +│ - +│ stalled ", out.output), out.output
     assert "1 unit(s) started on workers silent for over 30 s:" in out.output
-    assert re.search(r"process 1 on process@gone since \S+ \(silent 4\d s\)", out.output), out.output
+    assert re.search(r"process 1 on process@gone \(silent 4\d s\), started 20\S+\n", out.output), out.output
     assert "the supervisor sends them again by itself" in out.output and "auralith resume" not in out.output
 
 
