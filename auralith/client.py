@@ -18,12 +18,12 @@ from auralith.config import JobConfig, load_config, parse_config
 from auralith.errors import AuralithError, ConfigError, JobNotFound
 from auralith.observe.metrics import store_snapshot
 from auralith.observe.queues import BrokerQueues, queue_depths
-from auralith.observe.workers import WorkerInfo, list_workers, live_workers, stuck_partitions
+from auralith.observe.workers import WorkerInfo, inspect_workers, stale_partitions, with_heartbeats
 from auralith.pipeline.stats import JobStats, job_stats
 from auralith.steps.shards import manifest_file
 from auralith.storage import Files, is_url
 from auralith.store import Store, new_job_id
-from auralith.store.models import Job, JobState, Partition, PartitionState
+from auralith.store.models import HealRecord, Job, JobState, Partition, PartitionState
 from auralith.worker.app import make_app, priority_of
 from auralith.worker.events import record_event
 from auralith.worker.lifecycle import advance
@@ -216,9 +216,23 @@ class Client:
         self._event(job.id, f"resume requested (was {job.state})")
         return job.id
 
-    def list_workers(self, timeout: float = 1.0) -> list[WorkerInfo] | None:
-        """Workers answering within `timeout` (queues, active tasks, pid, peak RSS); None without broadcast."""
-        return list_workers(self.app, timeout)
+    def heals(self, job_id: str) -> list[HealRecord]:
+        """What the supervisor did for the job, oldest first: rows with `time`, `stage`, `index` (None for a
+        stage moved on), `reason` (worker_dead, run_lost, message_lost, stalled, gave_up) and `detail`."""
+        store = self._checked_store()
+        return store.list_heals(store.get_job(job_id).id)
+
+    @property
+    def heartbeat_timeout(self) -> float:
+        """Seconds of silence after which a worker is taken for dead (AURALITH_HEARTBEAT_TIMEOUT_S)."""
+        return float(self.app.conf.auralith_heartbeat_timeout)
+
+    def list_workers(self, timeout: float = 1.0) -> list[WorkerInfo]:
+        """Every worker with a heartbeat in the store or answering a ping within `timeout`: its state (alive,
+        no heartbeat, dead), heartbeat age, queues; active tasks, pool size and peak RSS where the broker can
+        broadcast (not the embedded SQLite one)."""
+        beats = self._checked_store().worker_beats()
+        return with_heartbeats(inspect_workers(self.app, timeout), beats, self.heartbeat_timeout)
 
     def queue_depths(self) -> BrokerQueues:
         """Messages waiting per queue (and per priority band on Redis)."""
@@ -226,12 +240,14 @@ class Client:
 
     def get_metrics(self) -> dict:
         """What `auralith metrics serve` exports from the store and broker, as plain data."""
-        return {**store_snapshot(self._checked_store().url), "queues": self.queue_depths().depths()}
+        snapshot = store_snapshot(self._checked_store().url, self.heartbeat_timeout)
+        return {**snapshot, "queues": self.queue_depths().depths()}
 
-    def stuck_partitions(self, job_id: str, timeout: float = 1.0) -> list[dict]:
-        """The job's partitions `started` on a worker that does not answer a ping (`auralith resume` redoes them)."""
+    def stuck_partitions(self, job_id: str) -> list[dict]:
+        """The job's units `started` on workers whose heartbeat is older than the heartbeat timeout (or missing):
+        the supervisor sends them again by itself."""
         store = self._checked_store()
-        started = [p for p in store.list_partitions(job_id) if p.state == PartitionState.STARTED]
+        started = [p for p in store.list_partitions(store.get_job(job_id).id) if p.state == PartitionState.STARTED]
         if not started:
             return []
         return [
@@ -239,10 +255,12 @@ class Client:
                 "stage": p.stage,
                 "index": p.index,
                 "worker": p.worker,
+                "silent_s": round(silent, 1) if silent is not None else None,
                 "attempts": p.attempts,
+                "redeliveries": p.redeliveries,
                 "started_at": p.started_at.isoformat() if p.started_at else None,
             }
-            for p in stuck_partitions(started, live_workers(self.app, timeout))
+            for p, silent in stale_partitions(started, store.worker_beats(), self.heartbeat_timeout, store.db_now())
         ]
 
     def train(self, config: JobConfig | dict | str | Path, shards: str | Path, *, priority: str | None = None) -> str:

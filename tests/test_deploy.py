@@ -28,6 +28,20 @@ def _queues(command: list[str]) -> set[str]:
     return set(joined[0].split(",")) if joined else {"default"}
 
 
+def _role(command: list[str]) -> tuple[str, frozenset[str]]:
+    """What a `celery -A auralith ...` command line runs: its subcommand (worker, beat, flower) and, for a worker,
+    its queues; ("", {}) when it runs no Celery."""
+    if "-A" not in command:
+        return "", frozenset()
+    return command[command.index("-A") + 2], frozenset(_queues(command))
+
+
+def _procfile() -> dict[str, list[str]]:
+    """Procfile process name -> its command line, split."""
+    lines = [ln for ln in (REPO / "Procfile").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return {name: shlex.split(command) for name, command in (ln.split(":", 1) for ln in lines)}
+
+
 def _compose() -> dict:
     return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
 
@@ -133,15 +147,42 @@ def test_k8s_every_worker_pool_scales_on_its_own_queues():
         assert len(lists) == 4, f"{name}: one trigger per priority list"
 
 
-@pytest.mark.parametrize("line", [ln for ln in (REPO / "Procfile").read_text().splitlines() if "worker" in ln])
-def test_procfile_workers_are_real_celery_workers(line):
-    assert _queues(shlex.split(line.split(":", 1)[1]))
+@pytest.mark.parametrize("name", [name for name in _procfile() if "worker" in name])
+def test_procfile_workers_are_real_celery_workers(name):
+    assert _queues(_procfile()[name])
 
 
 def test_procfile_consumes_every_queue():
-    lines = (REPO / "Procfile").read_text().splitlines()
-    consumed = set().union(*(_queues(shlex.split(ln.split(":", 1)[1])) for ln in lines))
+    consumed = set().union(*(_queues(command) for command in _procfile().values()))
     assert ROUTED <= consumed
+
+
+def test_procfile_runs_the_supervisor():
+    assert _procfile()["beat"] == ["celery", "-A", "auralith", "beat"]
+
+
+@pytest.mark.parametrize("name", list(_procfile()))
+def test_every_procfile_process_is_in_compose_and_k8s(name):
+    """The same processes everywhere: a worker pool (its queues), beat, Flower."""
+    role = _role(_procfile()[name])
+    assert role[0], f"Procfile {name}: not a `celery -A auralith` command"
+    in_compose = {_role(svc.get("command", [])) for svc in _compose().values()}
+    in_k8s = {_role(_container(d)["command"]) for d in _of_kind(_k8s_docs(), "Deployment").values()}
+    assert role in in_compose, f"Procfile {name} ({role[0]} {sorted(role[1])}) has no docker-compose.yml service"
+    assert role in in_k8s, f"Procfile {name} ({role[0]} {sorted(role[1])}) has no Deployment in deploy/k8s"
+
+
+def test_beat_is_deployed_like_the_workers_and_never_scaled():
+    beat = _compose()["beat"]
+    assert "/data" in " ".join(beat["volumes"]), "beat writes the jobs' JSONL event logs"
+    assert beat["depends_on"]["init"]["condition"] == "service_completed_successfully"
+    docs = _k8s_docs()
+    (deployment,) = [d for d in _of_kind(docs, "Deployment").values() if _role(_container(d)["command"])[0] == "beat"]
+    # One is enough; a second only stands by (the supervisor's advisory lock), so more are never needed.
+    assert deployment["spec"]["replicas"] in (1, 2)
+    assert "/data" in {m["mountPath"] for m in _container(deployment)["volumeMounts"]}
+    scaled = {s["spec"]["scaleTargetRef"]["name"] for s in _of_kind(docs, "ScaledObject").values()}
+    assert deployment["metadata"]["name"] not in scaled
 
 
 def test_deploy_doc_covers_each_target():

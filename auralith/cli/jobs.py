@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
 
 from auralith.cli.common import client_for, console, print_error, service_options
+
+if TYPE_CHECKING:
+    from auralith.observe.heals import HealSummary
 
 
 @click.command()
@@ -36,16 +40,41 @@ def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
     print_job_end(watch_job(client_for(ctx), job_id, console, timeout=timeout))
 
 
-def print_stuck(stuck: list[dict], job_id: str) -> None:
-    """The warning `status` prints for partitions whose worker no longer answers."""
+def print_stuck(stuck: list[dict], timeout: float) -> None:
+    """The warning `status` prints for units started on workers whose heartbeat stopped."""
     if not stuck:
         return
-    console.print(f"[yellow]{len(stuck)} partition(s) started on workers that do not answer a ping (stuck):[/yellow]")
+    console.print(f"[yellow]{len(stuck)} unit(s) started on workers silent for over {timeout:g} s:[/yellow]")
     for p in stuck:
+        silent = f"silent {p['silent_s']:.0f} s" if p["silent_s"] is not None else "no heartbeat"
         console.print(
-            f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} since {p['started_at']}", highlight=False
+            f"  {p['stage']} {p['index']} on {escape(str(p['worker']))} ({silent}), started {p['started_at']}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(f"  re-enqueue them with: auralith resume {job_id}", highlight=False)
+    console.print(
+        "  the supervisor sends them again by itself (it runs in `celery -A auralith beat` and in `auralith run`)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def print_heals(heals: HealSummary) -> None:
+    """What the supervisor did for the job: counts by reason, then its last heals."""
+    if not heals.total:
+        return
+    from rich.table import Table
+
+    from auralith.redact import redact_text
+
+    table = Table(title=heals.line(), header_style="bold")
+    for col in ("time", "stage", "unit", "reason"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for h in heals.last:
+        unit = "-" if h.index is None else str(h.index)
+        table.add_row(f"{h.time:%Y-%m-%d %H:%M:%S}", h.stage, unit, h.reason, escape(redact_text(h.detail)))
+    console.print(table)
 
 
 @click.command()
@@ -54,21 +83,24 @@ def print_stuck(stuck: list[dict], job_id: str) -> None:
 @service_options
 @click.pass_context
 def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
-    """State, partitions per stage, documents and tokens so far, removals and input issues."""
+    """State, units per stage, documents and tokens so far, removals, input issues, heals."""
     from auralith.cli.progress import print_issues, removals_table, stages_table, summary_table
+    from auralith.observe.heals import summarize_heals
     from auralith.redact import redact
 
     client = client_for(ctx)
     info = client.get_job(job_id)
+    heals = summarize_heals(client.heals(info.id))
     stuck = client.stuck_partitions(info.id) if info.state == "running" else []
     if as_json:
-        click.echo(json.dumps(redact({**info.to_dict(), "stuck": stuck}), indent=2))
+        click.echo(json.dumps(redact({**info.to_dict(), "heals": heals.to_dict(), "stuck": stuck}), indent=2))
         return
     console.print(summary_table(info, removal_rows=False))
     console.print(removals_table(info.figures))
     console.print(stages_table(info.figures))
     print_issues(info.figures)
-    print_stuck(stuck, info.id)
+    print_heals(heals)
+    print_stuck(stuck, client.heartbeat_timeout)
     if info.error:
         print_error(redact(info.error), stream=console)
 

@@ -27,6 +27,7 @@ from auralith.store.models import JobState
 
 if TYPE_CHECKING:
     from auralith.client import Client, JobInfo
+    from auralith.store.models import HealRecord
 
 MB = 2**20
 
@@ -71,9 +72,11 @@ def watch_job(
     start = time.monotonic()
     deadline = None if timeout is None else start + timeout
     hinted = False
+    healed = 0
     with progress:
         while True:
             info = client.get_job(job_id)
+            healed = _print_new_heals(progress.console, client.heals(info.id), healed)
             if info.state == JobState.PENDING and not hinted and time.monotonic() - start > 15:
                 hinted = True
                 progress.console.print(
@@ -116,6 +119,21 @@ def watch_job(
                 raise TimeoutError(f"job {job_id} still {info.state} after {timeout} s")
             time.sleep(poll)
     return info
+
+
+def _print_new_heals(console: Console, heals: list[HealRecord], shown: int) -> int:
+    """When the supervisor healed the job since the last poll: the count by reason, then the new heals (at most
+    five). Returns how many heals are shown."""
+    if len(heals) <= shown:
+        return shown
+    from auralith.observe.heals import summarize_heals
+    from auralith.redact import redact_text
+
+    console.print(f"[yellow]{summarize_heals(heals).line()}[/yellow]", highlight=False)
+    for h in heals[max(shown, len(heals) - 5) :]:
+        unit = h.stage if h.index is None else f"{h.stage} {h.index}"
+        console.print(f"  {unit}: {h.reason}: {redact_text(h.detail)}", highlight=False, markup=False)
+    return len(heals)
 
 
 def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import load_only
 
 from auralith.pipeline.stats import job_stats
+from auralith.store import Store
 from auralith.store.db import session_scope
 from auralith.store.models import Job, Partition, PartitionState
 
@@ -36,8 +37,10 @@ TASKS = Counter("auralith_tasks", "Auralith tasks finished, by task and outcome"
 TASK_RETRIES = Counter("auralith_task_retries", "Task retries, by task and reason (exception type)", ["task", "reason"])
 
 
-def store_snapshot(url: str) -> dict:
-    """Jobs by state, partitions by stage and state, and committed work summed over the whole store."""
+def store_snapshot(url: str, heartbeat_timeout_s: float) -> dict:
+    """Jobs by state, partitions by stage and state, committed work summed over the whole store, the
+    supervisor's heals by reason, and workers whose heartbeat is fresh (`alive`) or older than
+    `heartbeat_timeout_s` (`silent`: dead, or cut off from the store)."""
     with session_scope(url) as s:
         jobs = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
         parts: dict[str, dict[str, int]] = {}
@@ -53,6 +56,8 @@ def store_snapshot(url: str) -> dict:
             )
         )
     st = job_stats(committed, max_issues=0)
+    store = Store.for_url(url)
+    ages = [b.age_s for b in store.worker_beats().values()]
     return {
         "jobs": jobs,
         "partitions": parts,
@@ -61,19 +66,25 @@ def store_snapshot(url: str) -> dict:
         "tokens_processed": st.tokens,
         "bytes_processed": st.bytes_read,
         "removed": st.removed,
+        "heals": store.heal_counts(),
+        "workers": {
+            "alive": sum(age <= heartbeat_timeout_s for age in ages),
+            "silent": sum(age > heartbeat_timeout_s for age in ages),
+        },
     }
 
 
 class StoreCollector:
     """Collects the store- and broker-derived series at scrape time."""
 
-    def __init__(self, store_url: str, queue_depths=None):
+    def __init__(self, store_url: str, queue_depths=None, *, heartbeat_timeout_s: float):
         self.store_url = store_url
         self.queue_depths = queue_depths  # () -> {queue: messages}, or None to leave the broker out
+        self.heartbeat_timeout_s = heartbeat_timeout_s  # the workers' AURALITH_HEARTBEAT_TIMEOUT_S
 
     def collect(self) -> Iterator:
         t0 = time.monotonic()
-        snap = store_snapshot(self.store_url)
+        snap = store_snapshot(self.store_url, self.heartbeat_timeout_s)
         jobs = GaugeMetricFamily("auralith_jobs", "Jobs in the store, by state", labels=["state"])
         for state, n in sorted(snap["jobs"].items()):
             jobs.add_metric([state], n)
@@ -94,6 +105,19 @@ class StoreCollector:
         for reason, n in snap["removed"].items():
             removed.add_metric([reason], n)
         yield removed
+        # `auralith_heals_total`: what the supervisor did (auralith.worker.supervisor), over the jobs in the store.
+        heals = CounterMetricFamily(
+            "auralith_heals", "Units sent again or stages moved on, by reason", labels=["reason"]
+        )
+        for reason, n in sorted(snap["heals"].items()):
+            heals.add_metric([reason], n)
+        yield heals
+        workers = GaugeMetricFamily(
+            "auralith_workers", "Workers with a heartbeat row, by whether it is within the timeout", labels=["state"]
+        )
+        for state in ("alive", "silent"):
+            workers.add_metric([state], snap["workers"][state])
+        yield workers
         if self.queue_depths is not None:
             depth = GaugeMetricFamily("auralith_queue_messages", "Messages waiting in each queue", labels=["queue"])
             for queue, n in sorted(self.queue_depths().items()):
@@ -106,7 +130,7 @@ class StoreCollector:
         )
 
 
-def registry_for(store_url: str, queue_depths=None) -> CollectorRegistry:
+def registry_for(store_url: str, queue_depths=None, *, heartbeat_timeout_s: float) -> CollectorRegistry:
     """The registry `auralith metrics serve` exposes: the workers' files (multiprocess mode) plus the store."""
     registry = CollectorRegistry()
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -114,12 +138,14 @@ def registry_for(store_url: str, queue_depths=None) -> CollectorRegistry:
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry, path=path)
-    registry.register(StoreCollector(store_url, queue_depths))
+    registry.register(StoreCollector(store_url, queue_depths, heartbeat_timeout_s=heartbeat_timeout_s))
     return registry
 
 
-def serve(store_url: str, host: str, port: int, queue_depths=None):
+def serve(store_url: str, host: str, port: int, queue_depths=None, *, heartbeat_timeout_s: float):
     """Start the HTTP endpoint in a thread; returns (server, thread)."""
     from prometheus_client import start_http_server
 
-    return start_http_server(port, addr=host, registry=registry_for(store_url, queue_depths))
+    return start_http_server(
+        port, addr=host, registry=registry_for(store_url, queue_depths, heartbeat_timeout_s=heartbeat_timeout_s)
+    )

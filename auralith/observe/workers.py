@@ -1,9 +1,11 @@
-"""Workers as the broker's remote control sees them, and partitions left `started` by workers that are gone.
+"""Workers as their heartbeats in the store and the broker's remote control show them, and units left `started`
+by workers that went silent.
 
-`inspect()` broadcasts to every worker and collects the replies that arrive within `timeout`. A worker
-that answers is alive at that moment: its "last heartbeat" below is the time of its reply (a ping),
-not a stored event. Brokers without broadcast (the embedded SQLite one) cannot be asked: the functions
-say so by returning None rather than pretending no worker is up.
+Heartbeats (auralith.worker.heartbeat) are rows written every few seconds on the database's clock: they work on
+every broker, the embedded SQLite one included, and are what the supervisor (auralith.worker.supervisor) takes
+for liveness. `inspect()` adds what only a live worker can say (active tasks, pool size, peak RSS): it
+broadcasts and collects the replies that arrive within `timeout`. Brokers without broadcast (the embedded SQLite
+one) cannot be asked: `inspect_workers` says so by returning None rather than pretending no worker is up.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from auralith.store import Beat
 from auralith.store.models import Partition, PartitionState, utcnow
 
 if TYPE_CHECKING:  # the caller's app: this module itself needs no Celery
     from celery import Celery
+
+# A worker's state in `auralith workers`: its heartbeat is fresh; it answers pings but its heartbeat is missing or
+# older than the timeout (the supervisor takes it for dead and sends its work again); neither.
+ALIVE, NO_HEARTBEAT, DEAD = "alive", "no heartbeat", "dead"
+_STATE_ORDER = {ALIVE: 0, NO_HEARTBEAT: 1, DEAD: 2}
 
 
 @dataclass
@@ -32,9 +40,13 @@ class ActiveTask:
 @dataclass
 class WorkerInfo:
     hostname: str
+    state: str = ALIVE  # alive, no heartbeat, dead (see above)
     queues: list[str] = field(default_factory=list)
     active: list[ActiveTask] = field(default_factory=list)
-    heartbeat: datetime | None = None  # when it answered the ping
+    heartbeat: datetime | None = None  # its last heartbeat in the store (database clock)
+    heartbeat_age_s: float | None = None
+    held: int | None = None  # tasks its last heartbeat lists: reserved, running or waiting for a countdown
+    answered: bool | None = None  # answered the ping; None when the broker cannot broadcast
     pid: int | None = None
     concurrency: int | None = None
     max_rss_mib: float | None = None  # peak resident memory of the worker's main process (rusage maxrss)
@@ -51,20 +63,13 @@ def _supports_broadcast(app: Celery) -> bool:
     return not str(app.conf.broker_url or "").startswith(("sqla+", "memory"))
 
 
-def live_workers(app: Celery, timeout: float = 1.0) -> set[str] | None:
-    """Hostnames of the workers answering a ping now; None when this broker cannot broadcast."""
-    if not _supports_broadcast(app):
-        return None
-    return set((app.control.inspect(timeout=timeout).ping() or {}).keys())
-
-
-def list_workers(app: Celery, timeout: float = 1.0) -> list[WorkerInfo] | None:
-    """Every worker answering within `timeout`: its queues, active tasks, pid, peak RSS; None if unsupported."""
+def inspect_workers(app: Celery, timeout: float = 1.0) -> list[WorkerInfo] | None:
+    """Every worker answering a ping within `timeout`: its queues, active tasks, pid, peak RSS; None if this
+    broker cannot broadcast."""
     if not _supports_broadcast(app):
         return None
     insp = app.control.inspect(timeout=timeout)
     pings = insp.ping() or {}
-    answered = utcnow()
     if not pings:
         return []
     insp = app.control.inspect(destination=list(pings), timeout=timeout)
@@ -78,7 +83,7 @@ def list_workers(app: Celery, timeout: float = 1.0) -> list[WorkerInfo] | None:
                 hostname=host,
                 queues=sorted(q["name"] for q in queues.get(host) or []),
                 active=[_active_task(t) for t in active.get(host) or []],
-                heartbeat=answered,
+                answered=True,
                 pid=st.get("pid"),
                 concurrency=(st.get("pool") or {}).get("max-concurrency"),
                 max_rss_mib=round(maxrss / 1024, 1) if maxrss else None,
@@ -95,8 +100,34 @@ def _active_task(t: dict) -> ActiveTask:
     return ActiveTask(t.get("id", ""), t.get("name", ""), list(t.get("args") or []), started)
 
 
-def stuck_partitions(partitions: list[Partition], live: set[str] | None) -> list[Partition]:
-    """Partitions `started` on a worker that did not answer; [] when liveness is unknown (`live` None)."""
-    if live is None:
-        return []
-    return [p for p in partitions if p.state == PartitionState.STARTED and p.worker not in live]
+def with_heartbeats(answered: list[WorkerInfo] | None, beats: dict[str, Beat], timeout: float) -> list[WorkerInfo]:
+    """The workers that answered a ping (None: the broker cannot be asked) joined with every heartbeat row by
+    name, each with its state; alive ones first."""
+    found = {w.hostname: w for w in answered or ()}
+    for name, beat in beats.items():
+        w = found.setdefault(name, WorkerInfo(name, answered=False if answered is not None else None))
+        w.heartbeat, w.heartbeat_age_s, w.held = beat.last_seen, round(beat.age_s, 1), len(beat.tasks)
+        w.queues = w.queues or sorted(beat.queues)
+        w.pid = w.pid or beat.pid
+    for w in found.values():
+        fresh = w.heartbeat_age_s is not None and w.heartbeat_age_s <= timeout
+        w.state = ALIVE if fresh else NO_HEARTBEAT if w.answered else DEAD
+    return sorted(found.values(), key=lambda w: (_STATE_ORDER[w.state], w.hostname))
+
+
+def stale_partitions(
+    partitions: list[Partition], beats: dict[str, Beat], timeout: float, now: datetime
+) -> list[tuple[Partition, float | None]]:
+    """Units `started` on a worker whose heartbeat is older than `timeout`, or that has none although the unit
+    started longer ago than that; each with its worker's silence in seconds (None: no heartbeat). These are
+    what the supervisor sends again."""
+    stale: list[tuple[Partition, float | None]] = []
+    for p in partitions:
+        if p.state != PartitionState.STARTED:
+            continue
+        beat = beats.get(p.worker or "")
+        if beat is not None and beat.age_s > timeout:
+            stale.append((p, beat.age_s))
+        elif beat is None and (p.started_at is None or (now - p.started_at).total_seconds() > timeout):
+            stale.append((p, None))
+    return stale

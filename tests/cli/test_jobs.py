@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from auralith.cli.main import main
 from auralith.store import Store
 from auralith.store.models import JobState
+from tests.heartbeats import silence, started_on
 
 
 def _store(tmp_path) -> str:
@@ -28,9 +29,52 @@ def test_status_json_and_logs_show_no_credentials(tmp_path):
     assert out.exit_code == 0, out.output
     shown = json.loads(out.output)
     assert shown["error"] == "cannot reach postgresql://u:***@db:5432/x" and shown["stuck"] == []
+    assert shown["heals"] == {"total": 0, "by_reason": {}, "last": []}
     logs = runner.invoke(main, ["logs", "job-1", "--store", url])
     assert "redis://:***@redis:6379/0" in logs.output
     assert "s3cret" not in out.output + logs.output + json.dumps(Store(url).get_job("job-1").config)
+
+
+def test_status_shows_heals_and_units_on_silent_workers(tmp_path):
+    url = _store(tmp_path)
+    store = Store(url)
+    store.set_job_state("job-1", JobState.RUNNING)
+    store.create_partitions("job-1", {"process": [({}, 1)] * 3})
+    store.beat("process@alive", 1, ["process"], ["task-process-0"])
+    store.beat("process@gone", 2, ["process"], ["task-process-1"])
+    started_on(store, "job-1", "process", 0, "process@alive")
+    started_on(store, "job-1", "process", 1, "process@gone")
+    silence(store, "process@gone", 40)
+    store.add_heal(
+        "job-1", "process", 2, "worker_dead", "worker process@old silent for 34 s (redelivery 1 of at most 3)"
+    )
+    store.add_heal(
+        "job-1", "process", 2, "message_lost", "its message is not on the broker (restarted without persistence?)"
+    )
+    store.add_heal("job-1", "dedup", None, "stalled", "stage dedup sent: stage process finished 20 s ago")
+    runner = CliRunner()
+    services = ["--store", url, "--broker", f"sqla+sqlite:///{tmp_path / 'broker.db'}"]
+
+    shown = json.loads(runner.invoke(main, ["status", "job-1", "--json", *services]).output)
+    assert shown["heals"]["total"] == 3
+    assert shown["heals"]["by_reason"] == {"message_lost": 1, "stalled": 1, "worker_dead": 1}
+    assert [(h["stage"], h["index"], h["reason"]) for h in shown["heals"]["last"]] == [
+        ("process", 2, "worker_dead"),
+        ("process", 2, "message_lost"),
+        ("dedup", None, "stalled"),
+    ]
+    [stuck] = shown["stuck"]
+    assert (stuck["stage"], stuck["index"], stuck["worker"], stuck["attempts"]) == ("process", 1, "process@gone", 1)
+    assert 39 <= stuck["silent_s"] < 45
+
+    out = runner.invoke(main, ["status", "job-1", *services], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "healed: 3 (message_lost 1, stalled 1, worker_dead 1)" in out.output
+    assert re.search(r"│ process │ 2 +│ worker_dead +│ worker process@old", out.output), out.output
+    assert re.search(r"│ dedup +│ - +│ stalled ", out.output), out.output
+    assert "1 unit(s) started on workers silent for over 30 s:" in out.output
+    assert re.search(r"process 1 on process@gone \(silent 4\d s\), started 20\S+\n", out.output), out.output
+    assert "the supervisor sends them again by itself" in out.output and "auralith resume" not in out.output
 
 
 def test_status_shows_the_removals_table(embedded_job):

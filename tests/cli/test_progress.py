@@ -99,3 +99,33 @@ def test_summary_table_shows_dropped_lines_and_pii_and_keeps_the_output_path_who
     text = console.export_text()
     assert "lines dropped:" in text and "no_terminal_punct" in text and "PII found: email" in text  # labels fold
     assert out in text
+
+
+def test_watch_prints_a_line_when_heals_happen(tmp_path):
+    from auralith.cli.progress import _print_new_heals, watch_job
+    from auralith.client import Client
+    from auralith.store.models import JobState
+
+    client = Client("memory://", f"sqlite:///{tmp_path / 's.db'}")
+    store = client.store
+    store.upgrade()
+    store.create_job("job-1", {}, "h", "j", "normal")
+    store.add_heal("job-1", "process", 5, "worker_dead", "worker p@host silent for 34 s (redelivery 1 of at most 3)")
+    console = Console(width=200, record=True)
+    assert _print_new_heals(console, client.heals("job-1"), 0) == 1
+    assert _print_new_heals(console, client.heals("job-1"), 1) == 1  # nothing new: nothing printed
+    store.add_heal("job-1", "process", 7, "message_lost", "its message is not on the broker")
+    assert _print_new_heals(console, client.heals("job-1"), 1) == 2
+    assert console.export_text().splitlines() == [
+        "healed: 1 (worker_dead 1)",
+        "  process 5: worker_dead: worker p@host silent for 34 s (redelivery 1 of at most 3)",
+        "healed: 2 (message_lost 1, worker_dead 1)",
+        "  process 7: message_lost: its message is not on the broker",
+    ]
+
+    # `watch` of a job that ended after two heals shows them above its bars.
+    store.set_job_state("job-1", JobState.SUCCEEDED)
+    console = Console(width=200, record=True)
+    assert watch_job(client, "job-1", console).state == JobState.SUCCEEDED
+    text = console.export_text()
+    assert "healed: 2 (message_lost 1, worker_dead 1)" in text and "process 7: message_lost" in text

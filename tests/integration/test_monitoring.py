@@ -64,6 +64,10 @@ def test_workers_lists_the_running_worker_with_its_queues(client):
     assert len(me) == 1, found
     assert me[0]["queues"] == ["default", "hpu", "process", "tokenize"]
     assert me[0]["heartbeat"] and me[0]["max_rss_mib"] > 0 and me[0]["concurrency"] == 2
+    # Its heartbeat in the store (written by the worker's own thread) and its ping reply, joined by name.
+    assert (me[0]["state"], me[0]["answered"]) == ("alive", True) and me[0][
+        "heartbeat_age_s"
+    ] < client.heartbeat_timeout
     assert [w.hostname for w in client.list_workers(2.0)] == [w["hostname"] for w in found]
     table = CliRunner().invoke(main, ["workers"])
     assert str(os.getpid()) in table.output and "peak" in table.output
@@ -101,11 +105,14 @@ def test_queues_command_and_metrics_data(client):
     assert {"jobs", "partitions", "documents_processed", "tokens_processed", "removed"} <= set(metrics)
 
 
-def test_status_reports_a_stuck_partition_and_resume_redoes_it(client, tokenizer_path, tmp_path, pg_store):
+def test_status_reports_a_unit_on_a_silent_worker_and_resume_redoes_it(client, tokenizer_path, tmp_path, pg_store):
     job_id = client.submit(_job(tmp_path, tokenizer_path, "stuck"))
     assert client.wait(job_id, timeout=120).state == JobState.SUCCEEDED
-    # What a worker that died mid-partition leaves behind: the row started, under a name nobody answers to.
+    # What a worker that died mid-partition a minute ago leaves behind: the row started, under a name that
+    # writes no heartbeat.
     part = Store(pg_store).get_partition(job_id, "tokenize", 1)
+    from datetime import timedelta
+
     from sqlalchemy import update
 
     from auralith.store.db import session_scope
@@ -114,15 +121,25 @@ def test_status_reports_a_stuck_partition_and_resume_redoes_it(client, tokenizer
         s.execute(
             update(Partition)
             .where(Partition.id == part.id)
-            .values(state=PartitionState.STARTED, worker="celery@gone-host", output_ref=None)
+            .values(
+                state=PartitionState.STARTED,
+                worker="celery@gone-host",
+                output_ref=None,
+                started_at=Store(pg_store).db_now() - timedelta(seconds=60),
+            )
         )
     Store(pg_store).set_job_state(job_id, JobState.RUNNING)
 
     runner = CliRunner()
     status = json.loads(runner.invoke(main, ["status", job_id, "--json"]).output)
-    assert [(p["stage"], p["index"], p["worker"]) for p in status["stuck"]] == [("tokenize", 1, "celery@gone-host")]
+    assert [(p["stage"], p["index"], p["worker"], p["silent_s"]) for p in status["stuck"]] == [
+        ("tokenize", 1, "celery@gone-host", None)
+    ]
     text = runner.invoke(main, ["status", job_id]).output
-    assert "tokenize 1 on celery@gone-host" in text and f"auralith resume {job_id}" in text
+    assert "tokenize 1 on celery@gone-host" in text and "(no heartbeat)" in text
+    assert "the supervisor sends them again by itself" in text
+
+    # No supervisor runs in this test session: a resume sends it again.
 
     assert runner.invoke(main, ["resume", job_id]).exit_code == 0
     info = client.wait(job_id, timeout=120)

@@ -10,6 +10,7 @@ from auralith.observe.metrics import TASKS, registry_for, store_snapshot
 from auralith.store import Store, migrate
 from auralith.worker import signals as worker_signals  # noqa: F401 (connects the signal handlers)
 from auralith.worker.tasks import finalize_job
+from tests.heartbeats import silence
 
 
 def _samples(text: str) -> dict[tuple, float]:
@@ -35,11 +36,18 @@ def _store(tmp_path) -> str:
         parts["tokenize", 0], {"documents": 8, "kept": 7, "tokens": 700, "removed": {"exact_duplicate": 1}}, None
     )
     Store(url).claim_partition("job-1", "process", 1, "w@h", "t1")
+    # Two workers alive, one silent past the timeout; three heals by the supervisor.
+    for name in ("w@h", "t@h", "gone@h"):
+        Store(url).beat(name, 1, ["process"], [])
+    silence(Store(url), "gone@h", 120)
+    Store(url).add_heal("job-1", "process", 0, "worker_dead", "worker gone@h silent for 34 s")
+    Store(url).add_heal("job-1", "process", 1, "worker_dead", "worker gone@h silent for 34 s")
+    Store(url).add_heal("job-1", "dedup", None, "stalled", "stage dedup sent")
     return url
 
 
 def test_store_snapshot(tmp_path):
-    snap = store_snapshot(_store(tmp_path))
+    snap = store_snapshot(_store(tmp_path), heartbeat_timeout_s=30)
     assert snap["jobs"] == {"pending": 1}
     assert snap["partitions"] == {
         "process": {"committed": 1, "started": 1},
@@ -48,10 +56,13 @@ def test_store_snapshot(tmp_path):
     }
     assert (snap["documents_processed"], snap["documents_kept"], snap["tokens_processed"]) == (10, 7, 700)
     assert snap["removed"] == {"exact_duplicate": 1, "length.too_short": 2}
+    assert snap["heals"] == {"worker_dead": 2, "stalled": 1}
+    assert snap["workers"] == {"alive": 2, "silent": 1}
 
 
 def test_registry_exports_store_and_queue_series(tmp_path):
-    text = generate_latest(registry_for(_store(tmp_path), lambda: {"process": 3, "tokenize": 0})).decode()
+    registry = registry_for(_store(tmp_path), lambda: {"process": 3, "tokenize": 0}, heartbeat_timeout_s=30)
+    text = generate_latest(registry).decode()
     s = _samples(text)
     assert s["auralith_partitions", (("stage", "process"), ("state", "started"))] == 1
     assert s["auralith_partitions", (("stage", "tokenize"), ("state", "failed"))] == 0
@@ -59,6 +70,13 @@ def test_registry_exports_store_and_queue_series(tmp_path):
     assert s["auralith_documents_removed_total", (("reason", "length.too_short"),)] == 2
     assert s["auralith_queue_messages", (("queue", "process"),)] == 3
     assert s["auralith_jobs", (("state", "pending"),)] == 1
+    assert "# TYPE auralith_heals_total counter" in text
+    assert s["auralith_heals_total", (("reason", "worker_dead"),)] == 2
+    assert s["auralith_heals_total", (("reason", "stalled"),)] == 1
+    assert s["auralith_workers", (("state", "alive"),)] == 2 and s["auralith_workers", (("state", "silent"),)] == 1
+    # A longer timeout: the worker silent for 2 min is still taken for alive.
+    text = generate_latest(registry_for(_store(tmp_path / "long"), heartbeat_timeout_s=600)).decode()
+    assert _samples(text)["auralith_workers", (("state", "silent"),)] == 0
 
 
 def test_task_signals_count_outcomes_and_durations():
