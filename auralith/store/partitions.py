@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
 from sqlalchemy.exc import IntegrityError
 
+from auralith.store.clock import db_clock
 from auralith.store.models import Job, JobState, Partition, PartitionState, WorkerBeat
 from auralith.store.session import SessionOwner
 from auralith.store.workers import as_beat, db_now
@@ -135,7 +136,7 @@ class PartitionRows(SessionOwner):
             part.attempts += 1
             part.worker = worker
             part.task_id = task_id or part.task_id
-            part.started_at = func.now()
+            part.started_at = db_clock()
             part.error = None
             part.progress = None
             return Claim(True, "", part.id, dict(part.input_ref), part.attempts)
@@ -164,7 +165,7 @@ class PartitionRows(SessionOwner):
                     counts=counts,
                     output_ref=output_ref,
                     progress=None,
-                    finished_at=func.now(),
+                    finished_at=db_clock(),
                     error=None,
                 )
             )
@@ -174,7 +175,7 @@ class PartitionRows(SessionOwner):
             s.execute(
                 update(Partition)
                 .where(Partition.id == partition_id, Partition.state != PartitionState.COMMITTED)
-                .values(state=PartitionState.FAILED, error=error, finished_at=func.now(), progress=None)
+                .values(state=PartitionState.FAILED, error=error, finished_at=db_clock(), progress=None)
             )
 
     def release_partition(self, partition_id: int) -> None:
@@ -209,7 +210,7 @@ class PartitionRows(SessionOwner):
                             Partition.state != PartitionState.COMMITTED,
                             Partition.task_id.is_(None),
                         )
-                        .values(task_id=task_id, chord_id=chord_id, sent_at=func.now())
+                        .values(task_id=task_id, chord_id=chord_id, sent_at=db_clock())
                     ),
                 ).rowcount
                 if done:
@@ -222,7 +223,7 @@ class PartitionRows(SessionOwner):
             s.execute(
                 update(Partition)
                 .where(Partition.job_id == job_id, Partition.stage == stage, Partition.index.in_(indexes))
-                .values(chord_id=chord_id, sent_at=func.now())
+                .values(chord_id=chord_id, sent_at=db_clock())
             )
 
     def redeliver(self, part: Partition, lost_worker: str | None) -> Partition | None:
@@ -247,7 +248,7 @@ class PartitionRows(SessionOwner):
             row.redeliveries = (row.redeliveries or 0) + 1
             if lost_worker:
                 row.lost_on = [*(row.lost_on or []), lost_worker]
-            row.sent_at = func.now()
+            row.sent_at = db_clock()
             s.flush()
             s.refresh(row)
             return row

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
+from auralith.store.clock import db_clock
 from auralith.store.models import WorkerBeat
 from auralith.store.session import SessionOwner
 
@@ -56,12 +57,12 @@ class WorkerRows(SessionOwner):
             moved = s.execute(
                 update(WorkerBeat)
                 .where(WorkerBeat.name == name)
-                .values(pid=pid, queues=queues, tasks=tasks, last_seen=func.now())
+                .values(pid=pid, queues=queues, tasks=tasks, last_seen=db_clock())
             ).rowcount  # type: ignore[attr-defined]
             if not moved:
                 s.add(
                     WorkerBeat(
-                        name=name, pid=pid, queues=queues, tasks=tasks, started_at=func.now(), last_seen=func.now()
+                        name=name, pid=pid, queues=queues, tasks=tasks, started_at=db_clock(), last_seen=db_clock()
                     )
                 )
 
@@ -89,7 +90,7 @@ class WorkerRows(SessionOwner):
 
 def db_now(session) -> datetime:
     """The database's clock, the one every heartbeat and claim time is written with."""
-    return _aware(session.scalar(select(func.now())))
+    return _aware(session.scalar(select(db_clock())))
 
 
 def as_beat(row: WorkerBeat, now: datetime) -> Beat:
