@@ -227,7 +227,7 @@ class RedisServer:
         aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
         self.proc = subprocess.Popen(
             [
-                shutil.which("redis-server") or "redis-server",
+                require_binary("redis-server"),
                 "--port",
                 str(self.port),
                 "--bind",
