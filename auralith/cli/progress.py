@@ -8,7 +8,8 @@ import time
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from auralith.client import Client, JobInfo
 
 MB = 2**20
+LABEL_MIN_WIDTH = 16  # "documents kept", "  PII found: ip": readable however narrow the terminal
 
 
 def _fmt_int(n: int) -> str:
@@ -118,19 +120,39 @@ def watch_job(
     return info
 
 
-def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
+class FittedSummary:
+    """The summary table, fitted to the width it is drawn at: the values (the output path) stay whole as long as
+    the labels keep LABEL_MIN_WIDTH columns; narrower, both fold. A value without its label means nothing."""
+
+    BORDERS = 7  # "│ " + " │ " + " │"
+
+    def __init__(self, table: Table):
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        labels, values = self.table.columns
+        labels.width = values.width = None  # as measured, not as fitted for another width
+        label_w, value_w = (max((cell_len(str(c)) for c in col.cells), default=0) for col in (labels, values))
+        room = options.max_width - self.BORDERS
+        if label_w + value_w > room:  # rich would shrink the widest column first: the value, or the labels away
+            label_w = max(min(label_w, LABEL_MIN_WIDTH), room - value_w)
+            labels.width, values.width = label_w, max(1, room - label_w)
+        yield self.table
+
+
+def summary_table(info: JobInfo, removal_rows: bool = True) -> FittedSummary:
     """Documents in, kept, removed by reason, tokens, shards, time: the table `run` and `status` end with.
 
     With `removal_rows=False` the removals are one total row (`status` shows them in `removals_table`).
     """
     st = info.figures
     table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
-    # Reason names can be long (gopher_repetition.dup_line_char_frac): they fold, the output path does not.
+    # Long reason names fold; the value column is fitted when drawn (FittedSummary).
     table.add_column("", overflow="fold")
-    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("value", justify="right", overflow="fold")
     if info.training and not st.stages["process"].total:  # `auralith train --shards`: no data stages
         _add_end_rows(table, info)
-        return table
+        return FittedSummary(table)
     table.add_row("documents in", _fmt_int(st.records))
     table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
     if removal_rows:
@@ -148,7 +170,7 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
         table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))
     table.add_row("shards", _fmt_int(st.shards))
     _add_end_rows(table, info)
-    return table
+    return FittedSummary(table)
 
 
 def _add_end_rows(table: Table, info: JobInfo) -> None:
