@@ -105,8 +105,16 @@ def check_job_inputs(cfg) -> None:
     from auralith.pipeline.plan import list_source_files
     from auralith.steps.tokenize import check_tokenizer
 
-    list_source_files(cfg)
-    check_tokenizer(cfg.tokenization)
+    problems: list[AuralithError] = []
+    for check in (lambda: list_source_files(cfg), lambda: check_tokenizer(cfg.tokenization)):
+        try:
+            check()
+        except AuralithError as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:  # both at once, not one per try
+        raise AuralithError("\n".join(str(p) for p in problems))
 
 
 def explicit_services(ctx: click.Context) -> dict[str, str]:

@@ -108,7 +108,7 @@ def test_interrupted_run_is_cancelled_and_the_printed_command_finishes_it(tmp_pa
     proc = subprocess.Popen(
         [str(AURALITH), "run", "job.yaml", "--state-dir", "my state"],
         cwd=tmp_path,
-        env=auralith_env(tmp_path, COLUMNS="200"),
+        env=auralith_env(tmp_path),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
