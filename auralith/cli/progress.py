@@ -14,12 +14,15 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
+    Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from auralith.cli.common import console as stdout_console
 from auralith.cli.common import print_error
@@ -37,8 +40,11 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-# Stages drawn with their own figures above (training by TrainBar); finalize is one short unit at the end.
-_OWN_BARS = frozenset({"process", "dedup", "tokenize", "finalize", "train"})
+# Stages drawn with their own figures above (training by TrainBar; near_dedup within the dedup bar); finalize is
+# one short unit at the end.
+_OWN_BARS = frozenset({"process", "dedup", "near_dedup", "tokenize", "finalize", "train"})
+# The decisions the dedup bar stands for: exact, then near with preprocessing.near_dedup.
+_DEDUP_DECISIONS = ("dedup", "near_dedup")
 
 
 def _stage_line(st: JobStats, stage: str) -> str:
@@ -46,10 +52,63 @@ def _stage_line(st: JobStats, stage: str) -> str:
     return f"{c.committed}/{c.total} parts" if c else ""
 
 
+class EtaColumn(TimeRemainingColumn):
+    """rich's estimate from the bar's speed, unless the task brings its own `eta` (training: from its measured
+    step time), so that a bar never shows two."""
+
+    def render(self, task: Task) -> Text:
+        eta = task.fields.get("eta")
+        return Text(eta, style="progress.remaining") if eta is not None else super().render(task)
+
+
+def _data_bars(progress: Progress) -> dict[str, TaskID]:
+    return {
+        "process": progress.add_task("process", total=None, info=""),
+        "dedup": progress.add_task("dedup", total=1, info=""),
+        "tokenize": progress.add_task("tokenize", total=None, info=""),
+    }
+
+
+def _update_data_bars(progress: Progress, bars: dict[str, TaskID], st: JobStats) -> None:
+    proc_total = max(st.input_bytes, 1) / MB
+    progress.update(
+        bars["process"],
+        total=proc_total,
+        completed=min(st.bytes_read / MB, proc_total),
+        info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  {_stage_line(st, 'process')}",
+    )
+    # The decisions' own figures, final once they are committed (tokenize counts the same documents again,
+    # partition by partition, into the job's removals).
+    decisions = [st.stages[name] for name in _DEDUP_DECISIONS if name in st.stages]
+    done = sum(c.committed for c in decisions)
+    progress.update(
+        bars["dedup"],
+        total=max(sum(c.total for c in decisions), 1),
+        completed=done,
+        info=f"{_fmt_int(st.duplicates_decided)} dups dropped" if done else "",
+    )
+    tok = st.stages.get("tokenize")
+    if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:
+        progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
+    progress.update(
+        bars["tokenize"],
+        completed=st.tokenize_documents_done,
+        info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "",
+    )
+    for name, counts in st.stages.items():  # any other stage of the graph: units committed of total
+        if name in _OWN_BARS or not counts.total:
+            continue
+        if name not in bars:
+            bars[name] = progress.add_task(name, total=counts.total, info="")
+        progress.update(bars[name], total=counts.total, completed=counts.committed, info=_stage_line(st, name))
+
+
 def watch_job(
     client: Client, job_id: str, console: Console | None = None, poll: float = 0.5, timeout: float | None = None
 ) -> JobInfo:
     """Show a progress bar per stage until the job ends; returns the final JobInfo."""
+    from auralith.cli.training_progress import TrainBar
+
     console = console or Console()
     progress = Progress(
         TextColumn("[bold]{task.description:<9}"),
@@ -58,18 +117,12 @@ def watch_job(
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
         TextColumn("eta"),
-        TimeRemainingColumn(),
+        EtaColumn(),
         console=console,
         transient=False,
     )
-    bars = {
-        "process": progress.add_task("process", total=None, info=""),
-        "dedup": progress.add_task("dedup", total=1, info=""),
-        "tokenize": progress.add_task("tokenize", total=None, info=""),
-    }
-    from auralith.cli.training_progress import TrainBar
-
-    train_bar = TrainBar(progress, bars)
+    bars: dict[str, TaskID] = {}
+    train_bar = TrainBar(progress)
     start = time.monotonic()
     deadline = None if timeout is None else start + timeout
     hinted = False
@@ -83,34 +136,10 @@ def watch_job(
                     "the `default` queue on the same broker and store?[/yellow]"
                 )
             st = info.figures
-            proc_total = max(st.input_bytes, 1) / MB
-            progress.update(
-                bars["process"],
-                total=proc_total,
-                completed=min(st.bytes_read / MB, proc_total),
-                info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  {_stage_line(st, 'process')}",
-            )
-            dd = st.stages.get("dedup")
-            dups = st.removed.get("exact_duplicate", 0) + st.removed.get("near_duplicate", 0)
-            progress.update(
-                bars["dedup"],
-                completed=dd.committed if dd else 0,
-                info=f"{_fmt_int(dups)} dups dropped" if dd and dd.committed else "",
-            )
-            tok = st.stages.get("tokenize")
-            if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:
-                progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
-            progress.update(
-                bars["tokenize"],
-                completed=st.tokenize_documents_done,
-                info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "",
-            )
-            for name, counts in st.stages.items():  # any other stage of the graph: units committed of total
-                if name in _OWN_BARS or not counts.total:
-                    continue
-                if name not in bars:
-                    bars[name] = progress.add_task(name, total=counts.total, info="")
-                progress.update(bars[name], total=counts.total, completed=counts.committed, info=_stage_line(st, name))
+            # A job that only trains (`auralith train --shards`) has a train row and no data stages: no data bars.
+            if not ("train" in st.stages and not st.stages["process"].total):
+                bars = bars or _data_bars(progress)
+                _update_data_bars(progress, bars, st)
             train_bar.update(info)
             if info.done:
                 break
