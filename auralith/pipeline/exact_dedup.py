@@ -12,6 +12,7 @@ from operator import attrgetter
 
 from auralith.errors import InputError
 from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.train_data_check import check_enough_to_train
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.steps.dedup import HashRecord, exact_duplicates_sorted
 
@@ -65,6 +66,6 @@ def read_drops(paths: WorkPaths, index: int, required: bool = True) -> set[int]:
 
 def exact_dedup_unit(unit: UnitContext) -> UnitResult:
     """The dedup stage's one unit: the drop lists of exact duplicates across every partition."""
-    if not unit.cfg.preprocessing.exact_dedup:
-        return {"removed": {}}, None
-    return decide_dedup(unit.paths, unit.ref["partitions"]), None
+    counts = decide_dedup(unit.paths, unit.ref["partitions"]) if unit.cfg.preprocessing.exact_dedup else {"removed": {}}
+    check_enough_to_train(unit, duplicates=sum(counts["removed"].values()))
+    return counts, None

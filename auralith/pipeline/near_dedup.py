@@ -25,6 +25,7 @@ import numpy as np
 
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn, Throttle
+from auralith.pipeline.train_data_check import check_enough_to_train
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.steps.minhash import (
     EMPTY,
@@ -233,4 +234,8 @@ def band_unit(unit: UnitContext) -> UnitResult:
 
 def clusters_unit(unit: UnitContext) -> UnitResult:
     """The near_dedup stage's one unit: every band's pairs joined into clusters, and the drop lists."""
-    return join_clusters(unit.cfg.preprocessing.near_dedup, unit.paths, unit.ref["partitions"]), None
+    counts = join_clusters(unit.cfg.preprocessing.near_dedup, unit.paths, unit.ref["partitions"])
+    exact = [row.counts or {} for row in unit.rows("dedup")]
+    duplicates = sum(n for c in exact for n in c.get("removed", {}).values()) + counts["removed"]["near_duplicate"]
+    check_enough_to_train(unit, duplicates)
+    return counts, None
