@@ -175,7 +175,9 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> FittedSummary:
     With `removal_rows=False` the removals are one total row (`status` shows them in `removals_table`).
     """
     st = info.figures
-    table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
+    title = f"job {info.id} ({escape(info.name)}): {info.state}"
+    # As wide as its title where there is room: a title folded over two lines splits the job's state from its id.
+    table = Table(title=title, show_header=True, header_style="bold", min_width=cell_len(Text.from_markup(title).plain))
     # Long reason names fold; the value column is fitted when drawn (FittedSummary).
     table.add_column("", overflow="fold")
     table.add_column("value", justify="right", overflow="fold")
