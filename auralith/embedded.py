@@ -48,14 +48,20 @@ def embedded_client(
         yield Client(broker_url, store_url)
 
 
-def state_dir_client(state_dir: str | Path = DEFAULT_STATE_DIR) -> Client:
-    """A Client on the store an embedded run kept in `state_dir`, to read its jobs (no worker starts)."""
-    broker_url, store_url = embedded_urls(Path(state_dir))
+def check_state_dir(state_dir: str | Path) -> None:
+    """AuralithError unless an embedded run kept its store in `state_dir` (before reading it, or resuming there
+    instead of creating an empty one)."""
+    _, store_url = embedded_urls(Path(state_dir))
     if not Path(store_url.removeprefix("sqlite:///")).exists():
         raise AuralithError(
             f"no embedded store in {state_dir} (`auralith run` keeps one there, in {DEFAULT_STATE_DIR} by default)"
         )
-    return Client(broker_url, store_url)
+
+
+def state_dir_client(state_dir: str | Path = DEFAULT_STATE_DIR) -> Client:
+    """A Client on the store an embedded run kept in `state_dir`, to read its jobs (no worker starts)."""
+    check_state_dir(state_dir)
+    return Client(*embedded_urls(Path(state_dir)))
 
 
 def watch_to_end(client: Client, job_id: str, watch: Callable[[Client, str], JobInfo] | None = None) -> JobInfo:

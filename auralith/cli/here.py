@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
-from auralith.cli.common import console, err_console, explicit_services, print_error, verbose
+from auralith.cli.common import console, err_console, explicit_services, print_error, service_options, verbose
 
 if TYPE_CHECKING:
     from auralith.client import Client, JobInfo
@@ -29,6 +30,13 @@ def state_dir_option(fn):
     )(fn)
 
 
+# `run` and `train` run embedded: a server's URL goes to them only on their command line.
+here_service_options = service_options(
+    store_help="SQL store URL; default: SQLite in --state-dir (AURALITH_STORE_URL is not read: this runs here)",
+    broker_help="Broker URL; default: SQLite in --state-dir (AURALITH_BROKER_URL is not read: this runs here)",
+)
+
+
 def run_here(
     ctx: click.Context,
     start: Callable[[Client], str],
@@ -41,7 +49,7 @@ def run_here(
     """Run the job `start(client)` sends on an in-process worker, showing `header` and live progress (or JSON at
     the end); exits 1 unless it succeeds, 130 after Ctrl-C, telling what was `kept` and how to resume."""
     from auralith.cli.progress import print_job_end, watch_job
-    from auralith.embedded import JobInterrupted, run_to_end
+    from auralith.embedded import JobInterrupted, check_state_dir, run_to_end
 
     def watch(client: Client, job_id: str) -> JobInfo:
         if as_json:
@@ -49,6 +57,8 @@ def run_here(
         console.print(header(client, job_id))
         return watch_job(client, job_id, console)
 
+    if ctx.params.get("resume_id") and "store" not in explicit_services(ctx):
+        check_state_dir(ctx.params["state_dir"])  # a mistyped --state-dir must not start an empty store
     # Task failures reach the user as the job's error; worker tracebacks only with --verbose.
     loglevel = "INFO" if verbose(ctx) else "CRITICAL"
     try:
@@ -82,6 +92,8 @@ def resume_command(ctx: click.Context, job_id: str) -> str:
     words = ["auralith", ctx.info_name, ctx.params["config"], "--resume", job_id]
     if Path(ctx.params["state_dir"]) != DEFAULT_STATE_DIR:
         words += ["--state-dir", ctx.params["state_dir"]]
+    if ctx.get_parameter_source("workers") == ParameterSource.COMMANDLINE:
+        words += ["--workers", str(ctx.params["workers"])]
     for name, url in explicit_services(ctx).items():
         words += [f"--{name}", redact_url(url)]  # a password shows as ***: the user types it, it is not printed
     return shlex.join(words)

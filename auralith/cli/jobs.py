@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.markup import escape
 
-from auralith.cli.common import client_for, console, print_error, service_options
+from auralith.cli.common import check_job_inputs, client_for, console, print_error, service_options, store_options
+from auralith.errors import AuralithError
 
 if TYPE_CHECKING:
     from auralith.observe.heals import HealSummary
@@ -16,22 +17,51 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--priority", type=click.Choice(["low", "normal", "high", "critical"]), default=None)
+@click.option(
+    "--priority",
+    type=click.Choice(["low", "normal", "high", "critical"]),
+    default=None,
+    help="Message priority of the job's tasks, instead of the config's `priority` (default normal).",
+)
 @click.option("--watch", "then_watch", is_flag=True, help="Watch the job after submitting it.")
+@click.option(
+    "--no-check",
+    "skip_check",
+    is_flag=True,
+    help="Do not check the sources and tokenizer on this machine (when only the workers see their paths).",
+)
 @service_options
 @click.pass_context
-def submit(ctx: click.Context, config: str, priority: str | None, then_watch: bool) -> None:
-    """Submit a job to the workers and print its id."""
-    job_id = client_for(ctx).submit(config, priority=priority)
+def submit(ctx: click.Context, config: str, priority: str | None, then_watch: bool, skip_check: bool) -> None:
+    """Submit a job to the workers and print its id.
+
+    The config's sources and tokenizer are checked on this machine first, as `run` does.
+    """
+    from auralith.config import load_config
+
+    cfg = load_config(config)
+    if not skip_check:
+        try:
+            check_job_inputs(cfg)
+        except AuralithError as exc:
+            raise AuralithError(
+                f"{exc}\n(checked on this machine: if only the workers see these paths, submit with --no-check)"
+            ) from exc
+    job_id = client_for(ctx).submit(cfg, priority=priority)
     click.echo(job_id)
     if then_watch:
         ctx.invoke(watch, job_id=job_id)
 
 
+# What `jobs --state` accepts (auralith.store.models.JobState, spelled out: that import loads SQLAlchemy): a
+# state no job can be in is a typo, not an empty list.
+JOB_STATES = ("pending", "running", "succeeded", "failed", "cancelled")
+
+
 @click.command()
 @click.argument("job_id")
 @click.option("--timeout", type=float, default=None, help="Give up after this many seconds.")
-@service_options
+@store_options
 @click.pass_context
 def watch(ctx: click.Context, job_id: str, timeout: float | None) -> None:
     """Show live progress per stage until the job ends."""
@@ -80,7 +110,7 @@ def print_heals(heals: HealSummary) -> None:
 @click.command()
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@service_options
+@store_options
 @click.pass_context
 def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
     """State, units per stage, documents and tokens so far, removals, input issues, heals."""
@@ -106,10 +136,10 @@ def status(ctx: click.Context, job_id: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--state", default=None, help="Only jobs in this state.")
+@click.option("--state", default=None, type=click.Choice(JOB_STATES), help="Only jobs in this state.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
-@service_options
+@store_options
 @click.pass_context
 def jobs(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> None:
     """List jobs, newest first."""
@@ -131,23 +161,29 @@ def jobs(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> No
 @click.command()
 @click.argument("job_id")
 @click.option("--terminate", is_flag=True, help="Also SIGTERM the pool processes running its tasks (prefork).")
-@service_options
+@store_options
 @click.pass_context
 def cancel(ctx: click.Context, job_id: str, terminate: bool) -> None:
     """Revoke a job's queued tasks and mark it cancelled; committed outputs stay, `resume` goes on."""
     client = client_for(ctx)
     job_id = client.get_job(job_id, with_stats=False).id
     n = client.cancel(job_id, terminate=terminate)
-    click.echo(f"cancelled {job_id} ({n} tasks revoked)")
+    click.echo(f"cancelled {job_id} ({n} task{'' if n == 1 else 's'} revoked)")
 
 
 @click.command()
 @click.argument("job_id")
 @click.option("--watch", "then_watch", is_flag=True, help="Watch the job after resuming it.")
-@service_options
+@store_options
 @click.pass_context
 def resume(ctx: click.Context, job_id: str, then_watch: bool) -> None:
     """Re-enqueue everything of a job that is not committed."""
+    state_dir = ctx.find_root().obj.get("state_dir")
+    if state_dir is not None:  # its worker lives in the `run` or `train` process, not on a broker's
+        raise AuralithError(
+            f"an embedded job resumes where it runs: auralith run CONFIG --resume {job_id} --state-dir {state_dir} "
+            "(auralith train CONFIG ... for a job that only trains)"
+        )
     job_id = client_for(ctx).resume(job_id)
     click.echo(f"resumed {job_id}")
     if then_watch:
@@ -157,7 +193,7 @@ def resume(ctx: click.Context, job_id: str, then_watch: bool) -> None:
 @click.command()
 @click.argument("job_id")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
-@service_options
+@store_options
 @click.pass_context
 def logs(ctx: click.Context, job_id: str, limit: int) -> None:
     """The job's events: planned, resumed, failed, succeeded."""

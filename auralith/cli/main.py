@@ -16,7 +16,13 @@ from auralith.cli.common import BROKER_HELP, STORE_HELP, AuralithGroup
 @click.version_option(package_name="auralith")
 @click.pass_context
 def main(ctx: click.Context, broker: str | None, store: str | None, verbose: bool) -> None:
-    """Auralith: clean, deduplicate and tokenize text into safetensors shards, on Celery."""
+    """Auralith: clean, deduplicate and tokenize text into safetensors shards, and train a small GPT on them,
+    on Celery.
+
+    `auralith run JOB.yaml` runs a whole job here with no servers (with a `training:` section it trains
+    too); `auralith train JOB.yaml --shards DIR` trains on shards already made; `submit` sends a job to a
+    cluster's workers.
+    """
     # `run` is embedded unless --broker/--store are given on the command line; AURALITH_* variables
     # configure the server-side commands only.
     explicit = {

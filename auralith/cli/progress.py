@@ -8,17 +8,21 @@ import time
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
+    Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from auralith.cli.common import console as stdout_console
 from auralith.cli.common import print_error
@@ -30,14 +34,18 @@ if TYPE_CHECKING:
     from auralith.store.models import HealRecord
 
 MB = 2**20
+LABEL_MIN_WIDTH = 16  # "documents kept", "  PII found: ip": readable however narrow the terminal
 
 
 def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-# Stages drawn with their own figures above (training by TrainBar); finalize is one short unit at the end.
-_OWN_BARS = frozenset({"process", "dedup", "tokenize", "finalize", "train"})
+# Stages drawn with their own figures above (training by TrainBar; near_dedup within the dedup bar); finalize is
+# one short unit at the end.
+_OWN_BARS = frozenset({"process", "dedup", "near_dedup", "tokenize", "finalize", "train"})
+# The decisions the dedup bar stands for: exact, then near with preprocessing.near_dedup.
+_DEDUP_DECISIONS = ("dedup", "near_dedup")
 
 
 def _stage_line(st: JobStats, stage: str) -> str:
@@ -45,10 +53,63 @@ def _stage_line(st: JobStats, stage: str) -> str:
     return f"{c.committed}/{c.total} parts" if c else ""
 
 
+class EtaColumn(TimeRemainingColumn):
+    """rich's estimate from the bar's speed, unless the task brings its own `eta` (training: from its measured
+    step time), so that a bar never shows two."""
+
+    def render(self, task: Task) -> Text:
+        eta = task.fields.get("eta")
+        return Text(eta, style="progress.remaining") if eta is not None else super().render(task)
+
+
+def _data_bars(progress: Progress) -> dict[str, TaskID]:
+    return {
+        "process": progress.add_task("process", total=None, info=""),
+        "dedup": progress.add_task("dedup", total=1, info=""),
+        "tokenize": progress.add_task("tokenize", total=None, info=""),
+    }
+
+
+def _update_data_bars(progress: Progress, bars: dict[str, TaskID], st: JobStats) -> None:
+    proc_total = max(st.input_bytes, 1) / MB
+    progress.update(
+        bars["process"],
+        total=proc_total,
+        completed=min(st.bytes_read / MB, proc_total),
+        info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  {_stage_line(st, 'process')}",
+    )
+    # The decisions' own figures, final once they are committed (tokenize counts the same documents again,
+    # partition by partition, into the job's removals).
+    decisions = [st.stages[name] for name in _DEDUP_DECISIONS if name in st.stages]
+    done = sum(c.committed for c in decisions)
+    progress.update(
+        bars["dedup"],
+        total=max(sum(c.total for c in decisions), 1),
+        completed=done,
+        info=f"{_fmt_int(st.duplicates_decided)} dups dropped" if done else "",
+    )
+    tok = st.stages.get("tokenize")
+    if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:
+        progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
+    progress.update(
+        bars["tokenize"],
+        completed=st.tokenize_documents_done,
+        info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "",
+    )
+    for name, counts in st.stages.items():  # any other stage of the graph: units committed of total
+        if name in _OWN_BARS or not counts.total:
+            continue
+        if name not in bars:
+            bars[name] = progress.add_task(name, total=counts.total, info="")
+        progress.update(bars[name], total=counts.total, completed=counts.committed, info=_stage_line(st, name))
+
+
 def watch_job(
     client: Client, job_id: str, console: Console | None = None, poll: float = 0.5, timeout: float | None = None
 ) -> JobInfo:
     """Show a progress bar per stage until the job ends; returns the final JobInfo."""
+    from auralith.cli.training_progress import TrainBar
+
     console = console or Console()
     progress = Progress(
         TextColumn("[bold]{task.description:<9}"),
@@ -57,18 +118,12 @@ def watch_job(
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
         TextColumn("eta"),
-        TimeRemainingColumn(),
+        EtaColumn(),
         console=console,
         transient=False,
     )
-    bars = {
-        "process": progress.add_task("process", total=None, info=""),
-        "dedup": progress.add_task("dedup", total=1, info=""),
-        "tokenize": progress.add_task("tokenize", total=None, info=""),
-    }
-    from auralith.cli.training_progress import TrainBar
-
-    train_bar = TrainBar(progress, bars)
+    bars: dict[str, TaskID] = {}
+    train_bar = TrainBar(progress)
     start = time.monotonic()
     deadline = None if timeout is None else start + timeout
     hinted = False
@@ -84,34 +139,10 @@ def watch_job(
                     "the `default` queue on the same broker and store?[/yellow]"
                 )
             st = info.figures
-            proc_total = max(st.input_bytes, 1) / MB
-            progress.update(
-                bars["process"],
-                total=proc_total,
-                completed=min(st.bytes_read / MB, proc_total),
-                info=f"{st.bytes_read / MB:7.1f} MB  {_fmt_int(st.records)} docs  {_stage_line(st, 'process')}",
-            )
-            dd = st.stages.get("dedup")
-            dups = st.removed.get("exact_duplicate", 0) + st.removed.get("near_duplicate", 0)
-            progress.update(
-                bars["dedup"],
-                completed=dd.committed if dd else 0,
-                info=f"{_fmt_int(dups)} dups dropped" if dd and dd.committed else "",
-            )
-            tok = st.stages.get("tokenize")
-            if st.stages["process"].total and st.stages["process"].committed == st.stages["process"].total:
-                progress.update(bars["tokenize"], total=max(st.kept_after_filters, 1))
-            progress.update(
-                bars["tokenize"],
-                completed=st.tokenize_documents_done,
-                info=f"{_fmt_int(st.tokens)} tokens  {_stage_line(st, 'tokenize')}" if tok else "",
-            )
-            for name, counts in st.stages.items():  # any other stage of the graph: units committed of total
-                if name in _OWN_BARS or not counts.total:
-                    continue
-                if name not in bars:
-                    bars[name] = progress.add_task(name, total=counts.total, info="")
-                progress.update(bars[name], total=counts.total, completed=counts.committed, info=_stage_line(st, name))
+            # A job that only trains (`auralith train --shards`) has a train row and no data stages: no data bars.
+            if not ("train" in st.stages and not st.stages["process"].total):
+                bars = bars or _data_bars(progress)
+                _update_data_bars(progress, bars, st)
             train_bar.update(info)
             if info.done:
                 break
@@ -136,19 +167,41 @@ def _print_new_heals(console: Console, heals: list[HealRecord], shown: int) -> i
     return len(heals)
 
 
-def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
+class FittedSummary:
+    """The summary table, fitted to the width it is drawn at: the values (the output path) stay whole as long as
+    the labels keep LABEL_MIN_WIDTH columns; narrower, both fold. A value without its label means nothing."""
+
+    BORDERS = 7  # "│ " + " │ " + " │"
+
+    def __init__(self, table: Table):
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        labels, values = self.table.columns
+        labels.width = values.width = None  # as measured, not as fitted for another width
+        label_w, value_w = (max((cell_len(str(c)) for c in col.cells), default=0) for col in (labels, values))
+        room = options.max_width - self.BORDERS
+        if label_w + value_w > room:  # rich would shrink the widest column first: the value, or the labels away
+            label_w = max(min(label_w, LABEL_MIN_WIDTH), room - value_w)
+            labels.width, values.width = label_w, max(1, room - label_w)
+        yield self.table
+
+
+def summary_table(info: JobInfo, removal_rows: bool = True) -> FittedSummary:
     """Documents in, kept, removed by reason, tokens, shards, time: the table `run` and `status` end with.
 
     With `removal_rows=False` the removals are one total row (`status` shows them in `removals_table`).
     """
     st = info.figures
-    table = Table(title=f"job {info.id} ({escape(info.name)}): {info.state}", show_header=True, header_style="bold")
-    # Reason names can be long (gopher_repetition.dup_line_char_frac): they fold, the output path does not.
+    title = f"job {info.id} ({escape(info.name)}): {info.state}"
+    # As wide as its title where there is room: a title folded over two lines splits the job's state from its id.
+    table = Table(title=title, show_header=True, header_style="bold", min_width=cell_len(Text.from_markup(title).plain))
+    # Long reason names fold; the value column is fitted when drawn (FittedSummary).
     table.add_column("", overflow="fold")
-    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("value", justify="right", overflow="fold")
     if info.training and not st.stages["process"].total:  # `auralith train --shards`: no data stages
         _add_end_rows(table, info)
-        return table
+        return FittedSummary(table)
     table.add_row("documents in", _fmt_int(st.records))
     table.add_row("input MB", f"{st.input_bytes / MB:.2f}")
     if removal_rows:
@@ -166,7 +219,7 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> Table:
         table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))
     table.add_row("shards", _fmt_int(st.shards))
     _add_end_rows(table, info)
-    return table
+    return FittedSummary(table)
 
 
 def _add_end_rows(table: Table, info: JobInfo) -> None:

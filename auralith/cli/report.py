@@ -7,19 +7,7 @@ import json
 import click
 from rich.table import Table
 
-from auralith.cli.common import client_for, console, explicit_services, service_options
-from auralith.errors import AuralithError
-
-
-def _report_client(ctx: click.Context, state_dir: str | None):
-    """The store of `--store`/AURALITH_STORE_URL, or the embedded one `auralith run` keeps in `state_dir`."""
-    if state_dir is None:
-        return client_for(ctx)
-    from auralith.embedded import state_dir_client
-
-    if "store" in explicit_services(ctx):
-        raise AuralithError("give either --store or --state-dir, not both")
-    return state_dir_client(state_dir)
+from auralith.cli.common import client_for, console, store_options
 
 
 @click.command()
@@ -31,21 +19,15 @@ def _report_client(ctx: click.Context, state_dir: str | None):
     type=click.Path(file_okay=False),
     help="Folder for report.html, profile.json and the PNG plots (created if missing).",
 )
-@click.option(
-    "--state-dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Read the embedded store that `auralith run --state-dir` wrote (e.g. .auralith) instead of the server store.",
-)
 @click.option("--json", "as_json", is_flag=True, help="Print the written files and the profile as JSON.")
-@service_options
+@store_options
 @click.pass_context
-def report(ctx: click.Context, job_id: str, out_dir: str, state_dir: str | None, as_json: bool) -> None:
+def report(ctx: click.Context, job_id: str, out_dir: str, as_json: bool) -> None:
     """Profile a job's data (per source, lengths before/after, removals, dedup, PII, tokens) into
     report.html with PNG plots and profile.json."""
     from auralith.report.write import write_report
 
-    client = _report_client(ctx, state_dir)
+    client = client_for(ctx)
     with console.status("merging partition profiles and drawing plots...", spinner="dots"):
         profile = client.profile(job_id)
         files = write_report(profile, out_dir)
@@ -83,7 +65,7 @@ def report(ctx: click.Context, job_id: str, out_dir: str, state_dir: str | None,
 @click.argument("job_id")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=0), help="Biggest clusters to list.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@service_options
+@store_options
 @click.pass_context
 def dedup_report(ctx: click.Context, job_id: str, top: int, as_json: bool) -> None:
     """Duplicates a job removed, the sizes of its near-duplicate clusters and the biggest of them."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.markup import escape
 
-from auralith.cli.common import service_options
-from auralith.cli.here import run_here, state_dir_option
+from auralith.cli.common import check_job_inputs
+from auralith.cli.here import here_service_options, run_here, state_dir_option
 
 
 @click.command()
@@ -21,18 +21,14 @@ from auralith.cli.here import run_here, state_dir_option
     help="Finish an interrupted job of this store (it runs its stored config) instead of starting a new one.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON instead of tables.")
-@service_options
+@here_service_options
 @click.pass_context
 def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id: str | None, as_json: bool) -> None:
     """Run a whole job here, with no servers: SQLite broker and store, an in-process worker."""
     from auralith.config import load_config
-    from auralith.pipeline.plan import list_source_files
-    from auralith.steps.tokenize import check_tokenizer
 
     cfg = load_config(config)
-    # Config, input and tokenizer errors surface before any worker starts (the worker is on this machine).
-    list_source_files(cfg)
-    check_tokenizer(cfg.tokenization)
+    check_job_inputs(cfg)  # before any worker starts: the worker is on this machine and sees the same files
 
     def header(client, job_id: str) -> str:
         name = client.get_job(job_id, with_stats=False).name

@@ -7,7 +7,7 @@ import sys
 import click
 from rich.markup import escape
 
-from auralith.cli.common import client_for, console, print_error, service_options
+from auralith.cli.common import BROKER_HELP, STORE_HELP, client_for, console, print_error, service_options
 from auralith.cli.here import run_here, state_dir_option
 
 
@@ -35,7 +35,10 @@ from auralith.cli.here import run_here, state_dir_option
 )
 @state_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON.")
-@service_options
+@service_options(
+    store_help=f"Here: default SQLite in --state-dir. With --submit: {STORE_HELP}",
+    broker_help=f"Here: default SQLite in --state-dir. With --submit: {BROKER_HELP}",
+)
 @click.pass_context
 def train(
     ctx: click.Context,
@@ -82,7 +85,13 @@ def train(
         return
 
     def header(client, job_id: str) -> str:
-        return f"job [bold]{job_id}[/bold] ({escape(cfg.name)}) training on {escape(str(manifest))}"
+        if not resume_id:
+            return f"job [bold]{job_id}[/bold] ({escape(cfg.name)}) training on {escape(str(manifest))}"
+        # A resumed job trains on the shards it started with, whatever CONFIG or --shards say now.
+        job = client.get_job(job_id, with_stats=False)
+        ranks = client.partitions(job_id, "train")
+        data = ranks[0].input_ref.get("manifest", "?") if ranks else "?"
+        return f"job [bold]{job_id}[/bold] ({escape(job.name)}) resumed, training on {escape(str(data))}"
 
     run_here(ctx, start, header, workers=1, as_json=as_json, kept="its checkpoints kept; continue")
 

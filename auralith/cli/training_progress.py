@@ -17,7 +17,7 @@ def _eta(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def train_line(t: dict) -> str:
+def train_line(t: dict, with_eta: bool = True) -> str:
     """`loss 3.2104  val 3.3001  12,345 tok/s  eta 0:01:02  cpu (2 threads)` from a training summary."""
     parts = []
     if t.get("loss") is not None:
@@ -26,19 +26,23 @@ def train_line(t: dict) -> str:
         parts.append(f"val {t['val_loss']:.4f}")
     if t.get("tokens_per_s"):
         parts.append(f"{t['tokens_per_s']:,.0f} tok/s")
-    if t.get("eta_s") is not None and t.get("state") != "committed":
-        parts.append(f"eta {_eta(t['eta_s'])}")
+    if with_eta and _running_eta(t) is not None:
+        parts.append(f"eta {_running_eta(t)}")
     if t.get("device"):
         parts.append(t["device"])
     return "  ".join(parts)
 
 
-class TrainBar:
-    """Adds a `train` bar to `watch` once the job has a training row; hides the data bars of a job that
-    only trains (`auralith train --shards`)."""
+def _running_eta(t: dict) -> str | None:
+    return _eta(t["eta_s"]) if t.get("eta_s") is not None and t.get("state") != "committed" else None
 
-    def __init__(self, progress: Progress, data_bars: dict[str, TaskID]):
-        self.progress, self.data_bars = progress, data_bars
+
+class TrainBar:
+    """Adds a `train` bar to `watch` once the job has a training row. Its ETA is the trainer's own, from its
+    measured step time, in the bar's eta column (EtaColumn): rich's estimate from a bar of steps would differ."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
         self.bar: TaskID | None = None
 
     def update(self, info: JobInfo) -> None:
@@ -46,15 +50,13 @@ class TrainBar:
         if not t:
             return
         if self.bar is None:
-            self.bar = self.progress.add_task("train", total=t.get("steps") or None, info="")
-            if not info.figures.stages.get("process") or not info.figures.stages["process"].total:
-                for bar in self.data_bars.values():
-                    self.progress.update(bar, visible=False)
+            self.bar = self.progress.add_task("train", total=t.get("steps") or None, info="", eta=None)
         self.progress.update(
             self.bar,
             total=t.get("steps") or None,
             completed=t.get("step") or 0,
-            info=f"step {t.get('step') or 0}/{t.get('steps') or '?'}  {train_line(t)}",
+            info=f"step {t.get('step') or 0}/{t.get('steps') or '?'}  {train_line(t, with_eta=False)}",
+            eta=_running_eta(t) or ("0:00:00" if t.get("state") == "committed" else "-:--:--"),
         )
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn, Throttle
+from auralith.pipeline.train_data_check import check_enough_to_train
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.steps.minhash import (
     EMPTY,
@@ -180,19 +181,26 @@ def _keeper_order(paths: WorkPaths, clusters: list[np.ndarray]) -> list[list[tup
     return members
 
 
-def join_clusters(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int) -> dict:
+def join_clusters(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, name_kept: bool = False) -> dict:
     """The chord body: union-find over every band's edges, keep the smallest id of each cluster, write
-    per-partition near drop lists and the biggest clusters. Returns the dedup row's counts."""
+    per-partition near drop lists and the biggest clusters. Returns the dedup row's counts.
+
+    `name_kept` (keep_removed) also writes, per partition, the id kept for each drop (`near_drops_kept`)."""
     files = paths.files
     parts = [load_npy(files, paths.edges(b)) for b in range(cfg.num_bands)]
     edges = np.unique(np.concatenate(parts), axis=0) if parts else np.empty((0, 2), dtype=np.uint64)
     members = _keeper_order(paths, connected_components(edges))
     drops: list[list[int]] = [[] for _ in range(n_partitions)]
+    kept: list[dict[int, str]] = [{} for _ in range(n_partitions)]
     for cluster in members:
         for _, node in cluster[1:]:
             drops[node >> 32].append(node & 0xFFFFFFFF)
+            if name_kept:
+                kept[node >> 32][node & 0xFFFFFFFF] = cluster[0][0]
     for p, positions in enumerate(drops):
         files.write_bytes_atomic(paths.near_drops(p), json.dumps(sorted(positions)).encode())
+        if name_kept:
+            files.write_bytes_atomic(paths.near_drops_kept(p), json.dumps(kept[p], sort_keys=True).encode())
     sizes = Counter(len(m) for m in members)
     biggest = sorted(members, key=lambda m: (-len(m), m[0][0]))[: cfg.top_clusters]
     report = [
@@ -233,4 +241,9 @@ def band_unit(unit: UnitContext) -> UnitResult:
 
 def clusters_unit(unit: UnitContext) -> UnitResult:
     """The near_dedup stage's one unit: every band's pairs joined into clusters, and the drop lists."""
-    return join_clusters(unit.cfg.preprocessing.near_dedup, unit.paths, unit.ref["partitions"]), None
+    pre = unit.cfg.preprocessing
+    counts = join_clusters(pre.near_dedup, unit.paths, unit.ref["partitions"], pre.keep_removed)
+    exact = [row.counts or {} for row in unit.rows("dedup")]
+    duplicates = sum(n for c in exact for n in c.get("removed", {}).values()) + counts["removed"]["near_duplicate"]
+    check_enough_to_train(unit, duplicates)
+    return counts, None

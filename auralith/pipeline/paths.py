@@ -39,8 +39,16 @@ class WorkPaths:
     def removed(self, i: int) -> Path | str:
         return join(self.root, "removed", f"{i:05d}.jsonl.zst")
 
+    def duplicates(self, i: int) -> Path | str:
+        """Duplicates tokenize left out of partition i, each with the id it duplicates (only with keep_removed)."""
+        return join(self.root, "removed", f"{i:05d}.duplicates.jsonl.zst")
+
     def drops(self, i: int) -> Path | str:
         return join(self.root, "dedup", f"{i:05d}.json")
+
+    def drops_kept(self, i: int) -> Path | str:
+        """{position: id of the copy kept} for each exact drop of partition i (only with keep_removed)."""
+        return join(self.root, "dedup", f"{i:05d}.kept.json")
 
     @property
     def minhash(self) -> Path | str:
@@ -63,6 +71,10 @@ class WorkPaths:
 
     def near_drops(self, i: int) -> Path | str:
         return join(self.root, "dedup", f"{i:05d}.near.json")
+
+    def near_drops_kept(self, i: int) -> Path | str:
+        """{position: id of the cluster's kept document} for each near drop of partition i (only with keep_removed)."""
+        return join(self.root, "dedup", f"{i:05d}.near.kept.json")
 
     @property
     def clusters(self) -> Path | str:

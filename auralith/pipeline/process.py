@@ -41,6 +41,7 @@ def process_partition(
     input_errors: Counter[str] = Counter()
     first_issues: list[dict] = []
     records = documents = blank_lines = 0
+    kept_bytes = 0  # UTF-8 bytes of the kept documents: no tokenizer makes more tokens than bytes (training check)
     bytes_done = 0
     report = Throttle(progress)
     hashes: list[tuple[str, str, int]] = []  # (hash, id, position in the clean file): ~100 B a document
@@ -83,6 +84,7 @@ def process_partition(
                         )
                     continue
                 profile.add_after(piece.source, item.text)
+                kept_bytes += len(item.text.encode("utf-8"))
                 if pre.exact_dedup:
                     hashes.append((content_hash(item.text), item.id, kept.count))
                 if signatures:
@@ -102,6 +104,7 @@ def process_partition(
         "records": records,
         "documents": documents,
         "kept": kept.count,
+        "kept_bytes": kept_bytes,
         "bytes": bytes_done,
         "blank_lines": blank_lines,
         "removed": dict(sorted(removed.items())),

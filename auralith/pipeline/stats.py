@@ -50,6 +50,9 @@ class JobStats:
     pii: dict[str, int] = field(default_factory=dict)  # PII found, by type
     issues: list[dict] = field(default_factory=list)
     issue_count: int = 0
+    # Duplicates the dedup decisions (committed rows of `dedup`, `near_dedup`) drop: final as soon as they are
+    # committed, while `removed` gets them partition by partition from tokenize.
+    duplicates_decided: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -112,6 +115,8 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
         if committed and p.stage not in UNCOUNTED_REMOVALS:
             # The dedup rows' removals are the sums of the tokenize rows' duplicate counts: count once.
             removed.update(c.get("removed", {}))
+        elif committed:
+            st.duplicates_decided += sum(c.get("removed", {}).values())
     # In the graph's order (rows come sorted by name): process, dedup, ..., tokenize, finalize, train.
     st.stages = {name: st.stages[name] for name in sorted(st.stages, key=_graph_order)}
     st.removed = dict(sorted(removed.items()))

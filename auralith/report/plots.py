@@ -138,6 +138,7 @@ def cluster_sizes_bars(profile: dict, out_dir: Path) -> str | None:
     ax = fig.subplots()
     if max(sizes) <= 50:
         ax.bar(sizes, counts, color="#7048e8", width=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # sizes are whole documents: no 2.5 tick
     else:  # many sizes: clusters summed into the profile's log-spaced bins
         binned = np.bincount(bin_index(np.array(sizes)), weights=counts, minlength=len(EDGES))
         used = np.nonzero(binned)[0]

@@ -30,14 +30,19 @@ def _keep_key(rec: HashRecord) -> tuple:
     return (rec.doc_id, rec.partition, rec.position)
 
 
-def exact_duplicates_sorted(records: Iterable[HashRecord]) -> Iterator[HashRecord]:
-    """The records to drop, from records sorted by hash: of each run of equal hashes (the copies of one
-    text) all but the one with the smallest id. Streams: memory holds one run, not the corpus."""
+def exact_duplicate_pairs(records: Iterable[HashRecord]) -> Iterator[tuple[HashRecord, HashRecord]]:
+    """(dropped, kept) for each record to drop, from records sorted by hash: of each run of equal hashes (the
+    copies of one text) all but the one with the smallest id. Streams: memory holds one run, not the corpus."""
     for _, run in groupby(records, key=attrgetter("hash")):
         copies = list(run)
         if len(copies) > 1:
             keep = min(copies, key=_keep_key)
-            yield from (rec for rec in copies if rec is not keep)
+            yield from ((rec, keep) for rec in copies if rec is not keep)
+
+
+def exact_duplicates_sorted(records: Iterable[HashRecord]) -> Iterator[HashRecord]:
+    """The records to drop, from records sorted by hash (see `exact_duplicate_pairs`)."""
+    return (dropped for dropped, _ in exact_duplicate_pairs(records))
 
 
 def group_drops(losers: Iterable[HashRecord]) -> dict[int, list[int]]:

@@ -14,6 +14,8 @@ from auralith.redact import redact, redact_text
 from auralith.store.models import Event, Job, JobState, utcnow
 from auralith.store.session import SessionOwner
 
+MIN_PREFIX = 4  # characters of a job id that `get_job` accepts as a prefix
+
 
 def new_job_id() -> str:
     return str(uuid.uuid4())
@@ -45,7 +47,9 @@ class JobRows(SessionOwner):
         """The job with this id, or the only job whose id starts with it (as `docker` accepts prefixes)."""
         with self.session() as s:
             job = s.get(Job, job_id)
-            if job is None and len(job_id) >= 4:
+            if job is None and len(job_id) < MIN_PREFIX:
+                raise JobNotFound(f"job id prefix {job_id!r} is too short: give at least {MIN_PREFIX} characters")
+            if job is None:
                 found = s.scalars(select(Job).where(Job.id.startswith(job_id, autoescape=True)).limit(2)).all()
                 if len(found) == 1:
                     job = found[0]

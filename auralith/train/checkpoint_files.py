@@ -63,6 +63,7 @@ def write_with(files: Files, path: str | Path, write: Callable[[str], None]) -> 
     write(str(partial))
     with partial.open("rb") as fh:
         os.fsync(fh.fileno())
+        os.fchmod(fh.fileno(), 0o644)  # safetensors creates it 0600; the step's other files are 0644 (atomic_write)
     os.replace(partial, final)
     dir_fd = os.open(final.parent, os.O_RDONLY)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import tempfile
 from bisect import bisect_right
@@ -122,6 +123,19 @@ class TokenStream:
             filled += take
             part += 1
         return out
+
+
+def min_tokens_to_train(context: int, val_fraction: float, evaluates: bool) -> int:
+    """The fewest tokens a manifest can hold for BatchSampler to draw windows of `context + 1` from the train
+    split and, when the run evaluates (`eval_every` and `val_fraction`), from the val split."""
+    with_val = evaluates and val_fraction > 0
+    n = context + 1
+    if with_val:
+        n = max(n, math.ceil((context + 1) / val_fraction))
+    # The samplers' own arithmetic (val = int(n * val_fraction) tokens at the end), stepped past float rounding.
+    while n - int(n * val_fraction) <= context or (with_val and int(n * val_fraction) <= context):
+        n += 1
+    return n
 
 
 class BatchSampler:

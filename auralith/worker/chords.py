@@ -65,6 +65,15 @@ class CountingDatabaseBackend(DatabaseBackend):
         super().__init__(*args, **kwargs)
         self.session_manager = _OneEnginePerProcess()
 
+    def _store_result(self, task_id, result, state, traceback=None, request=None, **kwargs):
+        try:
+            return super()._store_result(task_id, result, state, traceback, request=request, **kwargs)
+        except IntegrityError:
+            # Another process inserted this task's row between our lookup and our insert: on `cancel` every
+            # worker records the same broadcast revokes at once. The row exists now, so this write updates it.
+            # Celery's own retry would log a ~60-line UniqueViolation warning first.
+            return super()._store_result(task_id, result, state, traceback, request=request, **kwargs)
+
     def apply_chord(self, header_result_args, body, **kwargs):
         self.ensure_chords_allowed()
         header_result = self.app.GroupResult(*header_result_args)

@@ -1,10 +1,14 @@
-"""Worker-side hooks, connected when a worker imports the app's modules: task metrics and log redaction."""
+"""Worker-side hooks, connected when a worker imports the app's modules: task metrics, log redaction, and no
+clock-drift warning for events that only waited while a task held the worker's main thread."""
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import datetime
 
 from celery import signals
+from celery.events.state import DRIFT_WARNING
 
 from auralith.observe.metrics import TASK_DURATION, TASK_RETRIES, TASKS
 from auralith.redact import install_log_redaction
@@ -27,8 +31,34 @@ def _on_prerun(task_id=None, task=None, **_) -> None:
         _started[task_id] = time.monotonic()
 
 
+# When this process last finished a task (wall clock). In a solo pool (`-Q hpu --pool=solo`) the task runs in the
+# worker's main thread, which reads no events meanwhile.
+_busy_until = 0.0
+
+
+class LateEventsAreNotDrift(logging.Filter):
+    """Drops Celery's "Substantial drift from X may mean clocks are out of sync" for an event sent before this
+    process's last task ended and read after it: the event waited while a solo-pool task (a training run)
+    held the main thread. It was late, not skewed; a real skew, or an event from the future, still warns."""
+
+    SLACK_S = 2.0  # the backlog is read within moments of the task's end
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        times = [t.timestamp() for t in args[2:4] if isinstance(t, datetime)]
+        if record.msg != DRIFT_WARNING or len(times) != 2:
+            return True
+        received, sent = times
+        return not (sent <= _busy_until + self.SLACK_S and received >= sent)
+
+
+logging.getLogger("celery.events.state").addFilter(LateEventsAreNotDrift())
+
+
 @signals.task_postrun.connect
 def _on_postrun(task_id=None, task=None, state=None, **_) -> None:
+    global _busy_until
+    _busy_until = time.time()
     start = _started.pop(task_id, None)
     if not _ours(task):
         return

@@ -17,7 +17,6 @@ def auralith_env(home: Path, **extra: str) -> dict[str, str]:
     environment's editable install points at."""
     return {
         "PATH": f"{AURALITH.parent}:/usr/bin:/bin",
-        "COLUMNS": "150",
         "HOME": str(home),
         "PYTHONPATH": str(REPO),
         **extra,

@@ -108,3 +108,84 @@ def test_an_unknown_job_is_one_line(tmp_path):
     out = CliRunner().invoke(main, ["status", "nope", "--store", _store(tmp_path)])
     assert out.exit_code == 1 and out.output.startswith("error: no job 'nope'"), out.output
     assert "Traceback" not in out.output
+
+
+def test_every_command_that_reads_the_store_takes_state_dir(embedded_job, tmp_path):
+    root, job_id = embedded_job
+    state = ["--state-dir", str(root / ".auralith")]
+    runner = CliRunner()
+    for args, expected in (
+        (["status", job_id[:8]], "succeeded"),
+        (["status", job_id, "--json"], '"state": "succeeded"'),
+        (["watch", job_id], "succeeded"),
+        (["logs", job_id], "succeeded:"),
+        (["jobs"], job_id),
+        (["report", job_id, "--out", str(tmp_path / "rep")], "wrote"),
+    ):
+        out = runner.invoke(main, [*args, *state])
+        assert out.exit_code == 0 and expected in out.output, (args, out.output)
+    # It read the job's config from the embedded store (this job has no near dedup to report).
+    dedup = runner.invoke(main, ["dedup-report", job_id, *state])
+    assert dedup.exit_code == 1 and f"job {job_id} ran without near dedup" in dedup.output, dedup.output
+    cancel = runner.invoke(main, ["cancel", job_id, *state])
+    assert cancel.exit_code == 1 and f"job {job_id} is already succeeded" in cancel.output
+    # An embedded job resumes on its own worker: `resume` says how rather than queueing it for nobody.
+    resume = runner.invoke(main, ["resume", job_id, *state])
+    assert resume.exit_code == 1
+    assert f"auralith run CONFIG --resume {job_id} --state-dir {root / '.auralith'}" in resume.output
+    both = runner.invoke(main, ["jobs", *state, "--store", "sqlite:///x.db"])
+    assert both.exit_code == 1 and "give either --store or --state-dir, not both" in both.output
+    missing = runner.invoke(main, ["jobs", "--state-dir", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and f"no embedded store in {tmp_path / 'none'}" in missing.output
+    assert not (tmp_path / "none").exists()
+
+
+def test_jobs_state_must_be_a_job_state(tmp_path):
+    from auralith.cli.jobs import JOB_STATES
+
+    assert set(JOB_STATES) == {JobState.PENDING, JobState.RUNNING, *JobState.FINAL}
+    out = CliRunner().invoke(main, ["jobs", "--state", "bogus", "--store", _store(tmp_path)])
+    assert out.exit_code == 2 and "'bogus' is not one of 'pending', 'running', 'succeeded'" in out.output, out.output
+
+
+def test_a_job_id_prefix_shorter_than_four_characters_is_too_short(tmp_path):
+    out = CliRunner().invoke(main, ["status", "job", "--store", _store(tmp_path)])
+    assert out.exit_code == 1 and "error: job id prefix 'job' is too short: give at least 4 characters" in out.output
+    assert CliRunner().invoke(main, ["status", "job-", "--store", _store(tmp_path)]).exit_code == 0
+
+
+def test_cancel_counts_revoked_tasks_in_words(tmp_path):
+    url = _store(tmp_path)
+    Store(url).set_job_state("job-1", JobState.RUNNING)
+    # memory:// broadcasts, so the revoke goes out: the job's own task, and no partition yet.
+    out = CliRunner().invoke(main, ["cancel", "job-1", "--store", url, "--broker", "memory://"])
+    assert out.exit_code == 0 and out.output == "cancelled job-1 (1 task revoked)\n", out.output
+
+
+def _submit_config(tmp_path, tokenizer: str, *sources: str) -> str:
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "a.jsonl").write_text('{"id": "1", "text": "hello there"}\n')
+    paths = ", ".join(f"{{path: {s}}}" for s in ("data/*.jsonl", *sources))
+    path = tmp_path / "job.yaml"
+    path.write_text(f"name: s\nsources: [{paths}]\ntokenization: {{tokenizer: {tokenizer}}}\n")
+    return str(path)
+
+
+def test_submit_checks_sources_and_tokenizer_on_this_machine_first(tmp_path, tokenizer_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    services = ["--store", url, "--broker", f"sqla+sqlite:///{tmp_path / 'broker.db'}"]
+    runner = CliRunner()
+    out = runner.invoke(main, ["submit", _submit_config(tmp_path, str(tokenizer_path), "gone/*.jsonl"), *services])
+    assert out.exit_code == 1 and "sources[1].path: no files match" in out.output, out.output
+    assert "if only the workers see these paths, submit with --no-check" in out.output
+    out = runner.invoke(main, ["submit", _submit_config(tmp_path, "no.json", "gone/*.jsonl"), *services])
+    assert out.exit_code == 1 and "tokenizer file not found" in out.output and "no files match" in out.output
+    assert not (tmp_path / "store.db").exists() or Store(url).list_jobs() == [], "no job for a config that cannot run"
+    skipped = runner.invoke(main, ["submit", _submit_config(tmp_path, "no.json"), "--no-check", *services])
+    assert skipped.exit_code == 0, skipped.output
+    assert [j.id for j in Store(url).list_jobs()] == [skipped.output.strip()]
+
+
+def test_submit_priority_has_help():
+    out = CliRunner().invoke(main, ["submit", "--help"], terminal_width=200)
+    assert "--priority [low|normal|high|critical]" in out.output and "instead of the config's" in out.output

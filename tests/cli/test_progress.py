@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from rich.console import Console
@@ -129,3 +130,23 @@ def test_watch_prints_a_line_when_heals_happen(tmp_path):
     assert watch_job(client, "job-1", console).state == JobState.SUCCEEDED
     text = console.export_text()
     assert "healed: 2 (message_lost 1, worker_dead 1)" in text and "process 7: message_lost" in text
+
+
+def test_a_narrow_terminal_keeps_every_label_and_folds_the_values():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    out = "/tmp/a/rather/long/output/folder/that/must/not/be/cut/by/the/table"
+    info = JobInfo(
+        "j1", "demo", "succeeded", "normal", start, start, start + timedelta(seconds=3), None, out, {}, _stats()
+    )
+    table = summary_table(info)
+    for width in (40, 60):
+        console = Console(width=width, record=True)
+        console.print(table)
+        text = console.export_text()
+        rows = [line.split("│")[1:3] for line in text.splitlines() if line.startswith("│")]
+        figures = [(label, value) for label, value in rows if re.fullmatch(r"[\d.,]+( s)?", value.strip())]
+        assert len(figures) == 8 and all(label.strip() for label, _ in figures), rows  # no figure without its label
+        labels = [label.strip() for label, _ in rows]
+        assert {"documents in", "documents kept", "tokens", "shards", "output"} <= set(labels), labels
+        assert "".join(value.strip() for label, value in rows[-4:]).endswith(out[-20:])
+        assert max(len(line) for line in text.splitlines()) <= width

@@ -108,7 +108,7 @@ def test_interrupted_run_is_cancelled_and_the_printed_command_finishes_it(tmp_pa
     proc = subprocess.Popen(
         [str(AURALITH), "run", "job.yaml", "--state-dir", "my state"],
         cwd=tmp_path,
-        env=auralith_env(tmp_path, COLUMNS="200"),
+        env=auralith_env(tmp_path),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -140,3 +140,22 @@ def test_errors_holding_brackets_print_as_text(tmp_path):
     assert out.returncode == 1
     assert "no files match '/nonexistent/[/data/x]/*.jsonl'" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_a_job_with_too_little_data_to_train_fails_after_dedup_with_the_figures(tmp_path, tokenizer_path):
+    write_jsonl(tmp_path / "data" / "c.jsonl", [{"id": f"d{i}", "text": t} for i, t in enumerate(sentences(6, seed=2))])
+    (tmp_path / "job.yaml").write_text(
+        "name: small\nsources: [{path: data/*.jsonl}]\npreprocessing: {quality: {enabled: false}}\n"
+        f"tokenization: {{tokenizer: {tokenizer_path}}}\noutput: {{path: out}}\n"
+        "training: {context: 128, eval_every: 10, val_fraction: 0.05, steps: 20, warmup_steps: 2}\n"
+    )
+    out = run_auralith("run", "job.yaml", "--json", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    job = json.loads(out.stdout)
+    assert job["error"].startswith("dedup partition 0: too little data to train: 6 documents are left after ")
+    assert "training needs at least 2,580 (a val split of 0.05 of them holding context + 1 = 129)" in job["error"]
+    assert "lower training.context, training.val_fraction (or eval_every: 0), relax the filters" in job["error"]
+    stages = job["stats"]["stages"]
+    assert stages["dedup"]["failed"] == 1 and stages["tokenize"]["committed"] == 0 and "train" in stages
+    logs = run_auralith("logs", job["id"], "--state-dir", ".auralith", cwd=tmp_path)
+    assert "too little data to train" in logs.stdout, logs.stdout

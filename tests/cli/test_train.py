@@ -132,7 +132,7 @@ def test_interrupted_training_goes_on_from_its_checkpoint_with_the_printed_comma
     proc = subprocess.Popen(
         [str(AURALITH), "train", config.name, "--shards", str(shards_manifest), "--state-dir", "st"],
         cwd=tmp_path,
-        env=auralith_env(tmp_path, COLUMNS="200"),
+        env=auralith_env(tmp_path),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -155,8 +155,12 @@ def test_interrupted_training_goes_on_from_its_checkpoint_with_the_printed_comma
     hint = re.search(r"cancelled, its checkpoints kept; continue with: (.*)", out).group(1)
     assert hint == f"auralith train train.yaml --resume {job_id} --state-dir st"
 
-    resumed = run_auralith(*shlex.split(hint)[1:], "--json", cwd=tmp_path)  # pasted as printed
+    resumed = run_auralith(*shlex.split(hint)[1:], cwd=tmp_path)  # pasted as printed
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    info = json.loads(resumed.stdout)
+    # It names the shards it goes on training on, not the config's output.path.
+    first = resumed.stdout.splitlines()[0]
+    assert first == f"job {job_id} (tiny) resumed, training on {shards_manifest}", resumed.stdout
+    status = run_auralith("status", job_id, "--json", "--state-dir", "st", cwd=tmp_path)
+    info = json.loads(status.stdout)
     assert info["id"] == job_id and info["state"] == "succeeded" and info["training"]["step"] == 60
     dispose_all()

@@ -21,7 +21,8 @@ from auralith.pipeline.near_dedup import (
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.plan import plan_partitions
 from auralith.pipeline.process import process_partition
-from auralith.pipeline.tokenize import tokenize_partition
+from auralith.pipeline.tokenize import read_kept_ids_of, tokenize_partition
+from auralith.sources.readers import iter_jsonl_zst
 from auralith.storage import Files
 from tests.corpus import write_jsonl
 from tests.steps.test_minhash import edit as edit_words
@@ -191,3 +192,25 @@ def test_an_s3_work_dir_gives_the_decisions_of_a_local_one(tmp_path, tokenizer_p
     assert s3_work.files.read_bytes(s3_paths.clusters) == paths.clusters.read_bytes()
     names = {p.rsplit("/", 1)[1] for p, _ in s3_work.files.list_files(f"s3://{bucket}/work/job-n/dedup/*")}
     assert names == {f"{p:05d}{ext}" for p in range(len(plan)) for ext in (".json", ".near.json")}
+
+
+def test_keep_removed_puts_near_duplicates_aside_with_the_id_their_cluster_kept(tmp_path, tokenizer_path):
+    cfg, plan, work, expected = make_job(tmp_path, tokenizer_path)
+    pre = cfg.preprocessing.model_copy(update={"keep_removed": True})
+    cfg = cfg.model_copy(update={"preprocessing": pre})
+    for i, pieces in enumerate(plan):
+        process_partition(cfg, pieces, work, i)
+    decide_dedup(work, len(plan), name_kept=True)
+    for b in range(pre.near_dedup.num_bands):
+        find_band_edges(pre.near_dedup, work, len(plan), b)
+    join_clusters(pre.near_dedup, work, len(plan), name_kept=True)
+    aside = []
+    for i in range(len(plan)):
+        near = read_near_drops(work, i)
+        kept = read_kept_ids_of(cfg, work, i)
+        tokenize_partition(cfg, work, i, read_drops(work, i), near_positions=near, kept_ids=kept)
+        aside += list(iter_jsonl_zst(work.files, work.duplicates(i)))
+    by_reason = {r: {d["id"] for d in aside if d["reason"] == r} for r in ("exact_duplicate", "near_duplicate")}
+    assert by_reason == expected
+    of = {d["id"]: d["duplicate_of"] for d in aside}
+    assert of["c001"] == of["c002"] == "b040" and of["b030"] == "a000"

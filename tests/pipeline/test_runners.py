@@ -18,7 +18,7 @@ from auralith.pipeline.output import check_output_owner, claim_output, remove_st
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.plan import plan_partitions
 from auralith.pipeline.process import process_partition
-from auralith.pipeline.tokenize import tokenize_partition
+from auralith.pipeline.tokenize import read_kept_ids_of, tokenize_partition
 from auralith.sources.readers import iter_jsonl_zst
 from auralith.steps.shards import iter_shard_documents
 from auralith.steps.tokenize import resolve_eos_id
@@ -245,6 +245,60 @@ def test_dedup_across_partitions(job):
     assert read_drops(paths, 99, required=False) == set()  # dedup off: no list, nothing to drop
     with pytest.raises(InputError, match="drop list missing"):
         read_drops(paths, 99)
+
+
+def test_keep_removed_puts_duplicates_aside_with_the_id_they_duplicate(job):
+    cfg, plan, paths, *_ = job
+    run_process(cfg, plan, paths)
+    decide_dedup(paths, len(plan), name_kept=True)
+    outputs = [
+        tokenize_partition(cfg, paths, i, read_drops(paths, i), kept_ids=read_kept_ids_of(cfg, paths, i))
+        for i in range(len(plan))
+    ]
+    data = Path(cfg.base_dir) / "data"
+    assert list(iter_jsonl_zst(files, paths.duplicates(0))) == [
+        {
+            "id": "z6",
+            "file": str(data / "a.jsonl"),
+            "line": 6,
+            "reason": "exact_duplicate",
+            "duplicate_of": "b1",
+            "text": "A dog likes the quiet town.",
+        }
+    ]
+    assert list(iter_jsonl_zst(files, paths.duplicates(1))) == [
+        {
+            "id": "b2",
+            "file": str(data / "b.jsonl"),
+            "line": 2,
+            "reason": "exact_duplicate",
+            "duplicate_of": "a1",
+            "text": "The cat sees the river.",
+        }
+    ]
+    assert all(not list(iter_jsonl_zst(files, paths.duplicates(i))) for i in range(2, len(plan)))
+    assert sum(c["removed"].get("exact_duplicate", 0) for c, _ in outputs) == 2
+
+
+def test_without_keep_removed_dedup_writes_what_it_always_did(job, tmp_path):
+    cfg, plan, paths, *_ = job
+    off = cfg.model_copy(update={"preprocessing": cfg.preprocessing.model_copy(update={"keep_removed": False})})
+
+    def run(config, name_kept: bool) -> dict[str, bytes]:
+        run_process(config, plan, paths)
+        decide_dedup(paths, len(plan), name_kept=name_kept)
+        for i in range(len(plan)):
+            kept = read_kept_ids_of(config, paths, i) if config.preprocessing.keep_removed else None
+            tokenize_partition(config, paths, i, read_drops(paths, i), kept_ids=kept)
+        outputs = [Path(config.output.path), Path(paths.root) / "dedup"]
+        return {str(f): f.read_bytes() for root in outputs for f in sorted(root.iterdir())}
+
+    with_aside = run(cfg, True)
+    for stale in [*Path(paths.root, "dedup").iterdir(), *Path(paths.root, "removed").iterdir()]:
+        stale.unlink()
+    without = run(off, False)
+    assert not any(".kept." in name for name in without) and not list(Path(paths.root, "removed").iterdir())
+    assert without == {k: v for k, v in with_aside.items() if ".kept." not in k}, "shards and drop lists alike"
 
 
 def test_shards_decode_to_kept_documents_in_order(job, bpe):

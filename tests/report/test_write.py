@@ -141,3 +141,16 @@ def test_training_section_summarises_the_run_and_keeps_the_curve():
     prof = full_profile()
     assert prof["training"]["steps"] == 30 and prof["training"]["last_val_loss"] == 8.1 - 3.0
     assert [m["step"] for m in prof["training"]["history"]] == list(range(1, 31))
+
+
+def test_cluster_sizes_are_ticked_in_whole_documents(monkeypatch, tmp_path):
+    from auralith.report import plots
+
+    drawn = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, out_dir, name: drawn.setdefault(name, fig) and name)
+    clusters = {"sizes": {"2": 6, "3": 2, "4": 1}, "clusters": 9, "documents_in_clusters": 22, "duplicates_removed": 13}
+    plots.cluster_sizes_bars({"dedup_clusters": clusters}, tmp_path)
+    ax = drawn["cluster_sizes.png"].axes[0]
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks

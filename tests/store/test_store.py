@@ -65,8 +65,8 @@ def test_get_job_by_unique_prefix(url):
     assert Store(url).get_job("0123f").id == "0123ffff-two"
     with pytest.raises(JobNotFound, match="ambiguous"):
         Store(url).get_job("0123")
-    with pytest.raises(JobNotFound, match="no job '012'"):
-        Store(url).get_job("012")  # too short to be taken as a prefix
+    with pytest.raises(JobNotFound, match="job id prefix '012' is too short: give at least 4 characters"):
+        Store(url).get_job("012")
     with pytest.raises(JobNotFound, match="no job '9999'"):
         Store(url).get_job("9999")
     for wildcard in ("%%%%", "0123_bcd", "____"):  # LIKE wildcards are taken literally

@@ -95,6 +95,13 @@ def test_manifest_lists_file_hashes(tmp_path):
     assert set(manifest["files"]) == {MODEL_FILE, STATE_FILE} and manifest["step"] == 5
 
 
+def test_every_file_of_a_checkpoint_is_readable_by_others_alike(tmp_path):
+    model, opt = _trained()
+    folder, _ = save_checkpoint(files, tmp_path, model, opt, select_device("cpu"), TrainState(1))
+    modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+    assert set(modes) == {MODEL_FILE, STATE_FILE, MANIFEST_FILE} and set(modes.values()) == {0o644}, modes
+
+
 def test_prune_keeps_the_last_k_complete_checkpoints(tmp_path):
     model, opt = _trained()
     for step in (10, 20, 30, 40):

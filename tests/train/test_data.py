@@ -10,7 +10,7 @@ import pytest
 from auralith.errors import InputError
 from auralith.steps.shards import load_manifest, read_shard
 from auralith.storage import Files
-from auralith.train.data import BatchSampler, TokenStream, default_cache_dir, memmap_tensor
+from auralith.train.data import BatchSampler, TokenStream, default_cache_dir, memmap_tensor, min_tokens_to_train
 from tests.train.conftest import upload_folder, write_shards
 
 files = Files()  # no job: the environment's storage settings
@@ -123,3 +123,27 @@ def test_an_s3_manifest_caches_under_the_temp_dir_by_default(bucket, tmp_path, t
 def test_a_missing_s3_manifest_names_the_url(bucket):
     with pytest.raises(InputError, match="no manifest.json"):
         TokenStream(files, f"s3://{bucket}/nothing/manifest.json")
+
+
+@pytest.mark.parametrize("context", [1, 8, 31, 128])
+@pytest.mark.parametrize("val_fraction", [0.0, 0.05, 0.1, 0.33])
+@pytest.mark.parametrize("evaluates", [False, True])
+def test_min_tokens_to_train_is_exactly_what_the_samplers_need(context, val_fraction, evaluates):
+    class Stream:
+        def __init__(self, n: int):
+            self.n = n
+
+        def __len__(self) -> int:
+            return self.n
+
+    def samplers_work(n: int) -> bool:
+        try:
+            BatchSampler(Stream(n), context, 1, 0, val_fraction=val_fraction)
+            if evaluates and val_fraction:
+                BatchSampler(Stream(n), context, 1, 0, val_fraction=val_fraction, split="val")
+        except InputError:
+            return False
+        return True
+
+    n = min_tokens_to_train(context, val_fraction, evaluates)
+    assert samplers_work(n) and not samplers_work(n - 1)

@@ -165,3 +165,22 @@ def test_a_mutable_body_gets_the_header_results(backend):
         backend.store_result(f"t{i}", i * 10, "SUCCESS")
         part(backend, req, i)
     assert backend.sent == [("collect", ([0, 10],))]
+
+
+def test_two_workers_recording_one_revoke_at_once_log_nothing(backend, monkeypatch, caplog):
+    # On `cancel` every worker records the broadcast revokes: one inserts the row between the other's lookup
+    # and its insert, which then hits the unique task id.
+    backend.mark_as_revoked("t9", reason="revoked")
+    lookup = backend._query_task
+    calls = []
+
+    def missed_the_other_insert(session, task_id, for_update=False):
+        calls.append(task_id)
+        return None if len(calls) == 1 else lookup(session, task_id, for_update)
+
+    monkeypatch.setattr(backend, "_query_task", missed_the_other_insert)
+    with caplog.at_level("WARNING"):
+        backend.mark_as_revoked("t9", reason="revoked")
+    assert len(calls) > 1, "the race was staged"
+    assert "Retrying" not in caplog.text and "IntegrityError" not in caplog.text, caplog.text
+    assert backend.get_task_meta("t9")["status"] == "REVOKED"
