@@ -32,6 +32,9 @@ class ScriptedClient:
     def get_job(self, job_id: str, with_stats: bool = True) -> JobInfo:
         return self.infos.pop(0) if len(self.infos) > 1 else self.infos[0]
 
+    def heals(self, job_id: str) -> list:
+        return []
+
 
 def _watch(*infos: JobInfo) -> str:
     # A terminal, so that every refresh is drawn (and recorded) as a user sees it; each state is polled for
