@@ -65,7 +65,7 @@ class Heal:
 
     @property
     def message(self) -> str:
-        if self.index is None:
+        if self.index is None or self.reason == "gave_up":
             return self.detail
         return f"{self.stage}/{self.index} sent again: {self.detail}"
 

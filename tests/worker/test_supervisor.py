@@ -150,6 +150,7 @@ def test_a_unit_that_kills_every_worker_fails_the_job_naming_its_input_and_the_w
         (heal,) = supervisor.round()
     assert heal.reason == "gave_up"
     job = store.get_job("job-1")
+    assert heal.message == job.error
     assert job.state == JobState.FAILED
     assert job.error.startswith(
         "process partition 0 (input /data/a.jsonl bytes 0-5000 from line 1): the workers running it died 4 times "
