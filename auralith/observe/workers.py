@@ -59,14 +59,14 @@ class WorkerInfo:
         return d
 
 
-def _supports_broadcast(app: Celery) -> bool:
+def supports_broadcast(app: Celery) -> bool:
     return not str(app.conf.broker_url or "").startswith(("sqla+", "memory"))
 
 
 def inspect_workers(app: Celery, timeout: float = 1.0) -> list[WorkerInfo] | None:
     """Every worker answering a ping within `timeout`: its queues, active tasks, pid, peak RSS; None if this
     broker cannot broadcast."""
-    if not _supports_broadcast(app):
+    if not supports_broadcast(app):
         return None
     insp = app.control.inspect(timeout=timeout)
     pings = insp.ping() or {}

@@ -158,6 +158,8 @@ class WorkerBeat(Base):
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # the Celery node name, e.g. process@host
     pid: Mapped[int] = mapped_column(Integer)
+    # prefork, threads, solo...: a solo worker runs its task in the loop that answers pings, so it answers none.
+    pool: Mapped[str] = mapped_column(String(16))
     queues: Mapped[list] = mapped_column(JSON)
     # Task ids the worker has received and not finished (reserved, running, or waiting for a countdown).
     tasks: Mapped[list] = mapped_column(JSON)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import CursorResult  # what DML returns: it has rowcount
 from sqlalchemy.exc import IntegrityError
 
 from auralith.store.clock import db_clock
-from auralith.store.models import Job, JobState, Partition, PartitionState, WorkerBeat
+from auralith.store.models import ChordCounter, Job, JobState, Partition, PartitionState, WorkerBeat
 from auralith.store.session import SessionOwner
 from auralith.store.workers import as_beat, db_now
 
@@ -82,12 +82,14 @@ class PartitionRows(SessionOwner):
         task_id: str | None,
         max_in_flight: int | None = None,
         alive_within: float | None = None,
+        takeover_from: str | None = None,
     ) -> Claim:
         """Mark a partition started unless it is committed or its job is over; count the attempt.
 
         With `max_in_flight`, a job that already has that many partitions started gets `throttled` instead
         (the job row is locked meanwhile, so concurrent claims count each other on PostgreSQL). With
-        `alive_within`, a partition that another worker runs, by a heartbeat younger than that, is left to it."""
+        `alive_within`, a partition that another worker runs, by a heartbeat younger than that, is left to it,
+        unless that worker is `takeover_from` (a resume found it dead although its heartbeat is recent)."""
         with self.session() as s:
             job = s.get(Job, job_id, with_for_update=max_in_flight is not None)
             if job is None:
@@ -125,7 +127,11 @@ class PartitionRows(SessionOwner):
                     part.id,
                     give_up=True,
                 )
-            if part.state == PartitionState.STARTED and part.worker != worker and alive_within is not None:
+            if (
+                part.state == PartitionState.STARTED
+                and part.worker not in (worker, takeover_from)
+                and alive_within is not None
+            ):
                 row = s.get(WorkerBeat, part.worker) if part.worker else None
                 beat = as_beat(row, db_now(s)) if row else None
                 if beat and beat.runs(part.task_id, part.started_at, alive_within):
@@ -225,6 +231,32 @@ class PartitionRows(SessionOwner):
                 .where(Partition.job_id == job_id, Partition.stage == stage, Partition.index.in_(indexes))
                 .values(chord_id=chord_id, sent_at=db_clock())
             )
+
+    def recount_chords(self, job_id: str, stage: str) -> int:
+        """Set each chord's count of the stage to its committed units. A worker killed between a unit's commit and
+        its count leaves its chord one short for ever, and its body would never run; a count too high only
+        starts the body early, which `advance` shrugs off. Returns how many chords were short."""
+        with self.session() as s:
+            committed = (
+                select(func.count())
+                .select_from(Partition)
+                .where(
+                    Partition.job_id == job_id,
+                    Partition.stage == stage,
+                    Partition.chord_id == ChordCounter.group_id,
+                    Partition.state == PartitionState.COMMITTED,
+                )
+                .scalar_subquery()
+            )
+            chords = select(Partition.chord_id).where(Partition.job_id == job_id, Partition.stage == stage)
+            return cast(
+                CursorResult,
+                s.execute(
+                    update(ChordCounter)
+                    .where(ChordCounter.group_id.in_(chords), ChordCounter.done < committed)
+                    .values(done=committed)
+                ),
+            ).rowcount
 
     def redeliver(self, part: Partition, lost_worker: str | None) -> Partition | None:
         """Record that the supervisor sends `part` again (its worker died holding it, or its message was

@@ -28,8 +28,10 @@ class Beat:
 
     name: str
     pid: int
+    pool: str
     queues: tuple[str, ...]
     tasks: frozenset[str]
+    started_at: datetime  # when this worker process wrote its first heartbeat
     last_seen: datetime
     age_s: float
 
@@ -40,6 +42,8 @@ class Beat:
         """Whether this worker, alive, still runs the unit it claimed at `started_at` under `task_id`."""
         if not self.alive(timeout):
             return False
+        if started_at is not None and self.started_at > _aware(started_at):
+            return False  # claimed by an earlier process of the same name (a worker restarted with its name)
         return task_id in self.tasks or started_at is None or self.written_since(started_at) <= SNAPSHOT_MARGIN_S
 
     def written_since(self, when: datetime) -> float:
@@ -51,18 +55,25 @@ class WorkerRows(SessionOwner):
         with self.session() as s:
             return db_now(s)
 
-    def beat(self, name: str, pid: int, queues: list[str], tasks: list[str]) -> None:
-        """Record that worker `name` is alive now, holding `tasks`."""
+    def beat(self, name: str, pid: int, queues: list[str], tasks: list[str], pool: str = "prefork") -> None:
+        """Record that worker `name` (its main process `pid`, its `pool` kind) is alive now, holding `tasks`."""
         with self.session() as s:
             moved = s.execute(
                 update(WorkerBeat)
-                .where(WorkerBeat.name == name)
-                .values(pid=pid, queues=queues, tasks=tasks, last_seen=db_clock())
+                .where(WorkerBeat.name == name, WorkerBeat.pid == pid)
+                .values(pool=pool, queues=queues, tasks=tasks, last_seen=db_clock())
             ).rowcount  # type: ignore[attr-defined]
-            if not moved:
+            if not moved:  # a new worker process, maybe under the name of one that died: its own row, from now
+                s.execute(delete(WorkerBeat).where(WorkerBeat.name == name))
                 s.add(
                     WorkerBeat(
-                        name=name, pid=pid, queues=queues, tasks=tasks, started_at=db_clock(), last_seen=db_clock()
+                        name=name,
+                        pid=pid,
+                        pool=pool,
+                        queues=queues,
+                        tasks=tasks,
+                        started_at=db_clock(),
+                        last_seen=db_clock(),
                     )
                 )
 
@@ -99,8 +110,10 @@ def as_beat(row: WorkerBeat, now: datetime) -> Beat:
     return Beat(
         row.name,
         row.pid,
+        row.pool,
         tuple(row.queues or ()),
         frozenset(row.tasks or ()),
+        _aware(row.started_at),
         seen,
         max(0.0, (_aware(now) - seen).total_seconds()),
     )

@@ -121,8 +121,9 @@ class StageTask(AuralithTask):
     # Whether `limits.max_partitions_in_flight` applies (the data stages; training has a card per rank).
     throttled = True
 
-    def run_unit(self, job_id: str, index: int) -> dict:
-        """Claim the unit's row, run the stage's function on it, commit its figures."""
+    def run_unit(self, job_id: str, index: int, takeover_from: str | None = None) -> dict:
+        """Claim the unit's row, run the stage's function on it, commit its figures. `takeover_from`: the
+        worker a resume found dead while its heartbeat was still recent (its claim is taken over)."""
         assert self.stage is not None, f"{self.name} declares no stage"
         store, stage = self.store, self.stage
         limit = None
@@ -139,6 +140,7 @@ class StageTask(AuralithTask):
             self.request.id,
             max_in_flight=limit,
             alive_within=float(self.app.conf.auralith_heartbeat_timeout),
+            takeover_from=takeover_from,
         )
         if claim.throttled:
             self._wait_for_a_slot()

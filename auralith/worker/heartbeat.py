@@ -39,6 +39,12 @@ def held_task_ids(consumer) -> list[str]:
     return sorted(ids)
 
 
+def pool_kind(consumer) -> str:
+    """prefork, threads, solo, ... from the pool's module (celery.concurrency.<kind>)."""
+    pool = getattr(consumer, "pool", None)
+    return type(pool).__module__.rsplit(".", 1)[-1][:16] if pool is not None else "unknown"
+
+
 class Heartbeat(bootsteps.StartStopStep):
     """Consumer bootstep: starts the heartbeat thread with the consumer, stops it (and removes the row) with it."""
 
@@ -75,7 +81,9 @@ class Heartbeat(bootsteps.StartStopStep):
         while not self._stop.is_set():
             try:
                 queues = sorted(getattr(c.app.amqp.queues, "consume_from", None) or c.app.amqp.queues)
-                Store.for_url(conf.auralith_store_url).beat(c.hostname, os.getpid(), queues, held_task_ids(c))
+                Store.for_url(conf.auralith_store_url).beat(
+                    c.hostname, os.getpid(), queues, held_task_ids(c), pool_kind(c)
+                )
                 if failing:
                     log.warning("heartbeat: written again for %s", c.hostname)
                 failing = False

@@ -19,9 +19,10 @@ from celery.canvas import Signature
 from auralith.config import JobConfig
 from auralith.errors import one_line
 from auralith.observe.queues import queued_task_ids
+from auralith.observe.workers import supports_broadcast
 from auralith.pipeline.stages import STAGES, Stage
 from auralith.pipeline.stats import job_stats
-from auralith.store import Store
+from auralith.store import Beat, Store
 from auralith.store.models import JobState, Partition, PartitionState
 from auralith.worker.events import record_event
 from auralith.worker.settings import message_priority, route
@@ -67,10 +68,16 @@ def advance(
         new = store.claim_unsent(job_id, stage.name, {p.index: uuid() for p in todo if p.task_id is None}, chord_id)
         # A resume sends again what no live worker holds (under the same task ids); what runs is left to run.
         again: list[Partition] = []
+        takeover: dict[int, str] = {}
         if resend:
-            held = live_holders(app, store)
+            store.recount_chords(job_id, stage.name)
+            beats = store.worker_beats()
+            alive = answering(app, beats)
+            held = live_holders(app, store, alive)
             waiting = waiting_task_ids(app, stage.queue)
             again = [p for p in todo if p.task_id and p.index not in new and not held(p) and p.task_id not in waiting]
+            # A unit started on a worker whose heartbeat is recent but that answers no ping: its claim is taken over.
+            takeover = {p.index: p.worker for p in again if p.worker and p.worker in beats and p.worker not in alive}
         if new and previous is not None and len(new) == len(parts):  # the first send of this stage
             record_event(app, store, job_id, _done_message(previous, rows), kind="stage_done")
         cfg = JobConfig.model_validate(job.config)
@@ -79,7 +86,7 @@ def advance(
         if new:
             (send or _apply)(stage_signature(app, job_id, stage, new, priority, limits, chord_id))
         if again:
-            send_again(app, store, job_id, stage, again, priority, limits, send=send)
+            send_again(app, store, job_id, stage, again, priority, limits, send=send, takeover=takeover)
         decision.sent = {**{p.index: p.task_id for p in again if p.task_id}, **new}
         return decision
     decision.finished = _succeed(app, store, job_id, rows)
@@ -118,12 +125,17 @@ def stage_signature(
     priority: int | None,
     limits: dict,
     chord_id: str | None = None,
+    takeover: dict[int, str] | None = None,
 ) -> Signature:
     """chord(group(one task per unit), advance): the units carry (job id, index) only, never data, and
     each its task id, so `auralith cancel` can revoke what is still queued. The next stage is not chained:
     that would copy its whole chord into every message of this one (O(N^2) bytes on the broker). `chord_id`
     is the header's group id, recorded on the rows so that a unit sent again joins the same chord."""
-    header = group(_unit_signature(app, job_id, stage, i, tid, priority, limits) for i, tid in sorted(units.items()))
+    takeover = takeover or {}
+    header = group(
+        _unit_signature(app, job_id, stage, i, tid, priority, limits, takeover.get(i))
+        for i, tid in sorted(units.items())
+    )
     sig = chord(header, _body_signature(app, job_id, stage, priority))
     # A chord's own task id becomes its header's group id (and its body's task id) when applied.
     return sig.set(task_id=chord_id) if chord_id else sig
@@ -138,22 +150,42 @@ def send_again(
     priority: int | None,
     limits: dict,
     send: Callable[[Signature], object] | None = None,
+    takeover: dict[int, str] | None = None,
 ) -> None:
     """Send units again under their task ids, each in the chord it was sent in: the chord counts it once
     (the copy that was lost never reported) and its body runs when the stage is done, as it would have.
-    Units sent before chords were recorded go in a new chord of their own."""
+    Units sent before chords were recorded go in a new chord of their own. `takeover`: unit index -> the dead
+    worker whose claim the unit's claim takes over (see `answering`)."""
     loose = {}
+    takeover = takeover or {}
     for p in parts:
         assert p.task_id is not None
         if p.chord_id:
-            sig = _unit_signature(app, job_id, stage, p.index, p.task_id, priority, limits)
+            sig = _unit_signature(app, job_id, stage, p.index, p.task_id, priority, limits, takeover.get(p.index))
             (send or _apply)(sig.set(group_id=p.chord_id, chord=_body_signature(app, job_id, stage, priority)))
         else:
             loose[p.index] = p.task_id
     if loose:
         chord_id = uuid()
         store.mark_sent(job_id, stage.name, list(loose), chord_id)
-        (send or _apply)(stage_signature(app, job_id, stage, loose, priority, limits, chord_id))
+        (send or _apply)(stage_signature(app, job_id, stage, loose, priority, limits, chord_id, takeover))
+
+
+def answering(app: Celery, beats: dict[str, Beat]) -> dict[str, Beat]:
+    """The heartbeats of workers that are alive by their heartbeat and, where the broker can broadcast, answer a
+    ping now (a resume should not wait a whole heartbeat timeout for a worker killed a moment ago). A `solo`
+    worker cannot answer while it runs a task: its heartbeat alone speaks for it."""
+    timeout = float(app.conf.auralith_heartbeat_timeout)
+    asked = [b.name for b in beats.values() if b.alive(timeout) and b.pool != "solo"]
+    if not asked or not supports_broadcast(app):
+        return beats
+    try:
+        replies = app.control.ping(destination=asked, timeout=1.0) or []
+    except Exception as exc:  # noqa: BLE001  no answer at all: trust the heartbeats
+        log.warning("cannot ping workers: %s", one_line(exc))
+        return beats
+    answered = {name for reply in replies for name in reply}
+    return {name: b for name, b in beats.items() if name not in asked or name in answered}
 
 
 def waiting_task_ids(app: Celery, queue: str) -> set[str]:
@@ -166,11 +198,11 @@ def waiting_task_ids(app: Celery, queue: str) -> set[str]:
     return queued.waiting if queued is not None else set()
 
 
-def live_holders(app: Celery, store: Store) -> Callable[[Partition], bool]:
+def live_holders(app: Celery, store: Store, beats: dict[str, Beat] | None = None) -> Callable[[Partition], bool]:
     """A test of whether a live worker holds a unit, by the heartbeats (auralith.worker.heartbeat): it runs it
     (listed, or claimed since its last heartbeat), has it reserved, or waits to retry it."""
     timeout = float(app.conf.auralith_heartbeat_timeout)
-    beats = store.worker_beats()
+    beats = store.worker_beats() if beats is None else beats
     listed = {t for b in beats.values() if b.alive(timeout) for t in b.tasks}
 
     def held(p: Partition) -> bool:
@@ -183,9 +215,17 @@ def live_holders(app: Celery, store: Store) -> Callable[[Partition], bool]:
 
 
 def _unit_signature(
-    app: Celery, job_id: str, stage: Stage, index: int, task_id: str, priority: int | None, limits: dict
+    app: Celery,
+    job_id: str,
+    stage: Stage,
+    index: int,
+    task_id: str,
+    priority: int | None,
+    limits: dict,
+    takeover_from: str | None = None,
 ) -> Signature:
-    return app.signature(stage.task, args=(job_id, index), immutable=True).set(
+    kwargs = {"takeover_from": takeover_from} if takeover_from else {}
+    return app.signature(stage.task, args=(job_id, index), kwargs=kwargs, immutable=True).set(
         task_id=task_id, priority=priority, **limits
     )
 

@@ -163,7 +163,7 @@ class Supervisor:
         if not b.alive(self.timeout):
             return ("worker_dead", f"worker {b.name} silent for {b.age_s:.0f} s") if trusted else None
         if not b.runs(p.task_id, p.started_at, self.timeout):
-            return "run_lost", f"worker {b.name} no longer runs it (its pool process died)"
+            return "run_lost", f"worker {b.name} no longer runs it (its pool process died, or it restarted)"
         return None
 
     def _move_on(

@@ -30,8 +30,8 @@ log = get_task_logger(__name__)
 def _stage_task(stage: Stage) -> StageTask:
     """The Celery task of one stage of the graph: it runs one unit, `(job_id, index)`, on the stage's queue."""
 
-    def run(self: StageTask, job_id: str, index: int = 0) -> dict:
-        return self.run_unit(job_id, index)
+    def run(self: StageTask, job_id: str, index: int = 0, takeover_from: str | None = None) -> dict:
+        return self.run_unit(job_id, index, takeover_from)
 
     run.__doc__ = f"{stage.description} (stage `{stage.name}`, one {stage.unit}, queue `{stage.queue}`)."
     return app.task(bind=True, base=StageTask, name=stage.task, stage=stage.name, throttled=stage.throttled)(run)

@@ -98,11 +98,16 @@ def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, 
         worker.wait(10)
         killed_at = Store(pg_store).get_job(job_id)
         committed = sum(p.state == PartitionState.COMMITTED for p in Store(pg_store).list_partitions(job_id))
+        running = [(p.stage, p.index) for p in Store(pg_store).list_partitions(job_id) if p.state == "started"]
         assert killed_at.state == JobState.RUNNING, "the job finished before the kill: make it bigger"
 
         worker = _start_worker(env, log)
         assert cli(env, "resume", job_id) == f"resumed {job_id}"
-        info = client.wait(job_id, timeout=180)
+        try:
+            info = client.wait(job_id, timeout=60)
+        except TimeoutError:
+            rows = [(p.stage, p.index, p.state, p.worker, p.attempts) for p in Store(pg_store).list_partitions(job_id)]
+            raise AssertionError(f"{rows}\n{Store(pg_store).worker_beats()}\n{log.read_text()[-6000:]}") from None
         assert info.state == JobState.SUCCEEDED, info.error + log.read_text()[-3000:]
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
@@ -111,6 +116,10 @@ def test_sigkill_mid_job_then_resume_gives_identical_shards(client, redis_base, 
 
     total = len(Store(pg_store).list_partitions(job_id))
     assert committed < total
+    # The killed worker's heartbeat was seconds old, but it answered no ping: the resume took its unit over at
+    # once, and nothing else ran twice.
+    twice = [(p.stage, p.index) for p in Store(pg_store).list_partitions(job_id) if p.attempts > 1]
+    assert twice == running
     assert _tensor_hashes(info.output) == _tensor_hashes(reference.output)
     assert info.stats.documents_out == reference.stats.documents_out == 4000
     # Nothing counted twice: the figures are those of the uninterrupted run.

@@ -274,6 +274,7 @@ def test_claim_leaves_a_unit_a_live_worker_runs(url):
     store = Store(url)
     job_id = new_job(url)
     store.create_partitions(job_id, {"process": REFS})
+    store.beat("w1@host", 1, ["process"], [])  # a worker's first heartbeat comes before its first task
     assert store.claim_partition(job_id, "process", 0, "w1@host", "t0", alive_within=30).run
     # Claimed since w1's last heartbeat: taken to run there even before a heartbeat lists it.
     store.beat("w1@host", 1, ["process"], [])
@@ -281,9 +282,13 @@ def test_claim_leaves_a_unit_a_live_worker_runs(url):
     assert (second.run, second.reason) == (False, "running on w1@host")
     store.beat("w1@host", 1, ["process"], ["t0"])
     assert not store.claim_partition(job_id, "process", 0, "w2@host", "t0", alive_within=30).run
-    # Without a heartbeat younger than the timeout, w1 is dead: the copy takes over.
-    store.forget_worker("w1@host")
+    # w1 restarted under its name (a new process): the unit it claimed before is not running there any more.
+    store.beat("w1@host", 2, ["process"], [])
     assert store.claim_partition(job_id, "process", 0, "w2@host", "t0", alive_within=30).attempts == 2
+    # Without a heartbeat younger than the timeout, a worker is dead: a copy takes over.
+    store.beat("w2@host", 3, ["process"], ["t0"])
+    store.forget_worker("w2@host")
+    assert store.claim_partition(job_id, "process", 0, "w3@host", "t0", alive_within=30).attempts == 3
 
 
 def test_reset_unfinished_leaves_running_units_as_they_are(url):
@@ -325,3 +330,23 @@ def test_workers_silent_for_long_are_forgotten(url):
         )
     assert store.forget_silent_workers(86_400) == 1
     assert list(store.worker_beats()) == ["new@host"]
+
+
+def test_recount_chords_restores_a_count_lost_with_its_worker(url):
+    """A worker killed between a unit's commit and its chord count: the count is set from the committed rows."""
+    from auralith.store.db import session_scope
+    from auralith.store.models import ChordCounter
+
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS})
+    store.claim_unsent(job_id, "process", {0: "t0", 1: "t1", 2: "t2"}, chord_id="chord-1")
+    with session_scope(url) as s:
+        s.add(ChordCounter(group_id="chord-1", size=3, done=1, failed=False))
+    for index in (0, 1):  # two committed, one of them never counted
+        claim = store.claim_partition(job_id, "process", index, "w", f"t{index}")
+        store.commit_partition(claim.partition_id, {}, None)
+    assert store.recount_chords(job_id, "process") == 1
+    assert store.recount_chords(job_id, "process") == 0  # counts are never lowered
+    with session_scope(url) as s:
+        assert s.get(ChordCounter, "chord-1").done == 2

@@ -36,10 +36,11 @@ def test_the_embedded_worker_beats_and_heals(tmp_path, monkeypatch):
             store.commit_partition(store.get_partition("job-1", "process", 0).id, {}, None)
             with session_scope(store_url) as s:
                 s.execute(update(Partition).values(finished_at=store.db_now() - timedelta(seconds=60)))
-            while store.get_job("job-1").state != JobState.SUCCEEDED:
+            while not store.list_heals("job-1"):  # recorded right after the job is marked succeeded
                 assert time.monotonic() < deadline, store.list_events("job-1")
                 time.sleep(0.05)
             assert [h.reason for h in store.list_heals("job-1")] == ["stalled"]
+            assert store.get_job("job-1").state == JobState.SUCCEEDED
         assert store.worker_beats() == {}  # a worker that stops cleanly removes its heartbeat
         assert not any(t.name == "auralith-supervisor" for t in threading.enumerate())
     finally:

@@ -33,7 +33,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def app(store):
-    return make_app("redis://127.0.0.1:1/0", store.url)
+    return make_app("memory://", store.url)  # no broker to reach: what would be sent is collected
 
 
 def make_job(store: Store, stages: dict[str, int], config: dict = CONFIG, priority: str = "high") -> str:

@@ -24,6 +24,7 @@ def upgrade() -> None:
         "auralith_workers",
         sa.Column("name", sa.String(200), primary_key=True),
         sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("pool", sa.String(16), nullable=False),
         sa.Column("queues", sa.JSON, nullable=False),
         sa.Column("tasks", sa.JSON, nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
