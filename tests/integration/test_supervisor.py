@@ -41,9 +41,9 @@ def test_a_unit_whose_message_the_broker_lost_is_sent_again(redis_base, pg_store
     store.create_job(job_id, config, "h" * 64, "j", "normal")
     store.create_partitions(job_id, {"process": [({"i": i}, 0) for i in range(3)]})
     store.set_job_state(job_id, JobState.RUNNING)
+    supervisor = Supervisor(app)
     try:
         advance(app, store, job_id)
-        supervisor = Supervisor(app)
 
         def heals() -> list:
             return [h for h in supervisor.round() if h.job_id == job_id]  # other tests' jobs are not ours
@@ -58,5 +58,6 @@ def test_a_unit_whose_message_the_broker_lost_is_sent_again(redis_base, pg_store
         time.sleep(0.3)
         assert heals() == []  # on the broker again
     finally:
+        supervisor.lock.release()  # held, it would keep every later test's beat standing by
         store.set_job_state(job_id, JobState.CANCELLED)
         flush_redis(SUBPROCESS_REDIS_DB)

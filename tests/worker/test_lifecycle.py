@@ -10,9 +10,7 @@ import pytest
 from celery.canvas import Signature, _chain, _chord
 
 from auralith.store import Store
-from auralith.store.db import dispose_all
 from auralith.store.models import JobState
-from auralith.worker.app import make_app
 from auralith.worker.lifecycle import advance
 
 CONFIG = {
@@ -21,19 +19,6 @@ CONFIG = {
     "tokenization": {"tokenizer": "tok.json"},
     "limits": {"soft_time_limit": 60},
 }
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/s.db")
-    store.upgrade()
-    yield store
-    dispose_all()
-
-
-@pytest.fixture
-def app(store):
-    return make_app("memory://", store.url)  # no broker to reach: what would be sent is collected
 
 
 def make_job(store: Store, stages: dict[str, int], config: dict = CONFIG, priority: str = "high") -> str:

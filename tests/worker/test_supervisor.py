@@ -11,29 +11,13 @@ import pytest
 from sqlalchemy import update
 
 from auralith.store import Store
-from auralith.store.db import dispose_all, session_scope
+from auralith.store.db import session_scope
 from auralith.store.models import JobState, Partition, PartitionState, WorkerBeat
-from auralith.worker.app import make_app
 from auralith.worker.lifecycle import advance
 from auralith.worker.supervisor import HealScheduler, Supervisor, describe_input
 
 CONFIG = {"name": "j", "sources": {"path": "x.jsonl"}, "tokenization": {"tokenizer": "tok.json"}}
 PIECE = {"pieces": [{"source": "/data/a.jsonl", "start": 0, "end": 5000, "first_line": 1}]}
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/s.db")
-    store.upgrade()
-    yield store
-    dispose_all()
-
-
-@pytest.fixture
-def app(store):
-    app = make_app("memory://", store.url)
-    app.conf.update(auralith_heartbeat_interval=1.0, auralith_heartbeat_timeout=3.0)
-    return app
 
 
 @pytest.fixture
