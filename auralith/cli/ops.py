@@ -10,14 +10,14 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from auralith.cli.common import client_for, console, service_options
+from auralith.cli.common import client_for, console, store_options
 from auralith.observe.workers import ALIVE, DEAD, NO_HEARTBEAT, WorkerInfo
 from auralith.redact import redact
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@service_options
+@store_options
 @click.pass_context
 def queues(ctx: click.Context, as_json: bool) -> None:
     """Messages waiting in each queue (per priority band on Redis)."""
@@ -65,7 +65,7 @@ WORKER_COLUMNS: dict[str, Callable[[WorkerInfo], str | None]] = {
     "--timeout", default=1.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to wait for pings."
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@service_options
+@store_options
 @click.pass_context
 def workers(ctx: click.Context, timeout: float, as_json: bool) -> None:
     """Workers by their heartbeat in the store (alive, dead) and their ping replies: queues, tasks, peak RSS."""
@@ -108,7 +108,7 @@ def metrics() -> None:
 )
 @click.option("--port", default=9808, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-queues", is_flag=True, help="Leave out the broker's queue depths.")
-@service_options
+@store_options
 @click.pass_context
 def metrics_serve(ctx: click.Context, host: str, port: int, no_queues: bool) -> None:
     """Serve /metrics: the workers' task series (PROMETHEUS_MULTIPROC_DIR) plus the store's and queues'."""

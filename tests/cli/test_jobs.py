@@ -121,6 +121,8 @@ def test_every_command_that_reads_the_store_takes_state_dir(embedded_job, tmp_pa
         (["logs", job_id], "succeeded:"),
         (["jobs"], job_id),
         (["report", job_id, "--out", str(tmp_path / "rep")], "wrote"),
+        (["workers"], "no worker has a heartbeat"),  # the run's worker removed its heartbeat when it stopped
+        (["queues"], "tokenize"),
     ):
         out = runner.invoke(main, [*args, *state])
         assert out.exit_code == 0 and expected in out.output, (args, out.output)
