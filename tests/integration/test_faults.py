@@ -104,9 +104,10 @@ def test_whole_worker_killed_heals_without_a_human(
     parts = {(p.stage, p.index): p for p in Store(pg_store).list_partitions(job_id)}
     assert parts[(stage, victim.index)].attempts == 2 and parts[(stage, victim.index)].redeliveries == 1
     assert all(p.attempts == 1 for key, p in parts.items() if key != (stage, victim.index))
-    events = [m for _, _, m in Client(store_url=pg_store).events(job_id)]
-    assert any(f"{stage}/{victim.index} sent again: worker" in m for m in events), events
+    events = Client(store_url=pg_store).events(job_id)
+    assert any(f"{stage}/{victim.index} sent again: worker" in m for _, _, m in events), events
     fk.report(f"whole worker SIGKILL mid {stage}", kill_to_unit_committed=t_rerun, job_total=total)
+    print("\n".join(f"  {t:%H:%M:%S} {level:7} {m}" for t, level, m in events))  # the event log, with -s
 
 
 def test_pool_process_killed_runs_again_ahead_of_the_queue(
