@@ -115,6 +115,14 @@ def with_heartbeats(answered: list[WorkerInfo] | None, beats: dict[str, Beat], t
     return sorted(found.values(), key=lambda w: (_STATE_ORDER[w.state], w.hostname))
 
 
+def holder_silent(p: Partition, beat: Beat | None, timeout: float, now: datetime) -> bool:
+    """Whether a `started` unit sits on a worker silent for longer than `timeout`, or on one with no heartbeat
+    although the unit started longer ago than that (a worker's first heartbeat comes before its first task)."""
+    if beat is not None:
+        return not beat.alive(timeout)
+    return p.started_at is None or (now - p.started_at).total_seconds() > timeout
+
+
 def stale_partitions(
     partitions: list[Partition], beats: dict[str, Beat], timeout: float, now: datetime
 ) -> list[tuple[Partition, float | None]]:
@@ -126,8 +134,6 @@ def stale_partitions(
         if p.state != PartitionState.STARTED:
             continue
         beat = beats.get(p.worker or "")
-        if beat is not None and beat.age_s > timeout:
-            stale.append((p, beat.age_s))
-        elif beat is None and (p.started_at is None or (now - p.started_at).total_seconds() > timeout):
-            stale.append((p, None))
+        if holder_silent(p, beat, timeout, now):
+            stale.append((p, beat.age_s if beat is not None else None))
     return stale

@@ -37,6 +37,7 @@ from celery import Celery, beat
 
 from auralith.errors import one_line
 from auralith.observe.queues import queue_depths, queued_task_ids
+from auralith.observe.workers import holder_silent
 from auralith.pipeline.stages import Stage
 from auralith.store import Beat, Store
 from auralith.store.locks import LeaderLock
@@ -156,13 +157,13 @@ class Supervisor:
     def _lost_run(self, p: Partition, b: Beat | None, now: datetime, trusted: bool) -> tuple[str, str] | None:
         """(reason, detail) when the unit, started and held by no live worker, started on a worker that is dead
         or that no longer runs it, else None."""
-        if b is None:
-            if trusted and _age(now, p.started_at) > self.timeout:
+        if holder_silent(p, b, self.timeout, now):
+            if not trusted:
+                return None
+            if b is None:
                 return "worker_dead", f"worker {p.worker} has no heartbeat (stopped, or never wrote one)"
-            return None
-        if not b.alive(self.timeout):
-            return ("worker_dead", f"worker {b.name} silent for {b.age_s:.0f} s") if trusted else None
-        if not b.runs(p.task_id, p.started_at, self.timeout):
+            return "worker_dead", f"worker {b.name} silent for {b.age_s:.0f} s"
+        if b is not None and not b.runs(p.task_id, p.started_at, self.timeout):
             return "run_lost", f"worker {b.name} no longer runs it (its pool process died, or it restarted)"
         return None
 
