@@ -1,14 +1,19 @@
-"""The tokenize stage vs raw HF `tokenizers` `encode_batch`, on the same documents, in one process.
+"""The tokenize stage (fastokens, checked) vs the same stage on HF `tokenizers` and vs datatrove's DocumentTokenizer.
 
-    python bench/tokenize_stage.py [--mb 16] [--threads 1]
+    python bench/tokenize_stage.py [--mb 16] [--threads 1] [--rounds 3]
 
-Auralith: `tokenize_partition` on one clean partition (read the zstd JSONL, drop-list check, encode in
-batches, EOS, write safetensors shards, per-document profile), as a tokenize task runs it. Raw: the same texts,
-already in memory, through one `Tokenizer.encode_batch` call and nothing else (and through
-`encode_batch_fast`, which skips character offsets as the stage does). Tokens per second of wall time
-and of CPU time; the tokenizer is a 16k byte-level BPE trained on the same kind of text (bench/pipeline.py).
-`--threads` sets RAYON_NUM_THREADS for both (a subprocess, since the Rust thread pool reads it once): a worker
-pool runs one process per core, so 1 thread is the figure that matters for it.
+Auralith: `tokenize_partition` on one clean partition (read the zstd JSONL, drop-list check, encode in batches,
+EOS, write safetensors shards, per-document profile), as a tokenize task runs it: once with its default encoder
+(`auto`: fastokens, a sample checked against `tokenizers`) and once with `encoder: tokenizers` (HF
+`encode_batch_fast`, what the stage called before). datatrove: its `DocumentTokenizer` (HF `tokenizers`
+`encode_batch`, EOS, `.ds` files with an index), unshuffled, over the same texts as `Document`s. Raw: one
+`encode_batch_fast` call on the texts in memory. The text is real (man pages and /usr/share/doc) plus every
+language of the machine's gettext catalogues; the tokenizer a 16k byte-level BPE (bench/pipeline.py).
+Tokens per CPU-second (and wall), median over rounds that alternate the sides; each round loads every tokenizer
+afresh, since all of them cache words they have seen and a worker never sees the same text twice. The two
+Auralith runs' shards must be byte-identical. `--threads` sets RAYON_NUM_THREADS and FASTOKENS_BPE_THREADS (a
+subprocess: the Rust thread pools read them once): a worker pool runs one process per core, so 1 thread is the
+figure that matters for it.
 """
 
 from __future__ import annotations
@@ -24,45 +29,91 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 REPO = Path(__file__).resolve().parents[1]
-# raw: encode_batch, as the issue names it; raw_fast: encode_batch_fast (no character offsets), which the stage
-# itself calls, so the stage's own overhead shows against it.
-SIDES = ("raw", "raw_fast", "auralith")
+SIDES = ("raw_fast", "datatrove", "auralith_hf", "auralith")
 
 CHILD = r"""
-import json, sys, time
+import hashlib, json, sys, time
 sys.path.insert(0, sys.argv[3])
 from pathlib import Path
 from auralith.config import parse_config
 from auralith.sources.readers import jsonl_zst_writer
+from auralith.steps import encoders, tokenize as steps_tokenize
 from auralith.steps.normalize import normalize_whitespace
-from auralith.steps.tokenize import load_tokenizer
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.tokenize import tokenize_partition
 from bench.corpus import real_text_documents
+from tests.multilingual import translated_documents
+from tokenizers import Tokenizer
 
 mb, tokenizer, tmp = float(sys.argv[1]), sys.argv[2], Path(sys.argv[4])
-texts = [normalize_whitespace(t) for t in real_text_documents(mb, seed=3)]
-cfg = parse_config({"sources": [{"path": "unused.jsonl"}], "work_dir": str(tmp / "work"),
-                    "tokenization": {"tokenizer": tokenizer}, "output": {"path": str(tmp / "out")}}).resolved()
-paths = WorkPaths.for_job(cfg, "bench")
+texts = [t for per_lang in translated_documents(per_language=4).values() for t in per_lang]
+english_mb = mb - sum(len(t.encode()) for t in texts) / 2**20
+texts = [normalize_whitespace(t) for t in texts + real_text_documents(english_mb, seed=3)]
+
+
+def config(encoder):
+    return parse_config({"sources": [{"path": "unused.jsonl"}], "work_dir": str(tmp / "work"),
+                         "tokenization": {"tokenizer": tokenizer, "encoder": encoder},
+                         "output": {"path": str(tmp / f"out-{encoder}")}}).resolved()
+
+
+paths = WorkPaths.for_job(config("auto"), "bench")
 with jsonl_zst_writer(paths.files, paths.clean(0)) as w:
     for i, t in enumerate(texts):
         w.write({"id": f"d{i}", "text": t, "file": "corpus.jsonl", "line": i + 1})
-tok = load_tokenizer(tokenizer)
-tok.encode_batch(texts[:64])  # warm-up: the thread pool and caches, for both sides
+
+
+def fresh():  # no round starts with the word caches of the one before
+    steps_tokenize._LOADED.clear()
+    encoders._FAST.clear()
+
+
+def raw_fast():
+    tok = Tokenizer.from_file(tokenizer)
+    return lambda: sum(len(e.ids) for e in tok.encode_batch_fast(texts, add_special_tokens=False))
+
+
+def ours(encoder):
+    cfg = config(encoder)
+    fresh()
+    steps_tokenize.load_tokenizer(tokenizer)
+    return lambda: tokenize_partition(cfg, paths, 0, set())[0]["tokens"] - len(texts)
+
+
+def datatrove():
+    from datatrove.data import Document
+    from datatrove.pipeline.tokens import DocumentTokenizer
+
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate(texts)]
+    step = DocumentTokenizer(str(tmp / "datatrove"), tokenizer_name_or_path=tokenizer, eos_token="<|endoftext|>",
+                             shuffle_documents=False, save_final_metadata=False, batch_size=512)
+    step.tokenizer  # loaded outside the timing, like the other sides
+
+    def run():
+        for _ in step.run(iter(docs), rank=0, world_size=1) or ():  # a generator in some datatrove versions
+            pass
+        return step.stats["tokens"].total - len(texts)
+
+    return run
+
 
 def timed(fn):
     cpu, wall = time.process_time(), time.perf_counter()
     n = fn()
     return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "tokens": n}
 
+
+def shards(encoder):
+    out = tmp / f"out-{encoder}"
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("part-*"))}
+
+
 rounds = []
 for _ in range(int(sys.argv[5])):
-    raw = timed(lambda: sum(len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)))
-    fast = timed(lambda: sum(len(e.ids) for e in tok.encode_batch_fast(texts, add_special_tokens=False)))
-    ours = timed(lambda: tokenize_partition(cfg, paths, 0, set())[0]["tokens"] - len(texts))
-    rounds.append({"raw": raw, "raw_fast": fast, "auralith": ours})
-print(json.dumps({"documents": len(texts), "mb": sum(len(t.encode()) for t in texts) / 2**20, "rounds": rounds}))
+    rounds.append({"raw_fast": timed(raw_fast()), "datatrove": timed(datatrove()),
+                   "auralith_hf": timed(ours("tokenizers")), "auralith": timed(ours("auto"))})
+print(json.dumps({"documents": len(texts), "mb": sum(len(t.encode()) for t in texts) / 2**20, "rounds": rounds,
+                  "identical": shards("auto") == shards("tokenizers") != {}}))
 """
 
 
@@ -70,7 +121,8 @@ def measure(mb: float = 16.0, threads: int | None = 1, rounds: int = 3) -> dict:
     """Median over rounds of tokens/s (wall and CPU) of both sides, and the ratio of the medians."""
     from bench.pipeline import tokenizer
 
-    env = {**os.environ, **({"RAYON_NUM_THREADS": str(threads)} if threads else {})}
+    pools = ("RAYON_NUM_THREADS", "FASTOKENS_BPE_THREADS")
+    env = {**os.environ, **({name: str(threads) for name in pools} if threads else {})}
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, str(mb), str(tokenizer()), str(REPO), tmp, str(rounds)],
@@ -91,7 +143,7 @@ def measure(mb: float = 16.0, threads: int | None = 1, rounds: int = 3) -> dict:
         }
     if len({result[side]["tokens"] for side in SIDES}) != 1:
         raise RuntimeError(f"token counts differ: {[result[side]['tokens'] for side in SIDES]}")
-    for base in ("raw", "raw_fast"):
+    for base in ("raw_fast", "datatrove", "auralith_hf"):
         result[f"ratio_{base}"] = result["auralith"]["tok_s"] / result[base]["tok_s"]
         result[f"cpu_ratio_{base}"] = result["auralith"]["tok_cpu_s"] / result[base]["tok_cpu_s"]
     return result
@@ -100,19 +152,19 @@ def measure(mb: float = 16.0, threads: int | None = 1, rounds: int = 3) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=16.0)
-    ap.add_argument("--threads", type=int, default=1, help="RAYON_NUM_THREADS for both sides (0: the default)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of the Rust pools (0: their default)")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     r = measure(args.mb, args.threads or None, args.rounds)
     print(
-        f"{r['documents']:,} documents, {r['mb']:.1f} MB, {r['raw']['tokens']:,} tokens, "
-        f"threads {args.threads or 'default'}"
+        f"{r['documents']:,} documents, {r['mb']:.1f} MB, {r['auralith']['tokens']:,} tokens, "
+        f"threads {args.threads or 'default'}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    print(f"{'':<10} {'tokens/s':>12} {'tokens/CPU-s':>13}")
+    print(f"{'':<12} {'tokens/s':>12} {'tokens/CPU-s':>13} {'auralith is':>12}")
     for side in SIDES:
-        print(f"{side:<10} {r[side]['tok_s']:12,.0f} {r[side]['tok_cpu_s']:13,.0f}")
-    for base, call in (("raw", "encode_batch"), ("raw_fast", "encode_batch_fast")):
-        print(f"ratio auralith / raw {call}: {r['ratio_' + base]:.1%} (wall), {r['cpu_ratio_' + base]:.1%} (CPU)")
+        ratio = f"{r['cpu_ratio_' + side]:.1f}x" if side != "auralith" else ""
+        print(f"{side:<12} {r[side]['tok_s']:12,.0f} {r[side]['tok_cpu_s']:13,.0f} {ratio:>12}")
+    print(f"shards byte-identical to the tokenizers run: {'yes' if r['identical'] else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -217,6 +217,8 @@ def summary_table(info: JobInfo, removal_rows: bool = True) -> FittedSummary:
     table.add_row("tokens", _fmt_int(st.tokens))
     if st.truncated:
         table.add_row("  documents truncated to max_length", _fmt_int(st.truncated))
+    if st.encoder_fallbacks:  # fastokens differed from `tokenizers` somewhere: those partitions use the latter
+        table.add_row("  partitions re-encoded with tokenizers", _fmt_int(len(st.encoder_fallbacks)))
     table.add_row("shards", _fmt_int(st.shards))
     _add_end_rows(table, info)
     return FittedSummary(table)

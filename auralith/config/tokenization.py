@@ -17,6 +17,9 @@ class TokenizationConfig(StrictModel):
     max_length: int | None = Field(default=None, gt=0)
     dtype: Literal["auto", "uint16", "uint32"] = "auto"
     batch_size: int = Field(default=512, gt=0)
+    # auto: fastokens where it loads the tokenizer and agrees with `tokenizers` on the checked documents.
+    encoder: Literal["auto", "tokenizers"] = "auto"
+    verify_every: int = Field(default=64, gt=0)
 
 
 def is_tokenizer_path(spec: str, base_dir: str | Path | None = None) -> bool:

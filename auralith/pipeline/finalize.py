@@ -36,6 +36,8 @@ def build_manifest(cfg: JobConfig, job_id: str, config_hash: str, partitions: li
             "sha256": tokenizer_hash(tok),
             "vocab_size": tok.get_vocab_size(with_added_tokens=True),
             "eos_id": resolve_eos_id(tok, cfg.tokenization.eos_token) if cfg.tokenization.append_eos else None,
+            "encoders": stats.encoders,
+            "encoder_fallbacks": stats.encoder_fallbacks,
         },
         "dtype": shards[0]["dtype"] if shards else None,
         "documents": stats.documents_out,

@@ -53,6 +53,8 @@ class JobStats:
     # Duplicates the dedup decisions (committed rows of `dedup`, `near_dedup`) drop: final as soon as they are
     # committed, while `removed` gets them partition by partition from tokenize.
     duplicates_decided: int = 0
+    encoders: dict[str, int] = field(default_factory=dict)  # documents tokenized, by the encoder that did it
+    encoder_fallbacks: list[dict] = field(default_factory=list)  # partitions that fell back to `tokenizers`
 
     def to_dict(self) -> dict:
         return {
@@ -72,6 +74,8 @@ class JobStats:
             "tokens": self.tokens,
             "truncated": self.truncated,
             "shards": self.shards,
+            "encoders": self.encoders,
+            "encoder_fallbacks": self.encoder_fallbacks,
         }
 
 
@@ -82,6 +86,7 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
     input_errors: Counter[str] = Counter()
     lines_removed: Counter[str] = Counter()
     pii: Counter[str] = Counter()
+    encoders: Counter[str] = Counter()
     for p in partitions:
         st.stages.setdefault(p.stage, StageCounts()).add(p.state)
         committed = p.state == PartitionState.COMMITTED and p.counts is not None
@@ -109,6 +114,9 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
                 st.shards += c.get("shards", 0)
                 st.truncated += c.get("truncated", 0)
                 st.tokenize_documents_done += c.get("documents", 0)
+                encoders.update(c.get("encoders", {}))
+                if "encoder_fallback" in c and len(st.encoder_fallbacks) < max_issues:
+                    st.encoder_fallbacks.append(c["encoder_fallback"])
             else:
                 st.tokens += live.get("tokens", 0)
                 st.tokenize_documents_done += live.get("documents", 0)
@@ -123,4 +131,5 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
     st.input_errors = dict(sorted(input_errors.items()))
     st.lines_removed = dict(sorted(lines_removed.items()))
     st.pii = dict(sorted(pii.items()))
+    st.encoders = dict(sorted(encoders.items()))
     return st

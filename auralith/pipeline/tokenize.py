@@ -14,9 +14,11 @@ from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn, Throttle
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.sources.readers import iter_jsonl_zst, jsonl_zst_writer
+from auralith.steps.document_tokenizer import DocumentTokenizer, EncoderMismatch
 from auralith.steps.profile import PartitionProfile
 from auralith.steps.shards import ShardWriter
-from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
+from auralith.steps.tokenize import load_tokenizer, resolve_eos_id, token_dtype
+from auralith.storage.paths import join
 
 
 def tokenize_partition(
@@ -37,7 +39,42 @@ def tokenize_partition(
     Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
     files with the same bytes. Reads and writes go through `paths.files`, the job's storage. Returns (counts,
     shard infos).
+
+    With `tokenization.encoder: auto` the ids come from fastokens, checked against `tokenizers` on a sample of
+    documents; a difference re-encodes the whole partition with `tokenizers` and is reported in the counts
+    (`encoder_fallback`), so what is written is always what `tokenizers` gives on every checked document.
     """
+    try:
+        return _tokenize(cfg, paths, index, drop_positions, progress, near_positions, kept_ids, fast=True)
+    except _Mismatch as found:
+        # Nothing the fast encoder wrote may stay: the whole partition again with the reference. Shards are named
+        # by position, so the reference rewrites those names; any it does not reach are the first try's alone.
+        counts, shards = _tokenize(cfg, paths, index, drop_positions, progress, near_positions, kept_ids, fast=False)
+        kept = {s["path"] for s in shards}
+        for name in found.written - kept:
+            paths.files.delete(join(cfg.output.path, name))
+        counts["encoder_fallback"] = found.reason
+        return counts, shards
+
+
+class _Mismatch(Exception):
+    def __init__(self, reason: dict, written: set[str]):
+        super().__init__(reason["detail"])
+        self.reason = reason
+        self.written = written
+
+
+def _tokenize(
+    cfg: JobConfig,
+    paths: WorkPaths,
+    index: int,
+    drop_positions: AbstractSet[int],
+    progress: ProgressFn | None,
+    near_positions: AbstractSet[int],
+    kept_ids: Mapping[int, str] | None,
+    *,
+    fast: bool,
+) -> tuple[dict, list[dict]]:
     tcfg, ocfg = cfg.tokenization, cfg.output
     tok = load_tokenizer(tcfg.tokenizer)
     eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None
@@ -49,6 +86,8 @@ def tokenize_partition(
         max_length=tcfg.max_length,
         batch_size=tcfg.batch_size,
         dtype=dtype,
+        fast=fast and tcfg.encoder == "auto",
+        verify_every=tcfg.verify_every,
     )
     writer = ShardWriter(
         paths.files,
@@ -62,16 +101,21 @@ def tokenize_partition(
     report = Throttle(progress)
     docs_in = docs_out = tokens = truncated = near = 0
     profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
-    batch: list[str] = []
+    batch: list[dict] = []
 
     def flush() -> None:
         nonlocal tokens, truncated, docs_out
-        arrays, n_trunc = encoder.encode(batch)
+        try:
+            arrays, n_trunc = encoder.encode([rec["text"] for rec in batch])
+        except EncoderMismatch as exc:
+            rec = batch[exc.position - docs_out]
+            reason = {**_as_read(rec), "partition": index, "detail": str(exc.detail)}
+            raise _Mismatch(reason, {s.path for s in writer.shards}) from None
         truncated += n_trunc
-        for text, arr in zip(batch, arrays, strict=True):
+        for rec, arr in zip(batch, arrays, strict=True):
             writer.add(arr)
             tokens += len(arr)
-            profile.add_output(text, len(arr))
+            profile.add_output(rec["text"], len(arr))
         docs_out += len(arrays)
         batch.clear()
         report({"documents": docs_in, "tokens": tokens})
@@ -89,7 +133,7 @@ def tokenize_partition(
                     of = (kept_ids or {})[pos]
                     aside.write({**_as_read(rec), "reason": dropped, "duplicate_of": of, "text": rec["text"]})
                 continue
-            batch.append(rec["text"])
+            batch.append(rec)
             if len(batch) >= tcfg.batch_size:
                 flush()
         if batch:
@@ -105,6 +149,10 @@ def tokenize_partition(
         "removed": removed,
         "shards": len(shards),
         "profile": profile.to_dict(),
+        # Which encoder wrote this partition's ids (documents), and why not the fast one when it was asked for.
+        "encoders": {encoder.encoder.name: docs_out} if docs_out else {},
+        "verified": encoder.verified,
+        **({"encoder_fallback": {"partition": index, "detail": encoder.fallback}} if encoder.fallback else {}),
     }
     return counts, shards
 

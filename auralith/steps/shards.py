@@ -101,6 +101,11 @@ class ShardWriter:
         self._docs.append(doc)
         self._n_tokens += doc.size
 
+    @property
+    def shards(self) -> list[ShardInfo]:
+        """The shards written so far."""
+        return list(self._shards)
+
     def close(self) -> list[ShardInfo]:
         """Write what is buffered (no empty shard) and return every shard written, in order."""
         if not self._closed:

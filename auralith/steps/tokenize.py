@@ -1,4 +1,4 @@
-"""Tokenizer loading (offline only), EOS and dtype resolution, batch encoding, and tiny BPE training."""
+"""Tokenizer loading (offline only), EOS and dtype resolution, and tiny BPE training."""
 
 from __future__ import annotations
 
@@ -130,57 +130,6 @@ def token_dtype(vocab_size: int, dtype: str) -> np.dtype:
     if dtype == "uint32":
         return np.dtype(np.uint32)
     raise ConfigError([f"tokenization.dtype: unknown dtype {dtype!r}; expected auto, uint16 or uint32"])
-
-
-class DocumentTokenizer:
-    """Encodes documents in batches into one id array per document, truncated, then EOS appended.
-
-    Truncation and padding of `tok` are switched off (on the shared object): documents are cut by
-    `max_length` here, so the truncation count is known, and padding would corrupt a packed stream.
-    """
-
-    def __init__(
-        self,
-        tok: Tokenizer,
-        *,
-        append_eos: bool,
-        eos_id: int | None,
-        max_length: int | None,
-        batch_size: int,
-        dtype: np.dtype | str | None = None,
-    ):
-        if append_eos and eos_id is None:
-            raise ValueError("append_eos needs an eos_id")
-        if tok.truncation is not None:
-            tok.no_truncation()
-        if tok.padding is not None:
-            tok.no_padding()
-        self.tok = tok
-        self.append_eos = append_eos
-        self.eos_id = eos_id
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.dtype = np.dtype(dtype) if dtype is not None else token_dtype(tok.get_vocab_size(), "auto")
-
-    def encode(self, texts: list[str]) -> tuple[list[np.ndarray], int]:
-        """(one id array per text, in order; number of texts cut by max_length)."""
-        out: list[np.ndarray] = []
-        truncated = 0
-        extra = 1 if self.append_eos else 0
-        for start in range(0, len(texts), self.batch_size):
-            # encode_batch_fast skips computing character offsets, which we never use.
-            encodings = self.tok.encode_batch_fast(texts[start : start + self.batch_size], add_special_tokens=False)
-            for enc in encodings:
-                ids = enc.ids
-                if self.max_length is not None and len(ids) > self.max_length:
-                    ids = ids[: self.max_length]
-                    truncated += 1
-                arr = np.empty(len(ids) + extra, dtype=self.dtype)
-                arr[: len(ids)] = ids
-                if extra:
-                    arr[-1] = self.eos_id
-                out.append(arr)
-        return out, truncated
 
 
 def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int, *, min_frequency: int = 2) -> Tokenizer:

@@ -95,6 +95,11 @@ def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
         assert tokens[-1] == eos and eos not in tokens[:-1]
         assert tok.decode(tokens[:-1].tolist(), skip_special_tokens=False) == text
     assert sum(len(d) for d in docs) == manifest["tokens"]
+    # Written by fastokens, with exactly the ids HF tokenizers gives.
+    assert manifest["tokenizer"]["encoders"] == {"fastokens": len(docs)}
+    assert manifest["tokenizer"]["encoder_fallbacks"] == []
+    reference = tok.encode_batch_fast(expected, add_special_tokens=False)
+    assert [d[:-1].tolist() for d in docs] == [e.ids for e in reference]
 
     # Every input record is accounted for exactly once: kept, or removed with a reason.
     st = info.stats

@@ -426,3 +426,34 @@ def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
         base_dir=tmp_path,
     )
     assert "pii" not in run_process(off, plan_partitions(off), WorkPaths.for_job(off, "job-q2"))[0]
+
+
+def test_a_fast_encoder_difference_re_encodes_the_partition_with_tokenizers(job, monkeypatch, tmp_path):
+    from auralith.steps import document_tokenizer
+    from tests.steps.test_encoders import OneWrongId
+
+    cfg, plan, paths, *_ = job
+    run_process(cfg, plan, paths)
+    decide_dedup(paths, len(plan))
+    gz = max(range(len(plan)), key=lambda i: Path(paths.clean(i)).stat().st_size)  # the partition of many docs
+    cfg = cfg.model_copy(update={"tokenization": cfg.tokenization.model_copy(update={"verify_every": 5})})
+
+    reference_cfg = cfg.model_copy(
+        update={"tokenization": cfg.tokenization.model_copy(update={"encoder": "tokenizers"})}
+    )
+    want_counts, want_shards = tokenize_partition(reference_cfg, paths, gz, read_drops(paths, gz))
+    out = Path(cfg.output.path)
+    want_bytes = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert want_counts["encoders"] == {"tokenizers": want_counts["kept"]}
+
+    # The difference sits in the fifth batch, after shards were written: they all go, and the reference rewrites.
+    monkeypatch.setattr(document_tokenizer, "fast_encoder", lambda t: OneWrongId(t, wrong_at=70))
+    (out / f"part-{gz:05d}-00999.safetensors").write_bytes(b"a shard of no run")  # not ours to judge: stays
+    counts, shards = tokenize_partition(cfg, paths, gz, read_drops(paths, gz))
+    assert shards == want_shards
+    assert counts["encoders"] == {"tokenizers": counts["kept"]}
+    assert counts["encoder_fallback"]["partition"] == gz
+    assert counts["encoder_fallback"]["detail"].startswith("fastokens gave")
+    assert counts["encoder_fallback"]["file"].endswith("c.jsonl.gz")
+    got = {p.name: p.read_bytes() for p in out.iterdir() if p.name != f"part-{gz:05d}-00999.safetensors"}
+    assert got == want_bytes

@@ -10,8 +10,8 @@ import pytest
 from tokenizers import Tokenizer, models
 
 from auralith.errors import ConfigError, TokenizerNotFound
+from auralith.steps.document_tokenizer import DocumentTokenizer
 from auralith.steps.tokenize import (
-    DocumentTokenizer,
     load_tokenizer,
     resolve_eos_id,
     token_dtype,
