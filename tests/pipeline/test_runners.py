@@ -457,3 +457,20 @@ def test_a_fast_encoder_difference_re_encodes_the_partition_with_tokenizers(job,
     assert counts["encoder_fallback"]["file"].endswith("c.jsonl.gz")
     got = {p.name: p.read_bytes() for p in out.iterdir() if p.name != f"part-{gz:05d}-00999.safetensors"}
     assert got == want_bytes
+
+
+def test_fastokens_shards_are_byte_identical_to_tokenizers_shards(job):
+    cfg, plan, paths, *_ = job
+    run_process(cfg, plan, paths)
+    decide_dedup(paths, len(plan))
+    out = Path(cfg.output.path)
+    written = {}
+    for encoder in ("auto", "tokenizers"):
+        tcfg = cfg.tokenization.model_copy(update={"encoder": encoder})
+        counts = [
+            tokenize_partition(cfg.model_copy(update={"tokenization": tcfg}), paths, i, read_drops(paths, i))[0]
+            for i in range(len(plan))
+        ]
+        written[encoder] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+        assert {name for c in counts for name in c["encoders"]} == {"fastokens" if encoder == "auto" else "tokenizers"}
+    assert written["auto"] == written["tokenizers"]
