@@ -343,3 +343,25 @@ def test_the_image_builds_and_its_workers_import_what_they_run():
         assert helped.returncode == 0 and "train a small GPT" in helped.stdout, helped.stdout + helped.stderr
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_allowed_roots_are_set_explicitly_wherever_workers_run():
+    """Jobs submitted by others must not reach the whole disk: every deployment names the folders they may use."""
+    procfile = (REPO / "Procfile").read_text().splitlines()
+    for line in procfile:
+        if line.split(":", 1)[0] in ("worker_process", "worker_tokenize", "worker_hpu", "api"):
+            assert 'AURALITH_ALLOWED_ROOTS="${AURALITH_ALLOWED_ROOTS:-' in line, line
+    compose_env = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["x-auralith"]["environment"]
+    assert compose_env["AURALITH_ALLOWED_ROOTS"] == "/data"
+    (settings,) = [d for d in _k8s_docs() if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "auralith-settings"]
+    assert settings["data"]["AURALITH_ALLOWED_ROOTS"] == "/data"
+
+
+def test_flower_started_by_hand_listens_on_loopback():
+    env = {k: v for k, v in __import__("os").environ.items() if k != "FLOWER_ADDRESS"}
+    code = "import os, auralith.celery; print(os.environ['FLOWER_ADDRESS'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "127.0.0.1", out.stderr
+    env["FLOWER_ADDRESS"] = "0.0.0.0"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "0.0.0.0", out.stderr
