@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from auralith.api.app import create_app
 from auralith.api.auth import TokenBook, new_token
 from auralith.client import Client
-from tests.cli.conftest import embedded_job  # noqa: F401  (a fixture: a finished job in an embedded store)
 
 OPERATOR, OPERATOR_ENTRY = new_token("ops", "operator")
 VIEWER, VIEWER_ENTRY = new_token("look", "viewer")

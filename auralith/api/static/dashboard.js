@@ -134,7 +134,7 @@ const Auralith = (() => {
         box.replaceChildren();
         box.plot = new uPlot({ width: box.clientWidth || 500, height: 200, series: [{},
           { label: "documents/s", stroke: "#3a7bd5" }, { label: "tokens/s", stroke: "#d57a3a", scale: "tok" }],
-          axes: [{}, {}, { scale: "tok", side: 1 }] }, samples, box);
+          axes: [{}, { size: 60 }, { scale: "tok", side: 1, size: 70 }] }, samples, box);
       } else box.plot.setData(samples);
     }
     function addLoss(steps) {
