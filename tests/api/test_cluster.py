@@ -49,3 +49,16 @@ def test_dashboard_pages_render_for_a_logged_in_viewer(http):
     assert jobs.status_code == 200 and 'id="jobs"' in jobs.text and 'id="submit-form"' not in jobs.text
     assert 'id="workers"' in http.get("/cluster").text
     assert http.get("/static/vendor/uPlot.iife.min.js").status_code == 200
+
+
+def test_docs_api_has_a_curl_example_for_every_endpoint(http):
+    import re
+
+    from tests.corpus import REPO
+
+    doc = (REPO / "docs" / "api.md").read_text()
+    curled = {re.sub(r"\?.*", "", u) for u in re.findall(r'curl [^\n]*"\$API(/[^"]*)"', doc)}
+    shown = {re.sub(r"/api/jobs/3f2a", "/api/jobs/{job_id}", u) for u in curled}
+    for path, methods in http.get("/openapi.json").json()["paths"].items():
+        if path != "/docs":
+            assert path in shown, f"docs/api.md has no curl example of {sorted(methods)} {path}"
