@@ -104,6 +104,8 @@ def test_a_finished_job_report_events_and_resume(embedded_job, monkeypatch):
     assert profile["job"]["id"] == job_id and profile["totals"]["documents_out"] == detail["figures"]["documents_out"]
     page = http.get(f"/api/jobs/{job_id}/report?format=html", headers=bearer(VIEWER))
     assert page.headers["content-type"].startswith("text/html") and "data:image/png;base64," in page.text
+    clusters = http.get(f"/api/jobs/{job_id}/clusters", headers=bearer(VIEWER))
+    assert clusters.status_code == 409 and "ran without near dedup" in clusters.json()["detail"]
     refused = http.post(f"/api/jobs/{job_id}/resume", headers=bearer(OPERATOR))
     assert refused.status_code == 409 and "already succeeded" in refused.json()["detail"]
     events = []

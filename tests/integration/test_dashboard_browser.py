@@ -137,14 +137,22 @@ def test_log_in_submit_watch_report_and_cancel_in_a_browser(browser, server):
         errors = wait.until(ec.visibility_of_element_located((By.ID, "submit-errors")))
         assert "foo: unknown key" in errors.text
 
-        job_id = submit(demo)
+        # The demo, with near dedup on, so its page shows the near-duplicate clusters too.
+        job_id = submit(
+            demo.replace(
+                "preprocessing:\n", "preprocessing:\n  near_dedup: {enabled: true, num_bands: 2, rows_per_band: 4}\n", 1
+            )
+        )
         wait.until(state_is("succeeded"))
         wait.until(lambda b: "ETA" not in b.find_element(By.ID, "stages").text)
         stages = browser.find_element(By.ID, "stages").text
         assert "process" in stages and "tokenize" in stages and "done" in stages, stages
         assert "exact_duplicate" in browser.find_element(By.ID, "removed").text
         assert "succeeded" in browser.find_element(By.ID, "events").text
+        wait.until(lambda b: "clusters" in b.find_element(By.ID, "clusters").text)
+        browser.set_window_size(1280, 2300)  # the whole page: stages, charts, figures, removals, clusters, events
         browser.save_screenshot(str(ARTIFACTS / "job-succeeded.png"))
+        browser.set_window_size(1280, 1100)
 
         browser.get(browser.find_element(By.ID, "report").get_attribute("href"))
         assert "demo" in browser.page_source and browser.find_elements(By.TAG_NAME, "img")

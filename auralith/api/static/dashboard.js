@@ -28,8 +28,12 @@ const Auralith = (() => {
     if (!r.ok) throw Object.assign(new Error(r.statusText), { status: r.status, data });
     return data;
   }
-  function table(id, head, rows) {
+  function table(id, head, rows, empty) {
     const t = document.getElementById(id);
+    if (!rows.length && empty) {
+      t.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { class: "note" }, empty))));
+      return;
+    }
     t.replaceChildren(el("thead", {}, el("tr", {}, ...head.map((h) => el("th", {}, h)))),
       el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => (c instanceof Node ? el("td", {}, c)
         : el("td", typeof c === "number" ? { class: "num" } : {}, typeof c === "number" ? fmt(c) : c)))))));
@@ -99,11 +103,12 @@ const Auralith = (() => {
         ["MB read", Math.round(f.bytes_read / 1e6)], ["input issues", f.issue_count]]);
       const total = f.documents_in || 1;
       table("removed", ["reason", "documents", "%"], Object.entries(f.removed || {}).sort((a, b) => b[1] - a[1])
-        .map(([k, v]) => [k, v, `${(100 * v / total).toFixed(1)}%`]));
-      table("pii", ["type", "found"], Object.entries(f.pii || {}).map(([k, v]) => [k, v]));
-      table("languages", ["language", "documents"], Object.entries(f.languages || {}).sort((a, b) => b[1] - a[1]));
+        .map(([k, v]) => [k, v, `${(100 * v / total).toFixed(1)}%`]), "nothing removed yet");
+      table("pii", ["type", "found"], Object.entries(f.pii || {}).map(([k, v]) => [k, v]), "none found (or PII off)");
+      table("languages", ["language", "documents"], Object.entries(f.languages || {}).sort((a, b) => b[1] - a[1]),
+        "not counted for this job");
       table("issues", ["file", "line", "field", "problem"], (f.issues || []).map((i) =>
-        [i.file || "", i.line == null ? "" : String(i.line), i.field || "", i.message || i.reason || ""]));
+        [i.file || "", i.line == null ? "" : String(i.line), i.field || "", i.message || i.reason || ""]), "none");
     }
     function renderState(d) {
       const s = document.getElementById("state");
