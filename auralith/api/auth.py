@@ -4,7 +4,8 @@ Tokens are kept hashed: `AURALITH_API_TOKENS` (the environment, or the secrets f
 AURALITH_SECRETS_FILE) lists `name:role:sha256:HEX` entries separated by commas or whitespace, made by
 `auralith api-token NAME --role ROLE`, which prints the token once. A token is 32 random bytes, so a plain
 SHA-256 is enough to keep it safe at rest (a slow password hash protects guessable secrets, which these are not);
-hashes are compared in constant time. A request names its token in `Authorization: Bearer TOKEN`, or, from the
+hashes are compared in constant time. An entry may end in `:N/h`: that token submits at most N jobs an hour
+(429 beyond, with Retry-After). A request names its token in `Authorization: Bearer TOKEN`, or, from the
 dashboard, in the HttpOnly cookie set at login; a state-changing request that relies on the cookie must also
 carry `X-Auralith-Request: 1`, which a form on another site cannot send (no CSRF through the cookie).
 """
@@ -14,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -59,24 +63,53 @@ class Caller:
 class TokenBook:
     """The accepted tokens (hashes only), by name and role."""
 
-    def __init__(self, entries: list[tuple[str, str, str]]):
+    def __init__(self, entries: list[tuple[str, str, str]], submit_limits: dict[str, int] | None = None):
         self.entries = entries
+        self.submit_limits = submit_limits or {}  # token name -> most jobs it may submit in an hour
+        self._submits: dict[str, deque[float]] = {}
 
     @classmethod
     def parse(cls, text: str, source: str = ENV_VAR) -> TokenBook:
-        entries, problems = [], []
+        """`NAME:ROLE:sha256:HEX` entries, each optionally ending in `:N/h` (at most N submits an hour)."""
+        entries, limits, problems = [], {}, []
         for n, item in enumerate(text.replace(",", " ").split(), 1):
-            name, _, rest = item.partition(":")
-            role, _, digest = rest.partition(":")
-            if role not in ROLES or not digest.startswith("sha256:") or len(digest) != 7 + 64:
+            parts = item.split(":")
+            name, role = parts[0], parts[1] if len(parts) > 1 else ""
+            digest = ":".join(parts[2:4])
+            limit = parts[4] if len(parts) == 5 else None
+            if (
+                len(parts) not in (4, 5)
+                or role not in ROLES
+                or not digest.startswith("sha256:")
+                or len(digest) != 7 + 64
+                or (limit is not None and not re.fullmatch(r"[1-9][0-9]*/h", limit))
+            ):
                 problems.append(
-                    f"{source}: entry {n} ({name or '?'}): expected NAME:ROLE:sha256:HEX, ROLE viewer or operator"
+                    f"{source}: entry {n} ({name or '?'}): expected NAME:ROLE:sha256:HEX or NAME:ROLE:sha256:HEX:N/h, "
+                    "ROLE viewer or operator"
                 )
                 continue
             entries.append((name, role, digest))
+            if limit is not None:
+                limits[name] = int(limit.removesuffix("/h"))
         if problems:
             raise ConfigError(problems)
-        return cls(entries)
+        return cls(entries, limits)
+
+    def take_submit(self, caller: Caller, now: float | None = None) -> float | None:
+        """Count one submit of `caller`; None when within its hourly limit, else seconds until a slot frees up.
+        Counted in this process's memory: with several API replicas, each allows the limit."""
+        limit = self.submit_limits.get(caller.name)
+        if limit is None:
+            return None
+        now = time.monotonic() if now is None else now
+        recent = self._submits.setdefault(caller.name, deque())
+        while recent and recent[0] <= now - 3600:
+            recent.popleft()
+        if len(recent) >= limit:
+            return recent[0] + 3600 - now
+        recent.append(now)
+        return None
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] = os.environ) -> TokenBook:

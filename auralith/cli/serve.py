@@ -25,6 +25,8 @@ def serve(ctx: click.Context, host: str, port: int, poll: float) -> None:
     Callers need a token from AURALITH_API_TOKENS (`auralith api-token`); jobs may only name paths inside
     AURALITH_ALLOWED_ROOTS (unset: this folder and the temp folder) and webhooks to AURALITH_WEBHOOK_HOSTS.
     """
+    import logging
+
     import uvicorn
 
     from auralith.api.app import create_app
@@ -43,20 +45,30 @@ def serve(ctx: click.Context, host: str, port: int, poll: float) -> None:
         soft_wrap=True,
     )
     config = uvicorn.Config(create_app(client, tokens, poll=poll), host=host, port=port, log_level="info")
-    server = uvicorn.Server(config)
-    install_log_redaction()
-    server.run()
+    # uvicorn's Config has set up its loggers' handlers: mask credentials in what they print (an error quoting a
+    # broker URL, say). Tokens never reach them: the access log has the method and path only.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        install_log_redaction(logging.getLogger(name))
+    uvicorn.Server(config).run()
 
 
 @click.command("api-token")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["viewer", "operator"]), default="viewer", show_default=True)
-def api_token(name: str, role: str) -> None:
+@click.option(
+    "--submits-per-hour",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most jobs this token may submit in an hour (429 beyond); unlimited by default.",
+)
+def api_token(name: str, role: str, submits_per_hour: int | None) -> None:
     """Make a token for `auralith serve`: prints the token (give it to its user; it is shown only now) and the
     entry to add to AURALITH_API_TOKENS (its hash: the server never keeps the token itself)."""
     from auralith.api.auth import new_token
 
     token, entry = new_token(name, role)
+    if submits_per_hour is not None:
+        entry += f":{submits_per_hour}/h"
     click.echo(f"token:  {token}")
     click.echo(f"entry:  {entry}")
     click.echo("add the entry to AURALITH_API_TOKENS (comma-separated), in the environment or the secrets file")

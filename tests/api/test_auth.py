@@ -53,3 +53,25 @@ def test_a_token_never_reaches_the_log(http, caplog):
     http.get("/api/jobs", headers=bearer(OPERATOR))
     http.post("/login", data={"token": OPERATOR})
     assert OPERATOR not in caplog.text
+
+
+def test_a_token_may_have_an_hourly_submit_limit(api_client, tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from auralith.api.app import create_app
+
+    token, entry = new_token("cron", "operator")
+    book = TokenBook.parse(f"{entry}:2/h")
+    assert book.submit_limits == {"cron": 2}
+    caller = book.caller(token)
+    assert [book.take_submit(caller, now=t) for t in (0, 1)] == [None, None]
+    assert book.take_submit(caller, now=2) == 3598 and book.take_submit(caller, now=3601) is None
+    with pytest.raises(ConfigError):
+        TokenBook.parse(f"{entry}:2/day")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AURALITH_ALLOWED_ROOTS", str(tmp_path))
+    http = TestClient(create_app(api_client, TokenBook.parse(f"{entry}:1/h")))
+    config = {"config": {"sources": [{"path": "d/*.jsonl"}], "tokenization": {"tokenizer": "org/m"}}}
+    assert http.post("/api/jobs", json=config, headers=bearer(token)).status_code == 201
+    limited = http.post("/api/jobs", json=config, headers=bearer(token))
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 3500

@@ -23,6 +23,8 @@ def test_api_token_prints_the_token_once_and_its_hash_entry():
     entry = out.output.split("entry:", 1)[1].split()[0]
     assert token.startswith("aur_") and token not in entry
     assert TokenBook.parse(entry).caller(token).role == "operator"
+    limited = CliRunner().invoke(main, ["api-token", "cron", "--role", "operator", "--submits-per-hour", "20"])
+    assert TokenBook.parse(limited.output.split("entry:", 1)[1].split()[0]).submit_limits == {"cron": 20}
 
 
 def test_serve_without_tokens_says_how_to_make_one(monkeypatch):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sse_starlette.sse import EventSourceResponse
@@ -116,7 +116,7 @@ def accept_config(data: dict | str) -> JobConfig:
 async def submit_job(
     request: Request,
     client: ClientDep,
-    _: Annotated[Caller, Depends(operator)],
+    caller: Annotated[Caller, Depends(operator)],
     priority: Annotated[Priority | None, Query(description="Overrides the body's and the config's.")] = None,
 ) -> Submitted:
     """Submit a job: JSON `{"config": {...} | "YAML", "priority": ...}`, or the YAML itself with
@@ -133,6 +133,14 @@ async def submit_job(
     else:
         data = raw.decode("utf-8", errors="replace")
     cfg = await anyio.to_thread.run_sync(accept_config, data)
+    wait = request.app.state.tokens.take_submit(caller)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"token {caller.name!r} has submitted its {request.app.state.tokens.submit_limits[caller.name]} jobs "
+            "of this hour",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     job_id = await anyio.to_thread.run_sync(lambda: client.submit(cfg, priority=priority))
     return Submitted(id=job_id, name=cfg.name, priority=priority or cfg.priority)
 
