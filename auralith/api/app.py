@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from auralith.api.auth import TokenBook
+from auralith.api.auth import Caller, TokenBook, viewer
 from auralith.api.routers import cluster, dashboard, jobs
 from auralith.client import Client
 from auralith.errors import AuralithError, ConfigError, JobNotFound, StoreNotReady
@@ -24,8 +26,10 @@ def create_app(client: Client, tokens: TokenBook, *, poll: float = 1.0) -> FastA
         title="Auralith",
         summary="Submit, watch, cancel and resume Auralith jobs; queues and workers.",
         version=_version(),
-        docs_url="/docs",
+        # Served below behind a token like the rest: the description of the API is not for anonymous callers.
+        docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.state.client = client
     app.state.tokens = tokens
@@ -34,6 +38,14 @@ def create_app(client: Client, tokens: TokenBook, *, poll: float = 1.0) -> FastA
     app.include_router(cluster.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: Annotated[Caller, Depends(viewer)]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(_: Annotated[Caller, Depends(viewer)]) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Auralith API")
 
     @app.exception_handler(ConfigError)
     async def _config_error(_: Request, exc: ConfigError) -> JSONResponse:

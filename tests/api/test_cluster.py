@@ -25,6 +25,8 @@ def test_readyz_names_what_is_down(tmp_path):
 
 
 def test_openapi_lists_every_endpoint(http):
+    assert http.get("/openapi.json").status_code == 401 and http.get("/docs").status_code == 401
+    http.headers["Authorization"] = f"Bearer {VIEWER}"
     paths = http.get("/openapi.json").json()["paths"]
     for path in (
         "/api/jobs",
@@ -59,6 +61,6 @@ def test_docs_api_has_a_curl_example_for_every_endpoint(http):
     doc = (REPO / "docs" / "api.md").read_text()
     curled = {re.sub(r"\?.*", "", u) for u in re.findall(r'curl [^\n]*"\$API(/[^"]*)"', doc)}
     shown = {re.sub(r"/api/jobs/3f2a", "/api/jobs/{job_id}", u) for u in curled}
-    for path, methods in http.get("/openapi.json").json()["paths"].items():
+    for path, methods in http.get("/openapi.json", headers=bearer(VIEWER)).json()["paths"].items():
         if path != "/docs":
             assert path in shown, f"docs/api.md has no curl example of {sorted(methods)} {path}"
