@@ -182,3 +182,16 @@ def test_log_in_submit_watch_report_and_cancel_in_a_browser(browser, server):
         browser.save_screenshot(str(ARTIFACTS / "failure.png"))
         (ARTIFACTS / "failure.html").write_text(browser.page_source)
         raise
+
+
+def test_a_missing_browser_fails_under_ci(monkeypatch):
+    """Never a silent skip in CI: `.ci/run` must have installed the browser."""
+    import tests.integration.test_dashboard_browser as this
+
+    monkeypatch.setattr(this, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(this, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="/nonexistent/chromium.*CI=true: the browser test must not skip"):
+        this._browser()
+    monkeypatch.setattr(this, "IN_CI", False)
+    with pytest.raises(pytest.skip.Exception, match="/nonexistent/chromium"):
+        this._browser()
