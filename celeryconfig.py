@@ -15,3 +15,7 @@ import os
 
 if os.environ.get("AURALITH_WORKER_CONCURRENCY"):
     worker_concurrency = int(os.environ["AURALITH_WORKER_CONCURRENCY"])
+
+# `celery flower` with this app listens on loopback unless FLOWER_ADDRESS (or --address) says otherwise: Flower's
+# own default is every interface (auralith/celery.py sets the same default for `celery -A auralith flower`).
+os.environ.setdefault("FLOWER_ADDRESS", "127.0.0.1")

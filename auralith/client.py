@@ -10,16 +10,19 @@ print(client.wait(job_id).state)
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from auralith.config import JobConfig, load_config, parse_config
 from auralith.errors import AuralithError, ConfigError, JobNotFound
+from auralith.observe.job_view import JobUpdate, follow_job, job_detail
 from auralith.observe.metrics import store_snapshot
 from auralith.observe.queues import BrokerQueues, queue_depths
 from auralith.observe.workers import WorkerInfo, inspect_workers, stale_partitions, with_heartbeats
 from auralith.pipeline.stats import JobStats, job_stats
+from auralith.redact import redact_text
 from auralith.steps.shards import manifest_file
 from auralith.storage import Files, is_url
 from auralith.store import Store, new_job_id
@@ -165,8 +168,38 @@ class Client:
         job = store.get_job(job_id)
         return build_profile(job, store.list_partitions(job.id), store.metrics_history(job.id))
 
-    def list_jobs(self, limit: int = 50, state: str | None = None) -> list[JobInfo]:
-        return [_info(j) for j in self._checked_store().list_jobs(limit, state)]
+    def list_jobs(
+        self, limit: int = 50, state: str | None = None, *, offset: int = 0, name: str | None = None
+    ) -> list[JobInfo]:
+        """Newest first; `state` and `name` (a part of it) filter, `offset` pages."""
+        return [_info(j) for j in self._checked_store().list_jobs(limit, state, offset, name)]
+
+    def job_detail(self, job_id: str) -> dict:
+        """The job as its page shows it: state, stages with progress and ETA, figures, training, config (masked)."""
+        store = self._checked_store()
+        return job_detail(store, store.get_job(job_id))
+
+    def follow(
+        self, job_id: str, poll: float = 1.0, *, snapshots: bool = True, pauses: bool = False
+    ) -> Iterator[JobUpdate]:
+        """The job's events and changes as they happen, until it ends (auralith.observe.job_view.follow_job): what
+        `GET /api/jobs/{id}/events` streams and `auralith logs --follow` prints. `pauses`: yield a `pause` update
+        where it would sleep `poll` seconds."""
+        store = self._checked_store()
+        return follow_job(store, job_id, poll=poll, snapshots=snapshots, sleep=None if pauses else time.sleep)
+
+    def check_ready(self) -> dict[str, str | None]:
+        """Whether the store and the broker answer: {"store": None | why not, "broker": None | why not}."""
+        problems: dict[str, str | None] = {"store": None, "broker": None}
+        try:
+            self.store.check_ready()
+        except Exception as exc:
+            problems["store"] = redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        try:
+            self.queue_depths()
+        except Exception as exc:
+            problems["broker"] = redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return problems
 
     def events(self, job_id: str, limit: int = 200) -> list[tuple[datetime, str, str]]:
         store = self._checked_store()

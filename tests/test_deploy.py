@@ -37,7 +37,9 @@ def _queues(command: list[str]) -> set[str]:
 
 def _role(command: list[str]) -> tuple[str, frozenset[str]]:
     """What a `celery -A auralith ...` command line runs: its subcommand (worker, beat, flower) and, for a worker,
-    its queues; ("", {}) when it runs no Celery."""
+    its queues; ("serve", {}) for `auralith serve` (the API); ("", {}) when it runs neither."""
+    if "auralith" in command and "serve" in command:
+        return "serve", frozenset()
     if "-A" not in command:
         return "", frozenset()
     return command[command.index("-A") + 2], frozenset(_queues(command))
@@ -172,7 +174,7 @@ def test_procfile_runs_the_supervisor():
 def test_every_procfile_process_is_in_compose_and_k8s(name):
     """The same processes everywhere: a worker pool (its queues), beat, Flower."""
     role = _role(_procfile()[name])
-    assert role[0], f"Procfile {name}: not a `celery -A auralith` command"
+    assert role[0], f"Procfile {name}: not a `celery -A auralith` or `auralith serve` command"
     in_compose = {_role(svc.get("command", [])) for svc in _compose().values()}
     in_k8s = {_role(_container(d)["command"]) for d in _of_kind(_k8s_docs(), "Deployment").values()}
     assert role in in_compose, f"Procfile {name} ({role[0]} {sorted(role[1])}) has no docker-compose.yml service"
@@ -273,6 +275,8 @@ def _third_party_imports(argv: list[str]) -> set[str]:
     queues = _queues(argv)
     graph = grimp.build_graph("auralith", include_external_packages=True, cache_dir=None)
     roots = {"auralith.celery", "auralith.worker.tasks"} | {s.run.split(":")[0] for s in STAGES if s.queue in queues}
+    if "serve" in argv:  # the API: its app, its pages' report rendering, and the command that starts it
+        roots = {"auralith.cli.serve", "auralith.api.app", "auralith.report.html", "auralith.report.plots"}
     reached = set().union(*(graph.find_upstream_modules(m) for m in roots))
     return {m for m in reached if not m.startswith("auralith")} - set(sys.stdlib_module_names) - {"__future__"}
 
@@ -343,3 +347,25 @@ def test_the_image_builds_and_its_workers_import_what_they_run():
         assert helped.returncode == 0 and "train a small GPT" in helped.stdout, helped.stdout + helped.stderr
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_allowed_roots_are_set_explicitly_wherever_workers_run():
+    """Jobs submitted by others must not reach the whole disk: every deployment names the folders they may use."""
+    procfile = (REPO / "Procfile").read_text().splitlines()
+    for line in procfile:
+        if line.split(":", 1)[0] in ("worker_process", "worker_tokenize", "worker_hpu", "api"):
+            assert 'AURALITH_ALLOWED_ROOTS="${AURALITH_ALLOWED_ROOTS:-' in line, line
+    compose_env = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["x-auralith"]["environment"]
+    assert compose_env["AURALITH_ALLOWED_ROOTS"] == "/data"
+    (settings,) = [d for d in _k8s_docs() if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "auralith-settings"]
+    assert settings["data"]["AURALITH_ALLOWED_ROOTS"] == "/data"
+
+
+def test_flower_started_by_hand_listens_on_loopback():
+    env = {k: v for k, v in __import__("os").environ.items() if k != "FLOWER_ADDRESS"}
+    code = "import os, auralith.celery; print(os.environ['FLOWER_ADDRESS'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "127.0.0.1", out.stderr
+    env["FLOWER_ADDRESS"] = "0.0.0.0"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip() == "0.0.0.0", out.stderr

@@ -10,13 +10,14 @@ from auralith.cli.common import client_for, console, service_options
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 def validate(config: str) -> None:
-    """Check a job config and print it with every default filled in."""
+    """Check a job config and print it with every default filled in (credentials in URLs masked)."""
     import yaml
 
     from auralith.config import load_config
+    from auralith.redact import redact
 
     cfg = load_config(config)
-    click.echo(yaml.safe_dump(cfg.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False))
+    click.echo(yaml.safe_dump(redact(cfg.model_dump(mode="json", exclude={"base_dir"})), sort_keys=False))
 
 
 @click.group()

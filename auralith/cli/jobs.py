@@ -193,14 +193,25 @@ def resume(ctx: click.Context, job_id: str, then_watch: bool) -> None:
 @click.command()
 @click.argument("job_id")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1))
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events until the job ends.")
 @store_options
 @click.pass_context
-def logs(ctx: click.Context, job_id: str, limit: int) -> None:
+def logs(ctx: click.Context, job_id: str, limit: int, follow: bool) -> None:
     """The job's events: planned, resumed, failed, succeeded."""
     from auralith.redact import redact_text
 
-    for time, level, message in client_for(ctx).events(job_id, limit):
-        click.echo(f"{time:%Y-%m-%d %H:%M:%S} {level:<7} {redact_text(message)}")
+    client = client_for(ctx)
+    if not follow:
+        for time, level, message in client.events(job_id, limit):
+            click.echo(f"{time:%Y-%m-%d %H:%M:%S} {level:<7} {redact_text(message)}")
+        return
+    # The stream `GET /api/jobs/{id}/events` serves (auralith.observe.job_view.follow_job), events only.
+    for update in client.follow(job_id, snapshots=False):
+        if update.kind == "event":
+            d = update.data
+            click.echo(f"{d['time'][:19].replace('T', ' ')} {d['level']:<7} {redact_text(d['message'])}")
+        elif update.kind == "end":
+            click.echo(f"job {update.data['id']} {update.data['state']}")
 
 
 COMMANDS = (submit, watch, status, jobs, cancel, resume, logs)

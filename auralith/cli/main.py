@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from auralith.cli import admin, jobs, ops, report, run, train
+from auralith.cli import admin, jobs, ops, report, run, serve, train
 from auralith.cli.common import BROKER_HELP, STORE_HELP, AuralithGroup
 
 
@@ -33,7 +33,7 @@ def main(ctx: click.Context, broker: str | None, store: str | None, verbose: boo
     ctx.obj = {"broker": broker, "store": store, "verbose": verbose, "explicit": explicit}
 
 
-for family in (run, jobs, train, report, ops, admin):
+for family in (run, jobs, train, report, ops, admin, serve):
     for command in family.COMMANDS:
         main.add_command(command)
 

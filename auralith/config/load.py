@@ -44,10 +44,15 @@ def load_config(path: str | Path) -> JobConfig:
         raise ConfigError([f"file not found: {path}"], str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read: {exc}"], str(path)) from None
+    return parse_config_text(text, str(path), base_dir=path.resolve().parent)
+
+
+def parse_config_text(text: str, source: str | None = None, base_dir: str | Path | None = None) -> JobConfig:
+    """A config from YAML (or JSON, which YAML reads too) text: a YAML error names its line and column."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError([f"{where}invalid YAML: {getattr(exc, 'problem', exc)}"], str(path)) from None
-    return parse_config(data, str(path), base_dir=path.resolve().parent)
+        raise ConfigError([f"{where}invalid YAML: {getattr(exc, 'problem', exc)}"], source) from None
+    return parse_config(data, source, base_dir=base_dir)

@@ -63,11 +63,16 @@ class JobRows(SessionOwner):
         with self.session() as s:
             return s.get(Job, job_id)
 
-    def list_jobs(self, limit: int = 50, state: str | None = None) -> list[Job]:
+    def list_jobs(
+        self, limit: int = 50, state: str | None = None, offset: int = 0, name: str | None = None
+    ) -> list[Job]:
+        """Newest first; `name`: only jobs whose name contains it; `offset`: skip that many (paging)."""
         with self.session() as s:
-            q = select(Job).order_by(Job.created_at.desc()).limit(limit)
+            q = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
             if state:
                 q = q.where(Job.state == state)
+            if name:
+                q = q.where(Job.name.contains(name, autoescape=True))
             return list(s.scalars(q))
 
     def set_job_state(
@@ -102,6 +107,14 @@ class JobRows(SessionOwner):
         with self.session() as s:
             q = select(Event).where(Event.job_id == job_id).order_by(Event.id.desc()).limit(limit)
             return list(reversed(list(s.scalars(q))))
+
+    def events_after(self, job_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """The job's events with an id above `after_id`, oldest first; with `after_id` 0 its last `limit` ones."""
+        if after_id == 0:
+            return self.list_events(job_id, limit)
+        with self.session() as s:
+            q = select(Event).where(Event.job_id == job_id, Event.id > after_id).order_by(Event.id).limit(limit)
+            return list(s.scalars(q))
 
     def delete_job(self, job_id: str) -> None:
         with self.session() as s:

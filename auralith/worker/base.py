@@ -24,6 +24,8 @@ from auralith.config import JobConfig
 from auralith.errors import AuralithError, JobNotFound, TransientError
 from auralith.pipeline.stages import stage as graph_stage
 from auralith.pipeline.unit import UnitContext, UnitStopped
+from auralith.sources.roots import ENV_VAR as ROOTS_VAR
+from auralith.sources.roots import check_job_paths
 from auralith.store import Store
 from auralith.store.models import JobState, PartitionState
 from auralith.store.outage import through_outage as retry_through_outage
@@ -158,6 +160,7 @@ class StageTask(AuralithTask):
         try:
             # Inside the try: a soft time limit can land anywhere after the claim (a tiny limit, a slow store).
             cfg = self.job_config(job_id)
+            _check_paths_once(self.store.url, job_id, os.environ.get(ROOTS_VAR, ""))
             unit = UnitContext(
                 job_id=job_id,
                 stage=stage,
@@ -200,6 +203,13 @@ class StageTask(AuralithTask):
         sig = self.signature_from_request(self.request, countdown=THROTTLE_DELAY)
         sig.apply_async()
         raise Retry("waiting for limits.max_partitions_in_flight", when=THROTTLE_DELAY, sig=sig)
+
+
+@lru_cache(maxsize=256)
+def _check_paths_once(url: str, job_id: str, roots: str) -> None:
+    """AURALITH_ALLOWED_ROOTS for every unit, not only at `run_job`: a job that only trains (`auralith train`)
+    has no run_job. Once per job and setting per process (a raise is not cached, so it fails every unit)."""
+    check_job_paths(job_config(url, job_id))
 
 
 def _fault_test_delay(attempt: int) -> None:

@@ -18,6 +18,7 @@ from celery import Celery
 
 from auralith.config.ops import EventsConfig
 from auralith.observe.sinks import append_jsonl, jsonl_path
+from auralith.observe.webhook_hosts import webhook_problem
 from auralith.redact import expand, redact_text
 from auralith.store import Store
 from auralith.store.models import utcnow
@@ -112,6 +113,10 @@ def send_webhook(
 ) -> None:
     """POST one job event; `${NAME}` in the URL is expanded here, from this worker's secrets."""
     target = expand(url)
+    # Checked here, after `${NAME}` is expanded and with the addresses the host resolves to now.
+    if (problem := webhook_problem(target)) is not None:
+        log.warning("webhook for job %s not sent: %s", payload.get("job_id"), redact_text(problem))
+        return
     try:
         post_json(target, payload, timeout)
     except urllib.error.HTTPError as exc:

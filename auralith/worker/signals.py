@@ -12,6 +12,9 @@ from celery.events.state import DRIFT_WARNING
 
 from auralith.observe.metrics import TASK_DURATION, TASK_RETRIES, TASKS
 from auralith.redact import install_log_redaction
+from auralith.sources.roots import confine_server
+
+log = logging.getLogger(__name__)
 
 # task id -> monotonic start time, per process (prefork children each have their own).
 _started: dict[str, float] = {}
@@ -95,3 +98,21 @@ def _on_revoked(sender=None, request=None, **_) -> None:
 @signals.after_setup_task_logger.connect
 def _redact_logs(logger=None, **_) -> None:
     install_log_redaction(logger)
+
+
+@signals.celeryd_init.connect
+def _confine_jobs(**_) -> None:
+    """A `celery worker` started without AURALITH_ALLOWED_ROOTS confines jobs to its working directory and the
+    temp folder, before it forks its pool (the embedded worker of `auralith run` sends no celeryd_init)."""
+    if (line := confine_server()) is not None:
+        _pending_notes.append(line)
+
+
+_pending_notes: list[str] = []
+
+
+@signals.celeryd_after_setup.connect
+def _say_where_jobs_may_go(**_) -> None:
+    # After logging is set up: at celeryd_init a warning would go to no handler of the worker's.
+    while _pending_notes:
+        log.warning(_pending_notes.pop(0))

@@ -11,6 +11,7 @@ from celery.utils.log import get_task_logger
 
 from auralith.config import parse_config
 from auralith.errors import ConfigError
+from auralith.observe.webhook_hosts import check_webhook
 from auralith.pipeline.output import check_output_owner
 from auralith.pipeline.plan import plan_job
 from auralith.pipeline.stages import STAGES, Stage
@@ -88,6 +89,8 @@ def run_job(
         return job_id
     cfg = self.job_config(job_id)
     check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
+    if cfg.events.webhook:
+        check_webhook(cfg.events.webhook.url)  # AURALITH_WEBHOOK_HOSTS: refused now, not silently at each event
     parts = store.list_partitions(job_id)
     data_left = not parts or any(p.stage == "tokenize" and p.state != PartitionState.COMMITTED for p in parts)
     if data_left:

@@ -40,3 +40,13 @@ def test_tokenizer_train_writes_a_tokenizer(tmp_path, tokenizer_path):
     assert out.exit_code == 0, out.output
     assert f"wrote {out_file}: vocab 300 trained on 200 documents" in out.output
     assert Tokenizer.from_file(str(out_file)).get_vocab_size() == 300
+
+
+def test_validate_masks_credentials_in_urls(tmp_path, tokenizer_path):
+    path = _config(tmp_path, tokenizer_path)
+    with open(path, "a") as f:
+        f.write("storage: {s3: {endpoint_url: 'http://minio:s3cr3t-key@minio.local:9000'}}\n")
+    out = CliRunner().invoke(main, ["validate", path])
+    assert out.exit_code == 0, out.output
+    assert "s3cr3t-key" not in out.output
+    assert yaml.safe_load(out.output)["storage"]["s3"]["endpoint_url"] == "http://minio:***@minio.local:9000"

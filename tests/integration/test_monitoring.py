@@ -179,6 +179,7 @@ def test_webhook_alerts_survive_a_failing_endpoint_and_never_show_the_secret(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     secret = "hook-s3cret-4f9a"
     monkeypatch.setenv("AURALITH_TEST_HOOK_TOKEN", secret)  # the in-process worker reads this environment
+    monkeypatch.setenv("AURALITH_WEBHOOK_HOSTS", "127.0.0.1")  # loopback: allowed only when named
     url = f"http://127.0.0.1:{server.server_address[1]}/hook/${{AURALITH_TEST_HOOK_TOKEN}}"
     try:
         job_id = client.submit(

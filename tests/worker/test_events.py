@@ -58,3 +58,19 @@ def test_jsonl_path_and_backoff(tmp_path):
     assert jsonl_path("{job_id}/e.jsonl", "abc", str(tmp_path)) == tmp_path / "abc" / "e.jsonl"
     assert jsonl_path("/var/log/a.jsonl", "abc", str(tmp_path)).as_posix() == "/var/log/a.jsonl"
     assert [backoff_delay(n, 2.0, 30.0) for n in range(6)] == [2, 4, 8, 16, 30, 30]
+
+
+def test_a_webhook_to_an_unlisted_or_loopback_host_is_not_sent(monkeypatch, caplog):
+    from auralith.worker import events
+
+    posted: list[str] = []
+    monkeypatch.setattr(events, "post_json", lambda url, payload, timeout: posted.append(url) or 200)
+    monkeypatch.delenv("AURALITH_WEBHOOK_HOSTS", raising=False)
+    events.send_webhook("https://hooks.example.com/x", {"job_id": "j"})
+    monkeypatch.setenv("AURALITH_WEBHOOK_HOSTS", "*")
+    events.send_webhook("http://169.254.169.254/latest", {"job_id": "j"})
+    assert posted == []
+    assert "webhooks are off" in caplog.text and "list it by name" in caplog.text
+    monkeypatch.setenv("AURALITH_WEBHOOK_HOSTS", "127.0.0.1")
+    events.send_webhook("http://127.0.0.1:9/hook", {"job_id": "j"})
+    assert posted == ["http://127.0.0.1:9/hook"]

@@ -1,0 +1,1 @@
+"""One router per resource: jobs, the cluster (queues, workers, health), the dashboard's pages."""
