@@ -10,12 +10,13 @@ from auralith.config import JobConfig
 from auralith.pipeline.exact_dedup import read_drops, read_kept_ids
 from auralith.pipeline.near_dedup import read_near_drops
 from auralith.pipeline.output import check_output_owner
+from auralith.pipeline.outputs import OutputWriter
 from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.spill import SpillWriter
 from auralith.pipeline.throttle import ProgressFn, Throttle
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.sources.readers import iter_jsonl_zst, jsonl_zst_writer
 from auralith.steps.profile import PartitionProfile
-from auralith.steps.shards import ShardWriter
 from auralith.steps.tokenize import DocumentTokenizer, load_tokenizer, resolve_eos_id, token_dtype
 
 
@@ -27,7 +28,8 @@ def tokenize_partition(
     progress: ProgressFn | None = None,
     near_positions: AbstractSet[int] = frozenset(),
     kept_ids: Mapping[int, str] | None = None,
-) -> tuple[dict, list[dict]]:
+    n_out: int = 1,
+) -> tuple[dict, dict]:
     """Tokenize one partition's clean documents (minus dropped duplicates) into shards in the output dir.
 
     `drop_positions` are exact duplicates, `near_positions` near duplicates (disjoint: see near_dedup). With
@@ -35,10 +37,11 @@ def tokenize_partition(
     `paths.duplicates(index)`, each with that id as `duplicate_of`.
 
     Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
-    files with the same bytes. Reads and writes go through `paths.files`, the job's storage. Returns (counts,
-    shard infos).
+    files with the same bytes. Reads and writes go through `paths.files`, the job's storage. A job that mixes or
+    shuffles (`cfg.spills`) spills the tokens to the work folder instead, grouped for `n_out` write units.
+    Returns (counts, output_ref: {"shards", "megatron"} or {"spill"}).
     """
-    tcfg, ocfg = cfg.tokenization, cfg.output
+    tcfg = cfg.tokenization
     tok = load_tokenizer(tcfg.tokenizer)
     eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None
     dtype = token_dtype(tok.get_vocab_size(with_added_tokens=True), tcfg.dtype)
@@ -50,33 +53,32 @@ def tokenize_partition(
         batch_size=tcfg.batch_size,
         dtype=dtype,
     )
-    writer = ShardWriter(
-        paths.files,
-        ocfg.path,
-        f"part-{index:05d}",
-        dtype=dtype,
-        max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
-        compression=ocfg.compression,
-        zstd_level=ocfg.zstd_level,
+    # Straight to the output files, or (mixed or shuffled output) aside for the `write` stage.
+    writer: OutputWriter | SpillWriter = (
+        SpillWriter(cfg, paths, index, n_out, dtype) if cfg.spills else OutputWriter(cfg, paths.files, index, dtype)
     )
     report = Throttle(progress)
     docs_in = docs_out = tokens = truncated = near = 0
     profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
     batch: list[str] = []
+    sources: list[int] = []
 
     def flush() -> None:
         nonlocal tokens, truncated, docs_out
         arrays, n_trunc = encoder.encode(batch)
         truncated += n_trunc
-        for text, arr in zip(batch, arrays, strict=True):
-            writer.add(arr)
+        for text, source, arr in zip(batch, sources, arrays, strict=True):
+            writer.add(arr, source, text)
             tokens += len(arr)
             profile.add_output(text, len(arr))
         docs_out += len(arrays)
         batch.clear()
+        sources.clear()
         report({"documents": docs_in, "tokens": tokens})
 
     with ExitStack() as outputs:
+        if isinstance(writer, OutputWriter):
+            outputs.enter_context(writer)
         aside = None
         if kept_ids is not None:
             aside = outputs.enter_context(jsonl_zst_writer(paths.files, paths.duplicates(index)))
@@ -90,11 +92,12 @@ def tokenize_partition(
                     aside.write({**_as_read(rec), "reason": dropped, "duplicate_of": of, "text": rec["text"]})
                 continue
             batch.append(rec["text"])
+            sources.append(rec.get("source", 0))  # clean files record their source (process.py)
             if len(batch) >= tcfg.batch_size:
                 flush()
         if batch:
             flush()
-    shards = [info.to_dict() for info in writer.close()]
+        ref = writer.close()
     exact = docs_in - docs_out - near
     removed = {**({"exact_duplicate": exact} if exact else {}), **({"near_duplicate": near} if near else {})}
     counts = {
@@ -103,10 +106,10 @@ def tokenize_partition(
         "tokens": tokens,
         "truncated": truncated,
         "removed": removed,
-        "shards": len(shards),
         "profile": profile.to_dict(),
+        **(writer.counts(ref) if isinstance(writer, OutputWriter) else {"shards": 0}),
     }
-    return counts, shards
+    return counts, ref
 
 
 def _as_read(rec: dict) -> dict:
@@ -130,7 +133,7 @@ def tokenize_unit(unit: UnitContext) -> UnitResult:
     drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup)
     near = read_near_drops(paths, unit.index) if cfg.preprocessing.near_dedup.enabled else set()
     kept_ids = read_kept_ids_of(cfg, paths, unit.index) if cfg.preprocessing.keep_removed else None
-    counts, shards = tokenize_partition(
-        cfg, paths, unit.index, drops, unit.progress, near_positions=near, kept_ids=kept_ids
+    n_out = len(unit.rows("tokenize")) if cfg.output.shuffle else 1
+    return tokenize_partition(
+        cfg, paths, unit.index, drops, unit.progress, near_positions=near, kept_ids=kept_ids, n_out=n_out
     )
-    return counts, {"shards": shards}
