@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from auralith.config import JobConfig
-from auralith.pipeline.mix_report import realised_mix, write_data_path
+from auralith.pipeline.mix_report import output_rows, realised_mix, write_data_path
 from auralith.pipeline.output import check_output_owner
 from auralith.pipeline.stats import job_stats
 from auralith.pipeline.unit import UnitContext, UnitResult
@@ -26,7 +26,7 @@ def build_manifest(cfg: JobConfig, job_id: str, config_hash: str, partitions: li
     stats = job_stats(partitions)
     tok = load_tokenizer(cfg.tokenization.tokenizer)
     # The output's rows: tokenize's, or with a mixed or shuffled output the write stage's (spilled first).
-    outputs = sorted((p for p in partitions if p.stage == "write"), key=lambda p: p.index) if cfg.spills else tokenize
+    outputs = output_rows(cfg, partitions)
     shards = [s for p in outputs for s in (p.output_ref or {}).get("shards", [])]
     megatron = [m for p in outputs for m in (p.output_ref or {}).get("megatron", [])]
     return {

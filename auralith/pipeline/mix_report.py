@@ -10,6 +10,12 @@ from auralith.storage import Files, join
 from auralith.store.models import Partition
 
 
+def output_rows(cfg: JobConfig, partitions: list[Partition]) -> list[Partition]:
+    """The rows that wrote the output: tokenize's, or with a mixed or shuffled output the write stage's."""
+    stage = "write" if cfg.spills else "tokenize"
+    return sorted((p for p in partitions if p.stage == stage), key=lambda p: p.index)
+
+
 def realised_mix(cfg: JobConfig, partitions: list[Partition], outputs: list[Partition]) -> list[dict]:
     """Per source: the tokens and documents written, its share of the output, and (with mixing) what was asked
     and what the mix stage decided."""

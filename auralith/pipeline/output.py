@@ -36,8 +36,8 @@ def remove_stale_shards(files: Files, out_dir: str) -> int:
     Returns how many files it deleted.
     """
     folder = glob.escape(str(out_dir))  # a "[" in the folder's own name is not a pattern
-    ours = ("part-*.safetensors", "part-*.safetensors.zst", "part-*.bin", "part-*.idx", MEGATRON_DATA_PATH)
-    ours += (MANIFEST_NAME,)
+    ours = ["part-*.safetensors", "part-*.safetensors.zst", "part-*.bin", "part-*.idx", MEGATRON_DATA_PATH]
+    ours.append(MANIFEST_NAME)
     stale = [path for name in ours for path, _ in files.list_files(join(folder, name))]
     for path in stale:
         files.delete(path)
