@@ -81,7 +81,8 @@ def _one(cfg: JobConfig, n: int) -> list[dict]:
 
 
 def _per_partition(cfg: JobConfig, n: int) -> list[dict]:
-    return [{"process_index": i} for i in range(n)]
+    # A shuffled output's tokenize units group their documents for all n write units.
+    return [{"process_index": i, **({"partitions": n} if cfg.output.shuffle else {})} for i in range(n)]
 
 
 def _per_band(cfg: JobConfig, n: int) -> list[dict]:

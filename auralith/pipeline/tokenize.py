@@ -133,7 +133,7 @@ def tokenize_unit(unit: UnitContext) -> UnitResult:
     drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup)
     near = read_near_drops(paths, unit.index) if cfg.preprocessing.near_dedup.enabled else set()
     kept_ids = read_kept_ids_of(cfg, paths, unit.index) if cfg.preprocessing.keep_removed else None
-    n_out = len(unit.rows("tokenize")) if cfg.output.shuffle else 1
+    n_out = unit.ref.get("partitions", 1)  # set with output.shuffle
     return tokenize_partition(
         cfg, paths, unit.index, drops, unit.progress, near_positions=near, kept_ids=kept_ids, n_out=n_out
     )

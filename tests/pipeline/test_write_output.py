@@ -118,3 +118,21 @@ def test_shuffle_mixes_partitions_and_follows_its_seed(tmp_path, data, tokenizer
     # the first output part holds documents from both sources (the unshuffled one is all web.jsonl)
     first = read_megatron(files, Path(tmp_path / "s1" / "out" / "part-00000"))
     assert len(first) > 1 and np.concatenate(first).size > 0
+
+
+def test_without_mix_or_shuffle_tokenize_writes_megatron_files_itself(tmp_path, data, tokenizer_path):
+    cfg = _config(tmp_path, data, tokenizer_path, 0.01)
+    cfg = cfg.model_copy(update={"sources": [s.model_copy(update={"weight": None}) for s in cfg.sources]})
+    cfg = cfg.model_copy(update={"mixing": cfg.mixing.model_copy(update={"token_budget": None})})
+    assert not cfg.spills
+    plan = plan_partitions(cfg)
+    paths = WorkPaths.for_job(cfg, "job")
+    for i, pieces in enumerate(plan):
+        process_partition(cfg, pieces, paths, i)
+    decide_dedup(paths, len(plan))
+    refs = [tokenize_partition(cfg, paths, i, read_drops(paths, i))[1] for i in range(len(plan))]
+    assert [m["prefix"] for r in refs for m in r["megatron"]] == [f"part-{i:05d}" for i in range(len(plan))]
+    assert not (Path(cfg.work_dir) / "job" / "spill").exists()
+    out = Path(cfg.output.path)
+    shards = [d.tolist() for p in sorted(out.glob("*.safetensors")) for d in iter_shard_documents(files, p)]
+    assert _documents(cfg) == shards  # the same documents in the same order
