@@ -43,7 +43,7 @@ class OutputWriter:
         self.tokens_by_source: Counter[int] = Counter()
         self.documents_by_source: Counter[int] = Counter()
 
-    def add(self, tokens: np.ndarray, source: int, text: str = "") -> None:
+    def add(self, tokens: np.ndarray, source: int, text: str = "", pos: int = 0) -> None:
         if self.shards is not None:
             self.shards.add(tokens)
         if self.megatron is not None:

@@ -7,7 +7,7 @@ O(number of partitions) reads of 1/n of each, so no task holds more than about o
 
 Per tokenize partition i, under `work/<job>/spill/`:
 
-    {i:05d}.bin         the tokens, documents in (out, key, pos) order
+    {i:05d}.bin         the tokens, documents in (out, key, pos) order (pos: in the partition's clean file)
     {i:05d}.meta        one META record per document, in the same order
     {i:05d}.bounds.npy  (2, n_out + 1) int64: first document and first byte of each out unit
     {i:05d}.hist.npy    (sources, SAMPLE_BUCKETS) int64: tokens per source and sample bucket
@@ -61,8 +61,8 @@ class SpillWriter:
         self._docs: list[np.ndarray] = []
         self._meta: list[tuple[int, int, int, int, int, int]] = []
 
-    def add(self, tokens: np.ndarray, source: int, text: str) -> None:
-        pos = len(self._docs)
+    def add(self, tokens: np.ndarray, source: int, text: str, pos: int) -> None:
+        """One document; `pos` is its position in the partition's clean file (increasing)."""
         sample = sample_bucket(text, self.mix_seed)
         out, key = 0, pos
         if self.shuffle:

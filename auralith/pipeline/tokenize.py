@@ -62,18 +62,20 @@ def tokenize_partition(
     profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
     batch: list[str] = []
     sources: list[int] = []
+    positions: list[int] = []  # in the clean file: where a spilled document can be found again
 
     def flush() -> None:
         nonlocal tokens, truncated, docs_out
         arrays, n_trunc = encoder.encode(batch)
         truncated += n_trunc
-        for text, source, arr in zip(batch, sources, arrays, strict=True):
-            writer.add(arr, source, text)
+        for text, source, pos, arr in zip(batch, sources, positions, arrays, strict=True):
+            writer.add(arr, source, text, pos)
             tokens += len(arr)
             profile.add_output(text, len(arr))
         docs_out += len(arrays)
         batch.clear()
         sources.clear()
+        positions.clear()
         report({"documents": docs_in, "tokens": tokens})
 
     with ExitStack() as outputs:
@@ -93,6 +95,7 @@ def tokenize_partition(
                 continue
             batch.append(rec["text"])
             sources.append(rec.get("source", 0))  # clean files record their source (process.py)
+            positions.append(pos)
             if len(batch) >= tcfg.batch_size:
                 flush()
         if batch:

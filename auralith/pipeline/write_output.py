@@ -9,6 +9,8 @@ is the same on every run and after any fault.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +21,14 @@ from auralith.pipeline.outputs import OutputWriter
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.spill import META, read_spill_unit
 from auralith.pipeline.unit import UnitContext, UnitResult
+from auralith.sources.readers import jsonl_zst_writer
 from auralith.steps.tokenize import load_tokenizer, token_dtype
+from auralith.storage import join
+
+
+def sampled_path(paths: WorkPaths, index: int) -> Path | str:
+    """The documents output part `index` left out of the mix (only with keep_removed)."""
+    return join(paths.root, "removed", f"{index:05d}.sampled.jsonl.zst")
 
 
 def job_token_dtype(cfg: JobConfig) -> np.dtype:
@@ -47,13 +56,23 @@ def write_part(cfg: JobConfig, paths: WorkPaths, index: int, n: int, decision: d
     keep_below = keep_below_of(decision, len(cfg.sources))
     sampled_out: Counter[int] = Counter()
     sampled_tokens = 0
-    with OutputWriter(cfg, files, index, dtype) as writer:
+    with ExitStack() as stack:
+        writer = stack.enter_context(OutputWriter(cfg, files, index, dtype))
+        # With keep_removed, where each sampled-out document is: its partition's clean file holds its id and text.
+        aside = (
+            stack.enter_context(jsonl_zst_writer(files, sampled_path(paths, index)))
+            if cfg.preprocessing.keep_removed
+            else None
+        )
         for k in order.tolist():
             rec = meta[k]
             source, length = int(rec["source"]), int(rec["length"])
             if keep_below is not None and rec["sample"] >= keep_below[source]:
                 sampled_out[source] += 1
                 sampled_tokens += length
+                if aside is not None:
+                    where = {"partition": int(parts[k]), "position": int(rec["pos"]), "source": source}
+                    aside.write({**where, "tokens": length, "reason": "sampled_out"})
                 continue
             writer.add(all_tokens[int(starts[k]) : int(starts[k]) + length], source)
         ref = writer.close()

@@ -17,7 +17,8 @@ from auralith.pipeline.plan import plan_partitions
 from auralith.pipeline.process import process_partition
 from auralith.pipeline.spill import SAMPLE_BUCKETS, read_histogram
 from auralith.pipeline.tokenize import tokenize_partition
-from auralith.pipeline.write_output import write_part
+from auralith.pipeline.write_output import sampled_path, write_part
+from auralith.sources.readers import iter_jsonl_zst
 from auralith.steps.megatron import read_megatron
 from auralith.steps.shards import iter_shard_documents
 from auralith.storage import Files
@@ -74,6 +75,7 @@ def _documents(cfg: JobConfig) -> list[list[int]]:
 
 def test_mixed_output_is_what_was_decided_and_accounted_for(tmp_path, data, tokenizer_path):
     cfg = _config(tmp_path, data, tokenizer_path, 0.01, shuffle=True, shuffle_seed=1)
+    cfg = cfg.model_copy(update={"preprocessing": cfg.preprocessing.model_copy(update={"keep_removed": True})})
     tokenized, decision, written = _run(cfg)
     assert len(written) > 3
     web, code = decision["sources"]
@@ -87,6 +89,12 @@ def test_mixed_output_is_what_was_decided_and_accounted_for(tmp_path, data, toke
     assert sum(c["kept"] for c in tokenized) == sum(c["kept"] + c["removed"].get("sampled_out", 0) for c in written)
     docs = _documents(cfg)
     assert len(docs) == sum(c["kept"] for c in written)
+    # keep_removed: where each sampled-out document is, in its partition's clean file
+    paths = WorkPaths.for_job(cfg, "job")
+    aside = [r for j in range(len(written)) for r in iter_jsonl_zst(files, sampled_path(paths, j))]
+    assert len(aside) == sum(c["removed"].get("sampled_out", 0) for c in written) > 0
+    clean = {i: list(iter_jsonl_zst(files, paths.clean(i))) for i in {r["partition"] for r in aside}}
+    assert all(clean[r["partition"]][r["position"]]["source"] == r["source"] for r in aside)
     shards = [
         d.tolist() for p in sorted(Path(cfg.output.path).glob("*.safetensors")) for d in iter_shard_documents(files, p)
     ]
