@@ -64,3 +64,51 @@ def test_megatron_core_reads_them_and_writes_the_same_bytes(tmp_path, token_dtyp
     assert (theirs / "p.bin").read_bytes() == (tmp_path / "ours" / "part-00000.bin").read_bytes()
     assert (theirs / "p.idx").read_bytes() == (tmp_path / "ours" / "part-00000.idx").read_bytes()
     assert index_bytes(np.array([len(d) for d in docs]), megatron_dtype(token_dtype)) == (theirs / "p.idx").read_bytes()
+
+
+def test_megatron_core_trains_from_the_data_path_file(tmp_path):
+    """What docs/output.md tells a Megatron-LM user: `--data-path $(cat megatron-data-path.txt)`, here through
+    megatron-core's own dataset builder (the blend and GPTDataset that pretrain_gpt.py builds)."""
+    pytest.importorskip("torch")
+    dist = pytest.importorskip("torch.distributed")
+    builder = pytest.importorskip("megatron.core.datasets.blended_megatron_dataset_builder")
+    gpt = pytest.importorskip("megatron.core.datasets.gpt_dataset")
+    from megatron.core.datasets.utils import get_blend_from_list
+
+    from auralith.pipeline.mix_report import write_data_path
+
+    rng = np.random.default_rng(0)
+    infos = []
+    for part in range(3):
+        docs = [np.append(rng.integers(1, 500, rng.integers(20, 200)), 0).astype(np.uint16) for _ in range(15)]
+        infos.append(_write(tmp_path, docs, prefix=f"part-{part:05d}").to_dict())
+    write_data_path(files, str(tmp_path), infos)
+    pairs = (tmp_path / "megatron-data-path.txt").read_text().split()
+    assert pairs[1::2] == [str(tmp_path / f"part-{i:05d}") for i in range(3)]
+
+    class Tokenizer:  # what GPTDataset asks of a tokenizer: EOD and pad ids, vocabulary size, a cache identity
+        eod, pad, vocab_size, unique_identifiers = 0, 0, 500, {"class": "test"}
+
+    config = gpt.GPTDatasetConfig(
+        random_seed=1,
+        sequence_length=64,
+        blend=get_blend_from_list(pairs),
+        split="100,0,0",
+        path_to_cache=str(tmp_path / "cache"),
+        reset_position_ids=False,
+        reset_attention_mask=False,
+        eod_mask_loss=False,
+        tokenizer=Tokenizer(),
+        mid_level_dataset_surplus=0.005,
+    )
+    own_group = not dist.is_initialized()  # the builder asks the process group for its rank
+    if own_group:
+        dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        train, _, _ = builder.BlendedMegatronDatasetBuilder(gpt.GPTDataset, [40, 0, 0], lambda: True, config).build()
+        samples = [train[i]["tokens"].tolist() for i in range(len(train))]
+    finally:
+        if own_group:
+            dist.destroy_process_group()
+    assert len(samples) >= 40 and all(len(s) == 64 for s in samples)  # a blend rounds up
+    assert all(0 <= t < 500 for s in samples for t in s)
