@@ -7,7 +7,8 @@ seeded hash, bucket by bucket, while the source's tokens stay within its target.
 Targets, with `available` the tokens a source has after filters and dedup, capped by its `max_tokens`:
 - with weights (any `sources[].weight` set; an unset one counts 1): each source gets `share = weight / sum`
   of a total that is the largest every source can fill at its share, no more than `mixing.token_budget`: the
-  mix is the one asked for, the smallest source bounds the total, and nothing is repeated;
+  mix is the one asked for, the smallest source bounds the total, and nothing is repeated (a source with no
+  tokens at all bounds nothing);
 - without weights: each source keeps its natural share, all scaled down to the budget when one is set.
 """
 
@@ -37,10 +38,13 @@ def decide_mix(cfg: JobConfig, hist: np.ndarray) -> dict:
         weights = np.array([s.weight if s.weight is not None else 1.0 for s in cfg.sources])
         share = weights / weights.sum()
         shares = [float(x) for x in share]
-        total = float(np.min(caps / share))
+        # A source with nothing left after the filters cannot be filled at any total: it bounds nothing (the
+        # manifest shows its share as 0) rather than emptying the whole output.
+        filled = caps > 0
+        total = float(np.min(caps[filled] / share[filled])) if filled.any() else 0.0
         if budget is not None:
             total = min(total, float(budget))
-        targets = share * total
+        targets = np.minimum(share * total, caps)
     else:
         scale = min(1.0, budget / caps.sum()) if budget is not None and caps.sum() else 1.0
         targets = caps * scale

@@ -31,6 +31,11 @@ def test_weights_bound_the_total_by_the_smallest_source():
     assert (a["keep_below"], b["keep_below"]) == (300, SAMPLE_BUCKETS)
 
 
+def test_an_empty_source_does_not_empty_the_output():
+    d = decide_mix(_cfg([{"path": "a", "weight": 1}, {"path": "b", "weight": 1}]), _hist(1_000, 0))
+    assert [s["target_tokens"] for s in d["sources"]] == [1_000, 0]
+
+
 def test_a_budget_scales_the_weighted_mix():
     d = decide_mix(_cfg([{"path": "a", "weight": 1}, {"path": "b"}], token_budget=1_000), _hist(10_000, 5_000))
     assert [s["target_tokens"] for s in d["sources"]] == [500, 500]  # an unset weight counts 1
