@@ -125,8 +125,8 @@ def _tokenize(index):
     from auralith.pipeline.tokenize import tokenize_partition
 
     paths = WorkPaths.for_job(_CFG, "plain")
-    counts, shards = tokenize_partition(_CFG, paths, index, read_drops(paths, index))
-    return index, counts["tokens"], shards
+    counts, ref = tokenize_partition(_CFG, paths, index, read_drops(paths, index))
+    return index, counts["tokens"], ref["shards"]
 
 
 def _hwm_mb(pid: int | str = "self") -> float:

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from auralith.config.base import StrictModel
+from auralith.config.mixing import MixingConfig, OutputFormat, formats_of
 from auralith.config.ops import EventsConfig, LimitsConfig
 from auralith.config.preprocessing import PreprocessingConfig
 from auralith.config.storage import StorageConfig
@@ -26,6 +27,9 @@ class SourceConfig(StrictModel):
     text_field: str = "text"
     id_field: str | None = "id"
     format: Literal["auto", "jsonl", "txt", "parquet", "hf_dataset"] = "auto"
+    # Mixing (config/mixing.py): this source's share of the output's tokens, and a cap on its tokens.
+    weight: float | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
 
     @property
     def patterns(self) -> list[str]:
@@ -37,6 +41,20 @@ class OutputConfig(StrictModel):
     max_shard_size_mb: float = Field(default=256.0, gt=0)
     compression: Literal["none", "zstd"] = "none"
     zstd_level: int = Field(default=3, ge=1, le=22)
+    format: OutputFormat | list[OutputFormat] = "safetensors"
+    shuffle: bool = False
+    shuffle_seed: int = Field(default=0, ge=0, lt=2**63)
+
+    @field_validator("format")
+    @classmethod
+    def _some_format(cls, v: OutputFormat | list[OutputFormat]) -> OutputFormat | list[OutputFormat]:
+        if isinstance(v, list) and not v:
+            raise ValueError("name at least one format: safetensors, megatron")
+        return v
+
+    @property
+    def formats(self) -> list[OutputFormat]:
+        return formats_of(self.format)
 
 
 class JobConfig(StrictModel):
@@ -50,6 +68,7 @@ class JobConfig(StrictModel):
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     tokenization: TokenizationConfig
     output: OutputConfig = OutputConfig()
+    mixing: MixingConfig = MixingConfig()
     training: TrainingConfig | None = None
     priority: Priority = "normal"
     storage: StorageConfig = StorageConfig()
@@ -63,6 +82,25 @@ class JobConfig(StrictModel):
     @classmethod
     def _one_source(cls, v: Any) -> Any:
         return [v] if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _training_reads_safetensors(self) -> JobConfig:
+        if self.training is not None and "safetensors" not in self.output.formats:
+            raise ValueError("output.format: training reads safetensors shards; add safetensors to output.format")
+        return self
+
+    @property
+    def mixes(self) -> bool:
+        """Whether the output is a chosen share of the data: a budget, a cap or a weight is set."""
+        return self.mixing.token_budget is not None or any(
+            s.weight is not None or s.max_tokens is not None for s in self.sources
+        )
+
+    @property
+    def spills(self) -> bool:
+        """Whether tokenize writes its tokens to the work folder and a `write` stage makes the output (after
+        the mix is decided, or to shuffle across partitions)."""
+        return self.mixes or self.output.shuffle
 
     def resolved(self, base_dir: str | Path | None = None) -> JobConfig:
         """A copy whose local paths are absolute, so workers in other directories find them."""

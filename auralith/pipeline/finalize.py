@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from auralith.config import JobConfig
+from auralith.pipeline.mix_report import output_rows, realised_mix, write_data_path
 from auralith.pipeline.output import check_output_owner
 from auralith.pipeline.stats import job_stats
 from auralith.pipeline.unit import UnitContext, UnitResult
@@ -24,7 +25,10 @@ def build_manifest(cfg: JobConfig, job_id: str, config_hash: str, partitions: li
         raise RuntimeError(f"finalize of job {job_id} before tokenize partitions {missing} committed")
     stats = job_stats(partitions)
     tok = load_tokenizer(cfg.tokenization.tokenizer)
-    shards = [s for p in tokenize for s in (p.output_ref or {})["shards"]]
+    # The output's rows: tokenize's, or with a mixed or shuffled output the write stage's (spilled first).
+    outputs = output_rows(cfg, partitions)
+    shards = [s for p in outputs for s in (p.output_ref or {}).get("shards", [])]
+    megatron = [m for p in outputs for m in (p.output_ref or {}).get("megatron", [])]
     return {
         "format": "auralith-manifest/1",
         "job_id": job_id,
@@ -40,11 +44,30 @@ def build_manifest(cfg: JobConfig, job_id: str, config_hash: str, partitions: li
             "encoder_fallbacks": stats.encoder_fallbacks,
         },
         "dtype": shards[0]["dtype"] if shards else None,
+        "mix": _mix_of(partitions),
         "documents": stats.documents_out,
         "tokens": stats.tokens,
         "documents_in": stats.records,
         "removed": stats.removed,
         "shards": shards,
+        "formats": cfg.output.formats,
+        **({"megatron": megatron, "megatron_dtype": megatron[0]["dtype"] if megatron else None} if megatron else {}),
+        "shuffle": {"seed": cfg.output.shuffle_seed} if cfg.output.shuffle else None,
+        "sources": realised_mix(cfg, partitions, outputs),
+    }
+
+
+def _mix_of(partitions: list[Partition]) -> dict | None:
+    """The job's mix settings and totals, with `auralith.pipeline.mix`'s decision (None: not mixed)."""
+    decided = next((p.output_ref or {} for p in partitions if p.stage == "mix"), {}).get("mix")
+    if decided is None:
+        return None
+    return {
+        "token_budget": decided["token_budget"],
+        "seed": decided["seed"],
+        "weighted": decided["weighted"],
+        "available_tokens": sum(s["available_tokens"] for s in decided["sources"]),
+        "target_tokens": sum(s["target_tokens"] for s in decided["sources"]),
     }
 
 
@@ -54,6 +77,8 @@ def finalize_unit(unit: UnitContext) -> UnitResult:
     check_output_owner(unit.files, cfg.output.path, unit.job_id)
     job = unit.store.get_job(unit.job_id)
     manifest = build_manifest(cfg, unit.job_id, job.config_hash, unit.rows())
+    if manifest.get("megatron"):
+        write_data_path(unit.files, cfg.output.path, manifest["megatron"])
     path: str | Path = write_manifest(unit.files, cfg.output.path, manifest)
     counts = {"documents": manifest["documents"], "tokens": manifest["tokens"], "shards": len(manifest["shards"])}
     return counts, {"manifest": str(path)}

@@ -9,6 +9,7 @@ from auralith.steps.shards import MANIFEST_NAME
 from auralith.storage import Files, join
 
 OWNER_FILE = ".auralith-job"
+MEGATRON_DATA_PATH = "megatron-data-path.txt"  # finalize's `--data-path` argument for Megatron-LM
 
 
 def claim_output(files: Files, out_dir: str, job_id: str) -> None:
@@ -35,11 +36,9 @@ def remove_stale_shards(files: Files, out_dir: str) -> int:
     Returns how many files it deleted.
     """
     folder = glob.escape(str(out_dir))  # a "[" in the folder's own name is not a pattern
-    stale = [
-        path
-        for name in ("part-*.safetensors", "part-*.safetensors.zst", MANIFEST_NAME)
-        for path, _ in files.list_files(join(folder, name))
-    ]
+    ours = ["part-*.safetensors", "part-*.safetensors.zst", "part-*.bin", "part-*.idx", MEGATRON_DATA_PATH]
+    ours.append(MANIFEST_NAME)
+    stale = [path for name in ours for path, _ in files.list_files(join(folder, name))]
     for path in stale:
         files.delete(path)
     return len(stale)

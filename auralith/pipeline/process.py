@@ -89,7 +89,9 @@ def process_partition(
                     hashes.append((content_hash(item.text), item.id, kept.count))
                 if signatures:
                     signatures.add(kept.count, item.id, item.text)
-                kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
+                kept.write(
+                    {"id": item.id, "text": item.text, "file": item.file, "line": item.line, "source": piece.source}
+                )
             blank_lines += reader.blank_lines
             bytes_done += piece.size
 

@@ -1,7 +1,8 @@
 """The stage graph, as data: which stages a job has, in order, how each fans out, where it runs.
 
     process (per partition) ─> dedup (exact, per job) ─> [minhash (per band) ─> near_dedup (per job)]
-        ─> tokenize (per partition) ─> finalize (per job: the manifest) ─> [train (per rank)]
+        ─> tokenize (per partition) ─> [mix (per job)] ─> [write (per output part)]
+        ─> finalize (per job: the manifest) ─> [train (per rank)]
 
 A job's stages are planned as rows of `auralith_partitions` (one per unit) when the job starts; a stage
 runs once every stage before it is committed. `auralith.worker.lifecycle.advance` reads the rows and this
@@ -63,12 +64,25 @@ def _training(cfg: JobConfig) -> bool:
     return cfg.training is not None
 
 
+def _mixes(cfg: JobConfig) -> bool:
+    return cfg.mixes
+
+
+def _spills(cfg: JobConfig) -> bool:
+    return cfg.spills
+
+
+def _per_output(cfg: JobConfig, n: int) -> list[dict]:
+    return [{"partitions": n} for _ in range(n)]
+
+
 def _one(cfg: JobConfig, n: int) -> list[dict]:
     return [{"partitions": n}]
 
 
 def _per_partition(cfg: JobConfig, n: int) -> list[dict]:
-    return [{"process_index": i} for i in range(n)]
+    # A shuffled output's tokenize units group their documents for all n write units.
+    return [{"process_index": i, **({"partitions": n} if cfg.output.shuffle else {})} for i in range(n)]
 
 
 def _per_band(cfg: JobConfig, n: int) -> list[dict]:
@@ -136,6 +150,26 @@ STAGES: tuple[Stage, ...] = (
         _per_partition,
         description="tokenize into shards",
         run="auralith.pipeline.tokenize:tokenize_unit",
+    ),
+    Stage(
+        "mix",
+        "auralith.mix_sources",
+        "job",
+        "default",
+        _mixes,
+        _one,
+        description="the mix: tokens per source, which documents",
+        run="auralith.pipeline.mix:mix_unit",
+    ),
+    Stage(
+        "write",
+        "auralith.write_output",
+        "partition",
+        "tokenize",
+        _spills,
+        _per_output,
+        description="write the mixed or shuffled output",
+        run="auralith.pipeline.write_output:write_unit",
     ),
     Stage(
         "finalize",

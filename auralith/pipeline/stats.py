@@ -120,6 +120,12 @@ def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
             else:
                 st.tokens += live.get("tokens", 0)
                 st.tokenize_documents_done += live.get("documents", 0)
+        elif p.stage == "write" and committed:
+            # A mixed or shuffled job's output (pipeline/write_output.py): tokenize counted every document it
+            # spilled, the write rows take out what the mix left out.
+            st.documents_out -= c.get("documents", 0) - c.get("kept", 0)
+            st.tokens -= c.get("tokens_in", 0) - c.get("tokens", 0)
+            st.shards += c.get("shards", 0)
         if committed and p.stage not in UNCOUNTED_REMOVALS:
             # The dedup rows' removals are the sums of the tokenize rows' duplicate counts: count once.
             removed.update(c.get("removed", {}))

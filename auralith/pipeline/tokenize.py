@@ -10,13 +10,14 @@ from auralith.config import JobConfig
 from auralith.pipeline.exact_dedup import read_drops, read_kept_ids
 from auralith.pipeline.near_dedup import read_near_drops
 from auralith.pipeline.output import check_output_owner
+from auralith.pipeline.outputs import OutputWriter
 from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.spill import SpillWriter
 from auralith.pipeline.throttle import ProgressFn, Throttle
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.sources.readers import iter_jsonl_zst, jsonl_zst_writer
 from auralith.steps.document_tokenizer import DocumentTokenizer, EncoderMismatch
 from auralith.steps.profile import PartitionProfile
-from auralith.steps.shards import ShardWriter
 from auralith.steps.tokenize import load_tokenizer, resolve_eos_id, token_dtype
 from auralith.storage.paths import join
 
@@ -29,7 +30,8 @@ def tokenize_partition(
     progress: ProgressFn | None = None,
     near_positions: AbstractSet[int] = frozenset(),
     kept_ids: Mapping[int, str] | None = None,
-) -> tuple[dict, list[dict]]:
+    n_out: int = 1,
+) -> tuple[dict, dict]:
     """Tokenize one partition's clean documents (minus dropped duplicates) into shards in the output dir.
 
     `drop_positions` are exact duplicates, `near_positions` near duplicates (disjoint: see near_dedup). With
@@ -37,24 +39,25 @@ def tokenize_partition(
     `paths.duplicates(index)`, each with that id as `duplicate_of`.
 
     Shards are named after the partition (`part-{index:05d}-{k:05d}`), so a rerun overwrites the same
-    files with the same bytes. Reads and writes go through `paths.files`, the job's storage. Returns (counts,
-    shard infos).
+    files with the same bytes. Reads and writes go through `paths.files`, the job's storage. A job that mixes or
+    shuffles (`cfg.spills`) spills the tokens to the work folder instead, grouped for `n_out` write units.
+    Returns (counts, output_ref: {"shards", "megatron"} or {"spill"}).
 
     With `tokenization.encoder: auto` the ids come from fastokens, checked against `tokenizers` on a sample of
     documents; a difference re-encodes the whole partition with `tokenizers` and is reported in the counts
     (`encoder_fallback`), so what is written is always what `tokenizers` gives on every checked document.
     """
+    args = (cfg, paths, index, drop_positions, progress, near_positions, kept_ids, n_out)
     try:
-        return _tokenize(cfg, paths, index, drop_positions, progress, near_positions, kept_ids, fast=True)
+        return _tokenize(*args, fast=True)
     except _Mismatch as found:
-        # Nothing the fast encoder wrote may stay: the whole partition again with the reference. Shards are named
-        # by position, so the reference rewrites those names; any it does not reach are the first try's alone.
-        counts, shards = _tokenize(cfg, paths, index, drop_positions, progress, near_positions, kept_ids, fast=False)
-        kept = {s["path"] for s in shards}
-        for name in found.written - kept:
+        # Nothing the fast encoder wrote may stay: the whole partition again with the reference. Files are named
+        # by position, so the reference rewrites those names; shards it does not reach are the first try's alone.
+        counts, ref = _tokenize(*args, fast=False)
+        for name in found.written - {s["path"] for s in ref.get("shards", [])}:
             paths.files.delete(join(cfg.output.path, name))
         counts["encoder_fallback"] = found.reason
-        return counts, shards
+        return counts, ref
 
 
 class _Mismatch(Exception):
@@ -72,10 +75,11 @@ def _tokenize(
     progress: ProgressFn | None,
     near_positions: AbstractSet[int],
     kept_ids: Mapping[int, str] | None,
+    n_out: int,
     *,
     fast: bool,
-) -> tuple[dict, list[dict]]:
-    tcfg, ocfg = cfg.tokenization, cfg.output
+) -> tuple[dict, dict]:
+    tcfg = cfg.tokenization
     tok = load_tokenizer(tcfg.tokenizer)
     eos_id = resolve_eos_id(tok, tcfg.eos_token) if tcfg.append_eos else None
     dtype = token_dtype(tok.get_vocab_size(with_added_tokens=True), tcfg.dtype)
@@ -89,38 +93,41 @@ def _tokenize(
         fast=fast and tcfg.encoder == "auto",
         verify_every=tcfg.verify_every,
     )
-    writer = ShardWriter(
-        paths.files,
-        ocfg.path,
-        f"part-{index:05d}",
-        dtype=dtype,
-        max_shard_bytes=int(ocfg.max_shard_size_mb * 2**20),
-        compression=ocfg.compression,
-        zstd_level=ocfg.zstd_level,
+    # Straight to the output files, or (mixed or shuffled output) aside for the `write` stage.
+    writer: OutputWriter | SpillWriter = (
+        SpillWriter(cfg, paths, index, n_out, dtype) if cfg.spills else OutputWriter(cfg, paths.files, index, dtype)
     )
     report = Throttle(progress)
     docs_in = docs_out = tokens = truncated = near = 0
     profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
-    batch: list[dict] = []
+    batch: list[str] = []
+    sources: list[int] = []
+    positions: list[int] = []  # in the clean file: where a spilled document can be found again
+    reads: list[dict] = []  # where each document was read, to name one the encoders disagree on
 
     def flush() -> None:
         nonlocal tokens, truncated, docs_out
         try:
-            arrays, n_trunc = encoder.encode([rec["text"] for rec in batch])
+            arrays, n_trunc = encoder.encode(batch)
         except EncoderMismatch as exc:
-            rec = batch[exc.position - docs_out]
-            reason = {**_as_read(rec), "partition": index, "detail": str(exc.detail)}
-            raise _Mismatch(reason, {s.path for s in writer.shards}) from None
+            reason = {**reads[exc.position - docs_out], "partition": index, "detail": exc.detail}
+            shards = writer.shards if isinstance(writer, OutputWriter) and writer.shards is not None else None
+            raise _Mismatch(reason, {s.path for s in shards.shards} if shards else set()) from None
         truncated += n_trunc
-        for rec, arr in zip(batch, arrays, strict=True):
-            writer.add(arr)
+        for text, source, pos, arr in zip(batch, sources, positions, arrays, strict=True):
+            writer.add(arr, source, text, pos)
             tokens += len(arr)
-            profile.add_output(rec["text"], len(arr))
+            profile.add_output(text, len(arr))
         docs_out += len(arrays)
         batch.clear()
+        sources.clear()
+        positions.clear()
+        reads.clear()
         report({"documents": docs_in, "tokens": tokens})
 
     with ExitStack() as outputs:
+        if isinstance(writer, OutputWriter):
+            outputs.enter_context(writer)
         aside = None
         if kept_ids is not None:
             aside = outputs.enter_context(jsonl_zst_writer(paths.files, paths.duplicates(index)))
@@ -133,12 +140,15 @@ def _tokenize(
                     of = (kept_ids or {})[pos]
                     aside.write({**_as_read(rec), "reason": dropped, "duplicate_of": of, "text": rec["text"]})
                 continue
-            batch.append(rec)
+            batch.append(rec["text"])
+            sources.append(rec.get("source", 0))  # clean files record their source (process.py)
+            positions.append(pos)
+            reads.append(_as_read(rec))
             if len(batch) >= tcfg.batch_size:
                 flush()
         if batch:
             flush()
-    shards = [info.to_dict() for info in writer.close()]
+        ref = writer.close()
     exact = docs_in - docs_out - near
     removed = {**({"exact_duplicate": exact} if exact else {}), **({"near_duplicate": near} if near else {})}
     counts = {
@@ -147,14 +157,14 @@ def _tokenize(
         "tokens": tokens,
         "truncated": truncated,
         "removed": removed,
-        "shards": len(shards),
         "profile": profile.to_dict(),
         # Which encoder wrote this partition's ids (documents), and why not the fast one when it was asked for.
         "encoders": {encoder.encoder.name: docs_out} if docs_out else {},
         "verified": encoder.verified,
         **({"encoder_fallback": {"partition": index, "detail": encoder.fallback}} if encoder.fallback else {}),
+        **(writer.counts(ref) if isinstance(writer, OutputWriter) else {"shards": 0}),
     }
-    return counts, shards
+    return counts, ref
 
 
 def _as_read(rec: dict) -> dict:
@@ -178,7 +188,7 @@ def tokenize_unit(unit: UnitContext) -> UnitResult:
     drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup)
     near = read_near_drops(paths, unit.index) if cfg.preprocessing.near_dedup.enabled else set()
     kept_ids = read_kept_ids_of(cfg, paths, unit.index) if cfg.preprocessing.keep_removed else None
-    counts, shards = tokenize_partition(
-        cfg, paths, unit.index, drops, unit.progress, near_positions=near, kept_ids=kept_ids
+    n_out = unit.ref.get("partitions", 1)  # set with output.shuffle
+    return tokenize_partition(
+        cfg, paths, unit.index, drops, unit.progress, near_positions=near, kept_ids=kept_ids, n_out=n_out
     )
-    return counts, {"shards": shards}

@@ -97,6 +97,17 @@ def render_html(profile: dict, plots: dict[str, str]) -> str:
     else:
         out.append(_not_run("per-source profile"))
 
+    out.append("<h2>Mix</h2>")
+    mix = pd.DataFrame(profile.get("mix") or [])
+    if len(mix):
+        out.append(
+            "<p class='note'>Tokens and documents written per source, and its share of the output; with "
+            "<code>mixing</code> or source weights, what was asked (share requested, target tokens) beside "
+            "what was realised, and the documents the mix left out (removed as <code>sampled_out</code>).</p>"
+        )
+        mix["path"] = mix["path"].map(lambda p: ", ".join(p) if isinstance(p, list) else p)
+        out.append(_table(mix.drop(columns=["source"]).rename(columns=lambda c: c.replace("_", " "))))
+
     out.append("<h2>Document length</h2>")
     lengths = series_table(
         profile,

@@ -14,7 +14,9 @@ from datetime import datetime
 
 import pandas as pd
 
+from auralith.config import JobConfig
 from auralith.errors import AuralithError
+from auralith.pipeline.mix_report import output_rows, realised_mix
 from auralith.pipeline.stats import job_stats
 from auralith.steps.profile import EDGES, dense_hist, merge_series, series_sketch
 from auralith.store.models import Job, Partition, PartitionState
@@ -221,7 +223,18 @@ def build_profile(job: Job, partitions: list[Partition], training: list[dict] | 
         "pii": summed_counts(process, "pii"),
         "dedup_clusters": cluster_summary(_committed(partitions, "near_dedup")),
         "training": training_summary(training),
+        "mix": _mix(job, partitions),
     }
+
+
+def _mix(job: Job, partitions: list[Partition]) -> list[dict] | None:
+    """Tokens per source written, requested vs realised (auralith.pipeline.mix_report); None for a job whose
+    config no longer parses (written by an older version)."""
+    try:
+        cfg = JobConfig.model_validate(job.config)
+    except ValueError:
+        return None
+    return realised_mix(cfg, partitions, output_rows(cfg, partitions))
 
 
 def training_summary(history: list[dict] | None) -> dict | None:

@@ -125,7 +125,10 @@ def run_process(cfg: JobConfig, plan, paths: WorkPaths) -> list[dict]:
 def run_all(cfg: JobConfig, plan, paths: WorkPaths) -> tuple[list[dict], dict, list[tuple[dict, list[dict]]]]:
     processed = run_process(cfg, plan, paths)
     dedup = decide_dedup(paths, len(plan))
-    tokenized = [tokenize_partition(cfg, paths, i, read_drops(paths, i)) for i in range(len(plan))]
+    tokenized = [
+        (c, ref["shards"])
+        for c, ref in (tokenize_partition(cfg, paths, i, read_drops(paths, i)) for i in range(len(plan)))
+    ]
     return processed, dedup, tokenized
 
 
@@ -348,12 +351,13 @@ def test_no_exact_dedup_writes_no_hashes(job):
 
 def test_remove_stale_shards(tmp_path):
     ours = ["part-00000-00000.safetensors", "part-00001-00003.safetensors.zst", "manifest.json"]
-    others = ["notes.txt", "part-00000.bin", "x-part-00000.safetensors"]
+    ours += ["part-00000.bin", "part-00000.idx", "megatron-data-path.txt"]  # output.format: megatron
+    others = ["notes.txt", "part-00000.txt", "x-part-00000.safetensors"]
     for name in ours + others:
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "part-00000-00000.safetensors").write_bytes(b"x")
-    assert remove_stale_shards(files, str(tmp_path)) == 3
+    assert remove_stale_shards(files, str(tmp_path)) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(others + ["sub"])
     assert (tmp_path / "sub" / "part-00000-00000.safetensors").exists()
     assert remove_stale_shards(files, str(tmp_path)) == 0
