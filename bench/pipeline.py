@@ -102,6 +102,10 @@ class Run:
     # Seconds in each phase: start (to the first partition), process, handoff (dedup and what surrounds it),
     # tokenize, end (after the last shard): where Celery's extra time goes.
     phases: dict[str, float] = field(default_factory=dict, compare=False)
+    # CPU-seconds the job took in every process involved (workers, their children, the submitting process),
+    # and the machine's 1-minute load average at its start and end: the other engineers' load, for the record.
+    cpu_s: float = field(default=0.0, compare=False)
+    load: tuple[float, float] = field(default=(0.0, 0.0), compare=False)
 
 
 # --- plain processes -------------------------------------------------------------------------------------
@@ -155,6 +159,8 @@ def run_plain(config: dict, processes: int) -> Run:
     files = Files(_CFG.storage)
     pool = multiprocessing.get_context("fork").Pool(processes) if processes > 1 else None
     mapper = (lambda fn, items: pool.imap_unordered(fn, items, chunksize=1)) if pool else map
+    load = os.getloadavg()[0]
+    cpu0 = tree_cpu_s(os.getpid())
     marks = [time.perf_counter()]
     # As run_job does, and `auralith run`: fail on a bad tokenizer before the work. Each pool process then
     # loads it once, at its first tokenize partition, as each worker process does.
@@ -172,6 +178,7 @@ def run_plain(config: dict, processes: int) -> Run:
     write_manifest(files, _CFG.output.path, {"shards": [s for _, _, shards in done for s in shards]})
     marks.append(time.perf_counter())
     wall = marks[-1] - marks[0]
+    cpu = tree_cpu_s(os.getpid()) - cpu0
     rss = (
         sorted({pid: mb for pid, mb in pool.map(_pool_hwm, range(processes * 4), chunksize=1)}.values())
         if pool
@@ -186,6 +193,8 @@ def run_plain(config: dict, processes: int) -> Run:
         len(plan),
         rss,
         dict(zip(PHASES, (b - a for a, b in zip(marks, marks[1:], strict=False)), strict=True)),
+        cpu,
+        (load, os.getloadavg()[0]),
     )
 
 
@@ -210,6 +219,21 @@ def celery_phases(store: str, job_id: str, sent: float, finished: float) -> dict
 
 
 # --- Celery ----------------------------------------------------------------------------------------------
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU-seconds of a process and its live descendants, with what their exited and waited-for children used."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime, stime, cutime, cstime: fields 14-17 of proc(5), counted from the state field (3) here.
+    own = sum(int(f) for f in fields[11:15]) / _TICK
+    return own + sum(tree_cpu_s(c) for c in _children(pid))
 
 
 def _children(pid: int) -> list[int]:
@@ -300,12 +324,15 @@ def run_celery(config: dict, concurrency: int, broker: str, store: str) -> Run:
     client = Client(broker, store)
     worker = Worker(env, concurrency)
     try:
+        load = os.getloadavg()[0]
+        cpu0 = tree_cpu_s(worker.proc.pid) + time.process_time()
         start = time.time()
         job_id = client.submit(config)
         info = client.wait(job_id, timeout=3600, poll=0.5)
         if info.state != "succeeded":
             raise RuntimeError(f"bench job {job_id} ended {info.state}: {info.error}")
         wall = info.finished_at.timestamp() - start
+        cpu = tree_cpu_s(worker.proc.pid) + time.process_time() - cpu0
         rss = worker.child_rss_mb()
     finally:
         worker.stop()
@@ -315,6 +342,42 @@ def run_celery(config: dict, concurrency: int, broker: str, store: str) -> Run:
         info.stats.stages["process"].total,
         rss,
         celery_phases(store, job_id, start, info.finished_at.timestamp()),
+        cpu,
+        (load, os.getloadavg()[0]),
+    )
+
+
+def run_embedded(config: dict, workers: int, state_dir: Path) -> Run:
+    """The job as `auralith run --workers N` runs it: a worker process with N prefork children on the SQLite
+    broker and store in `state_dir`, the supervisor in a thread here; timed like run_celery, from the send
+    to finished_at, once the worker has started (its start-up is printed apart by `auralith run`)."""
+    from auralith.embedded import embedded_client
+    from auralith.worker.embedded import embedded_worker_pid
+
+    with embedded_client(state_dir, workers) as client:
+        worker = embedded_worker_pid()
+        deadline = time.monotonic() + 60
+        while len(_children(worker)) < workers and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # children import the task modules after fork, as in Worker()
+        load = os.getloadavg()[0]
+        cpu0 = tree_cpu_s(worker) + time.process_time()
+        start = time.time()
+        job_id = client.submit(config)
+        info = client.wait(job_id, timeout=3600, poll=0.5)
+        if info.state != "succeeded":
+            raise RuntimeError(f"bench job {job_id} ended {info.state}: {info.error}")
+        cpu = tree_cpu_s(worker) + time.process_time() - cpu0
+        rss = sorted(_hwm_mb(pid) for pid in _children(worker))
+        phases = celery_phases(client.store_url, job_id, start, info.finished_at.timestamp())
+    return Run(
+        info.finished_at.timestamp() - start,
+        info.stats.tokens,
+        info.stats.stages["process"].total,
+        rss,
+        phases,
+        cpu,
+        (load, os.getloadavg()[0]),
     )
 
 

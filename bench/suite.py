@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pipeline  # noqa: E402
 
-SECTIONS = ("pipeline", "tokenize", "quality", "minhash", "train")
+SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "train")
 # "flat": the 10x corpus's peak RSS per worker may exceed the 1x one's by this much at most.
 FLAT_RSS_GROWTH = 1.25
 
@@ -170,6 +170,69 @@ def pipeline_rows(
     return rows, raw
 
 
+def embedded_rows(mb: int, size: float, broker: str, store: str, rounds: int = 3, log=print) -> tuple[list[Row], dict]:
+    """`auralith run` (embedded: SQLite broker and store) with 1 and 2 worker processes, and the same job on a
+    Celery worker of 2 processes on Redis + PostgreSQL, in alternating rounds; medians of the per-round ratios."""
+    data = pipeline.corpus(mb)
+    raw: dict = {"mb": mb, "rounds": []}
+    with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
+
+        def job(kind: str, procs: int) -> pipeline.Run:
+            work = pipeline.fresh_work(Path(tmp), f"{kind}{procs}")
+            cfg = pipeline.job_config(data, work, size)
+            if kind == "embedded":
+                run = pipeline.run_embedded(cfg, procs, work / "state")
+            else:
+                run = pipeline.run_celery(cfg, procs, broker, store)
+            log(
+                f"  {kind:<8} {procs} proc  {mb:>4} MB ({run.partitions} partitions): {run.wall_s:7.1f} s  "
+                f"{run.cpu_s:7.1f} CPU-s  {run.tokens:,} tokens  load {run.load[0]:.2f} -> {run.load[1]:.2f}"
+            )
+            return run
+
+        for _ in range(rounds):
+            raw["rounds"].append(
+                {"embedded1": job("embedded", 1), "embedded2": job("embedded", 2), "celery2": job("celery", 2)}
+            )
+    rs = raw["rounds"]
+    if len({r[k].tokens for r in rs for k in r}) != 1:
+        raise RuntimeError("embedded and Celery runs disagree on tokens")
+    speedup = statistics.median(r["embedded1"].wall_s / r["embedded2"].wall_s for r in rs)
+    vs_wall = statistics.median(r["embedded2"].wall_s / r["celery2"].wall_s - 1 for r in rs)
+    vs_cpu = statistics.median(r["embedded2"].cpu_s / r["celery2"].cpu_s - 1 for r in rs)
+    e1, e2, c2 = (statistics.median_low(r[k] for r in rs) for k in ("embedded1", "embedded2", "celery2"))
+    loads = [x for r in rs for run in r.values() for x in run.load]
+    raw.update(speedup=speedup, vs_celery_wall=vs_wall, vs_celery_cpu=vs_cpu, load=(min(loads), max(loads)))
+    raw["rounds"] = [{k: asdict(v) for k, v in r.items()} for r in rs]
+    where = f"{mb} MB, median of {rounds}, load {min(loads):.1f}-{max(loads):.1f}"
+    return [
+        Row(
+            f"1. Embedded `auralith run`, 1 -> 2 worker procs ({where})",
+            f"{e2.wall_s:.1f} s, {e2.cpu_s:.0f} CPU-s",
+            f"{e1.wall_s:.1f} s, {e1.cpu_s:.0f} CPU-s 1 proc",
+            f"{speedup:.2f}x",
+            ">= 1.8x",
+            speedup >= 1.8,
+        ),
+        Row(
+            "1. Embedded 2 procs vs Celery 2 procs on Redis + PostgreSQL, wall",
+            f"{e2.wall_s:.1f} s",
+            f"{c2.wall_s:.1f} s",
+            f"{vs_wall:+.1%}",
+            "<= 5%",
+            vs_wall <= 0.05,
+        ),
+        Row(
+            "1. Embedded 2 procs vs Celery 2 procs on Redis + PostgreSQL, CPU",
+            f"{e2.cpu_s:.1f} CPU-s",
+            f"{c2.cpu_s:.1f} CPU-s",
+            f"{vs_cpu:+.1%}",
+            "<= 5%",
+            vs_cpu <= 0.05,
+        ),
+    ], raw
+
+
 def tokenize_rows(mb: float) -> tuple[list[Row], dict]:
     from bench import tokenize_stage
 
@@ -299,6 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline": lambda: pipeline_rows(
             mb,
             sizes,
+            default,
+            args.broker,
+            args.store,
+            1 if args.quick else 3,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        ),
+        "embedded": lambda: embedded_rows(
+            mb,
             default,
             args.broker,
             args.store,
