@@ -77,7 +77,12 @@ def tokenizer(vocab_size: int = 16384) -> Path:
     return path
 
 
-def job_config(data: Path, work: Path, partition_mb: float, tokenizer_path: Path | None = None) -> dict:
+def size_label(partition_mb: float | None) -> str:
+    """`16 MB`, or `auto` for an unset partition_size_mb (chosen by the planner)."""
+    return "auto" if partition_mb is None else f"{partition_mb:g} MB"
+
+
+def job_config(data: Path, work: Path, partition_mb: float | None, tokenizer_path: Path | None = None) -> dict:
     """The demo job's preprocessing (examples/demo.yaml: quality chain relaxed for documentation text, PII,
     exact dedup, removed documents kept aside) over the bench corpus. With datatrove's web-page defaults
     95% of man pages go, which would leave the tokenize stage nothing to do."""
@@ -86,7 +91,7 @@ def job_config(data: Path, work: Path, partition_mb: float, tokenizer_path: Path
         "name": "bench",
         "preprocessing": demo["preprocessing"],
         "sources": [{"path": str(data / "*.jsonl")}],
-        "partition_size_mb": partition_mb,
+        **({"partition_size_mb": partition_mb} if partition_mb is not None else {}),
         "work_dir": str(work / "work"),
         "tokenization": {"tokenizer": str(tokenizer_path or tokenizer())},
         "output": {"path": str(work / "out")},
@@ -165,7 +170,9 @@ def run_plain(config: dict, processes: int) -> Run:
     # As run_job does, and `auralith run`: fail on a bad tokenizer before the work. Each pool process then
     # loads it once, at its first tokenize partition, as each worker process does.
     check_tokenizer(_CFG.tokenization)
-    plan = plan_partitions(_CFG)
+    # An unset partition_size_mb is cut for the processes a Celery worker on this machine would count (its
+    # cores: auralith.worker.worker_count), so both sides of a comparison run the same partitions.
+    plan = plan_partitions(_CFG, os.cpu_count())
     remove_stale_shards(files, _CFG.output.path)
     claim_output(files, _CFG.output.path, "plain")
     marks.append(time.perf_counter())
@@ -222,6 +229,19 @@ def celery_phases(store: str, job_id: str, sent: float, finished: float) -> dict
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
+# The shared machine's control: Linux gives each session (autogroup) an equal share of the CPUs, whatever the
+# number of processes in it, so on a machine where other people's sessions are busy a 2-process job gets the
+# share of one session and cannot scale. AURALITH_BENCH_NICE=-20 (root only) raises the weight of the bench's
+# sessions (its own and each worker's, which starts a session of its own) for the run: the figures are then
+# the job's, not the neighbours'.
+BENCH_NICE = os.environ.get("AURALITH_BENCH_NICE")
+
+
+def boost(pid: int | str = "self") -> None:
+    """Give the session (autogroup) of `pid` the nice value AURALITH_BENCH_NICE, when set."""
+    if BENCH_NICE:
+        with open(f"/proc/{pid}/autogroup", "w") as fh:
+            fh.write(BENCH_NICE)
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -277,6 +297,7 @@ class Worker:
             stderr=self.log,
         )
         self.concurrency = concurrency
+        boost(self.proc.pid)
         deadline = time.monotonic() + 60
         while len(_children(self.proc.pid)) < concurrency:
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -356,6 +377,7 @@ def run_embedded(config: dict, workers: int, state_dir: Path) -> Run:
 
     with embedded_client(state_dir, workers) as client:
         worker = embedded_worker_pid()
+        boost(worker)
         deadline = time.monotonic() + 60
         while len(_children(worker)) < workers and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -54,19 +54,19 @@ def overhead(celery_s: float, plain_s: float) -> float:
 
 
 def pipeline_rows(
-    mb: int, sizes: list[float], default: float, broker: str, store: str, rounds: int = 3, log=print
+    mb: int, sizes: list[float | None], default: float | None, broker: str, store: str, rounds: int = 3, log=print
 ) -> tuple[list[Row], dict]:
     data = {s: pipeline.corpus(s) for s in (mb // 10, mb * 4 // 10, mb)}
     rows: list[Row] = []
     raw: dict = {"mb": mb, "sizes": {}, "rss": {}}
     with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
 
-        def job(corpus_mb: int, size: float, side: str, procs: int) -> pipeline.Run:
+        def job(corpus_mb: int, size: float | None, side: str, procs: int) -> pipeline.Run:
             work = pipeline.fresh_work(Path(tmp), f"{side}{procs}")
             cfg = pipeline.job_config(data[corpus_mb], work, size)
             run = pipeline.run_celery(cfg, procs, broker, store) if side == "celery" else pipeline.run_plain(cfg, procs)
             log(
-                f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  partitions of {size:g} MB ({run.partitions}): "
+                f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  partitions of {pipeline.size_label(size)} ({run.partitions}): "
                 f"{run.wall_s:7.1f} s  {run.tokens:,} tokens  peak RSS {', '.join(f'{r:.0f}' for r in run.rss_mb)} MB  "
                 + " ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
             )
@@ -91,7 +91,7 @@ def pipeline_rows(
             is_default = size == default
             rows.append(
                 Row(
-                    f"1. Celery overhead, {mb} MB, 2 procs, partitions of {size:g} MB "
+                    f"1. Celery overhead, {mb} MB, 2 procs, partitions of {pipeline.size_label(size)} "
                     f"({c.partitions}){' [default]' if is_default else ''}",
                     f"{c.wall_s:.1f} s",
                     f"{p.wall_s:.1f} s plain",
@@ -129,7 +129,7 @@ def pipeline_rows(
         }
         rows.append(
             Row(
-                f"1. Celery overhead, {mb} MB, 1 proc, partitions of {default:g} MB",
+                f"1. Celery overhead, {mb} MB, 1 proc, partitions of {pipeline.size_label(default)}",
                 f"{c1.wall_s:.1f} s",
                 f"{p1.wall_s:.1f} s plain",
                 f"{overhead(c1.wall_s, p1.wall_s):+.1%}",
@@ -170,7 +170,7 @@ def pipeline_rows(
     return rows, raw
 
 
-def embedded_rows(mb: int, size: float, broker: str, store: str, rounds: int = 3, log=print) -> tuple[list[Row], dict]:
+def embedded_rows(mb: int, size: float | None, broker: str, store: str, rounds: int = 3, log=print) -> tuple[list[Row], dict]:
     """`auralith run` (embedded: SQLite broker and store) with 1 and 2 worker processes, and the same job on a
     Celery worker of 2 processes on Redis + PostgreSQL, in alternating rounds; medians of the per-round ratios."""
     data = pipeline.corpus(mb)
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
     default = JobConfig.model_fields["partition_size_mb"].default
     mb = args.mb or (20 if args.quick else 200)
-    sizes = (
+    sizes: list[float | None] = (
         [float(s) for s in args.partition_sizes.split(",")]
         if args.partition_sizes
         else ([2.0, default] if args.quick else [4.0, 8.0, 16.0, 32.0, 64.0])
@@ -381,8 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
         "train": lambda: train_rows(50 if args.quick else 200, 1 if args.quick else 5, args.broker),
     }
+    pipeline.boost()  # AURALITH_BENCH_NICE: see bench/pipeline.py
     rows: list[Row] = []
-    figures: dict = {}
+    figures: dict = {"load_control": {"autogroup_nice": pipeline.BENCH_NICE, "loadavg": os.getloadavg()}}
     for name in SECTIONS:
         if name in only:
             print(f"running {name} ...", file=sys.stderr, flush=True)

@@ -39,10 +39,12 @@ def main(argv: list[str]) -> int:
 
     from auralith.worker.app import app, configure
     from auralith.worker.settings import QUEUES
+    from auralith.worker.worker_count import WORKER_PROCESSES_KEY
 
     # The run's own user owns this worker: Celery's advice against running workers as root is not for it.
     warnings.filterwarnings("ignore", category=SecurityWarning)
     configure(broker, store)
+    app.conf[WORKER_PROCESSES_KEY] = int(concurrency)  # planning cuts a job for this many processes
     kombu_sqla.Transport.polling_interval = POLL_INTERVAL_S
     _stop_when_orphaned(os.getppid())
     worker = app.Worker(

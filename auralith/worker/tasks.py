@@ -23,6 +23,7 @@ from auralith.worker.base import AuralithTask, StageTask
 from auralith.worker.lifecycle import ADVANCE_TASK, advance
 from auralith.worker.settings import HEAL_TASK
 from auralith.worker.supervisor import supervisor_for
+from auralith.worker.worker_count import worker_processes
 
 log = get_task_logger(__name__)
 
@@ -93,7 +94,7 @@ def run_job(
     if data_left:
         check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not parts:
-        self.event(job_id, plan_job(store, job_id, cfg), kind="started")
+        self.event(job_id, plan_job(store, job_id, cfg, worker_processes(self.app, store)), kind="started")
     elif resume:
         if data_left:
             check_output_owner(Files(cfg.storage), cfg.output.path, job_id)
