@@ -66,7 +66,8 @@ def pipeline_rows(
             cfg = pipeline.job_config(data[corpus_mb], work, size)
             run = pipeline.run_celery(cfg, procs, broker, store) if side == "celery" else pipeline.run_plain(cfg, procs)
             log(
-                f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  partitions of {pipeline.size_label(size)} ({run.partitions}): "
+                f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  "
+                f"partitions of {pipeline.size_label(size)} ({run.partitions}): "
                 f"{run.wall_s:7.1f} s  {run.tokens:,} tokens  peak RSS {', '.join(f'{r:.0f}' for r in run.rss_mb)} MB  "
                 + " ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
             )
@@ -170,7 +171,9 @@ def pipeline_rows(
     return rows, raw
 
 
-def embedded_rows(mb: int, size: float | None, broker: str, store: str, rounds: int = 3, log=print) -> tuple[list[Row], dict]:
+def embedded_rows(
+    mb: int, size: float | None, broker: str, store: str, rounds: int = 3, log=print
+) -> tuple[list[Row], dict]:
     """`auralith run` (embedded: SQLite broker and store) with 1 and 2 worker processes, and the same job on a
     Celery worker of 2 processes on Redis + PostgreSQL, in alternating rounds; medians of the per-round ratios."""
     data = pipeline.corpus(mb)
@@ -181,7 +184,9 @@ def embedded_rows(mb: int, size: float | None, broker: str, store: str, rounds: 
             work = pipeline.fresh_work(Path(tmp), f"{kind}{procs}")
             cfg = pipeline.job_config(data, work, size)
             if kind == "embedded":
-                run = pipeline.run_embedded(cfg, procs, work / "state")
+                # A new state dir each run: this process keeps its engines by URL, and one on a file that was
+                # deleted and made again would write to the old one.
+                run = pipeline.run_embedded(cfg, procs, Path(tempfile.mkdtemp(dir=work, prefix="state-")))
             else:
                 run = pipeline.run_celery(cfg, procs, broker, store)
             log(

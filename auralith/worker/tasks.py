@@ -89,7 +89,7 @@ def run_job(
         return job_id
     cfg = self.job_config(job_id)
     check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
-    parts = store.list_partitions(job_id)
+    parts = store.scan_partitions(job_id)
     data_left = not parts or any(p.stage == "tokenize" and p.state != PartitionState.COMMITTED for p in parts)
     if data_left:
         check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after

@@ -246,9 +246,11 @@ def test_claim_unsent_hands_each_partition_to_one_caller(url):
     job_id = new_job(url)
     Store(url).create_partitions(job_id, {"tokenize": REFS})
     Store(url).set_task_ids(job_id, "tokenize", {2: "sent-before"})
-    first = Store(url).claim_unsent(job_id, "tokenize", {0: "a0", 1: "a1", 2: "a2"})
-    second = Store(url).claim_unsent(job_id, "tokenize", {0: "b0", 1: "b1", 2: "b2"})
-    assert first == {0: "a0", 1: "a1"} and second == {}
+    first = Store(url).claim_unsent(job_id, "tokenize", "a")
+    second = Store(url).claim_unsent(job_id, "tokenize", "b")
+    assert first == {0: "a.0", 1: "a.1"} and second == {}
+    rows = {p.index: p for p in Store(url).list_partitions(job_id)}
+    assert rows[0].chord_id == "a" and rows[0].sent_at is not None and rows[2].task_id == "sent-before"
 
 
 def test_reset_gives_failed_partitions_new_task_ids(url):
@@ -340,7 +342,7 @@ def test_recount_chords_restores_a_count_lost_with_its_worker(url):
     store = Store(url)
     job_id = new_job(url)
     store.create_partitions(job_id, {"process": REFS})
-    store.claim_unsent(job_id, "process", {0: "t0", 1: "t1", 2: "t2"}, chord_id="chord-1")
+    store.claim_unsent(job_id, "process", "chord-1")
     with session_scope(url) as s:
         s.add(ChordCounter(group_id="chord-1", size=3, done=1, failed=False))
     for index in (0, 1):  # two committed, one of them never counted
