@@ -111,6 +111,7 @@ class Run:
     # and the machine's 1-minute load average at its start and end: the other engineers' load, for the record.
     cpu_s: float = field(default=0.0, compare=False)
     load: tuple[float, float] = field(default=(0.0, 0.0), compare=False)
+    job_id: str = field(default="", compare=False)
 
 
 # --- plain processes -------------------------------------------------------------------------------------
@@ -335,7 +336,9 @@ def flush_broker(broker: str) -> None:
     redis.Redis.from_url(broker).flushdb()
 
 
-def run_celery(config: dict, concurrency: int, broker: str, store: str) -> Run:
+def run_celery(
+    config: dict, concurrency: int, broker: str, store: str, queues: str = "default,process,tokenize"
+) -> Run:
     """Submit the job to a fresh worker with `concurrency` prefork processes; wall = send to finished_at."""
     from auralith.client import Client
 
@@ -343,7 +346,7 @@ def run_celery(config: dict, concurrency: int, broker: str, store: str) -> Run:
     env = bench_env(broker, store)
     os.environ.update({"AURALITH_BROKER_URL": broker, "AURALITH_STORE_URL": store})
     client = Client(broker, store)
-    worker = Worker(env, concurrency)
+    worker = Worker(env, concurrency, queues)
     try:
         load = os.getloadavg()[0]
         cpu0 = tree_cpu_s(worker.proc.pid) + time.process_time()
@@ -365,6 +368,7 @@ def run_celery(config: dict, concurrency: int, broker: str, store: str) -> Run:
         celery_phases(store, job_id, start, info.finished_at.timestamp()),
         cpu,
         (load, os.getloadavg()[0]),
+        job_id,
     )
 
 

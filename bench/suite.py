@@ -13,6 +13,11 @@ Each line holds Auralith's figure, the alternative's, their ratio and the goal (
 3. The tokenize stage vs raw `tokenizers` `encode_batch` (bench/tokenize_stage.py).
 4. The quality filter chain and MinHash signatures vs datatrove (bench/quality.py, bench/minhash.py).
 5. Peak RSS per worker process at 1x, 4x and 10x the corpus (20, 80, 200 MB).
+   And the whole job (default pipeline, near dedup on) vs datatrove's closest whole pipeline on a quarter of
+   the corpus, CPU-s, wall and the kept documents they share (bench/whole_job.py).
+   And embedded `auralith run` with 1 and 2 worker processes vs 2 Celery worker processes (Redis + PostgreSQL).
+   With --scale: a generated corpus of GB through the whole job, and the control plane at 100,000 partitions
+   (bench/scale.py, bench/control_plane.py).
 6. The training loop in a Celery task vs a plain PyTorch loop, as written and with the malloc settings
    Auralith's loop makes (bench/train.py).
 Ratios come from one run because absolute times on a shared 2-core machine vary from run to run.
@@ -33,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pipeline  # noqa: E402
 
-SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "train")
+SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "whole", "train")
 # "flat": the 10x corpus's peak RSS per worker may exceed the 1x one's by this much at most.
 FLAT_RSS_GROWTH = 1.25
 
@@ -238,6 +243,87 @@ def embedded_rows(
     ], raw
 
 
+def scale_rows(gb: float, broker: str, store: str, log=print) -> tuple[list[Row], dict]:
+    """The scale run (bench/scale.py) and the control plane at 100,000 partitions (bench/control_plane.py)."""
+    from bench import control_plane, scale
+
+    with tempfile.TemporaryDirectory(prefix="auralith-scale-") as tmp:
+        small = scale.run_size(200, 2, broker, store, Path(tmp), log=log)
+        big = scale.run_size(int(gb * 1024), 2, broker, store, Path(tmp), log=log)
+    ratio = big["mb_per_cpu_s"] / small["mb_per_cpu_s"]
+    server = store.rsplit("/", 1)[0]
+    cp = control_plane.measure(100_000, server, broker, log=log)
+    size = f"{big['mb'] / 1024:g} GB"
+    rows = [
+        Row(
+            f"7. Scale: throughput per core, {size} vs 200 MB (Celery, 2 procs, near dedup on)",
+            f"{big['mb_per_cpu_s']:.2f} MB/CPU-s",
+            f"{small['mb_per_cpu_s']:.2f} MB/CPU-s",
+            f"{ratio:.1%}",
+            ">= 90%",
+            ratio >= 0.9,
+        ),
+        Row(
+            f"7. Scale: longest task at {size} / 200 MB",
+            f"{max(big['longest_task_s'].values()):.1f} s",
+            f"{max(small['longest_task_s'].values()):.1f} s",
+            "",
+        ),
+        Row(
+            f"7. Scale: peak RSS per worker proc at {size} / 200 MB",
+            f"{max(big['rss_mb']):.0f} MB",
+            f"{max(small['rss_mb']):.0f} MB",
+            f"{max(big['rss_mb']) / max(small['rss_mb']):.2f}x",
+        ),
+        Row(f"7. Scale: store size at {size} / 200 MB", f"{big['store_mb']:.1f} MB", f"{small['store_mb']:.1f} MB", ""),
+        Row(
+            f"7. Scale: `auralith status` at {size} / 200 MB",
+            f"{big['status_s']:.2f} s",
+            f"{small['status_s']:.2f} s",
+            "",
+            "< 1 s",
+            big["status_s"] < 1,
+        ),
+    ]
+    for key, what in (
+        ("status_s", "`auralith status`"),
+        ("watch_s", "one `watch` refresh"),
+        ("resume_s", "resume planning (after a cancel)"),
+        ("supervisor_s", "the supervisor's scan"),
+    ):
+        rows.append(
+            Row(f"7. Control plane, 100,000 partitions: {what}", f"{cp[key]:.2f} s", "", "", "< 1 s", cp[key] < 1)
+        )
+    return rows, {"200mb": small, "big": big, "throughput_ratio": ratio, "control_plane": cp}
+
+
+def whole_rows(mb: int, broker: str, store: str, log=print) -> tuple[list[Row], dict]:
+    """Auralith's default job vs datatrove's closest whole pipeline (bench/whole_job.py)."""
+    from bench import whole_job
+
+    r = whole_job.measure(mb, broker, store, log=log)
+    a, d = r["auralith"], r["datatrove"]
+    return [
+        Row(
+            f"4. Whole job vs datatrove ({mb} MB, 2 procs each: filters, PII, dedup, tokenize), CPU",
+            f"{a['cpu_s']:.1f} CPU-s",
+            f"{d['cpu_s']:.1f} CPU-s",
+            f"{r['cpu_ratio']:.1f}x",
+            ">= 5x",
+            r["cpu_ratio"] >= 5,
+        ),
+        Row("4. Whole job vs datatrove, wall", f"{a['wall_s']:.1f} s", f"{d['wall_s']:.1f} s", ""),
+        Row(
+            f"4. Whole job vs datatrove, kept documents ({r['shared']:,} shared)",
+            f"{a['kept']:,} kept, {r['auralith_keeps_of_datatrove']:.1%} of datatrove's",
+            f"{d['kept']:,} kept, {r['datatrove_keeps_of_auralith']:.1%} of Auralith's",
+            "",
+            ">= 99% both ways",
+            min(r["auralith_keeps_of_datatrove"], r["datatrove_keeps_of_auralith"]) >= 0.99,
+        ),
+    ], r
+
+
 def tokenize_rows(mb: float) -> tuple[list[Row], dict]:
     from bench import tokenize_stage
 
@@ -345,6 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mb", type=int, default=None, help="the pipeline corpus at 10x (default 200; 20 with --quick)")
     ap.add_argument("--partition-sizes", default=None, help="partition_size_mb values for the overhead curve")
     ap.add_argument("--json", type=Path, help="also write every figure measured to this file")
+    ap.add_argument(
+        "--scale",
+        nargs="?",
+        const=10.0,
+        type=float,
+        metavar="GB",
+        help="also the scale run (default 10 GB; hours on 2 cores) and the control plane at 100,000 partitions",
+    )
     ap.add_argument("--broker", default=os.environ.get("AURALITH_BENCH_BROKER", pipeline.DEFAULT_BROKER))
     ap.add_argument("--store", default=os.environ.get("AURALITH_BENCH_STORE", pipeline.DEFAULT_STORE))
     args = ap.parse_args(argv)
@@ -359,8 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if default not in sizes:
         sizes.append(default)
-    only = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(only) - set(SECTIONS)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] + (["scale"] if args.scale else [])
+    unknown = set(only) - {*SECTIONS, "scale"}
     if unknown:
         ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     runs = {
@@ -382,6 +476,12 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda m: print(m, file=sys.stderr, flush=True),
         ),
         "tokenize": lambda: tokenize_rows(4.0 if args.quick else 16.0),
+        "whole": lambda: whole_rows(
+            mb // 4, args.broker, args.store, log=lambda m: print(m, file=sys.stderr, flush=True)
+        ),
+        "scale": lambda: scale_rows(
+            args.scale or 10.0, args.broker, args.store, log=lambda m: print(m, file=sys.stderr, flush=True)
+        ),
         "quality": lambda: quality_rows(1.0 if args.quick else 4.0),
         "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
         "train": lambda: train_rows(50 if args.quick else 200, 1 if args.quick else 5, args.broker),
@@ -389,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline.boost()  # AURALITH_BENCH_NICE: see bench/pipeline.py
     rows: list[Row] = []
     figures: dict = {"load_control": {"autogroup_nice": pipeline.BENCH_NICE, "loadavg": os.getloadavg()}}
-    for name in SECTIONS:
+    for name in (*SECTIONS, "scale"):
         if name in only:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             section_rows, figures[name] = runs[name]()

@@ -352,3 +352,20 @@ def test_recount_chords_restores_a_count_lost_with_its_worker(url):
     assert store.recount_chords(job_id, "process") == 0  # counts are never lowered
     with session_scope(url) as s:
         assert s.get(ChordCounter, "chord-1").done == 2
+
+
+def test_scans_read_the_rows_without_their_documents(url):
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS, "tokenize": REFS})
+    claim = store.claim_partition(job_id, "process", 1, "w", "t1")
+    store.commit_partition(claim.partition_id, {"kept": 5}, {"out": "x"})
+    full = store.list_partitions(job_id)
+    scanned = store.scan_partitions(job_id)
+    assert [(p.stage, p.index, p.state, p.task_id, p.worker) for p in scanned] == [
+        (p.stage, p.index, p.state, p.task_id, p.worker) for p in full
+    ]
+    assert all(p.input_ref is None and p.counts is None for p in scanned)  # JSON documents are left out
+    figures = store.scan_partitions(job_id, figures=True)
+    assert [p.counts for p in figures] == [p.counts for p in full] and figures[1].output_ref == {"out": "x"}
+    assert [p.index for p in store.scan_partitions(job_id, "process", state="committed")] == [1]
