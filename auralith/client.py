@@ -148,7 +148,10 @@ class Client:
     def get_job(self, job_id: str, *, with_stats: bool = True) -> JobInfo:
         store = self._checked_store()
         job = store.get_job(job_id)
-        stats = job_stats(store.scan_partitions(job.id, figures=True)) if with_stats else None
+        stats = None
+        if with_stats:  # units counted in SQL; only those with figures (committed, started) are read
+            rows = store.scan_partitions(job.id, figures=True, with_figures_only=True)
+            stats = job_stats(rows, states=store.stage_states(job.id))
         training = store.training_summary(job.id) if with_stats else None
         return _info(job, stats, training)
 

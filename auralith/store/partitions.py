@@ -68,6 +68,25 @@ _FIGURES = [
 ]
 
 
+@dataclass
+class StageStates:
+    """A stage's units counted by state in SQL, without reading them: how many, their input bytes, and when the
+    last committed one finished."""
+
+    counts: dict[str, int]
+    input_bytes: int = 0
+    last_finished: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def left(self) -> int:
+        """Units not committed."""
+        return self.total - self.counts.get(PartitionState.COMMITTED, 0)
+
+
 class PartitionRows(SessionOwner):
     """Partitions: planned, claimed, committed, failed, released."""
 
@@ -96,8 +115,38 @@ class PartitionRows(SessionOwner):
                 q = q.where(Partition.stage == stage)
             return list(s.scalars(q))
 
+    def stage_states(self, job_id: str) -> dict[str, StageStates]:
+        """Each of the job's stages' units counted by state (one GROUP BY, whatever the number of units)."""
+        out: dict[str, StageStates] = {}
+        with self.session() as s:
+            rows = s.execute(
+                select(
+                    Partition.stage,
+                    Partition.state,
+                    func.count(),
+                    func.coalesce(func.sum(Partition.input_bytes), 0),
+                    func.max(Partition.finished_at),
+                )
+                .where(Partition.job_id == job_id)
+                .group_by(Partition.stage, Partition.state)
+            )
+            for stage, state, n, size, last in rows:
+                st = out.setdefault(stage, StageStates({}))
+                st.counts[state] = int(n)
+                st.input_bytes += int(size)
+                if state == PartitionState.COMMITTED:
+                    st.last_finished = last
+        return out
+
     def scan_partitions(
-        self, job_id: str, stage: str | None = None, *, figures: bool = False, state: str | None = None
+        self,
+        job_id: str,
+        stage: str | None = None,
+        *,
+        figures: bool = False,
+        state: str | None = None,
+        uncommitted: bool = False,
+        with_figures_only: bool = False,
     ) -> list[Partition]:
         """The job's units as `UnitRow`s (typed as Partition for the functions that read either), in stage and
         index order, without their JSON documents; with `figures` only what `job_stats` reads (stage, state,
@@ -110,6 +159,10 @@ class PartitionRows(SessionOwner):
                 q = q.where(Partition.stage == stage)
             if state:
                 q = q.where(Partition.state == state)
+            if uncommitted:
+                q = q.where(Partition.state != PartitionState.COMMITTED)
+            if with_figures_only:  # only committed and started units have figures; `stage_states` counts the rest
+                q = q.where(Partition.state.in_((PartitionState.COMMITTED, PartitionState.STARTED)))
             return typed(list[Partition], [UnitRow(**dict(zip(names, row, strict=True))) for row in s.execute(q)])
 
     def get_partition(self, job_id: str, stage: str, index: int) -> Partition | None:

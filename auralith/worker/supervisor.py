@@ -42,9 +42,10 @@ from auralith.pipeline.stages import Stage
 from auralith.store import Beat, Store
 from auralith.store.locks import LeaderLock
 from auralith.store.models import Job, JobState, Partition, PartitionState
+from auralith.store.partitions import StageStates
 from auralith.worker.base import job_config
 from auralith.worker.events import record_event
-from auralith.worker.lifecycle import advance, current_stage, send_again
+from auralith.worker.lifecycle import advance, current_stage_of, send_again
 from auralith.worker.settings import HEAL_TASK, message_priority
 
 log = logging.getLogger(__name__)
@@ -135,10 +136,12 @@ class Supervisor:
         now: datetime,
         pending: list[tuple[Job, Stage, Partition]],
     ) -> list[Heal]:
-        rows = self.store.scan_partitions(job.id)  # no JSON documents: fast at 100,000 units
-        current, parts, previous = current_stage(rows)
+        # Counted in SQL; only the current stage's units left are read, without their JSON documents.
+        states = self.store.stage_states(job.id)
+        current, previous = current_stage_of(states)
+        parts = self.store.scan_partitions(job.id, current.name, uncommitted=True) if current else []
         if current is None or any(p.task_id is None for p in parts):
-            return self._move_on(job, rows, current, previous, now)
+            return self._move_on(job, states, current, previous, now)
         if any(p.state == PartitionState.FAILED for p in parts):
             return []  # the job is failing on its own
         heals = []
@@ -168,11 +171,11 @@ class Supervisor:
         return None
 
     def _move_on(
-        self, job: Job, rows: list[Partition], current: Stage | None, previous: Stage | None, now: datetime
+        self, job: Job, states: dict[str, StageStates], current: Stage | None, previous: Stage | None, now: datetime
     ) -> list[Heal]:
         """The job's next step was never sent (or its end never recorded) although what precedes it is done:
         a lost chord body. `advance` sends it (it is idempotent: a body arriving meanwhile sends nothing)."""
-        done = [p.finished_at for p in rows if p.state == PartitionState.COMMITTED and p.finished_at]
+        done = [s.last_finished for s in states.values() if s.last_finished]
         since = max(done) if done else job.started_at
         if _age(now, since) <= self.grace:
             return []  # the chord body is probably on its way
