@@ -105,12 +105,14 @@ def job_figures(store_url: str, job_id: str) -> dict:
         times.append(time.perf_counter() - start)
         assert out.exit_code == 0, out.output
     with get_engine(store_url).connect() as conn:
-        store_bytes = conn.execute(
-            text(
-                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = "
-                "c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'"
-            )
-        ).scalar()
+        # The job's own rows (its partitions, events, heals), not the whole database, which others' jobs share.
+        store_bytes = sum(
+            conn.execute(
+                text(f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t WHERE job_id = :j"), {"j": job_id}
+            ).scalar()
+            or 0
+            for table in ("auralith_partitions", "auralith_events", "auralith_heals")
+        )
     stats = store.get_job(job_id).stats or {}
     return {
         "longest_task_s": longest,

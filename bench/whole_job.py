@@ -58,11 +58,15 @@ def run_auralith(data: Path, work: Path, broker: str, store: str) -> dict:
 
     queues = ",".join(q for q in QUEUES if q != "hpu")
     run = pipeline.run_celery(auralith_config(data, work), 2, broker, store, queues=queues)
-    removed: set[str] = set()
+    removed: dict[str, str] = {}  # id -> reason
     for path in (work / "work").rglob("removed/*.jsonl.zst"):
         with zstandard.ZstdDecompressor().stream_reader(open(path, "rb")) as fh:
-            removed.update(json.loads(line)["id"] for line in fh.read().decode().splitlines() if line)
-    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "kept": _input_ids(data) - removed, "load": run.load}
+            for line in fh.read().decode().splitlines():
+                if line:
+                    record = json.loads(line)
+                    removed[record["id"]] = record.get("reason", "?")
+    kept = _input_ids(data) - set(removed)
+    return {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "kept": kept, "load": run.load, "reasons": removed}
 
 
 def run_datatrove(data: Path, work: Path) -> dict:
@@ -137,7 +141,13 @@ def measure(mb: int, broker: str, store: str, log=print) -> dict:
         d = run_datatrove(data, pipeline.fresh_work(Path(tmp), "datatrove"))
         log(f"  datatrove {mb} MB: {d['wall_s']:.1f} s  {d['cpu_s']:.1f} CPU-s  {len(d['kept']):,} kept")
     both = a["kept"] & d["kept"]
+    reasons = a.pop("reasons")
+    # Why Auralith removed what datatrove kept: the disagreements, by Auralith's removal reason.
+    disagree: dict[str, int] = {}
+    for doc_id in d["kept"] - a["kept"]:
+        disagree[reasons.get(doc_id, "?")] = disagree.get(reasons.get(doc_id, "?"), 0) + 1
     return {
+        "auralith_removed_datatrove_kept": dict(sorted(disagree.items(), key=lambda kv: -kv[1])),
         "mb": mb,
         "auralith": {k: v for k, v in a.items() if k != "kept"} | {"kept": len(a["kept"])},
         "datatrove": {k: v for k, v in d.items() if k != "kept"} | {"kept": len(d["kept"])},
