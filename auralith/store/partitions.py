@@ -138,6 +138,44 @@ class PartitionRows(SessionOwner):
                     st.last_finished = last
         return out
 
+    def count_unsent(self, job_id: str, stage: str) -> int:
+        """Units of the stage not committed that were never given a task id (their stage was never sent)."""
+        with self.session() as s:
+            q = select(func.count()).where(
+                Partition.job_id == job_id,
+                Partition.stage == stage,
+                Partition.state != PartitionState.COMMITTED,
+                Partition.task_id.is_(None),
+            )
+            return int(s.scalar(q) or 0)
+
+    def count_waiting(self, job_id: str, stage: str, sent_before: datetime, not_held: set[str]) -> int:
+        """How many `waiting_units` there are, counted in SQL."""
+        with self.session() as s:
+            where = self._waiting(job_id, stage, sent_before, not_held)
+            return int(s.scalar(select(func.count()).where(where)) or 0)
+
+    def waiting_units(self, job_id: str, stage: str, sent_before: datetime, not_held: set[str]) -> list[Partition]:
+        """Pending units of the stage sent before `sent_before` (or never) whose task id is not in `not_held`
+        (as `scan_partitions` reads them)."""
+        names = [c.name for c in _SCAN]
+        with self.session() as s:
+            where = self._waiting(job_id, stage, sent_before, not_held)
+            found = s.execute(select(*_SCAN).where(where).order_by(Partition.index))
+            return typed(list[Partition], [UnitRow(**dict(zip(names, r, strict=True))) for r in found])
+
+    @staticmethod
+    def _waiting(job_id: str, stage: str, sent_before: datetime, not_held: set[str]):
+        where = (
+            (Partition.job_id == job_id)
+            & (Partition.stage == stage)
+            & (Partition.state == PartitionState.PENDING)
+            & (Partition.sent_at.is_(None) | (Partition.sent_at < sent_before))
+        )
+        if not_held:
+            where &= Partition.task_id.is_(None) | Partition.task_id.not_in(sorted(not_held))
+        return where
+
     def scan_partitions(
         self,
         job_id: str,

@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import Celery, beat
 
@@ -113,7 +113,7 @@ class Supervisor:
         if self._store_ok_since is None:
             self._store_ok_since = time.monotonic()
         heals: list[Heal] = []
-        pending: list[tuple[Job, Stage, Partition]] = []
+        pending: list[tuple[Job, Stage, int, datetime]] = []  # units waiting past the grace, per job and stage
         held = {t for b in beats.values() if b.alive(self.timeout) for t in b.tasks}
         for job in jobs:
             try:
@@ -134,27 +134,28 @@ class Supervisor:
         beats: dict[str, Beat],
         held: set[str],
         now: datetime,
-        pending: list[tuple[Job, Stage, Partition]],
+        pending: list[tuple[Job, Stage, int, datetime]],
     ) -> list[Heal]:
-        # Counted in SQL; only the current stage's units left are read, without their JSON documents.
+        # Counted in SQL: of a stage of 100,000 units only those started are read (a few per worker); those waiting
+        # are counted, and read only when their queue holds fewer messages than that (_heal_lost_messages).
         states = self.store.stage_states(job.id)
         current, previous = current_stage_of(states)
-        parts = self.store.scan_partitions(job.id, current.name, uncommitted=True) if current else []
-        if current is None or any(p.task_id is None for p in parts):
+        if current is None or self.store.count_unsent(job.id, current.name):
             return self._move_on(job, states, current, previous, now)
-        if any(p.state == PartitionState.FAILED for p in parts):
+        if states[current.name].counts.get(PartitionState.FAILED):
             return []  # the job is failing on its own
         heals = []
         trusted = self._store_ok_since is not None and time.monotonic() - self._store_ok_since >= self.timeout
-        for p in parts:
+        for p in self.store.scan_partitions(job.id, current.name, state=PartitionState.STARTED):
             if p.task_id in held:
                 continue  # a live worker has it: running, reserved, or waiting for a retry's countdown
-            if p.state == PartitionState.STARTED:
-                why = self._lost_run(p, beats.get(p.worker or ""), now, trusted)
-                if why:
-                    heals += self._send_again(job, current, p, *why)
-            elif p.state == PartitionState.PENDING and _age(now, p.sent_at) > self.grace:
-                pending.append((job, current, p))
+            why = self._lost_run(p, beats.get(p.worker or ""), now, trusted)
+            if why:
+                heals += self._send_again(job, current, p, *why)
+        sent_before = now - timedelta(seconds=self.grace)
+        waiting = self.store.count_waiting(job.id, current.name, sent_before, held)
+        if waiting:
+            pending.append((job, current, waiting, sent_before))
         return heals
 
     def _lost_run(self, p: Partition, b: Beat | None, now: datetime, trusted: bool) -> tuple[str, str] | None:
@@ -193,7 +194,7 @@ class Supervisor:
 
     # --- units whose messages are gone -------------------------------------------------------------------------
 
-    def _heal_lost_messages(self, pending: list[tuple[Job, Stage, Partition]], held: set[str]) -> list[Heal]:
+    def _heal_lost_messages(self, pending: list[tuple[Job, Stage, int, datetime]], held: set[str]) -> list[Heal]:
         """Units sent, not claimed and held by no live worker: send again those the broker no longer has.
 
         A queue is read message by message only when it holds fewer messages than units waiting for it."""
@@ -201,8 +202,8 @@ class Supervisor:
             self._unheld_since.clear()
             return []
         wanted: dict[str, int] = {}
-        for _, stage, _p in pending:
-            wanted[stage.queue] = wanted.get(stage.queue, 0) + 1
+        for _, stage, n, _ in pending:
+            wanted[stage.queue] = wanted.get(stage.queue, 0) + n
         depths = queue_depths(self.app, sorted(wanted)).depths()
         short = sorted(q for q, n in wanted.items() if depths.get(q, 0) < n)
         if not short:
@@ -215,8 +216,14 @@ class Supervisor:
         # passes within a heartbeat, the second never does.
         self._unheld_since = {t: self._unheld_since.get(t, now) for t in on_broker.unacked if t not in held}
         heals = []
-        for job, stage, p in pending:
-            if stage.queue not in short or p.task_id in on_broker.waiting:
+        units = [
+            (job, stage, p)
+            for job, stage, _, sent_before in pending
+            if stage.queue in short
+            for p in self.store.waiting_units(job.id, stage.name, sent_before, held)
+        ]
+        for job, stage, p in units:
+            if p.task_id in on_broker.waiting:
                 continue
             if p.task_id in on_broker.unacked:
                 if now - self._unheld_since.get(p.task_id or "", now) <= self.timeout:
