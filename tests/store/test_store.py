@@ -369,3 +369,19 @@ def test_scans_read_the_rows_without_their_documents(url):
     figures = store.scan_partitions(job_id, figures=True)
     assert [p.counts for p in figures] == [p.counts for p in full] and figures[1].output_ref == {"out": "x"}
     assert [p.index for p in store.scan_partitions(job_id, "process", state="committed")] == [1]
+
+
+def test_units_waiting_past_the_grace_are_counted_without_the_held_ones(url):
+    from datetime import timedelta
+
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS})
+    assert store.count_unsent(job_id, "process") == len(REFS)
+    sent = store.claim_unsent(job_id, "process", "c")
+    assert store.count_unsent(job_id, "process") == 0
+    later = store.db_now() + timedelta(seconds=5)
+    assert store.count_waiting(job_id, "process", later, set()) == len(REFS)
+    assert store.count_waiting(job_id, "process", later, {sent[0]}) == len(REFS) - 1  # a live worker holds it
+    assert store.count_waiting(job_id, "process", later - timedelta(seconds=60), set()) == 0  # sent just now
+    assert [p.index for p in store.waiting_units(job_id, "process", later, {sent[0]})] == list(range(1, len(REFS)))
