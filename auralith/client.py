@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast as typed
 
 from auralith.config import JobConfig, load_config, parse_config
 from auralith.errors import AuralithError, ConfigError, JobNotFound
@@ -25,7 +24,6 @@ from auralith.steps.shards import manifest_file
 from auralith.storage import Files, is_url
 from auralith.store import Store, new_job_id
 from auralith.store.models import HealRecord, Job, JobState, Partition, PartitionState
-from auralith.store.partitions import UnitRow
 from auralith.worker.app import make_app, priority_of
 from auralith.worker.events import record_event
 from auralith.worker.lifecycle import advance
@@ -67,16 +65,6 @@ class JobInfo:
         d["stats"] = self.stats.to_dict() if self.stats else None
         d["training"] = self.training
         return d
-
-
-def figure_rows(store: Store, job_id: str) -> list[Partition]:
-    """What `job_stats` reads, with the units counted by state apart: on PostgreSQL one unit per stage holding
-    its committed figures summed in SQL, and the started units' progress; elsewhere every unit with figures."""
-    summed = store.summed_counts(job_id)
-    if summed is None:
-        return store.scan_partitions(job_id, figures=True, with_figures_only=True)
-    committed = [UnitRow(stage=stage, state=PartitionState.COMMITTED, counts=c) for stage, c in summed.items()]
-    return typed(list[Partition], committed) + store.scan_partitions(job_id, figures=True, state=PartitionState.STARTED)
 
 
 def _info(job: Job, stats: JobStats | None = None, training: dict | None = None) -> JobInfo:
@@ -161,8 +149,9 @@ class Client:
         store = self._checked_store()
         job = store.get_job(job_id)
         stats = None
-        if with_stats:
-            stats = job_stats(figure_rows(store, job.id), states=store.stage_states(job.id))
+        if with_stats:  # units counted in SQL; only those with figures (committed, started) are read
+            rows = store.scan_partitions(job.id, figures=True, with_figures_only=True)
+            stats = job_stats(rows, states=store.stage_states(job.id))
         training = store.training_summary(job.id) if with_stats else None
         return _info(job, stats, training)
 

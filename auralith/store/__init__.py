@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 from auralith.store.db import check_ready
-from auralith.store.figures import FigureRows
 from auralith.store.heals import HealRows
 from auralith.store.jobs import JobRows, new_job_id
 from auralith.store.partitions import MAX_ATTEMPTS, Claim, PartitionRows
@@ -20,7 +19,7 @@ from auralith.store.training import TRAIN_STAGE, CheckpointState, TrainingRows
 from auralith.store.workers import Beat, WorkerRows
 
 
-class Store(JobRows, PartitionRows, TrainingRows, WorkerRows, HealRows, FigureRows):
+class Store(JobRows, PartitionRows, TrainingRows, WorkerRows, HealRows):
     """One SQL store, by URL (PostgreSQL or SQLite). Cheap to create: engines are shared per URL and process."""
 
     @classmethod
