@@ -151,7 +151,10 @@ class Client:
     def get_job(self, job_id: str, *, with_stats: bool = True) -> JobInfo:
         store = self._checked_store()
         job = store.get_job(job_id)
-        stats = job_stats(store.list_partitions(job.id)) if with_stats else None
+        stats = None
+        if with_stats:  # units counted in SQL; only those with figures (committed, started) are read
+            rows = store.scan_partitions(job.id, figures=True, with_figures_only=True)
+            stats = job_stats(rows, states=store.stage_states(job.id))
         training = store.training_summary(job.id) if with_stats else None
         return _info(job, stats, training)
 
@@ -222,7 +225,7 @@ class Client:
         if not store.set_job_state(job.id, JobState.CANCELLED, only_from=(JobState.PENDING, JobState.RUNNING)):
             raise AuralithError(f"job {job.id} is already {store.get_job(job.id).state}")
         self._event(job.id, "cancelled", level="warning", kind="cancelled")
-        ids = [p.task_id for p in store.list_partitions(job.id) if p.task_id and p.state != PartitionState.COMMITTED]
+        ids = [p.task_id for p in store.scan_partitions(job.id) if p.task_id and p.state != PartitionState.COMMITTED]
         ids.append(job.id)
         try:
             self.app.control.revoke(ids, terminate=terminate, signal="SIGTERM")
@@ -280,7 +283,7 @@ class Client:
         """The job's units `started` on workers whose heartbeat is older than the heartbeat timeout (or missing):
         the supervisor sends them again by itself."""
         store = self._checked_store()
-        started = [p for p in store.list_partitions(store.get_job(job_id).id) if p.state == PartitionState.STARTED]
+        started = store.scan_partitions(store.get_job(job_id).id, state=PartitionState.STARTED)
         if not started:
             return []
         return [

@@ -1,5 +1,5 @@
-"""A job run on this machine with no servers: an in-process worker on a SQLite broker and store, a Client on
-it, and Ctrl-C that cancels the job so that a resume finishes it.
+"""A job run on this machine with no servers: a worker process (one prefork child per core by default) on a
+SQLite broker and store, a Client on it, and Ctrl-C that cancels the job so that a resume finishes it.
 
     with embedded_client(".auralith") as client:
         info = client.wait(client.submit("examples/demo.yaml"))
@@ -34,15 +34,16 @@ class JobInterrupted(Exception):
 @contextmanager
 def embedded_client(
     state_dir: str | Path = DEFAULT_STATE_DIR,
-    workers: int = 2,
+    workers: int | None = None,
     broker: str | None = None,
     store: str | None = None,
     loglevel: str = "WARNING",
 ) -> Iterator[Client]:
-    """A Client on an in-process worker of `workers` threads; broker and store live in `state_dir` unless given.
+    """A Client on a worker of `workers` processes (default: one per core); broker and store live in `state_dir`
+    unless given.
 
-    The worker reconfigures the process-wide Celery app, so one embedded worker runs per process at a time.
-    Leaving the block stops it; RuntimeError if a task does not stop in time.
+    This process's Celery app is pointed at them, so one embedded worker runs per process at a time. Leaving
+    the block stops it; RuntimeError if a task does not stop in time.
     """
     with embedded_worker(Path(state_dir), workers, broker, store, loglevel=loglevel) as (broker_url, store_url):
         yield Client(broker_url, store_url)
@@ -82,13 +83,13 @@ def run_to_end(
     watch: Callable[[Client, str], JobInfo] | None = None,
     *,
     state_dir: str | Path = DEFAULT_STATE_DIR,
-    workers: int = 2,
+    workers: int | None = None,
     broker: str | None = None,
     store: str | None = None,
     loglevel: str = "WARNING",
     on_end: Callable[[JobInfo], None] | None = None,
 ) -> JobInfo:
-    """Start a job with `start(client)` (submit, train or resume) on an in-process worker and watch it end.
+    """Start a job with `start(client)` (submit, train or resume) on an embedded worker and watch it end.
 
     `on_end` gets the ended job before the worker stops, so what it prints shows while the worker shuts
     down. Ctrl-C cancels the job and raises JobInterrupted.

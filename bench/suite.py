@@ -13,6 +13,11 @@ Each line holds Auralith's figure, the alternative's, their ratio and the goal (
 3. The tokenize stage vs datatrove's DocumentTokenizer and vs itself on HF `tokenizers` (bench/tokenize_stage.py).
 4. The quality filter chain and MinHash signatures vs datatrove (bench/quality.py, bench/minhash.py).
 5. Peak RSS per worker process at 1x, 4x and 10x the corpus (20, 80, 200 MB).
+   And the whole job (default pipeline, near dedup on) vs datatrove's closest whole pipeline on a quarter of
+   the corpus, CPU-s, wall and the kept documents they share (bench/whole_job.py).
+   And embedded `auralith run` with 1 and 2 worker processes vs 2 Celery worker processes (Redis + PostgreSQL).
+   With --scale: a generated corpus of GB through the whole job, and the control plane at 100,000 partitions
+   (bench/scale.py, bench/control_plane.py).
 6. The training loop in a Celery task vs a plain PyTorch loop, as written and with the malloc settings
    Auralith's loop makes (bench/train.py).
 Ratios come from one run because absolute times on a shared 2-core machine vary from run to run.
@@ -33,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pipeline  # noqa: E402
 
-SECTIONS = ("pipeline", "tokenize", "quality", "minhash", "train")
+SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "whole", "train")
 # "flat": the 10x corpus's peak RSS per worker may exceed the 1x one's by this much at most.
 FLAT_RSS_GROWTH = 1.25
 
@@ -54,19 +59,20 @@ def overhead(celery_s: float, plain_s: float) -> float:
 
 
 def pipeline_rows(
-    mb: int, sizes: list[float], default: float, broker: str, store: str, rounds: int = 3, log=print
+    mb: int, sizes: list[float | None], default: float | None, broker: str, store: str, rounds: int = 3, log=print
 ) -> tuple[list[Row], dict]:
     data = {s: pipeline.corpus(s) for s in (mb // 10, mb * 4 // 10, mb)}
     rows: list[Row] = []
     raw: dict = {"mb": mb, "sizes": {}, "rss": {}}
     with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
 
-        def job(corpus_mb: int, size: float, side: str, procs: int) -> pipeline.Run:
+        def job(corpus_mb: int, size: float | None, side: str, procs: int) -> pipeline.Run:
             work = pipeline.fresh_work(Path(tmp), f"{side}{procs}")
             cfg = pipeline.job_config(data[corpus_mb], work, size)
             run = pipeline.run_celery(cfg, procs, broker, store) if side == "celery" else pipeline.run_plain(cfg, procs)
             log(
-                f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  partitions of {size:g} MB ({run.partitions}): "
+                f"  {side:<6} {procs} proc  {corpus_mb:>4} MB  "
+                f"partitions of {pipeline.size_label(size)} ({run.partitions}): "
                 f"{run.wall_s:7.1f} s  {run.tokens:,} tokens  peak RSS {', '.join(f'{r:.0f}' for r in run.rss_mb)} MB  "
                 + " ".join(f"{k} {v:.1f}" for k, v in run.phases.items())
             )
@@ -91,7 +97,7 @@ def pipeline_rows(
             is_default = size == default
             rows.append(
                 Row(
-                    f"1. Celery overhead, {mb} MB, 2 procs, partitions of {size:g} MB "
+                    f"1. Celery overhead, {mb} MB, 2 procs, partitions of {pipeline.size_label(size)} "
                     f"({c.partitions}){' [default]' if is_default else ''}",
                     f"{c.wall_s:.1f} s",
                     f"{p.wall_s:.1f} s plain",
@@ -129,7 +135,7 @@ def pipeline_rows(
         }
         rows.append(
             Row(
-                f"1. Celery overhead, {mb} MB, 1 proc, partitions of {default:g} MB",
+                f"1. Celery overhead, {mb} MB, 1 proc, partitions of {pipeline.size_label(default)}",
                 f"{c1.wall_s:.1f} s",
                 f"{p1.wall_s:.1f} s plain",
                 f"{overhead(c1.wall_s, p1.wall_s):+.1%}",
@@ -168,6 +174,154 @@ def pipeline_rows(
         )
     )
     return rows, raw
+
+
+def embedded_rows(
+    mb: int, size: float | None, broker: str, store: str, rounds: int = 3, log=print
+) -> tuple[list[Row], dict]:
+    """`auralith run` (embedded: SQLite broker and store) with 1 and 2 worker processes, and the same job on a
+    Celery worker of 2 processes on Redis + PostgreSQL, in alternating rounds; medians of the per-round ratios."""
+    data = pipeline.corpus(mb)
+    raw: dict = {"mb": mb, "rounds": []}
+    with tempfile.TemporaryDirectory(prefix="auralith-bench-") as tmp:
+
+        def job(kind: str, procs: int) -> pipeline.Run:
+            work = pipeline.fresh_work(Path(tmp), f"{kind}{procs}")
+            cfg = pipeline.job_config(data, work, size)
+            if kind == "embedded":
+                # A new state dir each run: this process keeps its engines by URL, and one on a file that was
+                # deleted and made again would write to the old one.
+                run = pipeline.run_embedded(cfg, procs, Path(tempfile.mkdtemp(dir=work, prefix="state-")))
+            else:
+                run = pipeline.run_celery(cfg, procs, broker, store)
+            log(
+                f"  {kind:<8} {procs} proc  {mb:>4} MB ({run.partitions} partitions): {run.wall_s:7.1f} s  "
+                f"{run.cpu_s:7.1f} CPU-s  {run.tokens:,} tokens  load {run.load[0]:.2f} -> {run.load[1]:.2f}"
+            )
+            return run
+
+        for _ in range(rounds):
+            raw["rounds"].append(
+                {"embedded1": job("embedded", 1), "embedded2": job("embedded", 2), "celery2": job("celery", 2)}
+            )
+    rs = raw["rounds"]
+    if len({r[k].tokens for r in rs for k in r}) != 1:
+        raise RuntimeError("embedded and Celery runs disagree on tokens")
+    speedup = statistics.median(r["embedded1"].wall_s / r["embedded2"].wall_s for r in rs)
+    vs_wall = statistics.median(r["embedded2"].wall_s / r["celery2"].wall_s - 1 for r in rs)
+    vs_cpu = statistics.median(r["embedded2"].cpu_s / r["celery2"].cpu_s - 1 for r in rs)
+    e1, e2, c2 = (statistics.median_low(r[k] for r in rs) for k in ("embedded1", "embedded2", "celery2"))
+    loads = [x for r in rs for run in r.values() for x in run.load]
+    raw.update(speedup=speedup, vs_celery_wall=vs_wall, vs_celery_cpu=vs_cpu, load=(min(loads), max(loads)))
+    raw["rounds"] = [{k: asdict(v) for k, v in r.items()} for r in rs]
+    where = f"{mb} MB, median of {rounds}, load {min(loads):.1f}-{max(loads):.1f}"
+    return [
+        Row(
+            f"1. Embedded `auralith run`, 1 -> 2 worker procs ({where})",
+            f"{e2.wall_s:.1f} s, {e2.cpu_s:.0f} CPU-s",
+            f"{e1.wall_s:.1f} s, {e1.cpu_s:.0f} CPU-s 1 proc",
+            f"{speedup:.2f}x",
+            ">= 1.8x",
+            speedup >= 1.8,
+        ),
+        Row(
+            "1. Embedded 2 procs vs Celery 2 procs on Redis + PostgreSQL, wall",
+            f"{e2.wall_s:.1f} s",
+            f"{c2.wall_s:.1f} s",
+            f"{vs_wall:+.1%}",
+            "<= 5%",
+            vs_wall <= 0.05,
+        ),
+        Row(
+            "1. Embedded 2 procs vs Celery 2 procs on Redis + PostgreSQL, CPU",
+            f"{e2.cpu_s:.1f} CPU-s",
+            f"{c2.cpu_s:.1f} CPU-s",
+            f"{vs_cpu:+.1%}",
+            "<= 5%",
+            vs_cpu <= 0.05,
+        ),
+    ], raw
+
+
+def scale_rows(gb: float, broker: str, store: str, log=print) -> tuple[list[Row], dict]:
+    """The scale run (bench/scale.py) and the control plane at 100,000 partitions (bench/control_plane.py)."""
+    from bench import control_plane, scale
+
+    with tempfile.TemporaryDirectory(prefix="auralith-scale-") as tmp:
+        small = scale.run_size(200, 2, broker, store, Path(tmp), log=log)
+        big = scale.run_size(int(gb * 1024), 2, broker, store, Path(tmp), log=log)
+    ratio = big["mb_per_cpu_s"] / small["mb_per_cpu_s"]
+    server = store.rsplit("/", 1)[0]
+    cp = control_plane.measure(100_000, server, broker, log=log)
+    size = f"{big['mb'] / 1024:g} GB"
+    rows = [
+        Row(
+            f"7. Scale: throughput per core, {size} vs 200 MB (Celery, 2 procs, near dedup on)",
+            f"{big['mb_per_cpu_s']:.2f} MB/CPU-s",
+            f"{small['mb_per_cpu_s']:.2f} MB/CPU-s",
+            f"{ratio:.1%}",
+            ">= 90%",
+            ratio >= 0.9,
+        ),
+        Row(
+            f"7. Scale: longest task at {size} / 200 MB",
+            f"{max(big['longest_task_s'].values()):.1f} s",
+            f"{max(small['longest_task_s'].values()):.1f} s",
+            "",
+        ),
+        Row(
+            f"7. Scale: peak RSS per worker proc at {size} / 200 MB",
+            f"{max(big['rss_mb']):.0f} MB",
+            f"{max(small['rss_mb']):.0f} MB",
+            f"{max(big['rss_mb']) / max(small['rss_mb']):.2f}x",
+        ),
+        Row(f"7. Scale: store size at {size} / 200 MB", f"{big['store_mb']:.1f} MB", f"{small['store_mb']:.1f} MB", ""),
+        Row(
+            f"7. Scale: `auralith status` at {size} / 200 MB",
+            f"{big['status_s']:.2f} s",
+            f"{small['status_s']:.2f} s",
+            "",
+            "< 1 s",
+            big["status_s"] < 1,
+        ),
+    ]
+    for key, what in (
+        ("status_s", "`auralith status`"),
+        ("watch_s", "one `watch` refresh"),
+        ("resume_s", "resume planning (after a cancel)"),
+        ("supervisor_s", "the supervisor's scan"),
+    ):
+        rows.append(
+            Row(f"7. Control plane, 100,000 partitions: {what}", f"{cp[key]:.2f} s", "", "", "< 1 s", cp[key] < 1)
+        )
+    return rows, {"200mb": small, "big": big, "throughput_ratio": ratio, "control_plane": cp}
+
+
+def whole_rows(mb: int, broker: str, store: str, log=print) -> tuple[list[Row], dict]:
+    """Auralith's default job vs datatrove's closest whole pipeline (bench/whole_job.py)."""
+    from bench import whole_job
+
+    r = whole_job.measure(mb, broker, store, log=log)
+    a, d = r["auralith"], r["datatrove"]
+    return [
+        Row(
+            f"4. Whole job vs datatrove ({mb} MB, 2 procs each: filters, PII, dedup, tokenize), CPU",
+            f"{a['cpu_s']:.1f} CPU-s",
+            f"{d['cpu_s']:.1f} CPU-s",
+            f"{r['cpu_ratio']:.1f}x",
+            ">= 5x",
+            r["cpu_ratio"] >= 5,
+        ),
+        Row("4. Whole job vs datatrove, wall", f"{a['wall_s']:.1f} s", f"{d['wall_s']:.1f} s", ""),
+        Row(
+            f"4. Whole job vs datatrove, kept documents ({r['shared']:,} shared)",
+            f"{a['kept']:,} kept, {r['auralith_keeps_of_datatrove']:.1%} of datatrove's",
+            f"{d['kept']:,} kept, {r['datatrove_keeps_of_auralith']:.1%} of Auralith's",
+            "",
+            ">= 99% both ways",
+            min(r["auralith_keeps_of_datatrove"], r["datatrove_keeps_of_auralith"]) >= 0.99,
+        ),
+    ], r
 
 
 def tokenize_rows(mb: float) -> tuple[list[Row], dict]:
@@ -277,6 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mb", type=int, default=None, help="the pipeline corpus at 10x (default 200; 20 with --quick)")
     ap.add_argument("--partition-sizes", default=None, help="partition_size_mb values for the overhead curve")
     ap.add_argument("--json", type=Path, help="also write every figure measured to this file")
+    ap.add_argument(
+        "--scale",
+        nargs="?",
+        const=10.0,
+        type=float,
+        metavar="GB",
+        help="also the scale run (default 10 GB; hours on 2 cores) and the control plane at 100,000 partitions",
+    )
     ap.add_argument("--broker", default=os.environ.get("AURALITH_BENCH_BROKER", pipeline.DEFAULT_BROKER))
     ap.add_argument("--store", default=os.environ.get("AURALITH_BENCH_STORE", pipeline.DEFAULT_STORE))
     args = ap.parse_args(argv)
@@ -284,15 +446,15 @@ def main(argv: list[str] | None = None) -> int:
 
     default = JobConfig.model_fields["partition_size_mb"].default
     mb = args.mb or (20 if args.quick else 200)
-    sizes = (
+    sizes: list[float | None] = (
         [float(s) for s in args.partition_sizes.split(",")]
         if args.partition_sizes
         else ([2.0, default] if args.quick else [4.0, 8.0, 16.0, 32.0, 64.0])
     )
     if default not in sizes:
         sizes.append(default)
-    only = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(only) - set(SECTIONS)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] + (["scale"] if args.scale else [])
+    unknown = set(only) - {*SECTIONS, "scale"}
     if unknown:
         ap.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     runs = {
@@ -305,14 +467,29 @@ def main(argv: list[str] | None = None) -> int:
             1 if args.quick else 3,
             log=lambda m: print(m, file=sys.stderr, flush=True),
         ),
+        "embedded": lambda: embedded_rows(
+            mb,
+            default,
+            args.broker,
+            args.store,
+            1 if args.quick else 3,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        ),
         "tokenize": lambda: tokenize_rows(4.0 if args.quick else 16.0),
+        "whole": lambda: whole_rows(
+            mb // 4, args.broker, args.store, log=lambda m: print(m, file=sys.stderr, flush=True)
+        ),
+        "scale": lambda: scale_rows(
+            args.scale or 10.0, args.broker, args.store, log=lambda m: print(m, file=sys.stderr, flush=True)
+        ),
         "quality": lambda: quality_rows(1.0 if args.quick else 4.0),
         "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
         "train": lambda: train_rows(50 if args.quick else 200, 1 if args.quick else 5, args.broker),
     }
+    pipeline.boost()  # AURALITH_BENCH_NICE: see bench/pipeline.py
     rows: list[Row] = []
-    figures: dict = {}
-    for name in SECTIONS:
+    figures: dict = {"load_control": {"autogroup_nice": pipeline.BENCH_NICE, "loadavg": os.getloadavg()}}
+    for name in (*SECTIONS, "scale"):
         if name in only:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             section_rows, figures[name] = runs[name]()

@@ -17,6 +17,7 @@ _NOT_FIGURES = [
     re.compile(r"\b\d+(?:\.\d+)? s\b"),  # how long the job took
     re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b"),  # event times
     re.compile(r"(?:/[\w.-]+)+"),  # paths
+    re.compile(r"\b\d+ worker processes\b"),  # `auralith run`'s default: the machine's cores
 ]
 _FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 

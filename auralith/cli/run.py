@@ -11,7 +11,12 @@ from auralith.cli.here import here_service_options, run_here, state_dir_option
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--workers", default=2, show_default=True, help="Worker threads of the in-process worker.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (partitions run at once). Default: the number of cores.",
+)
 @state_dir_option
 @click.option(
     "--resume",
@@ -23,17 +28,21 @@ from auralith.cli.here import here_service_options, run_here, state_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the final job as JSON instead of tables.")
 @here_service_options
 @click.pass_context
-def run(ctx: click.Context, config: str, workers: int, state_dir: str, resume_id: str | None, as_json: bool) -> None:
-    """Run a whole job here, with no servers: SQLite broker and store, an in-process worker."""
+def run(
+    ctx: click.Context, config: str, workers: int | None, state_dir: str, resume_id: str | None, as_json: bool
+) -> None:
+    """Run a whole job here, with no servers: SQLite broker and store, a worker process per core."""
     from auralith.config import load_config
+    from auralith.worker.embedded import default_workers
 
+    workers = workers or default_workers()
     cfg = load_config(config)
     check_job_inputs(cfg)  # before any worker starts: the worker is on this machine and sees the same files
 
     def header(client, job_id: str) -> str:
         name = client.get_job(job_id, with_stats=False).name
         verb = "resumed" if resume_id else "running"
-        return f"job [bold]{job_id}[/bold] ({escape(name)}) {verb} with {workers} worker threads"
+        return f"job [bold]{job_id}[/bold] ({escape(name)}) {verb} with {workers} worker processes"
 
     run_here(
         ctx,

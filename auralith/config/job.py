@@ -60,8 +60,9 @@ class OutputConfig(StrictModel):
 class JobConfig(StrictModel):
     name: str = Field(default="job", min_length=1, max_length=200)
     sources: list[SourceConfig] = Field(min_length=1)
-    # 16 MB: picked from bench/run's partition-size curve (docs/performance.md#partition-size).
-    partition_size_mb: float = Field(default=16.0, gt=0)
+    # Unset (None): chosen when the job is planned from its input size and the worker processes, at most
+    # MAX_PARTITION_MB (pipeline/plan.py, docs/config.md#partitions); 16 MB came from bench/run's curve.
+    partition_size_mb: float | None = Field(default=None, gt=0)
     # The last 2 x partition_size_mb of input in quarter-size partitions: stages end evenly (plan.py).
     taper_partitions: bool = True
     work_dir: str = "./work"

@@ -34,6 +34,12 @@ _FORMATS: dict[str, Format] = {
 _SUPPORTED = f"{', '.join(_FORMATS)}, each optionally followed by {', '.join(_COMPRESSIONS)}"
 # Newlines are counted in chunks this big, so planning never holds a whole file in memory.
 _SCAN_CHUNK = 4 << 20
+# An unset partition_size_mb: about this many partitions per worker process, each between these sizes. 16 MiB
+# is bench/run's best size for big jobs (Celery adds ~1%); a small job is cut finer so that every process has
+# work and each stage ends evenly, but not below 1 MiB, where the ~20-30 ms of bookkeeping per task shows.
+PARTITIONS_PER_PROCESS = 4
+MAX_PARTITION_MB = 16.0
+MIN_AUTO_PARTITION_MB = 1.0
 
 
 def detect_format(path: str, source_format: str = "auto") -> tuple[Format, Compression]:
@@ -133,8 +139,19 @@ def _unusable(path: str, roots: list[str] | None) -> str | None:
     return f"{path}: not a regular file"
 
 
-def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
-    """Cut the job's input into partitions of about `partition_size_mb` each, as lists of file pieces.
+def partition_size(cfg: JobConfig, total: int, processes: int | None) -> int:
+    """The target partition size in bytes: `partition_size_mb` when set; else, for a job of `total` input bytes
+    run by `processes` worker processes, PARTITIONS_PER_PROCESS partitions per process, between
+    MIN_AUTO_PARTITION_MB and MAX_PARTITION_MB."""
+    if cfg.partition_size_mb is not None:
+        return max(1, int(cfg.partition_size_mb * 2**20))
+    per_process = total / (PARTITIONS_PER_PROCESS * max(1, processes or 1))
+    return int(min(MAX_PARTITION_MB * 2**20, max(MIN_AUTO_PARTITION_MB * 2**20, per_process)))
+
+
+def plan_partitions(cfg: JobConfig, processes: int | None = None) -> list[list[FilePiece]]:
+    """Cut the job's input into partitions of about `partition_size_mb` each (unset: see `partition_size`, for
+    `processes` worker processes), as lists of file pieces.
 
     Files are packed greedily in `list_source_files` order; a partition closes once it holds at least the
     target size, so a partition can overshoot by up to one line (split files) or one whole file
@@ -145,7 +162,8 @@ def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
     """
     files = Files(cfg.storage)
     inputs = list_source_files(cfg)
-    target_at = partition_targets(cfg, sum(size for _, _, size in inputs))
+    total = sum(size for _, _, size in inputs)
+    target_at = partition_targets(cfg, total, partition_size(cfg, total, processes))
     partitions: list[list[FilePiece]] = []
     current: list[FilePiece] = []
     used = 0  # bytes in `current`
@@ -178,7 +196,7 @@ def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
     return partitions
 
 
-def partition_targets(cfg: JobConfig, total: int) -> Callable[[int], int]:
+def partition_targets(cfg: JobConfig, total: int, target: int | None = None) -> Callable[[int], int]:
     """The target size in bytes of the partition that starts `offset` bytes into the job's `total` bytes.
 
     Each stage ends at a chord: its next stage waits for the last partition, while workers that have
@@ -186,7 +204,7 @@ def partition_targets(cfg: JobConfig, total: int) -> Callable[[int], int]:
     that last round short and even on any number of workers (guided scheduling, as in OpenMP), for a few
     more tasks: on 200 MB over 2 workers it was 4% of the job's wall time (docs/performance.md).
     """
-    target = max(1, int(cfg.partition_size_mb * 2**20))
+    target = target or partition_size(cfg, total, None)
     if not cfg.taper_partitions:
         return lambda offset: target
     tail_from, tail_target = total - 2 * target, max(1, target // 4)
@@ -250,14 +268,15 @@ def split_jsonl(files: Files, path: str, source: int, first: int, every: int | C
     return pieces
 
 
-def plan_job(store: Store, job_id: str, cfg: JobConfig) -> str:
+def plan_job(store: Store, job_id: str, cfg: JobConfig, processes: int | None = None) -> str:
     """Plan a job: a row per unit of every stage it runs (auralith.pipeline.stages), in one transaction, so
-    a worker killed while planning leaves no half plan. Returns the event text that says what was planned."""
+    a worker killed while planning leaves no half plan; `processes`: the worker processes that will run it,
+    for an unset partition_size_mb. Returns the event text that says what was planned."""
     for other in store.list_jobs(limit=1000, state=JobState.RUNNING):
         if other.id != job_id and (other.config.get("output") or {}).get("path") == cfg.output.path:
             # Shard names repeat from job to job: two jobs writing one folder would mix their shards.
             raise ConfigError([f"output.path: {cfg.output.path} is being written by running job {other.id}"])
-    partitions = plan_partitions(cfg)
+    partitions = plan_partitions(cfg, processes)
     files = Files(cfg.storage)
     remove_stale_shards(files, cfg.output.path)
     claim_output(files, cfg.output.path, job_id)
@@ -271,4 +290,8 @@ def plan_job(store: Store, job_id: str, cfg: JobConfig) -> str:
             rows[stage.name] = [(ref, 0) for ref in stage.refs(cfg, len(partitions))]
     store.create_partitions(job_id, rows)
     total = sum(p.size for pieces in partitions for p in pieces)
-    return f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB"
+    text = f"planned {len(partitions)} partitions over {total / 2**20:.1f} MB"
+    if cfg.partition_size_mb is None:
+        size = partition_size(cfg, total, processes) / 2**20
+        text += f" (partitions of {size:.3g} MB for {processes or 1} worker processes: partition_size_mb unset)"
+    return text

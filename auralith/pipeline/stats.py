@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from auralith.pipeline.stages import STAGES as GRAPH
 from auralith.store.models import Partition, PartitionState
+from auralith.store.partitions import StageStates
 
 # The stages `watch` and `status` show even before their rows exist; a job's other stages follow its rows.
 STAGES = ("process", "dedup", "tokenize")
@@ -79,21 +80,35 @@ class JobStats:
         }
 
 
-def job_stats(partitions: list[Partition], max_issues: int = 50) -> JobStats:
-    """Sum committed partitions' counts, plus live progress of started ones (for `watch`)."""
+def job_stats(
+    partitions: list[Partition], max_issues: int = 50, states: dict[str, StageStates] | None = None
+) -> JobStats:
+    """Sum committed partitions' counts, plus live progress of started ones (for `watch`).
+
+    With `states` (Store.stage_states: units counted in SQL) the units per state and the input bytes come from
+    it, and `partitions` need only hold the committed and started units (those with figures)."""
     st = JobStats(stages={s: StageCounts() for s in STAGES})
+    if states is not None:
+        for name, counted in states.items():
+            stage = st.stages.setdefault(name, StageCounts())
+            for state, n in counted.counts.items():
+                stage.total += n
+                setattr(stage, state, getattr(stage, state) + n)
+        st.input_bytes = states["process"].input_bytes if "process" in states else 0
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
     lines_removed: Counter[str] = Counter()
     pii: Counter[str] = Counter()
     encoders: Counter[str] = Counter()
     for p in partitions:
-        st.stages.setdefault(p.stage, StageCounts()).add(p.state)
+        if states is None:
+            st.stages.setdefault(p.stage, StageCounts()).add(p.state)
         committed = p.state == PartitionState.COMMITTED and p.counts is not None
         c = p.counts or {}
         live = (p.progress or {}) if p.state == PartitionState.STARTED else {}
         if p.stage == "process":
-            st.input_bytes += p.input_bytes
+            if states is None:
+                st.input_bytes += p.input_bytes
             if committed:
                 st.bytes_read += c.get("bytes", 0)
                 st.records += c.get("records", 0)

@@ -24,6 +24,7 @@ from auralith.pipeline.stages import STAGES, Stage
 from auralith.pipeline.stats import job_stats
 from auralith.store import Beat, Store
 from auralith.store.models import JobState, Partition, PartitionState
+from auralith.store.partitions import StageStates
 from auralith.worker.events import record_event
 from auralith.worker.settings import message_priority, route
 
@@ -57,15 +58,17 @@ def advance(
     decision = Decision(job_id, job.state if job else None)
     if job is None or job.state != JobState.RUNNING:
         return decision
-    rows = store.list_partitions(job_id)
-    stage, todo, previous = current_stage(rows)
+    # Counted in SQL, then only the current stage's units left, without their JSON documents: at 100,000 units a
+    # chord body reads what it needs, not every row of the job.
+    states = store.stage_states(job_id)
+    stage, previous = current_stage_of(states)
     if stage is not None:
-        parts = [p for p in rows if p.stage == stage.name]
+        todo = store.scan_partitions(job_id, stage.name, uncommitted=True)
         decision.stage = stage.name
         if any(p.state == PartitionState.FAILED for p in todo):
             return decision  # the job is failing (on_failure marks it); a resume resets failed units first
         chord_id = uuid()
-        new = store.claim_unsent(job_id, stage.name, {p.index: uuid() for p in todo if p.task_id is None}, chord_id)
+        new = store.claim_unsent(job_id, stage.name, chord_id) if any(p.task_id is None for p in todo) else {}
         # A resume sends again what no live worker holds (under the same task ids); what runs is left to run.
         again: list[Partition] = []
         takeover: dict[int, str] = {}
@@ -78,8 +81,8 @@ def advance(
             again = [p for p in todo if p.task_id and p.index not in new and not held(p) and p.task_id not in waiting]
             # A unit started on a worker whose heartbeat is recent but that answers no ping: its claim is taken over.
             takeover = {p.index: p.worker for p in again if p.worker and p.worker in beats and p.worker not in alive}
-        if new and previous is not None and len(new) == len(parts):  # the first send of this stage
-            record_event(app, store, job_id, _done_message(previous, rows), kind="stage_done")
+        if new and previous is not None and len(new) == states[stage.name].total:  # the first send of this stage
+            record_event(app, store, job_id, _done_message(previous, store, job_id), kind="stage_done")
         cfg = JobConfig.model_validate(job.config)
         priority = message_priority(job.priority, app.conf.broker_url or "")
         limits = cfg.limits.task_options() if stage.throttled else {}
@@ -89,8 +92,22 @@ def advance(
             send_again(app, store, job_id, stage, again, priority, limits, send=send, takeover=takeover)
         decision.sent = {**{p.index: p.task_id for p in again if p.task_id}, **new}
         return decision
-    decision.finished = _succeed(app, store, job_id, rows)
+    decision.finished = _succeed(app, store, job_id, store.scan_partitions(job_id, figures=True))
     return decision
+
+
+def current_stage_of(states: dict[str, StageStates]) -> tuple[Stage | None, Stage | None]:
+    """(the first of the job's stages in graph order with units not committed, the job's stage before it), from
+    the units counted by state (Store.stage_states); (None, last stage) when every unit is committed."""
+    previous: Stage | None = None
+    for stage in STAGES:
+        counted = states.get(stage.name)
+        if counted is None or not counted.total:
+            continue  # not one of this job's stages (near dedup off, a job that only trains)
+        if counted.left:
+            return stage, previous
+        previous = stage
+    return None, previous
 
 
 def current_stage(rows: list[Partition]) -> tuple[Stage | None, list[Partition], Stage | None]:
@@ -236,12 +253,12 @@ def _body_signature(app: Celery, job_id: str, stage: Stage, priority: int | None
     return app.signature(ADVANCE_TASK, args=(job_id,), immutable=True).set(priority=priority, **route(stage.queue))
 
 
-def _done_message(stage: Stage, rows: list[Partition]) -> str:
+def _done_message(stage: Stage, store: Store, job_id: str) -> str:
     if stage.name == "finalize":
-        st = job_stats(rows)
+        st = job_stats(store.scan_partitions(job_id, figures=True))
         return f"data ready: {st.tokens} tokens in {st.shards} shards; training queued"
     if stage.name == "tokenize":
-        return f"stage tokenize done: {job_stats(rows).shards} shards"
+        return f"stage tokenize done: {job_stats(store.scan_partitions(job_id, figures=True)).shards} shards"
     return f"stage {stage.name} done"
 
 

@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import Celery, beat
 
@@ -42,9 +42,10 @@ from auralith.pipeline.stages import Stage
 from auralith.store import Beat, Store
 from auralith.store.locks import LeaderLock
 from auralith.store.models import Job, JobState, Partition, PartitionState
+from auralith.store.partitions import StageStates
 from auralith.worker.base import job_config
 from auralith.worker.events import record_event
-from auralith.worker.lifecycle import advance, current_stage, send_again
+from auralith.worker.lifecycle import advance, current_stage_of, send_again
 from auralith.worker.settings import HEAL_TASK, message_priority
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class Supervisor:
         if self._store_ok_since is None:
             self._store_ok_since = time.monotonic()
         heals: list[Heal] = []
-        pending: list[tuple[Job, Stage, Partition]] = []
+        pending: list[tuple[Job, Stage, int, datetime]] = []  # units waiting past the grace, per job and stage
         held = {t for b in beats.values() if b.alive(self.timeout) for t in b.tasks}
         for job in jobs:
             try:
@@ -133,25 +134,28 @@ class Supervisor:
         beats: dict[str, Beat],
         held: set[str],
         now: datetime,
-        pending: list[tuple[Job, Stage, Partition]],
+        pending: list[tuple[Job, Stage, int, datetime]],
     ) -> list[Heal]:
-        rows = self.store.list_partitions(job.id)
-        current, parts, previous = current_stage(rows)
-        if current is None or any(p.task_id is None for p in parts):
-            return self._move_on(job, rows, current, previous, now)
-        if any(p.state == PartitionState.FAILED for p in parts):
+        # Counted in SQL: of a stage of 100,000 units only those started are read (a few per worker); those waiting
+        # are counted, and read only when their queue holds fewer messages than that (_heal_lost_messages).
+        states = self.store.stage_states(job.id)
+        current, previous = current_stage_of(states)
+        if current is None or self.store.count_unsent(job.id, current.name):
+            return self._move_on(job, states, current, previous, now)
+        if states[current.name].counts.get(PartitionState.FAILED):
             return []  # the job is failing on its own
         heals = []
         trusted = self._store_ok_since is not None and time.monotonic() - self._store_ok_since >= self.timeout
-        for p in parts:
+        for p in self.store.scan_partitions(job.id, current.name, state=PartitionState.STARTED):
             if p.task_id in held:
                 continue  # a live worker has it: running, reserved, or waiting for a retry's countdown
-            if p.state == PartitionState.STARTED:
-                why = self._lost_run(p, beats.get(p.worker or ""), now, trusted)
-                if why:
-                    heals += self._send_again(job, current, p, *why)
-            elif p.state == PartitionState.PENDING and _age(now, p.sent_at) > self.grace:
-                pending.append((job, current, p))
+            why = self._lost_run(p, beats.get(p.worker or ""), now, trusted)
+            if why:
+                heals += self._send_again(job, current, p, *why)
+        sent_before = now - timedelta(seconds=self.grace)
+        waiting = self.store.count_waiting(job.id, current.name, sent_before, held)
+        if waiting:
+            pending.append((job, current, waiting, sent_before))
         return heals
 
     def _lost_run(self, p: Partition, b: Beat | None, now: datetime, trusted: bool) -> tuple[str, str] | None:
@@ -168,11 +172,11 @@ class Supervisor:
         return None
 
     def _move_on(
-        self, job: Job, rows: list[Partition], current: Stage | None, previous: Stage | None, now: datetime
+        self, job: Job, states: dict[str, StageStates], current: Stage | None, previous: Stage | None, now: datetime
     ) -> list[Heal]:
         """The job's next step was never sent (or its end never recorded) although what precedes it is done:
         a lost chord body. `advance` sends it (it is idempotent: a body arriving meanwhile sends nothing)."""
-        done = [p.finished_at for p in rows if p.state == PartitionState.COMMITTED and p.finished_at]
+        done = [s.last_finished for s in states.values() if s.last_finished]
         since = max(done) if done else job.started_at
         if _age(now, since) <= self.grace:
             return []  # the chord body is probably on its way
@@ -190,7 +194,7 @@ class Supervisor:
 
     # --- units whose messages are gone -------------------------------------------------------------------------
 
-    def _heal_lost_messages(self, pending: list[tuple[Job, Stage, Partition]], held: set[str]) -> list[Heal]:
+    def _heal_lost_messages(self, pending: list[tuple[Job, Stage, int, datetime]], held: set[str]) -> list[Heal]:
         """Units sent, not claimed and held by no live worker: send again those the broker no longer has.
 
         A queue is read message by message only when it holds fewer messages than units waiting for it."""
@@ -198,8 +202,8 @@ class Supervisor:
             self._unheld_since.clear()
             return []
         wanted: dict[str, int] = {}
-        for _, stage, _p in pending:
-            wanted[stage.queue] = wanted.get(stage.queue, 0) + 1
+        for _, stage, n, _ in pending:
+            wanted[stage.queue] = wanted.get(stage.queue, 0) + n
         depths = queue_depths(self.app, sorted(wanted)).depths()
         short = sorted(q for q, n in wanted.items() if depths.get(q, 0) < n)
         if not short:
@@ -212,8 +216,14 @@ class Supervisor:
         # passes within a heartbeat, the second never does.
         self._unheld_since = {t: self._unheld_since.get(t, now) for t in on_broker.unacked if t not in held}
         heals = []
-        for job, stage, p in pending:
-            if stage.queue not in short or p.task_id in on_broker.waiting:
+        units = [
+            (job, stage, p)
+            for job, stage, _, sent_before in pending
+            if stage.queue in short
+            for p in self.store.waiting_units(job.id, stage.name, sent_before, held)
+        ]
+        for job, stage, p in units:
+            if p.task_id in on_broker.waiting:
                 continue
             if p.task_id in on_broker.unacked:
                 if now - self._unheld_since.get(p.task_id or "", now) <= self.timeout:
@@ -246,6 +256,7 @@ class Supervisor:
         return [heal]
 
     def _give_up(self, job: Job, stage: Stage, p: Partition, deaths: list[str], limit: int) -> Heal:
+        p = self.store.get_partition(job.id, stage.name, p.index) or p  # with its input, which the scan left out
         message = (
             f"{stage.name} {stage.unit} {p.index} ({describe_input(p.input_ref)}): the workers running it died "
             f"{len(deaths)} times ({', '.join(deaths)}); limits.max_redeliveries is {limit}. An input that kills "

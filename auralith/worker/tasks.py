@@ -24,6 +24,7 @@ from auralith.worker.base import AuralithTask, StageTask
 from auralith.worker.lifecycle import ADVANCE_TASK, advance
 from auralith.worker.settings import HEAL_TASK
 from auralith.worker.supervisor import supervisor_for
+from auralith.worker.worker_count import worker_processes
 
 log = get_task_logger(__name__)
 
@@ -91,12 +92,12 @@ def run_job(
     check_job_paths(cfg)  # AURALITH_ALLOWED_ROOTS, before any file is opened
     if cfg.events.webhook:
         check_webhook(cfg.events.webhook.url)  # AURALITH_WEBHOOK_HOSTS: refused now, not silently at each event
-    parts = store.list_partitions(job_id)
+    parts = store.scan_partitions(job_id)
     data_left = not parts or any(p.stage == "tokenize" and p.state != PartitionState.COMMITTED for p in parts)
     if data_left:
         check_tokenizer(cfg.tokenization)  # fail before hours of processing, not after
     if not parts:
-        self.event(job_id, plan_job(store, job_id, cfg), kind="started")
+        self.event(job_id, plan_job(store, job_id, cfg, worker_processes(self.app, store)), kind="started")
     elif resume:
         if data_left:
             check_output_owner(Files(cfg.storage), cfg.output.path, job_id)

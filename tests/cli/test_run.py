@@ -15,6 +15,7 @@ from auralith.steps.shards import load_manifest
 from auralith.storage import Files
 from auralith.store import Store
 from auralith.store.models import PartitionState
+from auralith.worker.embedded import default_workers
 from tests.cli.command import AURALITH, auralith_env, run_auralith
 from tests.corpus import EXAMPLES, sentences, write_jsonl
 
@@ -34,6 +35,7 @@ def test_run_demo_with_no_servers(tmp_path):
     out = run_auralith("run", str(config), cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     for expected in (
+        f"running with {default_workers()} worker processes",  # one per core unless --workers says otherwise
         "process",
         "dedup",
         "tokenize",

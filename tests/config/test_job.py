@@ -34,7 +34,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 
 def test_minimal_config_gets_defaults(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL))
-    assert cfg.name == "job" and cfg.priority == "normal" and cfg.partition_size_mb == 16.0
+    assert cfg.name == "job" and cfg.priority == "normal" and cfg.partition_size_mb is None
     assert cfg.sources[0].text_field == "text" and cfg.sources[0].id_field == "id"
     assert cfg.sources[0].format == "auto"
     pre = cfg.preprocessing

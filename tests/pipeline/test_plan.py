@@ -235,3 +235,32 @@ def test_allowed_roots(tmp_path, monkeypatch):
         f"sources[0].path: {inside}/link.jsonl (-> {outside}/secret.jsonl) is outside the allowed roots {roots}",
         f"sources[1].path: {outside}/secret.jsonl is outside the allowed roots {roots}",
     ]
+
+
+def test_an_unset_partition_size_is_cut_for_the_worker_processes(tmp_path):
+    from auralith.pipeline.plan import MAX_PARTITION_MB, MIN_AUTO_PARTITION_MB, PARTITIONS_PER_PROCESS, partition_size
+
+    cfg = parse_config({"sources": {"path": "x.jsonl"}, "tokenization": {"tokenizer": "t.json"}}, base_dir=tmp_path)
+    mib = 2**20
+    assert cfg.partition_size_mb is None
+    # 20 MiB over 2 processes: 4 partitions each; the same job on 1 process: 4 partitions in all.
+    assert partition_size(cfg, 20 * mib, 2) == 20 * mib // (2 * PARTITIONS_PER_PROCESS)
+    assert partition_size(cfg, 20 * mib, 1) == 5 * mib
+    assert partition_size(cfg, 10**6 * mib, 32) == MAX_PARTITION_MB * mib  # a big job: the bench's best size
+    assert partition_size(cfg, 2 * mib, 8) == MIN_AUTO_PARTITION_MB * mib  # tasks never go below 1 MiB
+    fixed = parse_config({**cfg.model_dump(mode="json"), "partition_size_mb": 3}, base_dir=tmp_path)
+    assert partition_size(fixed, 20 * mib, 2) == 3 * mib  # a size the user set is kept
+
+
+def test_the_planner_cuts_an_unset_size_by_processes(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(jsonl_bytes(4000))
+    cfg = parse_config(
+        {"sources": {"path": "a.jsonl"}, "tokenization": {"tokenizer": "t.json"}, "taper_partitions": False},
+        base_dir=tmp_path,
+    )
+    from auralith.pipeline import plan
+
+    size = (tmp_path / "a.jsonl").stat().st_size
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plan, "MIN_AUTO_PARTITION_MB", size / 2**20 / 100)  # the test file is far below 1 MiB
+        assert len(plan_partitions(cfg, 1)) == 4 and len(plan_partitions(cfg, 3)) == 12

@@ -246,9 +246,11 @@ def test_claim_unsent_hands_each_partition_to_one_caller(url):
     job_id = new_job(url)
     Store(url).create_partitions(job_id, {"tokenize": REFS})
     Store(url).set_task_ids(job_id, "tokenize", {2: "sent-before"})
-    first = Store(url).claim_unsent(job_id, "tokenize", {0: "a0", 1: "a1", 2: "a2"})
-    second = Store(url).claim_unsent(job_id, "tokenize", {0: "b0", 1: "b1", 2: "b2"})
-    assert first == {0: "a0", 1: "a1"} and second == {}
+    first = Store(url).claim_unsent(job_id, "tokenize", "a")
+    second = Store(url).claim_unsent(job_id, "tokenize", "b")
+    assert first == {0: "a.0", 1: "a.1"} and second == {}
+    rows = {p.index: p for p in Store(url).list_partitions(job_id)}
+    assert rows[0].chord_id == "a" and rows[0].sent_at is not None and rows[2].task_id == "sent-before"
 
 
 def test_reset_gives_failed_partitions_new_task_ids(url):
@@ -340,7 +342,7 @@ def test_recount_chords_restores_a_count_lost_with_its_worker(url):
     store = Store(url)
     job_id = new_job(url)
     store.create_partitions(job_id, {"process": REFS})
-    store.claim_unsent(job_id, "process", {0: "t0", 1: "t1", 2: "t2"}, chord_id="chord-1")
+    store.claim_unsent(job_id, "process", "chord-1")
     with session_scope(url) as s:
         s.add(ChordCounter(group_id="chord-1", size=3, done=1, failed=False))
     for index in (0, 1):  # two committed, one of them never counted
@@ -350,3 +352,36 @@ def test_recount_chords_restores_a_count_lost_with_its_worker(url):
     assert store.recount_chords(job_id, "process") == 0  # counts are never lowered
     with session_scope(url) as s:
         assert s.get(ChordCounter, "chord-1").done == 2
+
+
+def test_scans_read_the_rows_without_their_documents(url):
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS, "tokenize": REFS})
+    claim = store.claim_partition(job_id, "process", 1, "w", "t1")
+    store.commit_partition(claim.partition_id, {"kept": 5}, {"out": "x"})
+    full = store.list_partitions(job_id)
+    scanned = store.scan_partitions(job_id)
+    assert [(p.stage, p.index, p.state, p.task_id, p.worker) for p in scanned] == [
+        (p.stage, p.index, p.state, p.task_id, p.worker) for p in full
+    ]
+    assert all(p.input_ref is None and p.counts is None for p in scanned)  # JSON documents are left out
+    figures = store.scan_partitions(job_id, figures=True)
+    assert [p.counts for p in figures] == [p.counts for p in full] and figures[1].output_ref == {"out": "x"}
+    assert [p.index for p in store.scan_partitions(job_id, "process", state="committed")] == [1]
+
+
+def test_units_waiting_past_the_grace_are_counted_without_the_held_ones(url):
+    from datetime import timedelta
+
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS})
+    assert store.count_unsent(job_id, "process") == len(REFS)
+    sent = store.claim_unsent(job_id, "process", "c")
+    assert store.count_unsent(job_id, "process") == 0
+    later = store.db_now() + timedelta(seconds=5)
+    assert store.count_waiting(job_id, "process", later, set()) == len(REFS)
+    assert store.count_waiting(job_id, "process", later, {sent[0]}) == len(REFS) - 1  # a live worker holds it
+    assert store.count_waiting(job_id, "process", later - timedelta(seconds=60), set()) == 0  # sent just now
+    assert [p.index for p in store.waiting_units(job_id, "process", later, {sent[0]})] == list(range(1, len(REFS)))
