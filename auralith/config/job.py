@@ -25,7 +25,7 @@ class SourceConfig(StrictModel):
     path: str | list[str]
     text_field: str = "text"
     id_field: str | None = "id"
-    format: Literal["auto", "jsonl", "txt", "parquet", "hf_dataset"] = "auto"
+    format: Literal["auto", "jsonl", "txt", "parquet", "hf_dataset", "warc"] = "auto"
 
     @property
     def patterns(self) -> list[str]:
@@ -78,6 +78,9 @@ class JobConfig(StrictModel):
         for src in data["sources"]:
             src["path"] = [absolute(p) for p in ([src["path"]] if isinstance(src["path"], str) else src["path"])]
         data["work_dir"] = absolute(self.work_dir)
+        url_filter = data["preprocessing"]["url_filter"]
+        for key in ("block_domain_files", "block_substring_files"):
+            url_filter[key] = [absolute(p) for p in url_filter[key]]
         data["output"]["path"] = absolute(self.output.path)
         tok = self.tokenization.tokenizer
         if is_tokenizer_path(tok, base):

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, cast
 
 import zstandard
 
-from auralith.sources.documents import Document, FilePiece, InputIssue
+from auralith.sources.documents import Document, FilePiece, InputIssue, SkippedRecord
 from auralith.storage import Files
 
 # One parser on every worker: orjson, where installed, would reject records (NaN, integers over 64 bits)
@@ -56,8 +56,9 @@ class PieceReader:
     """
 
     def __init__(self, files: Files, piece: FilePiece, text_field: str = "text", id_field: str | None = None):
-        if (piece.format == "txt" or piece.compression != "none") and (piece.start or piece.end is not None):
-            raise ValueError(f"{piece.path}: only uncompressed JSONL can be read by byte range")
+        txt_or_compressed = piece.format == "txt" or piece.compression != "none"
+        if piece.format != "warc" and txt_or_compressed and (piece.start or piece.end is not None):
+            raise ValueError(f"{piece.path}: only uncompressed JSONL and WARC can be read by byte range")
         self.files = files
         self.piece = piece
         self.text_field = text_field
@@ -66,7 +67,12 @@ class PieceReader:
         self.blank_lines = 0
         self._name = os.path.basename(piece.path)
 
-    def __iter__(self) -> Iterator[Document | InputIssue]:
+    def __iter__(self) -> Iterator[Document | InputIssue | SkippedRecord]:
+        if self.piece.format == "warc":
+            from auralith.sources.warc import iter_warc
+
+            yield from iter_warc(self)
+            return
         if self.piece.format in ("parquet", "arrow"):
             from auralith.sources.columnar import iter_columnar
 
