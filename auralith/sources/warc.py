@@ -219,11 +219,14 @@ def iter_warc(reader: PieceReader) -> Iterator[Document | InputIssue | SkippedRe
 def _broken(reader: PieceReader, offset: int, problem: str, max_bytes: int) -> InputIssue:
     messages = {
         "truncated": "WARC record is cut off (the file ends inside it)",
+        "short": "WARC record's block is shorter than its Content-Length",
         "corrupt": "gzip member is corrupt",
         "invalid": "not a valid WARC record (bad header, or a block shorter than its Content-Length)",
         "too_large": f"WARC record over the limit of {max_bytes} bytes",
     }
-    reason = {"too_large": "record_too_large", "invalid": "invalid_record"}.get(problem, "truncated")
+    reason = {"too_large": "record_too_large", "invalid": "invalid_record", "corrupt": "invalid_record"}.get(
+        problem, "truncated"
+    )
     return reader._issue(offset, None, reason, f"{messages[problem]}, at byte {offset}")
 
 
@@ -239,7 +242,8 @@ def _framed_records(reader: PieceReader, data: bytes, offset: int) -> Iterator[D
     while pos is not None and w.has(pos, pos):
         chunk, after, problem = _plain_record(w, pos, MAX_RECORD_BYTES)
         if chunk is None:
-            yield _broken(reader, offset, problem, MAX_RECORD_BYTES)
+            # Inside a whole gzip member, running out of bytes means the record's block is short, not the file.
+            yield _broken(reader, offset, "short" if problem == "truncated" else problem, MAX_RECORD_BYTES)
             pos = next_plain_record(w, pos + 1)
             continue
         pos = after
