@@ -33,6 +33,8 @@ _FORMATS: dict[str, Format] = {
     ".arrow": "arrow",
     ".warc": "warc",
     ".wet": "warc",  # Common Crawl's extracted text: .warc.wet.gz
+    ".csv": "csv",
+    ".tsv": "tsv",
 }
 _SUPPORTED = f"{', '.join(_FORMATS)}, each optionally followed by {', '.join(_COMPRESSIONS)}"
 # Newlines are counted in chunks this big, so planning never holds a whole file in memory.
@@ -50,6 +52,8 @@ def detect_format(path: str, source_format: str = "auto") -> tuple[Format, Compr
         ext = os.path.splitext(stem)[1]
     if source_format == "hf_dataset":
         return "arrow", compression
+    if source_format == "hf_hub":
+        return "hf_hub", "none"
     fmt = _FORMATS.get(ext) if source_format == "auto" else source_format
     if fmt is None:
         raise InputError(f"unsupported file extension; supported: {_SUPPORTED} (or set the source's format)", file=path)
@@ -80,6 +84,11 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
                 problems.append(f"sources[{i}].path: {pattern!r}: a path cannot contain a NUL byte")
                 continue
             bad: list[str] = []
+            if src.format == "hf_hub":  # a dataset name: the worker loads it (sources.hf_hub)
+                if pattern not in seen:
+                    seen.add(pattern)
+                    inputs.append((i, pattern, 0))
+                continue
             if src.format == "hf_dataset" or (
                 src.format == "auto" and not _has_glob(pattern) and is_hf_dataset(files, pattern)
             ):
@@ -170,12 +179,18 @@ def plan_partitions(cfg: JobConfig) -> list[list[FilePiece]]:
             pieces = parquet_pieces(files, path, source, first=target - used, every=every)
         elif fmt == "warc" and compression != "zstd" and size > target - used:
             pieces = split_warc(files, path, source, compression, first=target - used, every=every)
+        elif fmt == "hf_hub":  # rows 1..max_samples, a partition of its own (its size is unknown)
+            if current:
+                partitions.append(current)
+                done += used
+                current, used = [], 0
+            pieces = [FilePiece(path, source, fmt, "none", size=0, end=cfg.sources[source].max_samples)]
         else:
             pieces = [FilePiece(path=path, source=source, format=fmt, compression=compression, size=size)]
         for piece in pieces:
             current.append(piece)
             used += piece.size
-            if used >= target:
+            if used >= target or fmt == "hf_hub":
                 partitions.append(current)
                 done += used
                 current, used = [], 0

@@ -57,7 +57,7 @@ def process_partition(
         aside = outputs.enter_context(jsonl_zst_writer(files, paths.removed(index))) if pre.keep_removed else None
         for piece in pieces:
             src = cfg.sources[piece.source]
-            reader = PieceReader(files, piece, src.text_field, src.id_field)
+            reader = PieceReader(files, piece, src.text_field, src.id_field, src.reader_options())
             for item in reader:
                 report({"documents": records, "bytes": bytes_done + reader.bytes_read})
                 if isinstance(item, InputIssue):

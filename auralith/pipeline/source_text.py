@@ -20,7 +20,7 @@ def iter_source_texts(cfg: JobConfig, max_bytes: int | None = None) -> Iterator[
     for pieces in plan_partitions(cfg):
         for piece in pieces:
             src = cfg.sources[piece.source]
-            for item in PieceReader(files, piece, src.text_field, src.id_field):
+            for item in PieceReader(files, piece, src.text_field, src.id_field, src.reader_options()):
                 if not isinstance(item, Document):
                     continue
                 text = normalize(item.text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Format = Literal["jsonl", "txt", "parquet", "arrow", "warc"]
+Format = Literal["jsonl", "txt", "parquet", "arrow", "warc", "csv", "tsv", "hf_hub"]
 Compression = Literal["none", "gzip", "zstd"]
 
 

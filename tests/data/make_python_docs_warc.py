@@ -81,7 +81,8 @@ def _page(writer: WARCWriter, url: str, body: bytes, mime: str) -> None:
     )
     _record(writer, "request", url, b"", http=req)
     http = StatusAndHeaders("200 OK", [("Content-Type", mime), ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
-    _record(writer, "response", url, body, http=http)
+    # Common Crawl names the sniffed payload type; datatrove's WarcReader filters on it.
+    _record(writer, "response", url, body, http=http, extra={"WARC-Identified-Payload-Type": mime.split(";")[0]})
     _record(writer, "metadata", url, b"fetchTimeMs: 42\r\n", content_type="application/warc-fields")
 
 

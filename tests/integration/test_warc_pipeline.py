@@ -40,9 +40,7 @@ def _config(tmp_path: Path, tokenizer_path: Path, name: str) -> Path:
     return config
 
 
-def test_warc_job_killed_worker_resume_gives_identical_shards(
-    client, redis_base, pg_store, tokenizer_path, tmp_path
-):
+def test_warc_job_killed_worker_resume_gives_identical_shards(client, redis_base, pg_store, tokenizer_path, tmp_path):
     (tmp_path / "crawl").mkdir()
     for copy in range(3):  # three crawls of the same pages: more partitions, and duplicates to drop
         for f in DATA.glob("python-docs-*.warc.gz"):
