@@ -69,18 +69,19 @@ def build_warc(html_root: Path | None, out: Path) -> tuple[int, float]:
 
 def run_auralith(path: Path, extractor: str) -> tuple[int, int]:
     from auralith.config.web import HtmlConfig, UrlFilterConfig
-    from auralith.pipeline.process import _WebSteps
     from auralith.sources.documents import Document, FilePiece
     from auralith.sources.readers import PieceReader
+    from auralith.steps.web import WebSteps
     from auralith.storage import Files
 
-    web = _WebSteps(UrlFilterConfig(), HtmlConfig(extractor=extractor))  # type: ignore[arg-type]
+    web = WebSteps(UrlFilterConfig(), HtmlConfig(extractor=extractor))  # type: ignore[arg-type]
     piece = FilePiece(str(path), 0, "warc", "gzip", path.stat().st_size)
     docs = chars = 0
     for item in PieceReader(Files(), piece):
-        if isinstance(item, Document) and web(item) is None:
-            docs += 1
-            chars += len(item.text)
+        if isinstance(item, Document):
+            text, removed = web(item.text, item.meta)
+            docs += removed is None
+            chars += len(text)
     return docs, chars
 
 

@@ -7,7 +7,6 @@ from collections import Counter
 from contextlib import ExitStack
 
 from auralith.config import JobConfig
-from auralith.config.web import HtmlConfig, UrlFilterConfig
 from auralith.errors import InputError
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn, Throttle
@@ -19,7 +18,7 @@ from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.profile import PartitionProfile
 from auralith.steps.quality import QualityChain
-from auralith.steps.web import HtmlExtractor, UrlFilter
+from auralith.steps.web import WebSteps
 
 MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all of them go to a side file
 
@@ -39,7 +38,7 @@ def process_partition(
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
     chain = QualityChain(pre.quality, pre.pii)
-    web = _WebSteps(pre.url_filter, pre.html)
+    web = WebSteps(pre.url_filter, pre.html)
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
     first_issues: list[dict] = []
@@ -80,7 +79,7 @@ def process_partition(
                     profile.add_bad_record(piece.source, f"skipped.{item.reason}")
                     continue
                 documents += 1
-                reason = web(item)
+                item.text, reason = web(item.text, item.meta)
                 profile.add_before(piece.source, item.text)
                 reason = reason or _clean(item, normalize, length_filter, chain)
                 if reason:
@@ -133,26 +132,6 @@ def near_dedup_writer(cfg: JobConfig, paths: WorkPaths, index: int):
     from auralith.pipeline.near_dedup import SignatureWriter
 
     return SignatureWriter(cfg.preprocessing.near_dedup, paths, index)
-
-
-class _WebSteps:
-    """URL filter, then HTML -> main text, for documents that carry a URL / HTML (WARC); others pass."""
-
-    def __init__(self, url_cfg: UrlFilterConfig, html_cfg: HtmlConfig):
-        self.url_filter = UrlFilter(url_cfg) if url_cfg.enabled else None
-        self.html_cfg = html_cfg
-        self._html: HtmlExtractor | None = None  # the extractor library loads on the first HTML document
-
-    def __call__(self, doc: Document) -> str | None:
-        url = doc.meta.get("url")
-        if self.url_filter is not None and url and (reason := self.url_filter(url)):
-            return reason
-        if doc.meta.pop("html", False):
-            if self._html is None:
-                self._html = HtmlExtractor(self.html_cfg)
-            doc.text, reason = self._html(doc.text)
-            return reason
-        return None
 
 
 def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:

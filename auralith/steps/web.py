@@ -102,3 +102,25 @@ def _block_list(path: str) -> tuple[str, ...]:
             return tuple(s for line in fh if (s := line.strip()) and not s.startswith("#"))
     except OSError as exc:
         raise ConfigError([f"preprocessing.url_filter: {path}: cannot be read: {exc.strerror}"]) from None
+
+
+class WebSteps:
+    """URL filter, then HTML -> main text, on a document whose `meta` has a URL / says it is HTML (WARC).
+
+    Returns (text, removal reason or None): the page's main text for HTML, the text unchanged otherwise.
+    """
+
+    def __init__(self, url_cfg: UrlFilterConfig, html_cfg: HtmlConfig):
+        self.url_filter = UrlFilter(url_cfg) if url_cfg.enabled else None
+        self.html_cfg = html_cfg
+        self._html: HtmlExtractor | None = None  # the extractor library loads on the first HTML document
+
+    def __call__(self, text: str, meta: dict) -> tuple[str, str | None]:
+        url = meta.get("url")
+        if self.url_filter is not None and url and (reason := self.url_filter(url)):
+            return text, reason
+        if meta.get("html"):
+            if self._html is None:
+                self._html = HtmlExtractor(self.html_cfg)
+            return self._html(text)
+        return text, None
