@@ -14,6 +14,10 @@ Rows, each over the whole WARC in this process (one core), rounds alternating, t
 - datatrove: `WarcReader` (warcio) -> `Trafilatura` (its defaults; the extraction runs in its sandbox
   subprocess, whose CPU time is counted too).
 MB/s per core = on-disk MB of the WARC / CPU seconds (this process plus finished children).
+
+A second table times the WARC readers alone (every response payload read, no extraction): fastwarc's and
+warcio's own iterators, and Auralith's reader (its record framing, then fastwarc per record).
+`--only readers` or `--only extract` runs one table.
 """
 
 from __future__ import annotations
@@ -101,6 +105,46 @@ def run_datatrove(path: Path) -> tuple[int, int]:
     return docs, chars
 
 
+def read_fastwarc(path: Path) -> int:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    with open(path, "rb") as fh:
+        return sum(
+            len(r.reader.read()) for r in ArchiveIterator(fh, record_types=WarcRecordType.response, parse_http=True)
+        )
+
+
+def read_warcio(path: Path) -> int:
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(path, "rb") as fh:
+        return sum(len(r.content_stream().read()) for r in ArchiveIterator(fh) if r.rec_type == "response")
+
+
+def read_auralith(path: Path) -> int:
+    from auralith.sources.documents import Document, FilePiece
+    from auralith.sources.readers import PieceReader
+    from auralith.storage import Files
+
+    piece = FilePiece(str(path), 0, "warc", "gzip", path.stat().st_size)
+    return sum(len(d.text) for d in PieceReader(Files(), piece) if isinstance(d, Document))
+
+
+def bench_readers(warc: Path, mb: float, rounds: int) -> None:
+    runs = {"fastwarc": read_fastwarc, "warcio": read_warcio, "auralith reader": read_auralith}
+    best: dict[str, float] = {}
+    for _ in range(max(3, rounds)):
+        for name, fn in runs.items():
+            cpu = _cpu()
+            fn(warc)
+            best[name] = min(best.get(name, float("inf")), _cpu() - cpu)
+    print(f"WARC readers: every response payload read, {mb:.1f} MB .warc.gz, best of {max(3, rounds)} rounds")
+    print(f"{'':<22} {'CPU s':>7} {'MB/s per core':>14}")
+    for name, used in best.items():
+        print(f"{name:<22} {used:>7.3f} {mb / used:>14.1f}")
+    print()
+
+
 def main() -> None:
     from auralith.config.web import HtmlConfig
     from auralith.steps.web import HtmlExtractor
@@ -108,11 +152,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--html-root", type=Path, default=None, help="a folder of HTML pages (Python's docs)")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--only", choices=["readers", "extract"], default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         warc = Path(tmp) / "bench.warc.gz"
         pages, html_mb = build_warc(args.html_root, warc)
         mb = warc.stat().st_size / 2**20
+        if args.only != "extract":
+            bench_readers(warc, mb, args.rounds)
+        if args.only == "readers":
+            return
         runs = {
             "auralith": lambda: run_auralith(warc, "resiliparse"),
             "auralith+trafilatura": lambda: run_auralith(warc, "trafilatura"),

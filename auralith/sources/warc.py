@@ -67,6 +67,10 @@ class _Window:
     def view(self, start: int, end: int | None = None) -> bytes:
         return self._buf[start - self.base : None if end is None else end - self.base]
 
+    def rest(self, start: int) -> memoryview:
+        """The window from `start` on, without copying it (a member is inflated from here)."""
+        return memoryview(self._buf)[start - self.base :]
+
 
 def _gzip_member(w: _Window, start: int, max_out: int) -> tuple[bytes | None, int, str]:
     """Inflate the gzip member at `start`: (data, offset after it, "") or (None, offset, problem).
@@ -81,7 +85,7 @@ def _gzip_member(w: _Window, start: int, max_out: int) -> tuple[bytes | None, in
         while not d.eof:
             if not w.has(pos, pos):
                 return None, pos, "truncated"
-            data = w.view(pos)
+            data = w.rest(pos)
             chunk = d.decompress(data, _READ_SIZE)
             while True:
                 size += len(chunk)
