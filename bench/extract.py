@@ -41,7 +41,7 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def build_warc(html_root: Path | None, out: Path) -> tuple[int, float]:
+def build_warc(html_root: Path | None, out: Path, max_pages: int | None = None) -> tuple[int, float]:
     """Write the bench WARC; return (pages, MB of HTML)."""
     import io
 
@@ -53,6 +53,10 @@ def build_warc(html_root: Path | None, out: Path) -> tuple[int, float]:
     if html_root is not None:
         pages = {str(p.relative_to(html_root)): p.read_bytes() for p in sorted(html_root.rglob("*.html"))}
         pages = {k: v for k, v in pages.items() if not k.startswith("_")}
+        if max_pages and len(pages) > max_pages:  # spread over the whole documentation, not its first folder
+            step = len(pages) / max_pages
+            keys = list(pages)
+            pages = {keys[int(i * step)]: pages[keys[int(i * step)]] for i in range(max_pages)}
     else:  # the fixture's pages, as their WARC holds them
         pages = {}
         for f in sorted(FIXTURE_PAGES.glob("python-docs-2.warc.gz")):
@@ -94,9 +98,9 @@ def run_datatrove(path: Path) -> tuple[int, int]:
     from datatrove.pipeline.readers import WarcReader
 
     reader = WarcReader(str(path.parent), glob_pattern=path.name)
-    # timeout: datatrove's default of 1 s drops the long pages on a loaded machine; the rows must compare
-    # the same documents.
-    extractor = Trafilatura(timeout=60)
+    # timeout: datatrove's default of 1 s (wall clock) drops the long pages on a loaded machine; the rows
+    # must compare the same documents.
+    extractor = Trafilatura(timeout=600)
     docs = chars = 0
     for doc in extractor.run(reader.run(None, rank=0, world_size=1)):
         if doc.text:
@@ -152,11 +156,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--html-root", type=Path, default=None, help="a folder of HTML pages (Python's docs)")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--pages", type=int, default=None, help="at most this many pages, spread over the folder")
     ap.add_argument("--only", choices=["readers", "extract"], default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         warc = Path(tmp) / "bench.warc.gz"
-        pages, html_mb = build_warc(args.html_root, warc)
+        pages, html_mb = build_warc(args.html_root, warc, args.pages)
         mb = warc.stat().st_size / 2**20
         if args.only != "extract":
             bench_readers(warc, mb, args.rounds)

@@ -225,7 +225,7 @@ def _broken(reader: PieceReader, offset: int, problem: str, max_bytes: int) -> I
         "truncated": "WARC record is cut off (the file ends inside it)",
         "short": "WARC record's block is shorter than its Content-Length",
         "corrupt": "gzip member is corrupt",
-        "invalid": "not a valid WARC record (bad header, or a block shorter than its Content-Length)",
+        "invalid": "not a valid WARC record (no WARC/ version line, no Content-Length, or no CRLF CRLF after it)",
         "too_large": f"WARC record over the limit of {max_bytes} bytes",
     }
     reason = {"too_large": "record_too_large", "invalid": "invalid_record", "corrupt": "invalid_record"}.get(
