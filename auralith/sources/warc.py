@@ -187,7 +187,9 @@ def iter_warc(reader: PieceReader) -> Iterator[Document | InputIssue | SkippedRe
     with ExitStack() as stack:
 
         def window(at: int) -> _Window:
-            # A forward-only stream: resyncing after a broken record reopens the file just after its start.
+            # A forward-only stream: resyncing after a broken record reopens the file at its start (the
+            # stream before is closed, so a file of many broken records holds one handle).
+            stack.close()
             return _Window(stack.enter_context(files.open_read(piece.path, at, None)), at)
 
         try:
