@@ -149,50 +149,66 @@ def bench_readers(warc: Path, mb: float, rounds: int) -> None:
     print()
 
 
-def main() -> None:
+def measure(html_root: Path | None, pages: int | None, rounds: int) -> dict:
+    """The extraction rows' figures: {name: {"cpu", "mbps", "documents", "chars"}, "pages", "mb", "ratio"}."""
     from auralith.config.web import HtmlConfig
     from auralith.steps.web import HtmlExtractor
 
+    with tempfile.TemporaryDirectory() as tmp:
+        warc = Path(tmp) / "bench.warc.gz"
+        n_pages, html_mb = build_warc(html_root, warc, pages)
+        mb = warc.stat().st_size / 2**20
+        for extractor in ("resiliparse", "trafilatura"):  # warm-up: imports (datatrove's sandbox has its own)
+            HtmlExtractor(HtmlConfig(extractor=extractor))("<html><body><p>Warm up.</p></body></html>")
+        runs = {
+            "auralith": lambda: run_auralith(warc, "resiliparse"),
+            "auralith+trafilatura": lambda: run_auralith(warc, "trafilatura"),
+            "datatrove": lambda: run_datatrove(warc),
+        }
+        best: dict[str, dict] = {}
+        for _ in range(rounds):
+            for name, fn in runs.items():
+                cpu = _cpu()
+                docs, chars = fn()
+                used = _cpu() - cpu
+                if name not in best or used < best[name]["cpu"]:
+                    best[name] = {"cpu": used, "mbps": mb / used, "documents": docs, "chars": chars}
+    return {
+        **best,
+        "pages": n_pages,
+        "mb": mb,
+        "html_mb": html_mb,
+        "rounds": rounds,
+        "ratio": best["datatrove"]["cpu"] / best["auralith"]["cpu"],
+    }
+
+
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--html-root", type=Path, default=None, help="a folder of HTML pages (Python's docs)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--pages", type=int, default=None, help="at most this many pages, spread over the folder")
     ap.add_argument("--only", choices=["readers", "extract"], default=None)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        warc = Path(tmp) / "bench.warc.gz"
-        pages, html_mb = build_warc(args.html_root, warc, args.pages)
-        mb = warc.stat().st_size / 2**20
-        if args.only != "extract":
-            bench_readers(warc, mb, args.rounds)
-        if args.only == "readers":
-            return
-        runs = {
-            "auralith": lambda: run_auralith(warc, "resiliparse"),
-            "auralith+trafilatura": lambda: run_auralith(warc, "trafilatura"),
-            "datatrove": lambda: run_datatrove(warc),
-        }
-        best: dict[str, tuple[float, int, int]] = {}
-        for extractor in ("resiliparse", "trafilatura"):  # warm-up: imports (datatrove's sandbox has its own)
-            HtmlExtractor(HtmlConfig(extractor=extractor))("<html><body><p>Warm up.</p></body></html>")
-        for _ in range(args.rounds):
-            for name, fn in runs.items():
-                cpu = _cpu()
-                docs, chars = fn()
-                used = _cpu() - cpu
-                if name not in best or used < best[name][0]:
-                    best[name] = (used, docs, chars)
+    if args.only != "extract":
+        with tempfile.TemporaryDirectory() as tmp:
+            warc = Path(tmp) / "bench.warc.gz"
+            build_warc(args.html_root, warc, args.pages)
+            bench_readers(warc, warc.stat().st_size / 2**20, args.rounds)
+    if args.only == "readers":
+        return
+    r = measure(args.html_root, args.pages, args.rounds)
     load = os.getloadavg()
-    cores = os.cpu_count()
     print(
-        f"WARC -> main text: {pages} pages, {mb:.1f} MB WARC ({html_mb:.1f} MB HTML), 1 core each, "
-        f"best of {args.rounds} alternating rounds; load {load[0]:.1f} on {cores} cores"
+        f"WARC -> main text: {r['pages']} pages, {r['mb']:.1f} MB WARC ({r['html_mb']:.1f} MB HTML), 1 core each, "
+        f"best of {r['rounds']} alternating rounds; load {load[0]:.1f} on {os.cpu_count()} cores"
     )
     print(f"{'':<22} {'CPU s':>7} {'MB/s per core':>14} {'pages/s':>8} {'documents':>10} {'chars out':>10}")
-    for name, (used, docs, chars) in best.items():
-        print(f"{name:<22} {used:>7.2f} {mb / used:>14.2f} {pages / used:>8.1f} {docs:>10} {chars:>10,}")
-    ratio = best["datatrove"][0] / best["auralith"][0]
-    print(f"auralith is {ratio:.1f}x datatrove's speed per core (datatrove CPU s / auralith CPU s)")
+    for name in ("auralith", "auralith+trafilatura", "datatrove"):
+        x = r[name]
+        pages_s = r["pages"] / x["cpu"]
+        print(f"{name:<22} {x['cpu']:>7.2f} {x['mbps']:>14.2f} {pages_s:>8.1f} {x['documents']:>10} {x['chars']:>10,}")
+    print(f"auralith is {r['ratio']:.1f}x datatrove's speed per core (datatrove CPU s / auralith CPU s)")
 
 
 if __name__ == "__main__":
