@@ -283,7 +283,9 @@ def _document(reader: PieceReader, record: Any, offset: int) -> Document | Input
     status = record.http_headers.status_code if record.http_headers is not None else None
     if not (status and 200 <= status < 300):
         return SkippedRecord(piece.path, offset, "http_status")
-    if (record.http_content_type or "").lower() not in _HTML_TYPES:
+    # Common Crawl's sniffed type where the crawler wrote one (servers mislabel pages), else the HTTP header's.
+    identified = (record.headers.get("WARC-Identified-Payload-Type") or "").split(";")[0].strip()
+    if (identified or record.http_content_type or "").lower() not in _HTML_TYPES:
         return SkippedRecord(piece.path, offset, "not_html")
     body = record.reader.read()
     if not body.strip():
