@@ -149,3 +149,28 @@ def test_empty_and_missing_files(tmp_path):
 def test_fixture_licence_ships_with_it():
     assert "PYTHON SOFTWARE FOUNDATION LICENSE" in (DATA / "LICENSE-python-docs.txt").read_text()
     assert (DATA / "make_python_docs_warc.py").exists()
+
+
+def test_http_status_and_the_sniffed_payload_type_decide(tmp_path):
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    page = b"<html><body><p>A page.</p></body></html>"
+    for status, ctype, identified in (
+        ("200 OK", "text/plain", "text/html"),  # mislabelled by the server, sniffed as HTML
+        ("200 OK", "text/html", "application/pdf"),
+        ("404 Not Found", "text/html", None),
+        ("200 OK", "text/html; charset=latin-1", None),
+    ):
+        http = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+        extra = {"WARC-Identified-Payload-Type": identified} if identified else None
+        rec = writer.create_warc_record(
+            "https://example.org/", "response", payload=io.BytesIO(page), http_headers=http, warc_headers_dict=extra
+        )
+        writer.write_record(rec)
+    path = tmp_path / "t.warc.gz"
+    path.write_bytes(out.getvalue())
+    assert summary(list(PieceReader(files, piece(path)))) == {
+        "document": 2,
+        "skipped.not_html": 1,
+        "skipped.http_status": 1,
+    }
