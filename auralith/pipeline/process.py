@@ -88,6 +88,7 @@ def process_partition(
                     if aside:
                         aside.write(
                             {"id": item.id, "file": item.file, "line": item.line, "reason": reason, "text": item.text}
+                            | _provenance(item)
                         )
                     continue
                 profile.add_after(piece.source, item.text)
@@ -96,7 +97,7 @@ def process_partition(
                     hashes.append((content_hash(item.text), item.id, kept.count))
                 if signatures:
                     signatures.add(kept.count, item.id, item.text)
-                kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
+                kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line} | _provenance(item))
             blank_lines += reader.blank_lines
             bytes_done += piece.size
 
@@ -132,6 +133,11 @@ def near_dedup_writer(cfg: JobConfig, paths: WorkPaths, index: int):
     from auralith.pipeline.near_dedup import SignatureWriter
 
     return SignatureWriter(cfg.preprocessing.near_dedup, paths, index)
+
+
+def _provenance(doc: Document) -> dict:
+    """A web page's URL and crawl date, kept beside its text in the work files (empty for other sources)."""
+    return {k: doc.meta[k] for k in ("url", "date") if k in doc.meta}
 
 
 def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:

@@ -48,6 +48,7 @@ def test_run_on_a_folder_of_warc_gz(tmp_path, tokenizer_path):
 
     kept = [r for f in sorted((tmp_path / "work").glob("*/clean/*.jsonl.zst")) for r in iter_jsonl_zst(files, f)]
     assert len(kept) == 15 and all(r["id"].startswith("<urn:uuid:") for r in kept)
+    assert all(r["url"].startswith("https://docs.python.org/3.11/") and r["date"] for r in kept)
     text = "\n".join(r["text"] for r in kept)
     assert "Whetting Your Appetite" in text or "If you do much work on computers" in text
     assert "Previous topic" not in text and "<p>" not in text
