@@ -43,12 +43,15 @@ def path_problem(path: str, roots: list[str] | None) -> str | None:
 
 
 def check_job_paths(cfg: JobConfig, env: Mapping[str, str] = os.environ) -> None:
-    """Raise ConfigError for each of the job's output, work and tokenizer paths that is not allowed.
+    """Raise ConfigError for each of the job's output, work, tokenizer and block-list paths that is not allowed.
 
     Input files are checked one by one as the planner lists them (`plan.list_source_files`).
     """
     roots = allowed_roots(env)
     checks = [("output.path", cfg.output.path), ("work_dir", cfg.work_dir)]
+    url_filter = cfg.preprocessing.url_filter
+    for key in ("block_domain_files", "block_substring_files"):
+        checks += [(f"preprocessing.url_filter.{key}", path) for path in getattr(url_filter, key)]
     tokenizer = cfg.tokenization.tokenizer
     # A path (a resolved config makes it absolute), not a HuggingFace cache name like "org/model".
     if os.path.isabs(tokenizer) or os.path.exists(tokenizer):

@@ -53,3 +53,20 @@ def test_tokenizer_path_outside_is_refused(tmp_path):
     ).resolved()
     with pytest.raises(ConfigError, match="tokenization.tokenizer: .*tok.json is outside the allowed roots"):
         check_job_paths(c, env={"AURALITH_ALLOWED_ROOTS": str(tmp_path / "in")})
+
+
+def test_block_list_files_outside_are_refused(tmp_path):
+    c = parse_config(
+        {
+            "sources": [{"path": "in/*.warc.gz"}],
+            "tokenization": {"tokenizer": "org/model"},
+            "output": {"path": "in/o"},
+            "work_dir": "in/w",
+            "preprocessing": {"url_filter": {"block_domain_files": ["in/ok.txt", "/etc/hosts"]}},
+        },
+        base_dir=tmp_path,
+    )
+    with pytest.raises(ConfigError) as err:
+        check_job_paths(c, env={"AURALITH_ALLOWED_ROOTS": str(tmp_path / "in")})
+    assert [p.split(":")[0] for p in err.value.problems] == ["preprocessing.url_filter.block_domain_files"]
+    assert "/etc/hosts is outside the allowed roots" in err.value.problems[0]
