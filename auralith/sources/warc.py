@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 GZIP_MAGIC = b"\x1f\x8b\x08"
 _RECORD_MAGIC = b"WARC/"
 _READ_SIZE = 1 << 20
+_FEED = 1 << 15  # compressed bytes handed to the inflater at a time (a record's member is ~5 KB)
 # Longest WARC header block read before the record is called broken: real ones are under 2 KB.
 _MAX_HEADER = 64 << 10
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
@@ -85,7 +86,8 @@ def _gzip_member(w: _Window, start: int, max_out: int) -> tuple[bytes | None, in
         while not d.eof:
             if not w.has(pos, pos):
                 return None, pos, "truncated"
-            data = w.rest(pos)
+            # Fed in slices: what is left past the member's end is copied into `unused_data`, per member.
+            data = w.rest(pos)[:_FEED]
             chunk = d.decompress(data, _READ_SIZE)
             while True:
                 size += len(chunk)
