@@ -80,7 +80,7 @@ class PieceReader:
         if self.piece.format == "warc":
             from auralith.sources.warc import iter_warc
 
-            yield from iter_warc(self)
+            yield from iter_warc(self, MAX_RECORD_BYTES)
             return
         if self.piece.format == "hf_hub":
             from auralith.sources.hf_hub import iter_hf_hub
@@ -102,7 +102,7 @@ class PieceReader:
             if self.piece.format in ("csv", "tsv"):
                 from auralith.sources.tables import iter_table
 
-                yield from iter_table(self, stream, _STREAM_ERRORS)
+                yield from iter_table(self, stream, _STREAM_ERRORS, MAX_RECORD_BYTES)
                 self.bytes_read = self.piece.size
             elif self.piece.format == "txt":
                 yield from self._read_txt(stream)

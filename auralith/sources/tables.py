@@ -21,15 +21,13 @@ if TYPE_CHECKING:
 
 
 def iter_table(
-    reader: PieceReader, stream: BinaryIO, stream_errors: tuple[type[Exception], ...]
+    reader: PieceReader, stream: BinaryIO, stream_errors: tuple[type[Exception], ...], max_field_bytes: int
 ) -> Iterator[Document | InputIssue]:
     """The rows of a (decompressed) CSV or TSV stream as documents; bad rows are issues naming file and line.
     `stream_errors` are what a cut-off compressed stream raises: the rows before it are kept."""
-    from auralith.sources.readers import MAX_RECORD_BYTES
-
     piece = reader.piece
     # A field over the record limit is a csv.Error (record_too_large) instead of a 100 MB string.
-    csv.field_size_limit(MAX_RECORD_BYTES)
+    csv.field_size_limit(max_field_bytes)
     # surrogateescape: invalid UTF-8 reaches us as lone surrogates, and becomes an issue for its row only.
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     rows = csv.reader(text, dialect="excel-tab" if piece.format == "tsv" else "excel", strict=True)

@@ -35,6 +35,8 @@ _FEED = 1 << 15  # compressed bytes handed to the inflater at a time (a record's
 # Longest WARC header block read before the record is called broken: real ones are under 2 KB.
 _MAX_HEADER = 64 << 10
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n", re.IGNORECASE)
+# A candidate cut is checked by framing its record, in memory up to this size (a bigger one is taken as framed).
+_CHECKED_BYTES = 32 << 20
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
@@ -175,14 +177,13 @@ def _plain_record(w: _Window, start: int, max_bytes: int) -> tuple[bytes | None,
     return data, end, ""
 
 
-def iter_warc(reader: PieceReader) -> Iterator[Document | InputIssue | SkippedRecord]:
+def iter_warc(reader: PieceReader, max_record_bytes: int) -> Iterator[Document | InputIssue | SkippedRecord]:
     """The records of a WARC piece, in file order: documents, skipped records and issues.
 
     Reads the records that start in [piece.start, piece.end): the planner put `end` at a record start. After
-    a broken record, reading goes on at the next record start found after its first byte.
+    a broken record, reading goes on at the next record start found after its first byte. A record over
+    `max_record_bytes` is an issue, skipped in bounded memory.
     """
-    from auralith.sources.readers import MAX_RECORD_BYTES
-
     piece, files = reader.piece, reader.files
     gz = piece.compression == "gzip"
     records = 0
@@ -202,18 +203,18 @@ def iter_warc(reader: PieceReader) -> Iterator[Document | InputIssue | SkippedRe
         pos: int | None = piece.start
         while pos is not None and (piece.end is None or pos < piece.end) and w.has(pos, pos):
             if gz:
-                data, after, problem = _gzip_member(w, pos, MAX_RECORD_BYTES)
+                data, after, problem = _gzip_member(w, pos, max_record_bytes)
             else:
-                data, after, problem = _plain_record(w, pos, MAX_RECORD_BYTES)
+                data, after, problem = _plain_record(w, pos, max_record_bytes)
             reader.bytes_read = min(after, w.end) - piece.start
             if data is not None:
-                for item in _framed_records(reader, data, pos):
+                for item in _framed_records(reader, data, pos, max_record_bytes):
                     records += 1
                     yield item
                 pos = after
                 continue
             records += 1
-            yield _broken(reader, pos, problem, MAX_RECORD_BYTES)
+            yield _broken(reader, pos, problem, max_record_bytes)
             if problem == "too_large":
                 pos = after
                 continue
@@ -238,20 +239,20 @@ def _broken(reader: PieceReader, offset: int, problem: str, max_bytes: int) -> I
     return reader._issue(offset, None, reason, f"{messages[problem]}, at byte {offset}")
 
 
-def _framed_records(reader: PieceReader, data: bytes, offset: int) -> Iterator[Document | InputIssue | SkippedRecord]:
+def _framed_records(
+    reader: PieceReader, data: bytes, offset: int, max_bytes: int
+) -> Iterator[Document | InputIssue | SkippedRecord]:
     """The records in one gzip member (one, as crawlers write them; several in a file gzipped whole) or one
     framed uncompressed record. Records inside one member all carry the member's offset."""
     from fastwarc.warc import WarcRecord
 
-    from auralith.sources.readers import MAX_RECORD_BYTES
-
     w = _Window(io.BytesIO(data), 0)
     pos: int | None = 0
     while pos is not None and w.has(pos, pos):
-        chunk, after, problem = _plain_record(w, pos, MAX_RECORD_BYTES)
+        chunk, after, problem = _plain_record(w, pos, max_bytes)
         if chunk is None:
             # Inside a whole gzip member, running out of bytes means the record's block is short, not the file.
-            yield _broken(reader, offset, "short" if problem == "truncated" else problem, MAX_RECORD_BYTES)
+            yield _broken(reader, offset, "short" if problem == "truncated" else problem, max_bytes)
             pos = next_plain_record(w, pos + 1)
             continue
         pos = after
@@ -320,8 +321,6 @@ def split_warc(
     one at a line that starts a record whose Content-Length frames it. A file gzipped whole has no such cut
     after its start: it is one piece.
     """
-    from auralith.sources.readers import MAX_RECORD_BYTES
-
     size_at = every if callable(every) else (lambda offset: every)
     gz = compression == "gzip"
     total = files.size(path)
@@ -331,7 +330,7 @@ def split_warc(
         with files.open_read(path, want - 1, None) as fh:
             w = _Window(fh, want - 1)
             at = next_gzip_record(w, want) if gz else next_plain_record(w, want)
-            while not gz and at is not None and _plain_record(w, at, MAX_RECORD_BYTES)[2] not in ("", "too_large"):
+            while not gz and at is not None and _plain_record(w, at, _CHECKED_BYTES)[2] not in ("", "too_large"):
                 at = next_plain_record(w, at + 1)  # "WARC/" at a line start inside a page: not a record
         if at is None or at >= total:
             break
