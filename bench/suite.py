@@ -20,6 +20,7 @@ Each line holds Auralith's figure, the alternative's, their ratio and the goal (
    (bench/scale.py, bench/control_plane.py).
 6. The training loop in a Celery task vs a plain PyTorch loop, as written and with the malloc settings
    Auralith's loop makes (bench/train.py).
+7. WARC -> main text vs datatrove's WarcReader + Trafilatura on Python's HTML docs (bench/extract.py).
 Ratios come from one run because absolute times on a shared 2-core machine vary from run to run.
 """
 
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pipeline  # noqa: E402
 
-SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "whole", "train")
+SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "whole", "train", "extract")
 # "flat": the 10x corpus's peak RSS per worker may exceed the 1x one's by this much at most.
 FLAT_RSS_GROWTH = 1.25
 
@@ -383,6 +384,24 @@ def minhash_rows(mb: float) -> tuple[list[Row], dict]:
     ], r
 
 
+def extract_rows(pages: int) -> tuple[list[Row], dict]:
+    from bench import extract
+
+    # Python's HTML documentation where Debian's python3.11-doc package put it, else the test fixture's pages.
+    root = Path("/usr/share/doc/python3.11/html")
+    r = extract.measure(root if root.is_dir() else None, pages, rounds=2)
+    return [
+        Row(
+            f"7. WARC -> main text vs datatrove WarcReader + Trafilatura ({r['pages']} pages, {r['mb']:.1f} MB)",
+            f"{r['auralith']['mbps']:.2f} MB/s/core",
+            f"{r['datatrove']['mbps']:.2f} MB/s/core",
+            f"{r['ratio']:.1f}x",
+            ">= 2x",
+            r["ratio"] >= 2,
+        )
+    ], r
+
+
 def train_rows(steps: int, rounds: int, broker: str) -> tuple[list[Row], dict]:
     from bench import train
 
@@ -485,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         "quality": lambda: quality_rows(1.0 if args.quick else 4.0),
         "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
         "train": lambda: train_rows(50 if args.quick else 200, 1 if args.quick else 5, args.broker),
+        "extract": lambda: extract_rows(30 if args.quick else 130),
     }
     pipeline.boost()  # AURALITH_BENCH_NICE: see bench/pipeline.py
     rows: list[Row] = []

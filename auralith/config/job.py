@@ -26,14 +26,34 @@ class SourceConfig(StrictModel):
     path: str | list[str]
     text_field: str = "text"
     id_field: str | None = "id"
-    format: Literal["auto", "jsonl", "txt", "parquet", "hf_dataset"] = "auto"
+    format: Literal["auto", "jsonl", "txt", "parquet", "hf_dataset", "warc", "csv", "tsv", "hf_hub"] = "auto"
     # Mixing (config/mixing.py): this source's share of the output's tokens, and a cap on its tokens.
     weight: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
+    # format hf_hub only: `path` is the dataset's name on the hub (docs/sources.md#huggingface-hub).
+    subset: str | None = None
+    split: str = "train"
+    streaming: bool = True
+    max_samples: int | None = Field(default=None, gt=0)
 
     @property
     def patterns(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @model_validator(mode="after")
+    def _hub_keys(self) -> SourceConfig:
+        if self.format != "hf_hub":
+            defaults = {"subset": None, "split": "train", "streaming": True, "max_samples": None}
+            used = [k for k, v in defaults.items() if getattr(self, k) != v]
+            if used:
+                raise ValueError(f"{', '.join(used)}: only for format hf_hub")
+        return self
+
+    def reader_options(self) -> dict:
+        """What `PieceReader` needs besides the fields: the split to read of a hub dataset."""
+        if self.format != "hf_hub":
+            return {}
+        return {"subset": self.subset, "split": self.split, "streaming": self.streaming}
 
 
 class OutputConfig(StrictModel):
@@ -115,8 +135,13 @@ class JobConfig(StrictModel):
 
         data = self.model_dump()
         for src in data["sources"]:
+            if src["format"] == "hf_hub":  # names on the hub, not paths
+                continue
             src["path"] = [absolute(p) for p in ([src["path"]] if isinstance(src["path"], str) else src["path"])]
         data["work_dir"] = absolute(self.work_dir)
+        url_filter = data["preprocessing"]["url_filter"]
+        for key in ("block_domain_files", "block_substring_files"):
+            url_filter[key] = [absolute(p) for p in url_filter[key]]
         data["output"]["path"] = absolute(self.output.path)
         tok = self.tokenization.tokenizer
         if is_tokenizer_path(tok, base):

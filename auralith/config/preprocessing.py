@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from auralith.config.base import StrictModel
 from auralith.config.near_dedup import NearDedupConfig
 from auralith.config.quality import PIIConfig, QualityConfig
+from auralith.config.web import HtmlConfig, UrlFilterConfig
 
 
 class NormalizeConfig(StrictModel):
@@ -28,6 +29,8 @@ class LengthConfig(StrictModel):
 
 
 class PreprocessingConfig(StrictModel):
+    url_filter: UrlFilterConfig = UrlFilterConfig()
+    html: HtmlConfig = HtmlConfig()
     normalize: NormalizeConfig = NormalizeConfig()
     length: LengthConfig = LengthConfig()
     exact_dedup: bool = True

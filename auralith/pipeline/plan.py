@@ -18,6 +18,7 @@ from auralith.pipeline.stages import job_stages
 from auralith.sources.columnar import hf_dataset_files, is_hf_dataset, parquet_pieces
 from auralith.sources.documents import Compression, FilePiece, Format
 from auralith.sources.roots import allowed_roots, path_problem
+from auralith.sources.warc import split_warc
 from auralith.storage import Files, is_url
 from auralith.store import Store
 from auralith.store.models import JobState
@@ -30,6 +31,10 @@ _FORMATS: dict[str, Format] = {
     ".txt": "txt",
     ".parquet": "parquet",
     ".arrow": "arrow",
+    ".warc": "warc",
+    ".wet": "warc",  # Common Crawl's extracted text: .warc.wet.gz
+    ".csv": "csv",
+    ".tsv": "tsv",
 }
 _SUPPORTED = f"{', '.join(_FORMATS)}, each optionally followed by {', '.join(_COMPRESSIONS)}"
 # Newlines are counted in chunks this big, so planning never holds a whole file in memory.
@@ -53,12 +58,15 @@ def detect_format(path: str, source_format: str = "auto") -> tuple[Format, Compr
         ext = os.path.splitext(stem)[1]
     if source_format == "hf_dataset":
         return "arrow", compression
-    if source_format != "auto":
-        return source_format, compression  # type: ignore[return-value]
-    fmt = _FORMATS.get(ext)
+    if source_format == "hf_hub":
+        return "hf_hub", "none"
+    fmt = _FORMATS.get(ext) if source_format == "auto" else source_format
     if fmt is None:
         raise InputError(f"unsupported file extension; supported: {_SUPPORTED} (or set the source's format)", file=path)
-    return fmt, compression
+    if fmt == "warc" and compression == "zstd":
+        # Crawlers gzip each record alone; that is what lets a big WARC be cut into partitions.
+        raise InputError("zstd-compressed WARC is not supported: use .warc or .warc.gz", file=path)
+    return fmt, compression  # type: ignore[return-value]
 
 
 def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
@@ -82,6 +90,11 @@ def list_source_files(cfg: JobConfig) -> list[tuple[int, str, int]]:
                 problems.append(f"sources[{i}].path: {pattern!r}: a path cannot contain a NUL byte")
                 continue
             bad: list[str] = []
+            if src.format == "hf_hub":  # a dataset name: the worker loads it (sources.hf_hub)
+                if pattern not in seen:
+                    seen.add(pattern)
+                    inputs.append((i, pattern, 0))
+                continue
             if src.format == "hf_dataset" or (
                 src.format == "auto" and not _has_glob(pattern) and is_hf_dataset(files, pattern)
             ):
@@ -155,9 +168,10 @@ def plan_partitions(cfg: JobConfig, processes: int | None = None) -> list[list[F
 
     Files are packed greedily in `list_source_files` order; a partition closes once it holds at least the
     target size, so a partition can overshoot by up to one line (split files) or one whole file
-    (compressed and .txt files are never split). Only uncompressed JSONL is split, at line starts, and
-    Parquet between row groups. With `taper_partitions` (the default) the last 2 x `partition_size_mb` of
-    input is cut into quarter-size partitions (`partition_targets`). Files are read with the job's storage
+    (compressed and .txt files are never split). Only uncompressed JSONL is split, at line starts,
+    Parquet between row groups, and WARC at record starts (`sources.warc.split_warc`). With
+    `taper_partitions` (the default) the last 2 x `partition_size_mb` of input is cut into quarter-size
+    partitions (`partition_targets`). Files are read with the job's storage
     settings (`cfg.storage`).
     """
     files = Files(cfg.storage)
@@ -181,12 +195,20 @@ def plan_partitions(cfg: JobConfig, processes: int | None = None) -> list[list[F
             pieces = split_jsonl(files, path, source, first=target - used, every=every)
         elif fmt == "parquet":
             pieces = parquet_pieces(files, path, source, first=target - used, every=every)
+        elif fmt == "warc" and compression != "zstd" and size > target - used:
+            pieces = split_warc(files, path, source, compression, first=target - used, every=every)
+        elif fmt == "hf_hub":  # rows 1..max_samples, a partition of its own (its size is unknown)
+            if current:
+                partitions.append(current)
+                done += used
+                current, used = [], 0
+            pieces = [FilePiece(path, source, fmt, "none", size=0, end=cfg.sources[source].max_samples)]
         else:
             pieces = [FilePiece(path=path, source=source, format=fmt, compression=compression, size=size)]
         for piece in pieces:
             current.append(piece)
             used += piece.size
-            if used >= target:
+            if used >= target or fmt == "hf_hub":
                 partitions.append(current)
                 done += used
                 current, used = [], 0

@@ -11,13 +11,14 @@ from auralith.errors import InputError
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn, Throttle
 from auralith.pipeline.unit import UnitContext, UnitResult
-from auralith.sources.documents import Document, FilePiece, InputIssue
+from auralith.sources.documents import Document, FilePiece, InputIssue, SkippedRecord
 from auralith.sources.readers import PieceReader, jsonl_zst_writer
 from auralith.steps.dedup import content_hash
 from auralith.steps.filters import LengthFilter
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.profile import PartitionProfile
 from auralith.steps.quality import QualityChain
+from auralith.steps.web import WebSteps
 
 MAX_ISSUES_IN_COUNTS = 20  # the first issues travel in the partition row; all of them go to a side file
 
@@ -37,6 +38,7 @@ def process_partition(
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
     chain = QualityChain(pre.quality, pre.pii)
+    web = WebSteps(pre.url_filter, pre.html)
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
     first_issues: list[dict] = []
@@ -54,7 +56,7 @@ def process_partition(
         aside = outputs.enter_context(jsonl_zst_writer(files, paths.removed(index))) if pre.keep_removed else None
         for piece in pieces:
             src = cfg.sources[piece.source]
-            reader = PieceReader(files, piece, src.text_field, src.id_field)
+            reader = PieceReader(files, piece, src.text_field, src.id_field, src.reader_options())
             for item in reader:
                 report({"documents": records, "bytes": bytes_done + reader.bytes_read})
                 if isinstance(item, InputIssue):
@@ -72,15 +74,21 @@ def process_partition(
                         first_issues.append(item.to_dict())
                     continue
                 records += 1
+                if isinstance(item, SkippedRecord):  # a WARC request, a non-HTML page: a record, not a document
+                    removed[f"skipped.{item.reason}"] += 1
+                    profile.add_bad_record(piece.source, f"skipped.{item.reason}")
+                    continue
                 documents += 1
+                item.text, reason = web(item.text, item.meta)
                 profile.add_before(piece.source, item.text)
-                reason = _clean(item, normalize, length_filter, chain)
+                reason = reason or _clean(item, normalize, length_filter, chain)
                 if reason:
                     removed[reason] += 1
                     profile.add_removed(piece.source, reason)
                     if aside:
                         aside.write(
                             {"id": item.id, "file": item.file, "line": item.line, "reason": reason, "text": item.text}
+                            | _provenance(item)
                         )
                     continue
                 profile.add_after(piece.source, item.text)
@@ -89,9 +97,8 @@ def process_partition(
                     hashes.append((content_hash(item.text), item.id, kept.count))
                 if signatures:
                     signatures.add(kept.count, item.id, item.text)
-                kept.write(
-                    {"id": item.id, "text": item.text, "file": item.file, "line": item.line, "source": piece.source}
-                )
+                record = {"id": item.id, "text": item.text, "file": item.file, "line": item.line}
+                kept.write(record | {"source": piece.source} | _provenance(item))
             blank_lines += reader.blank_lines
             bytes_done += piece.size
 
@@ -127,6 +134,11 @@ def near_dedup_writer(cfg: JobConfig, paths: WorkPaths, index: int):
     from auralith.pipeline.near_dedup import SignatureWriter
 
     return SignatureWriter(cfg.preprocessing.near_dedup, paths, index)
+
+
+def _provenance(doc: Document) -> dict:
+    """A web page's URL and crawl date, kept beside its text in the work files (empty for other sources)."""
+    return {k: doc.meta[k] for k in ("url", "date") if k in doc.meta}
 
 
 def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Format = Literal["jsonl", "txt", "parquet", "arrow"]
+Format = Literal["jsonl", "txt", "parquet", "arrow", "warc", "csv", "tsv", "hf_hub"]
 Compression = Literal["none", "gzip", "zstd"]
 
 
 @dataclass(slots=True)
 class Document:
-    """One text document as read from a source. `line` is 1-based (0 for a whole-file .txt document)."""
+    """One text document as read from a source. `line` is 1-based (0 for a whole-file .txt document; the
+    record's byte offset for WARC). `meta` holds what a source knows besides the text (a WARC page's `url`,
+    `date`, and `html: True` while `text` is still HTML)."""
 
     id: str
     text: str
@@ -40,10 +42,21 @@ class InputIssue:
 
 
 @dataclass(slots=True)
+class SkippedRecord:
+    """A well-formed record that is not a document (a WARC request, a non-HTML response); counted under
+    `skipped.{reason}`. `line` is where it is (a WARC record's byte offset)."""
+
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
 class FilePiece:
     """A byte range of one input file. `start` is aligned to a line start; `end` is exclusive (None = EOF).
 
-    Only uncompressed JSONL is split into several pieces; compressed and .txt files are one piece each.
+    Only uncompressed JSONL and WARC (gzipped per record or not) are split into several pieces; other
+    compressed and .txt files are one piece each. A WARC piece's `start` and `end` are record starts.
     Parquet pieces count row groups instead of bytes: row groups [start, end), `first_line` the 1-based
     row number of the first row, `size` their compressed bytes. An Arrow file (HF dataset) is one piece.
     """

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, cast
 
 import zstandard
 
-from auralith.sources.documents import Document, FilePiece, InputIssue
+from auralith.sources.documents import Document, FilePiece, InputIssue, SkippedRecord
 from auralith.storage import Files
 
 # One parser on every worker: orjson, where installed, would reject records (NaN, integers over 64 bits)
@@ -51,22 +51,42 @@ class PieceReader:
 
     `bytes_read` counts on-disk bytes consumed, so it ends equal to `piece.size`: bytes of the range for
     uncompressed files, compressed bytes for .gz/.zst (it moves in read-ahead steps of up to 1 MiB there).
-    Blank lines are not documents; they are counted in `blank_lines`. Document ids come from `id_field`
+    Blank lines are not documents; they are counted in `blank_lines`. `options` are those of formats that
+    need more than a path (`SourceConfig.reader_options`). Document ids come from `id_field`
     when the record has it (not null), else `"{file name}:{line}"`; a .txt document's id is its path.
     """
 
-    def __init__(self, files: Files, piece: FilePiece, text_field: str = "text", id_field: str | None = None):
-        if (piece.format == "txt" or piece.compression != "none") and (piece.start or piece.end is not None):
-            raise ValueError(f"{piece.path}: only uncompressed JSONL can be read by byte range")
+    def __init__(
+        self,
+        files: Files,
+        piece: FilePiece,
+        text_field: str = "text",
+        id_field: str | None = None,
+        options: dict | None = None,
+    ):
+        txt_or_compressed = piece.format == "txt" or piece.compression != "none"
+        if piece.format != "warc" and txt_or_compressed and (piece.start or piece.end is not None):
+            raise ValueError(f"{piece.path}: only uncompressed JSONL and WARC can be read by byte range")
         self.files = files
         self.piece = piece
         self.text_field = text_field
         self.id_field = id_field
+        self.options = options or {}  # format-specific: hf_hub's split, subset, streaming
         self.bytes_read = 0
         self.blank_lines = 0
         self._name = os.path.basename(piece.path)
 
-    def __iter__(self) -> Iterator[Document | InputIssue]:
+    def __iter__(self) -> Iterator[Document | InputIssue | SkippedRecord]:
+        if self.piece.format == "warc":
+            from auralith.sources.warc import iter_warc
+
+            yield from iter_warc(self, MAX_RECORD_BYTES)
+            return
+        if self.piece.format == "hf_hub":
+            from auralith.sources.hf_hub import iter_hf_hub
+
+            yield from iter_hf_hub(self)
+            return
         if self.piece.format in ("parquet", "arrow"):
             from auralith.sources.columnar import iter_columnar
 
@@ -79,7 +99,12 @@ class PieceReader:
             return
         with fh:
             stream = self._decompressed(fh)
-            if self.piece.format == "txt":
+            if self.piece.format in ("csv", "tsv"):
+                from auralith.sources.tables import iter_table
+
+                yield from iter_table(self, stream, _STREAM_ERRORS, MAX_RECORD_BYTES)
+                self.bytes_read = self.piece.size
+            elif self.piece.format == "txt":
                 yield from self._read_txt(stream)
             else:
                 yield from self._read_jsonl(stream)

@@ -74,8 +74,8 @@ def path_problem(path: str, roots: list[str] | None) -> str | None:
 
 
 def check_job_paths(cfg: JobConfig, env: Mapping[str, str] = os.environ) -> None:
-    """Raise ConfigError for each path of `job_paths` (output, work, tokenizer, event log, checkpoints) that is
-    not allowed.
+    """Raise ConfigError for each path of `job_paths` (output, work, tokenizer, block lists, event log,
+    checkpoints) that is not allowed.
 
     Input files are checked one by one as the planner lists them (`plan.list_source_files`).
     """
@@ -86,8 +86,12 @@ def check_job_paths(cfg: JobConfig, env: Mapping[str, str] = os.environ) -> None
 
 
 def job_paths(cfg: JobConfig) -> list[tuple[str, str]]:
-    """(key, path) of every local path a job's workers write to or load a tokenizer from (not its inputs)."""
+    """(key, path) of every local path a job's workers write to or load a tokenizer or block list from (not its
+    inputs)."""
     paths = [("output.path", cfg.output.path), ("work_dir", cfg.work_dir)]
+    url_filter = cfg.preprocessing.url_filter
+    for key in ("block_domain_files", "block_substring_files"):
+        paths += [(f"preprocessing.url_filter.{key}", path) for path in getattr(url_filter, key)]
     tokenizer = cfg.tokenization.tokenizer
     # A path (a resolved config makes it absolute), not a HuggingFace cache name like "org/model".
     if os.path.isabs(tokenizer) or os.path.exists(tokenizer):

@@ -151,13 +151,36 @@ def test_detect_format(name, expected):
 
 def test_unknown_extension(tmp_path):
     with pytest.raises(InputError) as err:
-        detect_format("/data/table.csv")
-    assert "/data/table.csv" in str(err.value) and ".jsonl" in str(err.value)
+        detect_format("/data/table.xlsx")
+    assert "/data/table.xlsx" in str(err.value) and ".jsonl" in str(err.value)
     with pytest.raises(InputError):
         detect_format("/data/x.gz")
-    (tmp_path / "t.csv").write_text("a,b\n")
+    (tmp_path / "t.xlsx").write_text("a,b\n")
     with pytest.raises(InputError):
-        plan_partitions(make_cfg(tmp_path, "t.csv"))
+        plan_partitions(make_cfg(tmp_path, "t.xlsx"))
+
+
+def test_web_and_table_extensions():
+    assert detect_format("/c/a.warc.gz") == ("warc", "gzip")
+    assert detect_format("/c/a.warc") == ("warc", "none")
+    assert detect_format("/c/CC-MAIN-1.warc.wet.gz") == ("warc", "gzip")
+    assert detect_format("/t/a.csv.zst") == ("csv", "zstd")
+    assert detect_format("/t/a.tsv") == ("tsv", "none")
+    with pytest.raises(InputError, match="zstd-compressed WARC"):
+        detect_format("/c/a.warc.zst")
+
+
+def test_a_big_warc_gz_is_planned_in_record_ranges(tmp_path):
+    from pathlib import Path
+
+    fixture = Path(__file__).parents[1] / "data" / "python-docs-1.warc.gz"
+    (tmp_path / "crawl").mkdir()
+    (tmp_path / "crawl" / "a.warc.gz").write_bytes(fixture.read_bytes())
+    plan = plan_partitions(make_cfg(tmp_path, "crawl/*.warc.gz", target_bytes=20000))
+    got = pieces(plan)
+    assert len(plan) > 4 and all(len(part) == 1 for part in plan)
+    data = fixture.read_bytes()
+    assert all(data[p.start : p.start + 3] == b"\x1f\x8b\x08" for p in got)
 
 
 def test_source_format_overrides_extension(tmp_path):

@@ -127,3 +127,20 @@ def test_source_patterns_are_checked_by_their_fixed_folders(tmp_path):
     ).resolved()
     with pytest.raises(ConfigError, match="outside the allowed roots"):
         check_source_patterns(bad, env=env)
+
+
+def test_block_list_files_outside_are_refused(tmp_path):
+    c = parse_config(
+        {
+            "sources": [{"path": "in/*.warc.gz"}],
+            "tokenization": {"tokenizer": "org/model"},
+            "output": {"path": "in/o"},
+            "work_dir": "in/w",
+            "preprocessing": {"url_filter": {"block_domain_files": ["in/ok.txt", "/etc/hosts"]}},
+        },
+        base_dir=tmp_path,
+    )
+    with pytest.raises(ConfigError) as err:
+        check_job_paths(c, env={"AURALITH_ALLOWED_ROOTS": str(tmp_path / "in")})
+    assert [p.split(":")[0] for p in err.value.problems] == ["preprocessing.url_filter.block_domain_files"]
+    assert "/etc/hosts is outside the allowed roots" in err.value.problems[0]

@@ -32,6 +32,9 @@ def corpus(root: Path) -> None:
     (root / "e.txt").write_text(texts[1800])
     write_parquet(root / "f.parquet", texts[1900:2500], ids=[f"p{i}" for i in range(600)], row_group_size=100)
     save_to_disk_layout(root / "hf", texts[2500:])
+    # A WARC cut at record starts (16 pages, 8 in this file), and a CSV file.
+    (root / "g.warc.gz").write_bytes((Path(__file__).parents[1] / "data" / "python-docs-1.warc.gz").read_bytes())
+    (root / "h.csv").write_text("id,text\n" + "".join(f'c{i},"{t}"\n' for i, t in enumerate(texts[:50])))
 
 
 def job(paths: list[str]) -> object:
@@ -66,4 +69,5 @@ def test_s3_sources_plan_and_read_like_local_ones(tmp_path, bucket):
     remote = read(job([f"{base}/*.*", f"{base}/hf"]), base)
     assert remote == local
     assert sum(1 for part in local[0] for p in part if p[0] == "big.jsonl") > 3, "big.jsonl is split by byte range"
-    assert len(local[1]) == 1500 + 300 + 300 + 1 + 600 + 500
+    assert sum(1 for part in local[0] for p in part if p[0] == "g.warc.gz") > 1, "the WARC is cut at records"
+    assert len(local[1]) == 1500 + 300 + 300 + 1 + 600 + 500 + 8 + 50
