@@ -83,11 +83,33 @@ def _real_text() -> list[str]:
     return docs
 
 
+def _throughput(args: argparse.Namespace) -> None:
+    """MB of real documentation per CPU second, before and after, alternating rounds in this one process."""
+    from bench.corpus import real_text_documents
+
+    docs = real_text_documents(args.mb)
+    mb = sum(len(d.encode()) for d in docs) / 2**20
+    reds = {"before": _old_redactor(args.before), "after": _new_redactor()}
+    spent = {k: 0.0 for k, r in reds.items() if r is not None}
+    for _ in range(args.rounds):
+        for name in spent:
+            red = reds[name]
+            assert red is not None
+            t = time.process_time()
+            for d in docs:
+                red(d)
+            spent[name] += time.process_time() - t
+    rates = ", ".join(f"{k} {mb * args.rounds / v:.1f} MB/s" for k, v in spent.items())
+    print(f"throughput on {mb:.1f} MB of this machine's documentation, {args.rounds} rounds: {rates} (per core)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before", default=BEFORE)
     ap.add_argument("--regions", default="", help="comma-separated phone region lists to compare, ';' between lists")
     ap.add_argument("--no-scan", action="store_true", help="skip the scan of real Debian text")
+    ap.add_argument("--mb", type=float, default=2.0, help="MB of documentation for the throughput line")
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     cases = build_cases()
     pos = {k: sum(c.kind == k for c in cases) for k in TYPES}
@@ -123,6 +145,7 @@ def main() -> None:
             cells.append(_cell(row))
         print(f"| {kind} | " + " | ".join(cells) + " |")
     print("\nCPU seconds over the set: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    _throughput(args)
     if args.no_scan:
         return
     from auralith.config.quality import PIIConfig
@@ -138,7 +161,7 @@ def main() -> None:
             found[kind] = found.get(kind, 0) + 1
             if kind != "email" and shown < 40:
                 shown += 1
-                print(f"  {kind}: {doc[max(0, start - 40) : end + 20]!r}")
+                print(f"  {kind}: {doc[max(0, start - 30) : start]!r} [{doc[start:end]!r}] {doc[end : end + 15]!r}")
     mb = sum(map(len, docs)) / 2**20
     print(
         f"\nreal Debian text ({len(docs)} documents, {mb:.1f} MB, {time.process_time() - t:.1f} CPU s): found {found}"

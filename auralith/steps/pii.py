@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from stdnum.luhn import is_valid as _luhn_is_valid
 
 from auralith.config.quality import PII_TYPES, PIIConfig
-from auralith.steps.pii_ip import find_ips
+from auralith.steps.pii_ip import find_ips, find_versions
 from auralith.steps.pii_money import find_cards, find_ibans, iban_valid
 from auralith.steps.pii_phone import find_phones
 from auralith.steps.pii_secret import find_secrets
@@ -75,13 +75,14 @@ class PIIRedactor:
         finders = [
             _Finder("secret", find_secrets),
             _Finder("email", _find_emails),
+            _Finder("version", find_versions),  # claims only: no later finder reads a version's digits
             _Finder("iban", find_ibans),
             _Finder("credit_card", find_cards),
             _Finder("ip", lambda t: find_ips(t, public)),
             _Finder("phone", lambda t: find_phones(t, regions)),
         ]
         actions = cfg.replace
-        self.finders = [f for f in finders if getattr(actions, f.kind) != "off"]
+        self.finders = [f for f in finders if f.kind == "version" or getattr(actions, f.kind) != "off"]
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """Every PII span as (start, end, type), in text order, none overlapping."""

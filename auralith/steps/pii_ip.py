@@ -89,9 +89,19 @@ def ipv4_is_version(text: str, start: int, end: int) -> bool:
     return False
 
 
-# Version strings that are no dotted quad (`0.9.14.318+ds-4`, `138.0.7204.168-1~deb12u1`, `2:1.5-3`): four
-# or more parts, or an epoch, or a Debian/semantic suffix. Claimed so that no phone finder reads their digits.
-_VERSION_TOKEN = re.compile(r"(?<![\w.+~:-])(?:\d+:\d+(?:\.\d+)*|\d+(?:\.\d+){3,}|\d+(?:\.\d+)+(?=[+~]|-\d))[\w.+~:-]*")
+# Where Debian text says "this is a version" whatever it looks like (`gcc-12 (12-20220428-1) unstable;`,
+# `Version: 1:2.3.19.1+dfsg1`, `(>= 2:1.5.99.2)`).
+_DEBIAN_VERSION = re.compile(
+    r"^[a-z0-9][a-z0-9+.-]* \(([^()\s]+)\) [\w -]+;\s*urgency="
+    r"|^(?:Version|Standards-Version): *(\S+)"
+    r"|\((?:[<>]=?|<<|>>|=) *([^()\s]+)\)",
+    re.MULTILINE | re.IGNORECASE,
+)
+# Version strings that are no plain dotted quad (`0.9.14.318+ds-4`, `138.0.7204.168-1~deb12u1`, `2:1.5-3`):
+# five or more parts, or an epoch, or a Debian/semantic suffix. Claimed so that no phone finder reads their digits.
+_VERSION_TOKEN = re.compile(
+    r"(?<![\w.+~:-])(?:\d{1,2}:\d+(?:\.\d+)+|\d+(?:\.\d+){4,}|\d+(?:\.\d+)+(?=[+~]|-\d))[\w.+~:-]*"
+)
 
 
 def find_ips(text: str, only_public: bool) -> Iterator[tuple[int, int, bool]]:
@@ -115,5 +125,14 @@ def find_ips(text: str, only_public: bool) -> Iterator[tuple[int, int, bool]]:
                 yield m.start(), m.end(), False
                 continue
             yield m.start(), m.end(), keep(ipaddress.IPv4Address(m.group()))
+
+
+def find_versions(text: str) -> Iterator[tuple[int, int, bool]]:
+    """Version strings, claimed (never PII) so that no finder after this one reads their digits."""
+    if "(" in text or "ersion:" in text:
+        for m in _DEBIAN_VERSION.finditer(text):
+            g = next(i for i in (1, 2, 3) if m.group(i) is not None)
+            yield m.start(g), m.end(g), False
+    if "." in text or ":" in text:
         for m in _VERSION_TOKEN.finditer(text):
             yield m.start(), m.end(), False

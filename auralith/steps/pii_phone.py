@@ -15,8 +15,12 @@ from collections.abc import Iterator, Sequence
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-# At least seven digits close together: the matcher is pure Python, so most documents skip it.
-_HINT = re.compile(r"\d(?:[ \t().\-/]{0,3}\d){6}")
+# A stretch that may hold a number: at least seven digits with separators between, not inside a word or a
+# hex hash. The matcher is pure Python, so it reads only these stretches (and a little context around them),
+# never a whole document.
+_CANDIDATE = re.compile(r"(?<![\w.#])(?<!\w-)[+(]?\d(?:[ \t().\-/]{0,3}\d){6,}\)?(?!\w)")
+_CONTEXT = 16
+_TIME_BEFORE = {f"{d}:" for d in "0123456789"}
 _SEPARATORS = re.compile(r"[^\d()+]+")
 
 
@@ -27,6 +31,8 @@ def _plausible(raw: str, number: phonenumbers.PhoneNumber) -> bool:
     if raw.startswith("+"):
         return True
     digits = re.sub(r"\D", "", raw)
+    if digits == raw and not raw.startswith("0"):
+        return False  # "20141201": national numbers are written with a trunk 0 or with separators
     cc = str(number.country_code)
     if len(digits) > 15 or (cc != "1" and digits == cc + str(number.national_number)):
         return False
@@ -37,13 +43,27 @@ def _plausible(raw: str, number: phonenumbers.PhoneNumber) -> bool:
 def find_phones(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int, bool]]:
     """(start, end, True) for each valid number; a number valid in several regions is yielded once per region
     (the redactor keeps the first of overlapping spans)."""
-    if not _HINT.search(text):
-        return
+    windows: list[list[int]] = []
+    for m in _CANDIDATE.finditer(text):
+        lo, hi = max(0, m.start() - _CONTEXT), min(len(text), m.end() + _CONTEXT)
+        # Start and end on a space, so the matcher never sees half a word or half a hash.
+        while lo > 0 and not text[lo - 1].isspace() and m.start() - lo < 2 * _CONTEXT:
+            lo -= 1
+        while hi < len(text) and not text[hi].isspace() and hi - m.end() < 2 * _CONTEXT:
+            hi += 1
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = hi
+        else:
+            windows.append([lo, hi])
     # "ZZ" (unknown region) still finds every +CC number.
-    for region in regions or ("ZZ",):
-        for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
-            if _plausible(m.raw_string, m.number):
-                yield m.start, m.end, True
+    for lo, hi in windows:
+        window = text[lo:hi]
+        for region in regions or ("ZZ",):
+            for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
+                start = lo + m.start
+                # "21:21:04 -0500": a clock's seconds and time zone, whatever a plan accepts.
+                if text[max(0, start - 2) : start] not in _TIME_BEFORE and _plausible(m.raw_string, m.number):
+                    yield start, lo + m.end, True
 
 
 def supported_region(code: str) -> bool:
