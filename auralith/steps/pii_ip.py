@@ -98,9 +98,11 @@ _DEBIAN_VERSION = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 # Version strings that are no plain dotted quad (`0.9.14.318+ds-4`, `138.0.7204.168-1~deb12u1`, `2:1.5-3`):
-# five or more parts, or an epoch, or a Debian/semantic suffix. Claimed so that no phone finder reads their digits.
+# five or more parts, four with one of 4+ digits (`96.0.4664.110`), an epoch, or a Debian/semantic suffix.
+# Claimed so that no phone finder reads their digits.
 _VERSION_TOKEN = re.compile(
-    r"(?<![\w.+~:-])(?:\d{1,2}:\d+(?:\.\d+)+|\d+(?:\.\d+){4,}|\d+(?:\.\d+)+(?=[+~]|-\d))[\w.+~:-]*"
+    r"(?<![\w.+~:-])(?:\d{1,2}:\d+(?:\.\d+)+|(?!0\d)\d+(?:\.\d+){4,}|(?=[\d.]*\d{4})\d+(?:\.\d+){3}"
+    r"|\d+(?:\.\d+)+(?=[+~]|-\d))[\w.+~:-]*"
 )
 
 

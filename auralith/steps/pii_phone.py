@@ -44,12 +44,12 @@ def find_phones(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int, b
     """(start, end, True) for each valid number; a number valid in several regions is yielded once per region
     (the redactor keeps the first of overlapping spans)."""
     windows: list[list[int]] = []
-    for m in _CANDIDATE.finditer(text):
-        lo, hi = max(0, m.start() - _CONTEXT), min(len(text), m.end() + _CONTEXT)
+    for cand in _CANDIDATE.finditer(text):
+        lo, hi = max(0, cand.start() - _CONTEXT), min(len(text), cand.end() + _CONTEXT)
         # Start and end on a space, so the matcher never sees half a word or half a hash.
-        while lo > 0 and not text[lo - 1].isspace() and m.start() - lo < 2 * _CONTEXT:
+        while lo > 0 and not text[lo - 1].isspace() and cand.start() - lo < 2 * _CONTEXT:
             lo -= 1
-        while hi < len(text) and not text[hi].isspace() and hi - m.end() < 2 * _CONTEXT:
+        while hi < len(text) and not text[hi].isspace() and hi - cand.end() < 2 * _CONTEXT:
             hi += 1
         if windows and lo <= windows[-1][1]:
             windows[-1][1] = hi
@@ -59,12 +59,8 @@ def find_phones(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int, b
     for lo, hi in windows:
         window = text[lo:hi]
         for region in regions or ("ZZ",):
-            for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
-                start = lo + m.start
+            for found in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
+                start = lo + found.start
                 # "21:21:04 -0500": a clock's seconds and time zone, whatever a plan accepts.
-                if text[max(0, start - 2) : start] not in _TIME_BEFORE and _plausible(m.raw_string, m.number):
-                    yield start, lo + m.end, True
-
-
-def supported_region(code: str) -> bool:
-    return code in phonenumbers.SUPPORTED_REGIONS
+                if text[max(0, start - 2) : start] not in _TIME_BEFORE and _plausible(found.raw_string, found.number):
+                    yield start, lo + found.end, True

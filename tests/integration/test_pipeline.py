@@ -81,9 +81,13 @@ def shard_documents(manifest_path: Path) -> list[np.ndarray]:
 # PII the worker must find with `phone_regions: [DE]`, next to version strings it must leave alone.
 PII_NOTE = """Payments and support.
 
-Support answers at 030 1234567 on weekdays, and payments go to DE89 3704 0044 0532 0130 00 as usual.
-The build needs libxi6 (>= 2:1.5.99.2) and mono (6.8.0.105+dfsg-3.3), as the changelog says.
-A mistyped account such as DE89 3704 0044 0532 0130 01 is neither an IBAN nor a card number.
+The support team answers the telephone at 030 1234567 on every weekday, and the payments for the yearly
+licence go to the account DE89 3704 0044 0532 0130 00 as they always have, with the invoice number written
+in the reference field so that the accounting office can match them with the right customer quickly.
+The build of the package needs libxi6 (>= 2:1.5.99.2) and mono (6.8.0.105+dfsg-3.3), as the changelog
+explains in more detail for those who want to rebuild it from the sources themselves.
+A mistyped account such as DE89 3704 0044 0532 0130 01 is neither an account number nor a card number,
+and the office will write back to ask for the correct one before any money is sent anywhere at all.
 """
 
 
