@@ -44,7 +44,12 @@ def _old_redactor(ref: str):
     from auralith.config.quality import PIIConfig
 
     red = mod.PIIRedactor(PIIConfig())
-    return lambda text: red(text)[0]
+
+    def redact(text: str) -> str:
+        return red(text)[0]
+
+    redact.counts = red.counts  # type: ignore[attr-defined]
+    return redact
 
 
 def _new_redactor(regions: list[str] | None = None):
@@ -166,6 +171,11 @@ def main() -> None:
     print(
         f"\nreal Debian text ({len(docs)} documents, {mb:.1f} MB, {time.process_time() - t:.1f} CPU s): found {found}"
     )
+    old = _old_redactor(args.before)
+    if old is not None:
+        for doc in docs:
+            old(doc)
+        print(f"before ({args.before}) on the same text: found {dict(old.counts)}")  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

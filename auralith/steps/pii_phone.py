@@ -21,6 +21,7 @@ from phonenumbers import Leniency, PhoneNumberMatcher
 _CANDIDATE = re.compile(r"(?<![\w.#])(?<!\w-)[+(]?\d(?:[ \t().\-/]{0,3}\d){6,}\)?(?!\w)")
 _CONTEXT = 16
 _TIME_BEFORE = {f"{d}:" for d in "0123456789"}
+_DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d\d|(?:19|20)\d\d[./-]\d{1,2}[./-]\d{1,2}")
 _SEPARATORS = re.compile(r"[^\d()+]+")
 
 
@@ -61,6 +62,10 @@ def find_phones(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int, b
         for region in regions or ("ZZ",):
             for found in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
                 start = lo + found.start
-                # "21:21:04 -0500": a clock's seconds and time zone, whatever a plan accepts.
-                if text[max(0, start - 2) : start] not in _TIME_BEFORE and _plausible(found.raw_string, found.number):
+                # "21:21:04 -0500 2013": a clock's seconds, a time zone and a year, whatever a plan accepts; a
+                # number after a sign is not a national phone number (an international one includes its `+`).
+                before = text[max(0, start - 2) : start]
+                if before in _TIME_BEFORE or before[-1:] in ("+", "-") or _DATE.fullmatch(found.raw_string):
+                    continue
+                if _plausible(found.raw_string, found.number):
                     yield start, lo + found.end, True
