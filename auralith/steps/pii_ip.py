@@ -93,7 +93,7 @@ def ipv4_is_version(text: str, start: int, end: int) -> bool:
 # `Version: 1:2.3.19.1+dfsg1`, `(>= 2:1.5.99.2)`).
 _DEBIAN_VERSION = re.compile(
     r"^[a-z0-9][a-z0-9+.-]* \(([^()\s]+)\) [\w -]+;\s*urgency="
-    r"|^(?:Version|Standards-Version): *(\S+)"
+    r"|^(?:Version|Standards-Version): *(\S+)|^Source: *\S+ \(([^()\s]+)\)"
     r"|\((?:[<>]=?|<<|>>|=) *([^()\s]+)\)",
     re.MULTILINE | re.IGNORECASE,
 )
@@ -133,7 +133,7 @@ def find_versions(text: str) -> Iterator[tuple[int, int, bool]]:
     """Version strings, claimed (never PII) so that no finder after this one reads their digits."""
     if "(" in text or "ersion:" in text:
         for m in _DEBIAN_VERSION.finditer(text):
-            g = next(i for i in (1, 2, 3) if m.group(i) is not None)
+            g = next(i for i in (1, 2, 3, 4) if m.group(i) is not None)
             yield m.start(g), m.end(g), False
     if "." in text or ":" in text:
         for m in _VERSION_TOKEN.finditer(text):

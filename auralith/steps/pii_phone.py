@@ -31,14 +31,31 @@ def _plausible(raw: str, number: phonenumbers.PhoneNumber) -> bool:
     `+` or `00` (`4993470221874735`, read as German) is a long number, not a phone's."""
     if raw.startswith("+"):
         return True
+    if raw.startswith("(") and ")" not in raw:
+        return False  # "(20200710-15": a bracket that opens a version, not an area code
     digits = re.sub(r"\D", "", raw)
-    if digits == raw and not raw.startswith("0"):
-        return False  # "20141201": national numbers are written with a trunk 0 or with separators
+    if digits == raw and (not raw.startswith("0") or len(digits) < 9):
+        return False  # "20141201", "version 0284207": unseparated national numbers have a trunk 0 and 9+ digits
+    if "." in raw and any(len(g) < 2 for g in re.findall(r"\d+", raw)):
+        return False  # "0.20151231": dotted phone numbers group their digits in twos or more (01.23.45.67.89)
     cc = str(number.country_code)
     if len(digits) > 15 or (cc != "1" and digits == cc + str(number.national_number)):
         return False
     rest = raw.partition(")")[2] if raw.startswith("(") and ")" in raw else raw
     return len(set(_SEPARATORS.findall(rest.strip()))) <= 1
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    """A number stands alone: not part of a file name, version or identifier (`axiom_20170501-12_amd64.deb`,
+    `2.0~20170911`, `02-687535-fix-missing-ldflags`), which the matcher alone accepts."""
+    before = text[start - 1] if start else " "
+    if before.isalnum() or before in "_~+-./#=@\\":
+        return False
+    if end < len(text):
+        after = text[end]
+        if after.isalnum() or after in "_~+@" or (after in ".-/" and text[end + 1 : end + 2].isalnum()):
+            return False
+    return True
 
 
 def find_phones(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int, bool]]:
@@ -66,6 +83,8 @@ def find_phones(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int, b
                 # number after a sign is not a national phone number (an international one includes its `+`).
                 before = text[max(0, start - 2) : start]
                 if before in _TIME_BEFORE or before[-1:] in ("+", "-") or _DATE.fullmatch(found.raw_string):
+                    continue
+                if not _bounded(text, start, lo + found.end):
                     continue
                 if _plausible(found.raw_string, found.number):
                     yield start, lo + found.end, True

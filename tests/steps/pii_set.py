@@ -60,7 +60,10 @@ def _packages_text(limit: int) -> str:
     for path in sorted(glob.glob("/var/lib/apt/lists/*_Packages.lz4"), key=lambda p: Path(p).stat().st_size):
         if lz4 is None or sum(map(len, parts)) >= 2 * limit:
             break
-        out = subprocess.run([lz4, "-dc", path], capture_output=True, check=False).stdout[:limit]
+        with subprocess.Popen([lz4, "-dc", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
+            assert proc.stdout is not None
+            out = proc.stdout.read(limit)  # the first `limit` bytes only: the full index is 50 MB
+            proc.kill()
         parts.append(out.decode("utf-8", "replace"))
     for path in sorted(glob.glob("/var/lib/apt/lists/*_Packages")):
         parts.append(Path(path).read_text(errors="replace")[:limit])
