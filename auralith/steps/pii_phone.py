@@ -20,6 +20,7 @@ from phonenumbers import Leniency, PhoneNumberMatcher
 # never a whole document.
 _CANDIDATE = re.compile(r"(?<![\w.#])(?<!\w-)[+(]?\d(?:[ \t().\-/]{0,3}\d){6,}\)?(?!\w)")
 _CONTEXT = 16
+_ZIP4 = re.compile(r"\d{5}-\d{4}")
 _TIME_BEFORE = {f"{d}:" for d in "0123456789"}
 _DATE = re.compile(r"\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d\d|(?:19|20)\d\d[./-]\d{1,2}[./-]\d{1,2}")
 _SEPARATORS = re.compile(r"[^\d()+]+")
@@ -31,6 +32,8 @@ def _plausible(raw: str, number: phonenumbers.PhoneNumber) -> bool:
     `+` or `00` (`4993470221874735`, read as German) is a long number, not a phone's."""
     if raw.startswith("+"):
         return True
+    if _ZIP4.fullmatch(raw):
+        return False  # a US ZIP+4 code ("Boston, MA 02110-1335")
     if raw.startswith("(") and ")" not in raw:
         return False  # "(20200710-15": a bracket that opens a version, not an area code
     digits = re.sub(r"\D", "", raw)
@@ -55,7 +58,9 @@ def _bounded(text: str, start: int, end: int) -> bool:
         after = text[end]
         if after.isalnum() or after in "_~+@" or (after in ".-/" and text[end + 1 : end + 2].isalnum()):
             return False
-    return True
+    # A column of a numeric table ("1412881037 912698 3005"): another number just before or after, on the line.
+    head, tail = text[max(0, start - 8) : start].rstrip(" \t"), text[end : end + 8].lstrip(" \t")
+    return not (head[-1:].isdigit() or tail[:1].isdigit())
 
 
 def find_phones(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int, bool]]:
