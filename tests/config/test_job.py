@@ -275,6 +275,7 @@ def test_quality_and_pii_defaults_follow_datatrove(tmp_path):
             "between 0 and 1",
         ),
         ("  pii:\n    replace:\n      email: scramble\n", "preprocessing.pii.replace.email", "'tag'"),
+        ("  pii:\n    phone_regions: [DE, XX]\n", "preprocessing.pii.phone_regions", "unknown region code(s) ['XX']"),
     ],
 )
 def test_quality_and_pii_errors_name_their_key_path(tmp_path, yaml_tail, key, message):

@@ -78,7 +78,24 @@ def shard_documents(manifest_path: Path) -> list[np.ndarray]:
     ]
 
 
+# PII the worker must find with `phone_regions: [DE]`, next to version strings it must leave alone.
+PII_NOTE = """Payments and support.
+
+The support team answers the telephone at 030 1234567 on every weekday, and the payments for the yearly
+licence go to the account DE89 3704 0044 0532 0130 00 as they always have, with the invoice number written
+in the reference field so that the accounting office can match them with the right customer quickly.
+The build of the package needs libxi6 (>= 2:1.5.99.2) and mono (6.8.0.105+dfsg-3.3), as the changelog
+explains in more detail for those who want to rebuild it from the sources themselves.
+A mistyped account such as DE89 3704 0044 0532 0130 01 is neither an account number nor a card number,
+and the office will write back to ask for the correct one before any money is sent anywhere at all.
+"""
+
+
 def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
+    (demo_config.parent / "data" / "notes" / "pii.txt").write_text(PII_NOTE)
+    cfg = yaml.safe_load(demo_config.read_text())
+    cfg["preprocessing"]["pii"]["phone_regions"] = ["DE"]
+    demo_config.write_text(yaml.safe_dump(cfg))
     job_id = client.submit(demo_config)
     info = client.wait(job_id, timeout=120)
     assert info.state == JobState.SUCCEEDED, info.error
@@ -107,7 +124,9 @@ def test_demo_job_shards_hold_exactly_the_kept_documents(client, demo_config):
     assert st.records == st.documents_out + sum(st.removed.values())
     assert st.removed["exact_duplicate"] > 0 and st.removed["length.too_short"] == 4
     assert {r.split(".")[0] for r in st.removed} >= {"gopher_quality", "gopher_repetition", "c4", "fineweb"}
-    assert st.pii == {"email": 3, "ip": 2}  # found in the documents that pass the quality filters
+    # Found in the documents that pass the quality filters; the versions in PII_NOTE are left alone.
+    assert st.pii == {"email": 3, "ip": 2, "phone": 1, "iban": 1}
+    assert any("libxi6 (>= 2:1.5.99.2) and mono (6.8.0.105+dfsg-3.3)" in t and "<PHONE>" in t for t in expected)
 
 
 def test_run_job_delay_from_python(client, demo_config):

@@ -387,14 +387,14 @@ def test_output_folder_owner(tmp_path):
 def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
     from tests.steps.quality_cases import KEEP, REMOVE
 
-    kept_text = KEEP[2] + " Write to ishmael@pequod.org for a berth."
+    kept_text = KEEP[2] + " Write to ishmael@pequod.org for a berth, built with libxi6 (>= 2:1.5.99.2)."
     edited = KEEP[3] + "\nShare this page"  # C4 drops the last line
     rows = [
         {"id": "k1", "text": kept_text},
         {"id": "k2", "text": edited},
         {"id": "r1", "text": REMOVE[2]},
         {"id": "r2", "text": REMOVE[1]},
-        {"id": "d1", "text": KEEP[4] + " Call +44 20 7946 0958 today."},
+        {"id": "d1", "text": KEEP[4] + " Call 030 1234567 today."},  # a phone number with phone_regions [DE]
     ]
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -402,7 +402,7 @@ def test_quality_and_pii_in_a_partition(tmp_path, tokenizer_path):
         {
             "sources": {"path": "data/*.jsonl"},
             "work_dir": "work",
-            "preprocessing": {"keep_removed": True, "pii": {"replace": {"phone": "drop"}}},
+            "preprocessing": {"keep_removed": True, "pii": {"replace": {"phone": "drop"}, "phone_regions": ["DE"]}},
             "tokenization": {"tokenizer": str(tokenizer_path)},
         },
         base_dir=tmp_path,
