@@ -85,6 +85,15 @@ def test_train_here_on_existing_shards(tmp_path, tokenizer_path, shards_manifest
     assert kinds[0] == "submitted" and kinds[-1] == "finished" and "started" in kinds, kinds
     png = plot_loss_curve(history, tmp_path / "loss.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The end of training wrote a Hugging Face folder; `auralith export` writes one from the newest checkpoint.
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
+        p.name for p in ckpt_root.parent.joinpath("hf").iterdir()
+    }
+    out = run_auralith("--store", store, "export", job["id"], "--out", str(tmp_path / "hf"), "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    exported = json.loads(out.stdout)
+    assert exported["step"] == 30 and "model.safetensors" in exported["files"]
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "gpt2"
 
 
 def test_train_on_s3_shards_with_checkpoints_on_s3(tmp_path, tokenizer_path, shards_manifest, bucket):
