@@ -73,6 +73,12 @@ def train(
     if cfg.training is None:
         print_error(f"{config}: no `training:` section (see docs/training.md)")
         sys.exit(1)
+    if cfg.training.world_size > 1 and not to_cluster:
+        print_error(
+            f"{config}: training.world_size is {cfg.training.world_size}: each rank needs a worker process of its "
+            "own; send it to the cluster's `-Q hpu --pool=solo` workers with --submit (docs/training.md#several-cards)"
+        )
+        sys.exit(1)
     manifest = manifest_file(shards or cfg.output.path)  # a local path or an s3:// URL
     if not resume_id and not Files(cfg.storage).exists(manifest):  # the job's S3 settings, if s3://
         print_error(

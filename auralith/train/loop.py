@@ -7,6 +7,7 @@ thread count: the same weights, bit for bit, whether the run was interrupted and
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -114,8 +115,11 @@ def _train(
         state = load_checkpoint(files, resume_from, model, optimizer, device, rank=rank)
         log.info("rank %d resumed from %s at step %d", rank, resume_from, state.step)
     if world > 1:
-        # No buffers change during training: broadcasting them at every forward would be one collective more.
-        model = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=False)
+        # No buffers change during training: broadcasting them at every forward would be one collective more. The
+        # option was renamed in torch 2.13; Gaudi's torch builds are older.
+        ddp = torch.nn.parallel.DistributedDataParallel
+        no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else None
+        model = ddp(model, **{no_sync or "broadcast_buffers": False})
     train_batches = BatchSampler(
         stream,
         cfg.context,

@@ -126,6 +126,13 @@ def test_config_without_training_section_is_one_line_error(tmp_path, tokenizer_p
     assert "no `training:` section" in " ".join(result.output.split()) and "Traceback" not in result.output
 
 
+def test_several_ranks_here_are_one_line_error_pointing_at_submit(tmp_path, tokenizer_path, shards_manifest):
+    config = _config(tmp_path, tokenizer_path, {**TRAINING, "world_size": 2})
+    result = CliRunner().invoke(main, ["train", str(config), "--shards", str(shards_manifest)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "world_size is 2" in result.output and "--submit" in " ".join(result.output.split())
+
+
 def test_missing_manifest_is_one_line_error(tmp_path, tokenizer_path):
     result = CliRunner().invoke(
         main, ["train", str(_config(tmp_path, tokenizer_path)), "--shards", str(tmp_path / "nowhere")]
