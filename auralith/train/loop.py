@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -119,7 +120,8 @@ def _train(
         # option was renamed in torch 2.13; Gaudi's torch builds are older.
         ddp = torch.nn.parallel.DistributedDataParallel
         no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else None
-        model = ddp(model, **{no_sync or "broadcast_buffers": False})
+        options: dict[str, Any] = {no_sync or "broadcast_buffers": False}
+        model = ddp(model, **options)
     train_batches = BatchSampler(
         stream,
         cfg.context,
