@@ -1,9 +1,10 @@
 """`training: {world_size: 2, model: {family: llama}}` on two `hpu` workers (`--pool=solo`, gloo, CPU): the ranks
 rendezvous through the store with no launcher; 2 ranks of batch B train the loss curve of 1 rank of batch 2B; a
 rank's worker SIGKILLed mid-run (rank 0's by default, whose published address then goes stale;
-AURALITH_TEST_KILL_RANK=1 kills the other) is healed by the supervisor (`celery beat`): the live rank stops at its
-next collective, the gang forms again on the live workers from the newest committed checkpoint, the final weights
-equal those of an uninterrupted 2-rank run, and the exported folder loads in transformers and generates.
+AURALITH_TEST_KILL_RANK=1 kills the other) is healed by the supervisor (`celery beat`; AURALITH_TEST_HEAL_BY=resume:
+by `auralith resume`): the live rank stops at its next collective, the gang forms again on the live workers from
+the newest committed checkpoint, the final weights equal those of an uninterrupted 2-rank run, and the exported
+folder loads in transformers and generates.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.integration
 STEPS = 40
 # The rank whose worker is killed: rank 0 (its published address goes stale too) unless AURALITH_TEST_KILL_RANK says.
 VICTIM = int(os.environ.get("AURALITH_TEST_KILL_RANK", "0"))
+# Who heals: the supervisor in `celery beat` (default), or `auralith resume JOB` by hand (`resume`): both `advance`.
+HEAL_BY = os.environ.get("AURALITH_TEST_HEAL_BY", "supervisor")
 TRAINING = {
     "model": {"family": "llama", "layers": 1, "heads": 2, "kv_heads": 1, "d_model": 32, "ffn": 64},
     "context": 32,
@@ -79,8 +82,10 @@ def test_two_ranks_train_like_one_of_twice_the_batch_and_heal_a_killed_rank(
         **HEALING_ENV,
     }
     store = Store(pg_store)
-    beat = Beat(env, tmp_path / "beat.log")
+    beat = Beat(env, tmp_path / "beat.log") if HEAL_BY == "supervisor" else None
     workers = [Worker(env, tmp_path / f"hpu{i}.log", queues="hpu", pool="solo") for i in range(2)]
+    if beat is None:  # `auralith resume` sends run_job to the default queue
+        workers.append(Worker(env, tmp_path / "default.log", queues="default", pool="solo"))
     logs = lambda: "\n".join(w.tail(2000) for w in workers)  # noqa: E731
     try:
         # The uninterrupted 2-rank run.
@@ -100,12 +105,16 @@ def test_two_ranks_train_like_one_of_twice_the_batch_and_heal_a_killed_rank(
         killed.kill()
         killed_at = (_rank_rows(store, job_id)[0].progress or {}).get("step")
         workers.append(Worker(env, tmp_path / "hpu2.log", queues="hpu", pool="solo"))  # a live worker to heal onto
+        if beat is None:
+            time.sleep(float(HEALING_ENV["AURALITH_HEARTBEAT_TIMEOUT_S"]) + 1)  # the dead worker's heartbeat expires
+            cli(env, "resume", job_id)
         info = client.wait(job_id, timeout=180)
         assert info.state == JobState.SUCCEEDED, (info.error or "") + logs()
     finally:
         for w in workers:
             w.kill()
-        beat.kill()
+        if beat is not None:
+            beat.kill()
         flush_redis(SUBPROCESS_REDIS_DB)
 
     # 2 ranks x B trace the loss curve of 1 rank x 2B.
@@ -119,7 +128,10 @@ def test_two_ranks_train_like_one_of_twice_the_batch_and_heal_a_killed_rank(
     assert info.training["params_sha256"] == whole.training["params_sha256"]
     events = [message for _, _, message in client.events(job_id)]
     live = 1 - VICTIM
-    assert any(m.startswith(f"train/{VICTIM} sent again: worker ") for m in events), events
+    if HEAL_BY == "supervisor":
+        assert any(m.startswith(f"train/{VICTIM} sent again: worker ") for m in events), events
+    else:
+        assert any(m.startswith("resume requested") for m in events), events
     assert any(f"train rank {live}: rank {live} of 2: the gang broke" in m for m in events), events
     assert any("training resumed at step" in m for m in events), events
     # The end of training wrote a folder that transformers loads and generates from.
