@@ -3,9 +3,11 @@ PyTorch loop on the same llama-family model. Run through `python bench/train.py 
 
 Each side runs in a process of its own (ranks rendezvous as Auralith's do, through `auralith.train.distributed`,
 here with a file where a job has its store), the sides alternate within each round, and the table shows every
-round, each side's median and the median of the per-round ratios. Tokens/s counts the whole gang's tokens over the
-loop's own time (`TrainResult.seconds`: from the first step to the last, rendezvous and model build excluded),
-the same span the plain loop times.
+round, each side's median and the median of the per-round ratios. Wall tokens/s counts the whole gang's tokens
+over rank 0's loop (`TrainResult.seconds`, first step to last); on a shared machine it swings several-fold, so the
+table also gives tokens per CPU-second, summed over the ranks' whole `train()` calls (model build and the final
+checkpoint included) and, for the plain loop, over its model build and steps: the cost of the work, whatever the
+machine's other load.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,11 +44,11 @@ config = LlamaConfig(vocab_size=stream.vocab_size, hidden_size=m.d_model, interm
                      max_position_embeddings=cfg.context)
 
 def loop(steps):
+    start, cpu = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.seed)
     model = LlamaForCausalLM(config)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
     batches = BatchSampler(stream, cfg.context, cfg.batch_size, cfg.seed, val_fraction=cfg.val_fraction)
-    start = time.perf_counter()
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
@@ -56,10 +59,11 @@ def loop(steps):
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 loop(2)
-print(json.dumps({"seconds": loop(cfg.steps)}))
+wall, cpu = loop(cfg.steps)
+print(json.dumps({"seconds": wall, "cpu": cpu}))
 """
 
 
@@ -80,12 +84,14 @@ def _rank(training: dict, manifest: str, root: str, board: str, rank: int, world
     cfg = TrainingConfig.model_validate(training)
     train(cfg.model_copy(update={"steps": 2, "warmup_steps": 1}), manifest, root + "-warm", files=Files(), gang=gang)
     path.unlink(missing_ok=True)
+    cpu = time.process_time()
     result = train(cfg, manifest, root, files=Files(), gang=gang)
-    Path(out).write_text(json.dumps({"seconds": result.seconds}))
+    Path(out).write_text(json.dumps({"seconds": result.seconds, "cpu": time.process_time() - cpu}))
 
 
-def run_gang(training: dict, manifest: Path, world: int, tmp: Path) -> float:
-    """Seconds of rank 0's loop for `world` ranks, one process each."""
+def run_gang(training: dict, manifest: Path, world: int, tmp: Path) -> tuple[float, float]:
+    """(wall seconds of rank 0's loop, CPU seconds of all ranks' `train()` calls) for `world` ranks, one process
+    each."""
     ctx = multiprocessing.get_context("spawn")
     outs = [tmp / f"r{world}-{r}.json" for r in range(world)]
     procs = [
@@ -101,10 +107,11 @@ def run_gang(training: dict, manifest: Path, world: int, tmp: Path) -> float:
         p.join()
     if any(p.exitcode for p in procs):
         raise SystemExit(f"a rank failed: exit codes {[p.exitcode for p in procs]}")
-    return json.loads(outs[0].read_text())["seconds"]
+    results = [json.loads(o.read_text()) for o in outs]
+    return results[0]["seconds"], sum(r["cpu"] for r in results)
 
 
-def run_plain_llama(training: dict, manifest: Path) -> float:
+def run_plain_llama(training: dict, manifest: Path) -> tuple[float, float]:
     out = subprocess.run(
         [sys.executable, "-c", PLAIN_LLAMA, str(manifest), json.dumps(training)],
         cwd=REPO,
@@ -112,19 +119,26 @@ def run_plain_llama(training: dict, manifest: Path) -> float:
         text=True,
         check=True,
     )
-    return json.loads(out.stdout)["seconds"]
+    result = json.loads(out.stdout)
+    return result["seconds"], result["cpu"]
 
 
-def _table(title: str, names: tuple[str, str], runs: list[tuple[float, float]], ratio_name: str) -> dict:
+def _table(title: str, names: tuple[str, str], runs: list[tuple[float, float, float, float]]) -> dict:
+    """Rows of (a tokens/s, b tokens/s, a tokens per CPU-second, b tokens per CPU-second)."""
     a, b = names
     print(title)
-    print(f"{'round':>6} | {a:>12} | {b:>12} | {ratio_name:>10}")
-    for i, (x, y) in enumerate(runs, 1):
-        print(f"{i:>6} | {x:>12,.0f} | {y:>12,.0f} | {y / x:>10.1%}")
-    med = {a: statistics.median(x for x, _ in runs), b: statistics.median(y for _, y in runs)}
-    ratio = statistics.median(y / x for x, y in runs)
-    print(f"{'median':>6} | {med[a]:>12,.0f} | {med[b]:>12,.0f} | {ratio:>10.1%}")
-    return {**med, "ratio": ratio}
+    head = f"{'round':>6} | {a:>10} | {b:>10} | {'wall ratio':>10} | {a + ' /cpu-s':>14} | {b + ' /cpu-s':>14}"
+    print(f"{head} | {'cpu ratio':>9}")
+    for i, (x, y, cx, cy) in enumerate(runs, 1):
+        print(f"{i:>6} | {x:>10,.0f} | {y:>10,.0f} | {y / x:>10.1%} | {cx:>14,.0f} | {cy:>14,.0f} | {cy / cx:>9.1%}")
+    med = {k: statistics.median(r[i] for r in runs) for i, k in enumerate((a, b, f"{a}_cpu", f"{b}_cpu"))}
+    ratio = statistics.median(r[1] / r[0] for r in runs)
+    cpu_ratio = statistics.median(r[3] / r[2] for r in runs)
+    print(
+        f"{'median':>6} | {med[a]:>10,.0f} | {med[b]:>10,.0f} | {ratio:>10.1%} | {med[a + '_cpu']:>14,.0f} | "
+        f"{med[b + '_cpu']:>14,.0f} | {cpu_ratio:>9.1%}"
+    )
+    return {**med, "ratio": ratio, "cpu_ratio": cpu_ratio}
 
 
 def measure_ranks(manifest: Path, steps: int, rounds: int) -> dict:
@@ -147,15 +161,13 @@ def measure_ranks(manifest: Path, steps: int, rounds: int) -> dict:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(rounds):
-            one = per_rank / run_gang(training, manifest, 1, Path(tmp))
-            two = 2 * per_rank / run_gang(training, manifest, 2, Path(tmp))
-            runs.append((one, two))
+            (w1, c1), (w2, c2) = run_gang(training, manifest, 1, Path(tmp)), run_gang(training, manifest, 2, Path(tmp))
+            runs.append((per_rank / w1, 2 * per_rank / w2, per_rank / c1, 2 * per_rank / c2))
     return _table(
         f"GPT 2 layers, d_model 64, context 64, batch 8 per rank, {steps} steps, gloo, 1 thread per rank; "
-        "tokens/s of the gang",
+        "tokens/s of the gang (wall), and tokens per CPU-second of all ranks",
         ("1 rank", "2 ranks"),
         runs,
-        "2 vs 1",
     )
 
 
@@ -177,12 +189,10 @@ def measure_llama(manifest: Path, steps: int, rounds: int) -> dict:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(rounds):
-            plain = tokens / run_plain_llama(training, manifest)
-            ours = tokens / run_gang(training, manifest, 1, Path(tmp))
-            runs.append((plain, ours))
+            (pw, pc), (aw, ac) = run_plain_llama(training, manifest), run_gang(training, manifest, 1, Path(tmp))
+            runs.append((tokens / pw, tokens / aw, tokens / pc, tokens / ac))
     return _table(
-        f"llama {LLAMA}, context 64, batch 8, {steps} steps, 1 thread; tokens/s",
+        f"llama {LLAMA}, context 64, batch 8, {steps} steps, 1 thread; tokens/s (wall), tokens per CPU-second",
         ("plain HF", "Auralith"),
         runs,
-        "vs plain",
     )
