@@ -114,6 +114,9 @@ def _join_rank0(gang: Gang) -> Any:
             host_port, token = current.rsplit("/", 1)
             host, port = host_port.rsplit(":", 1)
             try:
+                # A plain connect first: a dead formation's port refuses at once, where TCPStore retries and logs
+                # a C++ stack trace per try.
+                socket.create_connection((host, int(port)), timeout=_SLICE_S).close()
                 client = dist.TCPStore(host, int(port), None, False, timedelta(seconds=_SLICE_S))
             except (RuntimeError, OSError) as exc:  # a dead formation's address: read it again
                 log.info("rank %d: rank 0 at %s not reachable (%s)", gang.rank, host_port, exc)
