@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from auralith.config import JobConfig
-from auralith.errors import AuralithError, ConfigError
+from auralith.errors import AuralithError, ConfigError, one_line
 from auralith.pipeline.unit import UnitContext, UnitResult, UnitStopped
 from auralith.storage import is_url, join
 from auralith.store import Store
@@ -280,7 +280,14 @@ def train_unit(unit: UnitContext) -> UnitResult:
     out: dict = {"checkpoint": last.uri if last else None}
     if unit.index == 0 and training.export and last is not None:
         where = export_root(unit.cfg, job_id)
-        export_job(store, unit.cfg, job_id, where, unit.files)
-        out["export"] = str(where)
-        unit.event(f"model exported for transformers to {where}", None)
+        try:
+            export_job(store, unit.cfg, job_id, where, unit.files)
+            out["export"] = str(where)
+            unit.event(f"model exported for transformers to {where}", None)
+        except Exception as exc:  # noqa: BLE001  the checkpoint is the training's product; an export can be redone
+            unit.event(
+                f"the model was trained but not exported ({one_line(exc)}): `auralith export {job_id} --out DIR` "
+                "writes it from the last checkpoint",
+                None,
+            )
     return counts, out
