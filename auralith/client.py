@@ -21,6 +21,7 @@ from auralith.observe.job_view import JobUpdate, follow_job, job_detail
 from auralith.observe.metrics import store_snapshot
 from auralith.observe.queues import BrokerQueues, queue_depths
 from auralith.observe.workers import WorkerInfo, inspect_workers, stale_partitions, with_heartbeats
+from auralith.pipeline.stages import train_refs
 from auralith.pipeline.stats import JobStats, job_stats
 from auralith.redact import redact_text
 from auralith.steps.shards import manifest_file
@@ -171,6 +172,19 @@ class Client:
         job = store.get_job(job_id)
         return build_profile(job, store.list_partitions(job.id), store.metrics_history(job.id))
 
+    def export(self, job_id: str, out: str | Path) -> tuple[int, list[str]]:
+        """Write the job's newest committed checkpoint as a Hugging Face model folder (config.json,
+        model.safetensors, tokenizer files) under `out`; returns (its step, the files written)."""
+        from auralith.pipeline.training import export_job  # torch and transformers load only here
+
+        store = self._checked_store()
+        job = store.get_job(job_id)
+        cfg = JobConfig.model_validate(job.config)
+        if cfg.training is None:
+            raise AuralithError(f"job {job.id} has no training section: nothing to export")
+        out = out if is_url(out) else Path(out).resolve()
+        return export_job(store, cfg, job.id, out, Files(cfg.storage))
+
     def list_jobs(
         self, limit: int = 50, state: str | None = None, *, offset: int = 0, name: str | None = None
     ) -> list[JobInfo]:
@@ -312,7 +326,7 @@ class Client:
         priority = priority or cfg.priority
         store.create_job(job_id, cfg.model_dump(mode="json"), cfg.config_hash(), cfg.name, priority)
         # A job that only trains: its one stage is `train` (auralith.pipeline.stages), on these shards.
-        store.create_partitions(job_id, {"train": [({"manifest": str(manifest)}, 0)]})
+        store.create_partitions(job_id, {"train": [(ref, 0) for ref in train_refs(str(manifest), cfg)]})
         store.set_job_state(job_id, JobState.RUNNING, output_uri=str(manifest).rsplit("/", 1)[0])
         self._event(job_id, f"training submitted on {manifest}", kind="submitted")
         advance(self.app, store, job_id)

@@ -2,6 +2,7 @@
 
     python bench/train.py                 # Redis db 7 as broker, a SQLite store in a temp folder
     python bench/train.py --steps 300 --rounds 3 --broker redis://127.0.0.1:6379/7
+    python bench/train.py --only --ranks --llama --rounds 3   # 1 vs 2 ranks; vs a plain transformers loop
 
 The Celery side runs as users run it: `celery -A auralith worker -Q hpu --pool=solo` in its own process,
 the job sent with `Client.train`, timed from the send until the worker marks the job succeeded (its
@@ -271,8 +272,22 @@ def main() -> None:
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--broker", default=os.environ.get("AURALITH_BENCH_BROKER", "redis://127.0.0.1:6379/7"))
+    ap.add_argument("--ranks", action="store_true", help="Also 1 vs 2 ranks (gloo, 1 thread each).")
+    ap.add_argument("--llama", action="store_true", help="Also Auralith's loop vs a plain transformers loop (llama).")
+    ap.add_argument("--only", action="store_true", help="Skip the Celery-task comparison.")
     args = ap.parse_args()
-    measure(args.steps, args.rounds, args.checkpoint_every, args.threads, args.broker)
+    if not args.only:
+        measure(args.steps, args.rounds, args.checkpoint_every, args.threads, args.broker)
+    if args.ranks or args.llama:
+        sys.path.insert(0, str(REPO))
+        from bench.train_scale import measure_llama, measure_ranks
+
+        with tempfile.TemporaryDirectory() as tmp:
+            manifest = make_shards(Path(tmp) / "shards")
+            if args.ranks:
+                measure_ranks(manifest, args.steps, args.rounds)
+            if args.llama:
+                measure_llama(manifest, args.steps, args.rounds)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 from rich.markup import escape
 
-from auralith.cli.common import BROKER_HELP, STORE_HELP, client_for, console, print_error, service_options
+from auralith.cli.common import (
+    BROKER_HELP,
+    STORE_HELP,
+    client_for,
+    console,
+    print_error,
+    service_options,
+    store_options,
+)
 from auralith.cli.here import run_here, state_dir_option
 
 
@@ -64,6 +73,12 @@ def train(
     if cfg.training is None:
         print_error(f"{config}: no `training:` section (see docs/training.md)")
         sys.exit(1)
+    if cfg.training.world_size > 1 and not to_cluster:
+        print_error(
+            f"{config}: training.world_size is {cfg.training.world_size}: each rank needs a worker process of its "
+            "own; send it to the cluster's `-Q hpu --pool=solo` workers with --submit (docs/training.md#several-cards)"
+        )
+        sys.exit(1)
     manifest = manifest_file(shards or cfg.output.path)  # a local path or an s3:// URL
     if not resume_id and not Files(cfg.storage).exists(manifest):  # the job's S3 settings, if s3://
         print_error(
@@ -96,4 +111,31 @@ def train(
     run_here(ctx, start, header, workers=1, as_json=as_json, kept="its checkpoints kept; continue")
 
 
-COMMANDS = (train,)
+@click.command("export")
+@click.argument("job_id")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(),
+    help="Folder (or s3:// prefix) for config.json, model.safetensors and the tokenizer files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the step and the files written as JSON.")
+@store_options
+@click.pass_context
+def export(ctx: click.Context, job_id: str, out_dir: str, as_json: bool) -> None:
+    """Write a job's newest committed checkpoint as a Hugging Face model folder, which
+    `transformers.AutoModelForCausalLM.from_pretrained(DIR)` loads (and `AutoTokenizer` its tokenizer)."""
+    step, names = client_for(ctx).export(job_id, out_dir)
+    if as_json:
+        click.echo(json.dumps({"job_id": job_id, "step": step, "out": out_dir, "files": names}, indent=2))
+        return
+    console.print(
+        f"exported step {step} of job {job_id} to {out_dir}: {', '.join(names)}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+COMMANDS = (train, export)

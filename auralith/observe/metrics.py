@@ -21,7 +21,7 @@ from sqlalchemy.orm import load_only
 from auralith.pipeline.stats import job_stats
 from auralith.store import Store
 from auralith.store.db import session_scope
-from auralith.store.models import Job, Partition, PartitionState
+from auralith.store.models import Job, JobState, Partition, PartitionState
 
 PARTITION_STATES = (PartitionState.PENDING, PartitionState.STARTED, PartitionState.COMMITTED, PartitionState.FAILED)
 # Partition tasks run seconds to hours; the control tasks well under a second.
@@ -118,6 +118,7 @@ class StoreCollector:
         for state in ("alive", "silent"):
             workers.add_metric([state], snap["workers"][state])
         yield workers
+        yield from training_families(training_snapshot(self.store_url))
         if self.queue_depths is not None:
             depth = GaugeMetricFamily("auralith_queue_messages", "Messages waiting in each queue", labels=["queue"])
             for queue, n in sorted(self.queue_depths().items()):
@@ -128,6 +129,43 @@ class StoreCollector:
             "Time to compute the store and queue series",
             value=time.monotonic() - t0,
         )
+
+
+# (series, key of the train row's live progress, help): one gauge each, labelled by job and rank.
+TRAINING_SERIES = (
+    ("auralith_train_step", "step", "Optimizer steps done by the job's training"),
+    ("auralith_train_steps", "steps", "Optimizer steps the job's training runs to"),
+    ("auralith_train_loss", "loss", "Training loss at the last logged step (the global batch's)"),
+    ("auralith_train_val_loss", "val_loss", "Validation loss at the last evaluation"),
+    ("auralith_train_tokens_per_second", "tokens_per_s", "Training throughput of the whole gang, tokens per second"),
+    ("auralith_train_tokens_seen", "tokens_seen", "Tokens trained on so far"),
+    ("auralith_train_device_memory_bytes", "device_memory_bytes", "Device memory in use by tensors (HPU, CUDA)"),
+)
+
+
+def training_snapshot(url: str) -> list[tuple[str, int, dict]]:
+    """(job id, rank, live figures) of every training rank of a running job: its row's progress as the loop last
+    published it (auralith.pipeline.training.StoreHooks)."""
+    with session_scope(url) as s:
+        rows = s.execute(
+            select(Partition.job_id, Partition.index, Partition.progress)
+            .join(Job, Job.id == Partition.job_id)
+            .where(Partition.stage == "train", Job.state == JobState.RUNNING, Partition.state == PartitionState.STARTED)
+            .order_by(Partition.job_id, Partition.index)
+        ).all()
+    return [(job_id, index, dict(progress or {})) for job_id, index, progress in rows]
+
+
+def training_families(ranks: list[tuple[str, int, dict]]) -> Iterator[GaugeMetricFamily]:
+    """The training gauges: loss and val loss, tokens/s and step from rank 0 (the job's figures), device memory
+    from every rank."""
+    for name, key, help_ in TRAINING_SERIES:
+        family = GaugeMetricFamily(name, help_, labels=["job", "rank"])
+        for job_id, rank, live in ranks:
+            value = live.get(key)
+            if isinstance(value, (int, float)) and (rank == 0 or key == "device_memory_bytes"):
+                family.add_metric([job_id, str(rank)], float(value))
+        yield family
 
 
 def registry_for(store_url: str, queue_depths=None, *, heartbeat_timeout_s: float) -> CollectorRegistry:

@@ -93,8 +93,14 @@ def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
     from auralith.steps.shards import MANIFEST_NAME
     from auralith.storage import join  # here: the graph itself stays a cheap import
 
-    # The manifest finalize writes: each rank reads it (one rank today).
-    return [{"manifest": str(join(cfg.output.path, MANIFEST_NAME))}]
+    # The manifest finalize writes: each rank reads it (its share of every global batch).
+    return train_refs(str(join(cfg.output.path, MANIFEST_NAME)), cfg)
+
+
+def train_refs(manifest: str, cfg: JobConfig) -> list[dict]:
+    """The input_ref of each training rank: the shards' manifest, and which rank of how many."""
+    world = cfg.training.world_size if cfg.training else 1
+    return [{"manifest": manifest, "rank": r, "world_size": world} for r in range(world)]
 
 
 STAGES: tuple[Stage, ...] = (

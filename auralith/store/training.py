@@ -28,8 +28,10 @@ class TrainingRows(SessionOwner):
 
     def train_partition(self, job_id: str) -> Partition | None:
         with self.session() as s:
-            return s.scalars(
-                select(Partition).where(Partition.job_id == job_id, Partition.stage == TRAIN_STAGE)
+            return s.scalars(  # rank 0's row: the job's figures (a training of several ranks has one per rank)
+                select(Partition)
+                .where(Partition.job_id == job_id, Partition.stage == TRAIN_STAGE)
+                .order_by(Partition.index)
             ).first()
 
     def begin_checkpoint(self, job_id: str, step: int, uri: str) -> int:

@@ -72,9 +72,11 @@ def save_checkpoint(
     device: Device,
     state: TrainState,
     extra: dict | None = None,
+    rank_rngs: list[list[torch.Tensor | None]] | None = None,
 ) -> tuple[str | Path, dict]:
     """Write checkpoint `state.step` under `root` (a folder or `s3://` URL); returns (its folder, its
-    manifest). Each file is durable before the next is written; the manifest comes last."""
+    manifest). Each file is durable before the next is written; the manifest comes last. `rank_rngs`: every
+    rank's [CPU, device] RNG states, by rank, when several ranks train (rank 0's are also the plain `rng.*`)."""
     folder = ckpt_files.step_folder(root, state.step)
     ckpt_files.fresh_folder(files, folder)  # an unfinished copy from a run that died mid-write, or a redone step
 
@@ -91,6 +93,11 @@ def save_checkpoint(
     device_rng = device.rng_state()
     if device_rng is not None:
         tensors["rng.device"] = device_rng.cpu()
+    for r, (cpu_rng, dev_rng) in enumerate(rank_rngs or []):
+        if cpu_rng is not None:
+            tensors[f"rng.cpu.{r}"] = cpu_rng
+        if dev_rng is not None:
+            tensors[f"rng.device.{r}"] = dev_rng
     for key in ("step", "loader_position", "tokens_seen"):
         tensors[f"state.{key}"] = torch.tensor([getattr(state, key)], dtype=torch.int64)
     raw = st_save(tensors, metadata={"param_groups": json.dumps(groups)})
@@ -113,10 +120,16 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    files: Files, folder: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, device: Device
+    files: Files,
+    folder: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    device: Device,
+    rank: int = 0,
 ) -> TrainState:
-    """Restore weights, optimizer, RNG states from a checkpoint folder (local or `s3://`); returns the
-    run's state. Every file is checked against the manifest's sha256 before anything is loaded."""
+    """Restore weights, optimizer, RNG states (rank `rank`'s, where the checkpoint has them by rank) from a
+    checkpoint folder (local or `s3://`); returns the run's state. Every file is checked against the manifest's
+    sha256 before anything is loaded."""
     manifest = read_manifest(files, folder)
     if manifest is None:
         raise CheckpointError(f"{folder}: no {MANIFEST_FILE}, so the checkpoint is incomplete")
@@ -130,14 +143,14 @@ def load_checkpoint(
     if missing or unexpected:
         raise CheckpointError(
             f"{folder}: does not fit the model (missing {sorted(missing)}, "
-            f"unexpected {sorted(unexpected)}): was training.layers/d_model/... changed?"
+            f"unexpected {sorted(unexpected)}): was training.layers/d_model/model... changed?"
         )
     tensors = st_load(raw)
     if optimizer is not None:
         groups = json.loads(_metadata(raw)["param_groups"])
         optimizer.load_state_dict(_optimizer_state(tensors, groups))
-    torch.set_rng_state(tensors["rng.cpu"])
-    device.set_rng_state(tensors.get("rng.device"))
+    torch.set_rng_state(tensors.get(f"rng.cpu.{rank}", tensors["rng.cpu"]))
+    device.set_rng_state(tensors.get(f"rng.device.{rank}", tensors.get("rng.device")))
     return TrainState(*(int(tensors[f"state.{k}"][0]) for k in ("step", "loader_position", "tokens_seen")))
 
 

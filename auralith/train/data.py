@@ -168,11 +168,12 @@ class BatchSampler:
             )
 
     def batch_at(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Batch number `n`: (inputs, targets), each int64 of shape (batch_size, context). With several
-        ranks, rank r draws global batches r, r + world, ...: disjoint, and the same for any world size."""
-        global_n = n * self.world + self.rank
-        rng = np.random.Generator(np.random.PCG64([self.seed, SPLITS[self.split], global_n]))
-        starts = self.lo + rng.integers(0, self.windows, size=self.batch_size)
+        """Batch number `n`: (inputs, targets), each int64 of shape (batch_size, context). With several ranks,
+        global batch `n` is `batch_size * world` windows and rank r takes its r-th slice: 2 ranks of batch B
+        train on exactly the windows of 1 rank of batch 2B, step for step."""
+        rng = np.random.Generator(np.random.PCG64([self.seed, SPLITS[self.split], n]))
+        starts = self.lo + rng.integers(0, self.windows, size=self.batch_size * self.world)
+        starts = starts[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
         rows = np.stack([self.stream.read(int(s), self.context + 1) for s in starts])
         return rows[:, :-1], rows[:, 1:]
 

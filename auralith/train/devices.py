@@ -55,6 +55,20 @@ class Device:
 
         return torch.autocast(device_type=self.kind, dtype=torch.bfloat16)
 
+    def memory_bytes(self) -> int | None:
+        """Device memory in use by tensors now (HPU and CUDA: their torch modules' allocator stats), or None on
+        CPU, where the process's memory is the host's to report."""
+        import torch
+
+        if self.kind == "cuda":
+            return int(torch.cuda.memory_allocated())
+        if self.kind == "hpu":
+            import habana_frameworks.torch.hpu as hthpu
+
+            stats = getattr(hthpu, "memory_allocated", None)
+            return int(stats()) if stats else None
+        return None
+
     def rng_state(self):
         """The device's RNG state as a uint8 tensor, or None when it has none of its own (CPU)."""
         import torch

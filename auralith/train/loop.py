@@ -7,11 +7,13 @@ thread count: the same weights, bit for bit, whether the run was interrupted and
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,9 +23,20 @@ from auralith.train.checkpoint import TrainState, load_checkpoint, params_sha256
 from auralith.train.checkpoint_files import step_folder
 from auralith.train.data import BatchSampler, TokenStream
 from auralith.train.devices import Device, select_device
+from auralith.train.distributed import (
+    Gang,
+    GangBroken,
+    agree,
+    form_gang,
+    gather_rng,
+    is_collective_failure,
+    leave_gang,
+    mean_over_ranks,
+)
+from auralith.train.families import build_model
 from auralith.train.hooks import TrainHooks
 from auralith.train.host_memory import retain_freed_memory
-from auralith.train.model import GPT, make_optimizer
+from auralith.train.model import make_optimizer
 from auralith.train.schedule import lr_at
 
 log = logging.getLogger(__name__)
@@ -51,29 +64,64 @@ def train(
     device: Device | None = None,
     resume_from: str | Path | None = None,
     hooks: TrainHooks | None = None,
+    gang: Gang | None = None,
 ) -> TrainResult:
     """Train (or continue from the checkpoint folder `resume_from`) until `cfg.steps` optimizer steps.
 
-    `files` (the job's storage) reads the shards and reads and writes the checkpoints."""
+    `files` (the job's storage) reads the shards and reads and writes the checkpoints. With a `gang` of several
+    ranks, the ranks rendezvous first and rank 0 decides what to resume from (`resume_from` is then ignored); a
+    rank that dies makes the others raise `GangBroken` at their next collective."""
     hooks = hooks or TrainHooks()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)  # the thread count changes float sums: fix it for exact resume
     retain_freed_memory()  # else every step faults its activations in again (host_memory.py)
     device = device or select_device(cfg.device)
-    rank, world = init_distributed(device)
+    rank, world = 0, 1
+    try:
+        if gang is not None and gang.world > 1:
+            rank, world = gang.rank, gang.world
+            resume_from = form_gang(gang, device.distributed_backend).get("resume")
+        else:
+            rank, world = init_distributed(device)
+        return _train(cfg, manifest_path, checkpoint_root, files, device, resume_from, hooks, rank, world)
+    except RuntimeError as exc:
+        if world > 1 and is_collective_failure(exc):
+            raise GangBroken(f"rank {rank} of {world}: the gang broke (a rank died or timed out): {exc}") from exc
+        raise
+    finally:
+        if world > 1:
+            leave_gang()
 
-    # Model, optimizer and data: the same seed gives the same initial weights on every run.
+
+def _train(
+    cfg: TrainingConfig,
+    manifest_path: str | Path,
+    checkpoint_root: str | Path,
+    files: Files,
+    device: Device,
+    resume_from: str | Path | None,
+    hooks: TrainHooks,
+    rank: int,
+    world: int,
+) -> TrainResult:
+    # Model, optimizer and data: the same seed gives the same initial weights on every run (and every rank).
     stream = TokenStream(files, manifest_path, cfg.cache_dir)
+    eos_id = (stream.manifest.get("tokenizer") or {}).get("eos_id")
     torch.manual_seed(cfg.seed)
-    gpt = GPT.from_config(cfg, stream.vocab_size).to(device.torch_device)
-    optimizer = make_optimizer(gpt, cfg)
-    model: torch.nn.Module = gpt  # wrapped for DDP below when there are several ranks
+    raw = build_model(cfg, stream.vocab_size, eos_id).to(device.torch_device)
+    optimizer = make_optimizer(raw, cfg)
+    model: torch.nn.Module = raw  # wrapped for DDP below when there are several ranks
     state = TrainState()
     if resume_from is not None:
-        state = load_checkpoint(files, resume_from, model, optimizer, device)
-        log.info("resumed from %s at step %d", resume_from, state.step)
+        state = load_checkpoint(files, resume_from, model, optimizer, device, rank=rank)
+        log.info("rank %d resumed from %s at step %d", rank, resume_from, state.step)
     if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model)
+        # No buffers change during training: broadcasting them at every forward would be one collective more. The
+        # option was renamed in torch 2.13; Gaudi's torch builds are older.
+        ddp = torch.nn.parallel.DistributedDataParallel
+        no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else None
+        options: dict[str, Any] = {no_sync or "broadcast_buffers": False}
+        model = ddp(model, **options)
     train_batches = BatchSampler(
         stream,
         cfg.context,
@@ -84,19 +132,21 @@ def train(
         rank=rank,
         world=world,
     )
-    val_batches = (
+    val_batches = (  # evaluated by rank 0 alone, on the model without DDP (no collective)
         BatchSampler(stream, cfg.context, cfg.batch_size, cfg.seed, val_fraction=cfg.val_fraction, split="val")
-        if cfg.eval_every and cfg.val_fraction
+        if cfg.eval_every and cfg.val_fraction and rank == 0
         else None
     )
     hooks.started(
         {
             "device": device.description,
-            "parameters": _raw(model).num_parameters(),
+            "parameters": sum(p.numel() for p in raw.parameters()),
+            "family": cfg.family,
             "start_step": state.step,
             "steps": cfg.steps,
             "tokens": len(stream),
             "world_size": world,
+            "rank": rank,
         }
     )
 
@@ -133,7 +183,7 @@ def train(
             now = time.perf_counter()
             metrics = {
                 "step": state.step,
-                "loss": loss_sum.item() / window_steps,
+                "loss": mean_over_ranks(loss_sum).item() / window_steps,  # the global batch's loss
                 "lr": lr,
                 "tokens_per_s": window_steps * cfg.tokens_per_step * world / max(now - window_start, 1e-9),
                 "tokens_seen": state.tokens_seen,
@@ -141,32 +191,40 @@ def train(
             }
             metrics["eta_s"] = (cfg.steps - state.step) * cfg.tokens_per_step * world / metrics["tokens_per_s"]
             if val_batches is not None and (state.step % cfg.eval_every == 0 or last):
-                metrics["val_loss"] = evaluate(model, val_batches, cfg, device)
+                metrics["val_loss"] = evaluate(raw, val_batches, cfg, device)
+            memory = device.memory_bytes()
+            if memory is not None:
+                metrics["device_memory_bytes"] = memory
             result.loss = metrics["loss"]
             result.history.append(metrics)
             hooks.log(metrics)
             window_start, window_steps, loss_sum = time.perf_counter(), 0, torch.zeros_like(loss_sum)
 
-        if rank == 0 and (state.step % cfg.checkpoint_every == 0 or last):
+        if state.step % cfg.checkpoint_every == 0 or last:
             folder = step_folder(checkpoint_root, state.step)
-            if not hooks.checkpoint_started(state.step, folder):
+            # Every rank's RNG goes into rank 0's checkpoint; whether to write it at all is decided together.
+            rngs = gather_rng([torch.get_rng_state(), device.rng_state()], device.torch_device)
+            refused = rank == 0 and not hooks.checkpoint_started(state.step, folder)
+            if agree(refused, device.torch_device):
                 result.stopped = True
                 break
-            folder, manifest = save_checkpoint(
-                files, checkpoint_root, model, optimizer, device, state, extra={"config": cfg.model_dump(mode="json")}
-            )
-            hooks.checkpoint_committed(state.step, folder, manifest)
-            removed = prune_checkpoints(files, checkpoint_root, cfg.keep_last, protect=state.step)
-            if removed:
-                hooks.checkpoints_removed(removed)
+            if rank == 0:
+                extra = {"config": cfg.model_dump(mode="json"), "vocab_size": stream.vocab_size, "eos_id": eos_id}
+                folder, manifest = save_checkpoint(
+                    files, checkpoint_root, model, optimizer, device, state, extra=extra, rank_rngs=rngs
+                )
+                hooks.checkpoint_committed(state.step, folder, manifest)
+                removed = prune_checkpoints(files, checkpoint_root, cfg.keep_last, protect=state.step)
+                if removed:
+                    hooks.checkpoints_removed(removed)
 
-        if (state.step % cfg.log_every == 0 or last) and hooks.should_stop():
+        if (state.step % cfg.log_every == 0 or last) and agree(hooks.should_stop(), device.torch_device):
             result.stopped = not last
             break
 
     result.step, result.tokens_seen = state.step, state.tokens_seen
     result.seconds = time.perf_counter() - start
-    result.params_sha256 = params_sha256(_raw(model))
+    result.params_sha256 = params_sha256(raw)
     return result
 
 
@@ -186,8 +244,8 @@ def evaluate(model: torch.nn.Module, batches: BatchSampler, cfg: TrainingConfig,
 
 
 def init_distributed(device: Device) -> tuple[int, int]:
-    """(rank, world size). One process per card; with WORLD_SIZE > 1 (set by the launcher, with RANK,
-    MASTER_ADDR, MASTER_PORT) the process group uses the device's backend: `hccl` on Gaudi."""
+    """(rank, world size) under an external launcher (torchrun sets WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT);
+    Auralith's own ranks rendezvous through `Gang` instead. The backend is the device's: `hccl` on Gaudi."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
@@ -196,9 +254,3 @@ def init_distributed(device: Device) -> tuple[int, int]:
     if not dist.is_initialized():
         dist.init_process_group(backend=device.distributed_backend)
     return dist.get_rank(), world
-
-
-def _raw(model: torch.nn.Module) -> GPT:
-    raw = getattr(model, "module", model)  # the model inside DistributedDataParallel
-    assert isinstance(raw, GPT)
-    return raw

@@ -97,7 +97,7 @@ class GPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-def make_optimizer(model: GPT, cfg: TrainingConfig) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, cfg: TrainingConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not biases, norms): the usual GPT recipe."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]

@@ -85,6 +85,15 @@ def test_train_here_on_existing_shards(tmp_path, tokenizer_path, shards_manifest
     assert kinds[0] == "submitted" and kinds[-1] == "finished" and "started" in kinds, kinds
     png = plot_loss_curve(history, tmp_path / "loss.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The end of training wrote a Hugging Face folder; `auralith export` writes one from the newest checkpoint.
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
+        p.name for p in ckpt_root.parent.joinpath("hf").iterdir()
+    }
+    out = run_auralith("--store", store, "export", job["id"], "--out", str(tmp_path / "hf"), "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    exported = json.loads(out.stdout)
+    assert exported["step"] == 30 and "model.safetensors" in exported["files"]
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "gpt2"
 
 
 def test_train_on_s3_shards_with_checkpoints_on_s3(tmp_path, tokenizer_path, shards_manifest, bucket):
@@ -115,6 +124,13 @@ def test_config_without_training_section_is_one_line_error(tmp_path, tokenizer_p
     )
     assert result.exit_code == 1
     assert "no `training:` section" in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+def test_several_ranks_here_are_one_line_error_pointing_at_submit(tmp_path, tokenizer_path, shards_manifest):
+    config = _config(tmp_path, tokenizer_path, {**TRAINING, "world_size": 2})
+    result = CliRunner().invoke(main, ["train", str(config), "--shards", str(shards_manifest)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "world_size is 2" in result.output and "--submit" in " ".join(result.output.split())
 
 
 def test_missing_manifest_is_one_line_error(tmp_path, tokenizer_path):

@@ -87,3 +87,32 @@ def test_task_signals_count_outcomes_and_durations():
     assert TASKS.labels("finalize_job", "success")._value.get() == before + 1
     text = generate_latest().decode()
     assert 'auralith_task_duration_seconds_count{outcome="success",task="finalize_job"}' in text
+
+
+def test_a_running_training_is_a_series_per_job_and_rank(tmp_path):
+    from auralith.store.models import JobState
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    migrate.upgrade(url)
+    store = Store(url)
+    store.create_job("train-1", {}, "h", "t", "normal")
+    store.create_partitions("train-1", {"train": [({"rank": 0}, 0), ({"rank": 1}, 0)]})
+    store.set_job_state("train-1", JobState.RUNNING)
+    for rank, live in enumerate(
+        (
+            {"step": 40, "steps": 100, "loss": 3.5, "val_loss": 3.7, "tokens_per_s": 2048.0, "tokens_seen": 81920},
+            {"step": 40, "steps": 100, "loss": 3.5, "device_memory_bytes": 1 << 30},
+        )
+    ):
+        part = store.claim_partition("train-1", "train", rank, "hpu@h", f"t{rank}")
+        store.update_progress(
+            part.partition_id, {**live, "device_memory_bytes": live.get("device_memory_bytes", 1 << 29)}
+        )
+    got = _samples(generate_latest(registry_for(url, heartbeat_timeout_s=30)).decode())
+    job0, job1 = (("job", "train-1"), ("rank", "0")), (("job", "train-1"), ("rank", "1"))
+    assert got["auralith_train_step", job0] == 40 and got["auralith_train_steps", job0] == 100
+    assert got["auralith_train_loss", job0] == 3.5 and got["auralith_train_val_loss", job0] == 3.7
+    assert got["auralith_train_tokens_per_second", job0] == 2048.0
+    assert got["auralith_train_device_memory_bytes", job1] == 1 << 30  # every rank's card
+    assert got["auralith_train_device_memory_bytes", job0] == 1 << 29
+    assert ("auralith_train_loss", job1) not in got  # the job's figures come from rank 0

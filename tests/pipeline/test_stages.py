@@ -33,6 +33,12 @@ def test_near_dedup_and_training_add_their_stages_in_place():
     ]
 
 
+def test_a_training_of_n_ranks_plans_one_unit_per_rank():
+    cfg = parse_config({**BASE, "training": {"world_size": 3}})
+    refs = next(s for s in job_stages(cfg) if s.name == "train").refs(cfg, 5)
+    assert [(r["rank"], r["world_size"]) for r in refs] == [(0, 3), (1, 3), (2, 3)]
+
+
 def test_units_planned_per_stage():
     cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 4}}, "training": {}})
     refs = {s.name: s.refs(cfg, 3) for s in job_stages(cfg) if s.name != "process"}
@@ -42,7 +48,7 @@ def test_units_planned_per_stage():
         "near_dedup": [{"partitions": 3}],
         "tokenize": [{"process_index": i} for i in range(3)],
         "finalize": [{"partitions": 3}],
-        "train": [{"manifest": "/o/manifest.json"}],
+        "train": [{"manifest": "/o/manifest.json", "rank": 0, "world_size": 1}],
     }
 
 

@@ -49,3 +49,34 @@ def test_checkpoint_root_keeps_s3_urls(tmp_path):
     assert checkpoint_root(cfg, "j1") == "s3://bkt/ckpts/j1"
     cfg = parse_config({**base, "work_dir": "w"}, base_dir=tmp_path)
     assert checkpoint_root(cfg, "j1") == tmp_path.resolve() / "w" / "j1" / "ckpt"
+
+
+def test_ranks_find_rank_0_through_its_row_and_a_timeout_says_what_each_missing_rank_is_doing(tmp_path):
+    from auralith.pipeline.training import rank_gang
+    from auralith.pipeline.unit import UnitContext
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    migrate.upgrade(url)
+    base = {"sources": {"path": "data/*.jsonl"}, "tokenization": {"tokenizer": "tok.json"}}
+    cfg = parse_config({**base, "training": {"world_size": 3, "rendezvous_timeout_s": 5}}, base_dir=tmp_path)
+    store = Store(url)
+    store.create_job("job-1", {"name": "j"}, "h" * 64, "j", "normal")
+    store.set_job_state("job-1", "running")
+    refs = [{"manifest": "/m.json", "rank": r, "world_size": 3} for r in range(3)]
+    store.create_partitions("job-1", {"train": [(ref, 0) for ref in refs]})
+    units = []
+    for rank, worker in ((0, "hpu0@a"), (1, "hpu1@b")):
+        claim = store.claim_partition("job-1", "train", rank, worker, f"t{rank}")
+        unit = UnitContext("job-1", "train", rank, cfg, refs[rank], store, claim.partition_id)
+        hooks = StoreHooks(store, "job-1", claim.partition_id, steps=10, interval=0, rank=rank)
+        units.append((unit, hooks))
+    gang0 = rank_gang(*units[0], decide=dict)
+    gang1 = rank_gang(*units[1], decide=dict)
+    assert gang0 is not None and gang1 is not None
+    assert (gang1.rank, gang1.world, gang1.host, gang1.rendezvous_timeout_s) == (1, 3, "127.0.0.1", 5)
+    assert gang1.lookup() is None  # rank 0 has not published yet
+    gang0.publish("127.0.0.1:4242/abc")
+    assert gang1.lookup() == "127.0.0.1:4242/abc"
+    said = gang0.describe_missing([1, 2])
+    assert "rank 1 is started on hpu1@b" in said and "rank 2 is waiting for a free `train` worker" in said
+    dispose_all()

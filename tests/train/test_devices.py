@@ -58,6 +58,7 @@ class FakeHabana(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if module.__name__ == "habana_frameworks.torch.hpu":
             module.is_available = lambda: self.available
             module.get_device_name = lambda: "GAUDI2 (fake)"
+            module.memory_allocated = lambda: 4096
         if module.__name__ == "habana_frameworks.torch.hpu.random":
             module.get_rng_state = lambda: torch.tensor([7], dtype=torch.uint8)
             module.set_rng_state = lambda state: self.calls.append("set_rng")
@@ -143,6 +144,7 @@ def test_hpu_loop_marks_steps_after_backward_and_optimizer_step_in_bf16_autocast
     finally:
         hook.remove()
     assert result.step == 3 and math.isfinite(result.loss)
+    assert result.history[-1]["device_memory_bytes"] == 4096  # the card's allocator, for metrics serve
     per_step = ["backward", "mark_step", "backward", "mark_step", "step", "mark_step"]
     assert fake.calls == per_step * 3
     assert set(autocast_types) == {("hpu", torch.bfloat16)} and len(autocast_types) == 6
