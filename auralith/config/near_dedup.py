@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -24,13 +26,17 @@ class NearDedupConfig(BaseModel):
         default=0.8,
         gt=0,
         le=1,
-        description="Estimated Jaccard a candidate pair must "
-        "reach over the whole signature to count as a near duplicate.",
+        description="Jaccard a candidate pair must reach to count as a near duplicate (see `verify_on`).",
     )
     verify: bool = Field(
         default=True,
         description="Check LSH candidates against `threshold` on the full "
         "signature; off keeps every pair that shares a bucket (datatrove's behaviour).",
+    )
+    verify_on: Literal["shingles", "signature"] = Field(
+        default="shingles",
+        description="What `verify` compares with `threshold`: the exact Jaccard of the two documents' shingle "
+        "sets (the process stage keeps each document's set, 4 bytes a shingle), or the signature's estimate.",
     )
     bucket_slice_entries: int = Field(
         default=2_000_000,
@@ -46,6 +52,11 @@ class NearDedupConfig(BaseModel):
         if self.num_bands * self.rows_per_band > 1024:
             raise ValueError("num_bands * rows_per_band must be <= 1024 hashes")
         return self
+
+    @property
+    def keeps_shingles(self) -> bool:
+        """Whether the process stage writes each document's shingle set (for exact verification)."""
+        return self.enabled and self.verify and self.verify_on == "shingles"
 
     @property
     def num_hashes(self) -> int:

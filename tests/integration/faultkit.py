@@ -59,7 +59,7 @@ class Worker:
         self,
         env: dict,
         log: Path,
-        queues: str = "default,process,tokenize",
+        queues: str = "default,process,dedup,tokenize",
         concurrency: int = 1,
         pool: str = "prefork",
     ):
