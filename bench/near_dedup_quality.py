@@ -59,8 +59,8 @@ BOILERPLATE = [
 VARIANTS: dict[str, dict] = {
     "14x8 signature estimate (before)": {"num_bands": 14, "rows_per_band": 8, "verify_on": "signature"},
     "14x8 exact Jaccard": {"num_bands": 14, "rows_per_band": 8, "verify_on": "shingles"},
-    "20x5 exact Jaccard": {"num_bands": 20, "rows_per_band": 5, "verify_on": "shingles"},
-    "defaults (after)": {},
+    "20x5 signature estimate": {"num_bands": 20, "rows_per_band": 5, "verify_on": "signature"},
+    "defaults: 20x5 exact Jaccard (after)": {},
 }
 
 

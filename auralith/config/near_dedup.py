@@ -19,8 +19,8 @@ class NearDedupConfig(BaseModel):
 
     enabled: bool = False
     ngram: int = Field(default=5, ge=1, le=32, description="Words per shingle.")
-    num_bands: int = Field(default=14, ge=1, le=256)
-    rows_per_band: int = Field(default=8, ge=1, le=64)
+    num_bands: int = Field(default=20, ge=1, le=256)
+    rows_per_band: int = Field(default=5, ge=1, le=64)
     seed: int = Field(default=1, ge=0, lt=2**32)
     threshold: float = Field(
         default=0.8,
