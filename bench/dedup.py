@@ -145,8 +145,11 @@ def main() -> None:
             t, rss = longest(row, mode)
             worst = max(STAGES, key=lambda s, mode=mode: row[(mode, s)]["longest_s"])
             cells.append(f"{t:7.2f} s {rss:5.0f} MB ({worst:>10})")
-        print(f"{scale:>3}x {row['mb']:>4} MB {row['partitions']:>10} | " + " | ".join(f"{c:>34}" for c in cells)
-              + f" | {row['identical']}")
+        print(
+            f"{scale:>3}x {row['mb']:>4} MB {row['partitions']:>10} | "
+            + " | ".join(f"{c:>34}" for c in cells)
+            + f" | {row['identical']}"
+        )
 
 
 if __name__ == "__main__":

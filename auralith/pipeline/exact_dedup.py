@@ -11,16 +11,15 @@ from collections.abc import Iterator
 from operator import attrgetter
 from pathlib import Path
 
-from auralith.errors import InputError
 import numpy as np
 
 from auralith.config.preprocessing import PreprocessingConfig
+from auralith.errors import InputError
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.train_data_check import check_enough_to_train
 from auralith.pipeline.unit import UnitContext, UnitResult
 from auralith.steps.dedup import HashRecord, exact_duplicate_pairs
 from auralith.storage.npy import load_npy, save_npy
-
 
 # Hashes are 32 hex digits; the first 3 (4096 prefixes) index each partition's sorted hash file, so a task can
 # read one hash range of every partition with one ranged read each. At most this many dedup tasks.
@@ -59,9 +58,7 @@ def _hash_range(paths: WorkPaths, p: int, lo: int, hi: int) -> tuple[int, int]:
     return int(grid[0]), int(grid[-1])
 
 
-def decide_dedup(
-    paths: WorkPaths, n_partitions: int, name_kept: bool = False, shard: int = 0, shards: int = 1
-) -> dict:
+def decide_dedup(paths: WorkPaths, n_partitions: int, name_kept: bool = False, shard: int = 0, shards: int = 1) -> dict:
     """One hash range's decision: merge that range of every partition's hash-sorted file, keep one document per
     hash, write the drops (`exact_drops(shard)`: node ids). Every copy of a text has the same hash, so each run
     of copies lies in one range and the decision is the one a single merge of everything makes. Memory holds one
@@ -135,7 +132,9 @@ def partition_slice(nodes: np.ndarray, index: int) -> np.ndarray:
 
 def exact_losers(paths: WorkPaths, shards: int) -> np.ndarray:
     """Every node exact dedup drops, sorted (near dedup leaves them out of its graph)."""
-    parts = [load_npy(paths.files, paths.exact_drops(s)) for s in range(shards) if paths.files.exists(paths.exact_drops(s))]
+    parts = [
+        load_npy(paths.files, paths.exact_drops(s)) for s in range(shards) if paths.files.exists(paths.exact_drops(s))
+    ]
     return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
 
 
@@ -159,6 +158,8 @@ def exact_dedup_unit(unit: UnitContext) -> UnitResult:
     pre, ref = unit.cfg.preprocessing, unit.ref
     counts: dict = {"removed": {}}
     if pre.exact_dedup:
-        counts = decide_dedup(unit.paths, ref["partitions"], pre.keep_removed, ref.get("shard", 0), ref.get("shards", 1))
+        counts = decide_dedup(
+            unit.paths, ref["partitions"], pre.keep_removed, ref.get("shard", 0), ref.get("shards", 1)
+        )
     check_enough_to_train(unit, duplicates=sum(counts["removed"].values()))
     return counts, None

@@ -96,7 +96,10 @@ class SignatureWriter:
 def _slice_bounds(lo: int, hi: int, n_slices: int) -> list[tuple[int, int | None]]:
     """`n_slices` ranges of keys covering [lo, hi) (hi = 2^64: None, the end)."""
     step = (hi - lo) // n_slices
-    return [(lo + k * step, lo + (k + 1) * step if k < n_slices - 1 else (hi if hi < 2**64 else None)) for k in range(n_slices)]
+    return [
+        (lo + k * step, lo + (k + 1) * step if k < n_slices - 1 else (hi if hi < 2**64 else None))
+        for k in range(n_slices)
+    ]
 
 
 def find_band_edges(

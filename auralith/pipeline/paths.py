@@ -55,13 +55,6 @@ class WorkPaths:
         """{node: id of the copy kept} for each drop of one hash range (only with keep_removed)."""
         return join(self.root, "dedup", "exact", f"{shard:04d}.kept.json")
 
-    def drops(self, i: int) -> Path | str:
-        return join(self.root, "dedup", f"{i:05d}.json")
-
-    def drops_kept(self, i: int) -> Path | str:
-        """{position: id of the copy kept} for each exact drop of partition i (only with keep_removed)."""
-        return join(self.root, "dedup", f"{i:05d}.kept.json")
-
     @property
     def minhash(self) -> Path | str:
         return join(self.root, "minhash")

@@ -84,6 +84,4 @@ def exact_edge_jaccard(paths: WorkPaths, edges: np.ndarray) -> np.ndarray:
         for i, values in zip(where.tolist(), read_shingle_sets(paths, int(p), positions), strict=True):
             sets[i] = values
     pair = inverse.reshape(-1, 2)
-    return np.fromiter(
-        (exact_jaccard(sets[a], sets[b]) for a, b in pair.tolist()), dtype=np.float64, count=len(pair)
-    )
+    return np.fromiter((exact_jaccard(sets[a], sets[b]) for a, b in pair.tolist()), dtype=np.float64, count=len(pair))

@@ -1,6 +1,7 @@
 """The stage graph, as data: which stages a job has, in order, how each fans out, where it runs.
 
-    process (per partition) ─> dedup (exact, per hash range) ─> [minhash (per band and key range) ─> near_dedup (per job)]
+    process (per partition) ─> dedup (exact, per hash range)
+        ─> [minhash (per band and key range) ─> near_dedup (per job)]
         ─> tokenize (per partition) ─> finalize (per job: the manifest) ─> [train (per rank)]
 
 A job's stages are planned as rows of `auralith_partitions` (one per unit) when the job starts; a stage

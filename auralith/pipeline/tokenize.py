@@ -128,10 +128,10 @@ def tokenize_unit(unit: UnitContext) -> UnitResult:
     cfg, paths = unit.cfg, unit.paths
     check_output_owner(unit.files, cfg.output.path, unit.job_id)
     # The hash ranges the dedup decisions were cut into (a job planned before them has one).
-    shards = dedup_shards(cfg.preprocessing, unit.ref["partitions"]) if "partitions" in unit.ref else 1
-    drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup, shards=shards)
+    ranges = dedup_shards(cfg.preprocessing, unit.ref["partitions"]) if "partitions" in unit.ref else 1
+    drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup, shards=ranges)
     near = read_near_drops(paths, unit.index) if cfg.preprocessing.near_dedup.enabled else set()
-    kept_ids = read_kept_ids_of(cfg, paths, unit.index, shards) if cfg.preprocessing.keep_removed else None
+    kept_ids = read_kept_ids_of(cfg, paths, unit.index, ranges) if cfg.preprocessing.keep_removed else None
     counts, shards = tokenize_partition(
         cfg, paths, unit.index, drops, unit.progress, near_positions=near, kept_ids=kept_ids
     )

@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 from auralith.config import parse_config
-from auralith.pipeline.stages import BY_TASK, QUEUES, STAGES, job_stages, stage
+from auralith.pipeline.stages import BY_TASK, QUEUES, STAGES, job_stages
+from auralith.pipeline.stages import stage as graph_stage
 from auralith.worker.settings import TASK_ROUTES
 from tests.corpus import REPO
 
@@ -49,11 +50,11 @@ def test_units_planned_per_stage():
 
 def test_dedup_units_grow_with_the_corpus_one_hash_range_per_16_partitions():
     cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 2}}})
-    dedup, minhash = (stage(name).refs(cfg, 40) for name in ("dedup", "minhash"))
+    dedup, minhash = (graph_stage(name).refs(cfg, 40) for name in ("dedup", "minhash"))
     assert dedup == [{"partitions": 40, "shard": s, "shards": 3} for s in range(3)]
     # Unit b * shards + s: band b, key range s.
     assert [(r["band"], r["shard"]) for r in minhash] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
-    assert len(stage("dedup").refs(cfg, 10**6)) == 4096  # the hash index's grid
+    assert len(graph_stage("dedup").refs(cfg, 10**6)) == 4096  # the hash index's grid
 
 
 def test_every_stage_names_a_unit_function_a_task_and_a_routed_queue():
