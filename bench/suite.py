@@ -15,6 +15,8 @@ Each line holds Auralith's figure, the alternative's, their ratio and the goal (
 5. Peak RSS per worker process at 1x, 4x and 10x the corpus (20, 80, 200 MB).
 6. The training loop in a Celery task vs a plain PyTorch loop, as written and with the malloc settings
    Auralith's loop makes (bench/train.py).
+7. The dedup decisions (exact, MinHash bands, near clusters): the longest single task and a task's peak RSS at
+   1x and 10x the corpus (bench/dedup.py).
 Ratios come from one run because absolute times on a shared 2-core machine vary from run to run.
 """
 
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pipeline  # noqa: E402
 
-SECTIONS = ("pipeline", "tokenize", "quality", "minhash", "train")
+SECTIONS = ("pipeline", "tokenize", "quality", "minhash", "train", "dedup")
 # "flat": the 10x corpus's peak RSS per worker may exceed the 1x one's by this much at most.
 FLAT_RSS_GROWTH = 1.25
 
@@ -255,6 +257,34 @@ def train_rows(steps: int, rounds: int, broker: str) -> tuple[list[Row], dict]:
     ], r
 
 
+def dedup_rows(mb: int, partition_mb: float) -> tuple[list[Row], dict]:
+    """The dedup decisions' longest task and a task's peak RSS at 1x and 10x the corpus (bench/dedup.py)."""
+    from bench import dedup
+
+    r = dedup.measure(mb, partition_mb, log=lambda m: print(m, file=sys.stderr, flush=True))
+    after = "hash ranges (after)"
+    (t1, rss1), (t10, rss10) = (dedup.longest(r["scales"][k], after) for k in (1, 10))
+    same = all(row["identical"] for row in r["scales"].values())
+    return [
+        Row(
+            f"7. Longest dedup task, 1x -> 10x ({mb // 10} / {mb} MB, decisions as one task: {same})",
+            f"{t10:.2f} CPU-s at 10x",
+            f"{t1:.2f} CPU-s at 1x",
+            f"{t10 / max(t1, 1e-3):.2f}x",
+            "<= 2x",
+            t10 <= 2 * max(t1, 1e-3) and same,
+        ),
+        Row(
+            "7. Peak RSS of a dedup task, 1x -> 10x",
+            f"{rss10:.0f} MB at 10x",
+            f"{rss1:.0f} MB at 1x",
+            f"{rss10 / rss1:.2f}x",
+            f"flat (<= {FLAT_RSS_GROWTH}x)",
+            rss10 / rss1 <= FLAT_RSS_GROWTH,
+        ),
+    ], {str(k): {str(kk): v for kk, v in row.items()} for k, row in r["scales"].items()}
+
+
 def render(rows: list[Row]) -> str:
     head = ("measure", "Auralith", "alternative", "ratio", "goal", "met")
     cells = [head] + [
@@ -309,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         "quality": lambda: quality_rows(1.0 if args.quick else 4.0),
         "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
         "train": lambda: train_rows(50 if args.quick else 200, 1 if args.quick else 5, args.broker),
+        "dedup": lambda: dedup_rows(mb, 0.25 if args.quick else 1.0),
     }
     rows: list[Row] = []
     figures: dict = {}
