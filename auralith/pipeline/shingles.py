@@ -54,11 +54,12 @@ class ShingleWriter:
 def read_shingle_sets(paths: WorkPaths, partition: int, positions: np.ndarray) -> list[np.ndarray]:
     """The shingle sets of some documents of one partition (positions in its clean file)."""
     files = paths.files
-    offsets = load_npy(files, paths.shingle_offsets(partition))
+    # Mapped locally: only the candidates' offsets are read, not the partition's (a task reads many partitions).
+    offsets = load_npy(files, paths.shingle_offsets(partition), mmap=True)
     path = paths.shingles(partition)
-    starts, ends = offsets[positions], offsets[positions + 1]
+    starts, ends = np.asarray(offsets[positions]), np.asarray(offsets[positions + 1])
     if not is_url(path):
-        if offsets[-1] == 0:  # an empty file cannot be mapped
+        if int(offsets[-1]) == 0:  # an empty file cannot be mapped
             return [np.empty(0, dtype=_DTYPE) for _ in positions]
         mm = np.memmap(path, dtype=_DTYPE, mode="r")
         try:
