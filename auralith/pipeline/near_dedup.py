@@ -37,6 +37,7 @@ from auralith.steps.minhash import (
     NearDedupConfig,
     band_keys,
     bucket_edges,
+    bucket_pairs,
     connected_components,
     estimated_jaccard,
     node_id,
@@ -148,7 +149,8 @@ def find_band_edges(
             if len(losers):
                 keep = ~np.isin(v, losers, assume_unique=False)
                 k, v = k[keep], v[keep]
-            edges = bucket_edges(k, v)
+            # Exact verification compares every pair of a bucket (see bucket_pairs); the estimate, its star.
+            edges = bucket_pairs(k, v) if cfg.keeps_shingles else bucket_edges(k, v)
             candidates += len(edges)
             if cfg.verify and len(edges):
                 similarity = exact_edge_jaccard(paths, edges) if cfg.keeps_shingles else verify_edges(paths, edges)

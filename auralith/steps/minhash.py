@@ -181,6 +181,35 @@ def bucket_edges(keys: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return np.stack([v[first[member]], v[member]], axis=1)
 
 
+def bucket_pairs(keys: np.ndarray, nodes: np.ndarray, all_pairs_up_to: int = 32) -> np.ndarray:
+    """Candidate pairs from one band for exact verification, shape (E, 2): every pair of each bucket of up to
+    `all_pairs_up_to` members; star and chain edges of a bigger one.
+
+    Star edges suffice to connect a bucket, not to verify it: when the bucket's first member is a document
+    sharing a third of the others' shingles, every star edge fails the check and the true pairs among the rest
+    are never compared. Deterministic, like `bucket_edges`.
+    """
+    if len(keys) < 2:
+        return np.empty((0, 2), dtype=np.uint64)
+    order = np.lexsort((nodes, keys))
+    k, v = keys[order], nodes[order]
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    sizes = np.diff(np.append(starts, len(k)))
+    out = [bucket_edges(k, v)]
+    big = sizes > all_pairs_up_to
+    if big.any():  # the chain: consecutive members of each big bucket
+        member = np.repeat(big, sizes)
+        same = (k[1:] == k[:-1]) & member[1:]
+        out.append(np.stack([v[:-1][same], v[1:][same]], axis=1))
+    for size in np.unique(sizes[(sizes > 2) & ~big]).tolist():  # all pairs, one bucket size at a time
+        first = starts[sizes == size]
+        i, j = np.triu_indices(size, k=1)
+        keep = i > 0  # pairs with the first member are the star edges
+        rows = first[:, None]
+        out.append(np.stack([v[rows + i[keep]].reshape(-1), v[rows + j[keep]].reshape(-1)], axis=1))
+    return np.concatenate(out)
+
+
 def node_id(partition: int | np.ndarray, position: int | np.ndarray) -> np.ndarray | int:
     """A document's node number in the duplicate graph: partition in the high 32 bits, position low."""
     if isinstance(partition, int) and isinstance(position, int):

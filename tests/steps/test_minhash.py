@@ -17,6 +17,7 @@ from auralith.steps.minhash import (
     NearDedupConfig,
     band_keys,
     bucket_edges,
+    bucket_pairs,
     connected_components,
     estimated_jaccard,
     jaccard,
@@ -196,3 +197,16 @@ def test_config_errors_name_the_key_path():
         {**base, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 20, "rows_per_band": 10}}}
     )
     assert cfg.preprocessing.near_dedup.num_hashes == 200
+
+
+def test_bucket_pairs_compare_every_pair_of_a_small_bucket_and_chain_a_big_one():
+    keys = np.array([5, 1, 5, 5, 9, 5, 1, 7, 7, 7, 7, 7], dtype=np.uint64)
+    nodes = np.arange(12, dtype=np.uint64)[::-1].copy()
+    got = {tuple(e) for e in bucket_pairs(keys, nodes, all_pairs_up_to=4).tolist()}
+    # Bucket 5: nodes 11, 9, 8, 6 (sorted 6, 8, 9, 11): all 6 pairs. Bucket 1: 10, 5. Bucket 7 (5 members,
+    # nodes 0..4): star from 0 and the chain.
+    assert got == {
+        (6, 8), (6, 9), (6, 11), (8, 9), (8, 11), (9, 11), (5, 10),
+        (0, 1), (0, 2), (0, 3), (0, 4), (1, 2), (2, 3), (3, 4),
+    }  # fmt: skip
+    assert len(bucket_pairs(keys[:1], nodes[:1])) == 0
