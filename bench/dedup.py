@@ -1,77 +1,155 @@
-"""Exact-dedup decision: peak memory of the streaming merge vs holding every hash, as the corpus grows.
+"""The dedup decisions as the corpus grows: the longest single task and the peak RSS of a task, at 1x, 4x and 10x.
 
-    python bench/dedup.py            # prints a table; sizes are documents per partition x partitions
+    python bench/dedup.py                      # 20 / 80 / 200 MB of real text, 1 MB partitions
+    python bench/dedup.py --mb 4 --partition-mb 0.25
 
-Each row runs both decisions in fresh subprocesses over the same hash files (as `process_partition`
-writes them: JSON lines sorted by hash), so the figures compare side by side in one run.
+Each corpus (bench/pipeline.py's, real text; past what the machine holds, documents repeat with light edits, so
+near duplicates grow with it) is processed once (near dedup on, the demo job's filters). Then each dedup stage
+runs twice on the same files, alternating: as one task per decision (`dedup_task_partitions` above the partition
+count: the decisions before they were cut into hash ranges) and as the job runs it now (16 partitions' worth a
+task). Every unit runs in a fresh process per stage, so a stage's peak RSS is its biggest unit's; the time is
+the unit's CPU-seconds. The decisions of the two ways are compared (they must be identical).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import random
+import multiprocessing
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-PARTITIONS = 20
-BASE_DOCS = 10_000  # per partition at 1x
-DUP_RATE = 0.2
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import pipeline  # noqa: E402
+
+SCALES = (1, 4, 10)
+MODES = {"one task (before)": 10**6, "hash ranges (after)": 16}
+STAGES = ("dedup", "minhash", "near_dedup")
 
 CHILD = r"""
-import json, resource, sys, time
-from pathlib import Path
-from auralith.steps.dedup import HashRecord, decide_exact_duplicates
+import json, sys, time
+from auralith.config import JobConfig
+from auralith.pipeline.exact_dedup import decide_dedup, dedup_shards
+from auralith.pipeline.near_dedup import find_band_edges, join_clusters
 from auralith.pipeline.paths import WorkPaths
-from auralith.pipeline.exact_dedup import decide_dedup
-from auralith.storage import Files
-root, n, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t = time.perf_counter()
-if mode == "streaming merge":
-    dropped = decide_dedup(WorkPaths(root, Files()), n)["removed"]["exact_duplicate"]
+cfg = JobConfig.model_validate(json.loads(sys.argv[1]))
+n, stage = int(sys.argv[2]), sys.argv[3]
+paths = WorkPaths.for_job(cfg, "bench")
+pre = cfg.preprocessing
+shards = dedup_shards(pre, n)
+if stage == "dedup":
+    units = [lambda s=s: decide_dedup(paths, n, False, s, shards) for s in range(shards)]
+elif stage == "minhash":
+    units = [lambda b=b, s=s: find_band_edges(pre.near_dedup, paths, n, b, None, s, shards)
+             for b in range(pre.near_dedup.num_bands) for s in range(shards)]
 else:
-    recs = [HashRecord(r["h"], r["id"], p, r["pos"]) for p in range(n)
-            for r in map(json.loads, (root / "hashes" / f"{p:05d}.jsonl").read_bytes().splitlines())]
-    dropped = sum(len(v) for v in decide_exact_duplicates(recs).values())
-grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
-print(json.dumps({"seconds": time.perf_counter() - t, "rss_mb": grown, "dropped": dropped}))
+    units = [lambda: join_clusters(pre.near_dedup, paths, n, False, shards)]
+longest = 0.0
+total = 0.0
+for unit in units:
+    t = time.process_time()
+    unit()
+    took = time.process_time() - t
+    longest, total = max(longest, took), total + took
+# VmHWM, not ru_maxrss: the latter keeps the peak of the process image before exec (the parent's).
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+print(json.dumps({"units": len(units), "longest_s": longest, "total_s": total, "rss_mb": hwm}))
 """
 
 
-def write_hash_files(root: Path, docs_per_partition: int) -> None:
-    rng = random.Random(0)
-    texts = max(1, int(PARTITIONS * docs_per_partition * (1 - DUP_RATE)))
-    (root / "hashes").mkdir(parents=True)
-    for p in range(PARTITIONS):
-        recs = sorted((f"{rng.randrange(texts):032x}", f"p{p}-{i}", i) for i in range(docs_per_partition))
-        (root / "hashes" / f"{p:05d}.jsonl").write_text(
-            "".join(json.dumps({"h": h, "id": d, "pos": pos}) + "\n" for h, d, pos in recs)
-        )
+def _process(args: tuple[str, int, list]) -> None:
+    from auralith.config import JobConfig
+    from auralith.pipeline.paths import WorkPaths
+    from auralith.pipeline.process import process_partition
+    from auralith.sources.documents import FilePiece
+
+    cfg_json, index, pieces = args
+    cfg = JobConfig.model_validate(json.loads(cfg_json))
+    process_partition(cfg, [FilePiece.from_dict(p) for p in pieces], WorkPaths.for_job(cfg, "bench"), index)
+
+
+def _decisions(work: Path) -> dict[str, list]:
+    """Every drop as (kind, partition, position): the two ways must agree."""
+    import numpy as np
+
+    exact = sorted(int(v) for f in sorted((work / "dedup" / "exact").glob("*.npy")) for v in np.load(f))
+    near = {f.name: json.loads(f.read_text()) for f in sorted((work / "dedup").glob("*.near.json"))}
+    return {"exact": exact, "near": sorted(near.items())}
+
+
+def measure(mb: int, partition_mb: float, log=print) -> dict:
+    from auralith.config import parse_config
+    from auralith.pipeline.plan import plan_partitions
+
+    out: dict = {"mb": mb, "partition_mb": partition_mb, "scales": {}}
+    with tempfile.TemporaryDirectory(prefix="auralith-dedup-") as tmp:
+        for scale in SCALES:
+            size = max(1, mb * scale // 10)
+            data = pipeline.corpus(size)
+            raw = pipeline.job_config(data, Path(tmp) / f"{scale}x", partition_mb)
+            raw["preprocessing"] = {**raw["preprocessing"], "keep_removed": False}
+            raw["preprocessing"]["near_dedup"] = {"enabled": True}
+            cfg = parse_config(raw).resolved()
+            plan = plan_partitions(cfg)
+            cfg_json = cfg.model_dump_json()
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                pool.map(_process, [(cfg_json, i, [p.to_dict() for p in pieces]) for i, pieces in enumerate(plan)])
+            work = Path(cfg.work_dir) / "bench"
+            row: dict = {"mb": size, "partitions": len(plan)}
+            seen = {}
+            for mode, per_task in MODES.items():
+                pre = cfg.preprocessing.model_copy(update={"dedup_task_partitions": per_task})
+                mcfg = cfg.model_copy(update={"preprocessing": pre}).model_dump_json()
+                for stage in STAGES:
+                    run = subprocess.run(
+                        [sys.executable, "-c", CHILD, mcfg, str(len(plan)), stage], capture_output=True, text=True
+                    )
+                    if run.returncode:
+                        raise RuntimeError(f"{mode} {stage}: {run.stderr[-2000:]}")
+                    row[(mode, stage)] = json.loads(run.stdout)
+                seen[mode] = _decisions(work)
+                for f in (work / "dedup" / "exact").glob("*"):
+                    f.unlink()  # the next way writes its own hash ranges
+            row["identical"] = seen["one task (before)"] == seen["hash ranges (after)"]
+            out["scales"][scale] = row
+            log(
+                f"  {scale:>2}x {size:>4} MB, {len(plan)} partitions, same decisions: {row['identical']}: "
+                + "; ".join(
+                    f"{m.split()[0]} {s} {row[(m, s)]['units']} units {row[(m, s)]['longest_s']:.2f} s "
+                    f"{row[(m, s)]['rss_mb']:.0f} MB"
+                    for m in MODES
+                    for s in STAGES
+                )
+            )
+    return out
+
+
+def longest(row: dict, mode: str) -> tuple[float, float]:
+    """(the longest single dedup task's CPU-seconds, the biggest peak RSS of a dedup task) of one way."""
+    return max(row[(mode, s)]["longest_s"] for s in STAGES), max(row[(mode, s)]["rss_mb"] for s in STAGES)
 
 
 def main() -> None:
-    print(f"{'corpus':>7} {'documents':>10} | {'streaming merge':>24} | {'all hashes in memory':>24} | memory ratio")
-    for scale in (1, 4, 10):
-        with tempfile.TemporaryDirectory() as tmp:
-            write_hash_files(Path(tmp), BASE_DOCS * scale)
-            out = {}
-            for mode in ("streaming merge", "in memory"):
-                run = subprocess.run(
-                    [sys.executable, "-c", CHILD, tmp, str(PARTITIONS), mode],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                out[mode] = json.loads(run.stdout)
-            s, m = out["streaming merge"], out["in memory"]
-            assert s["dropped"] == m["dropped"]
-            print(
-                f"{scale:>6}x {PARTITIONS * BASE_DOCS * scale:>10,} | "
-                f"{s['rss_mb']:8.1f} MB {s['seconds']:8.2f} s | {m['rss_mb']:8.1f} MB {m['seconds']:8.2f} s | "
-                f"{m['rss_mb'] / max(s['rss_mb'], 1):.0f}x"
-            )
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mb", type=int, default=200, help="the corpus at 10x")
+    ap.add_argument("--partition-mb", type=float, default=1.0)
+    args = ap.parse_args()
+    r = measure(args.mb, args.partition_mb)
+    print(f"\n{'corpus':>12} {'partitions':>10} | " + " | ".join(f"{m:>34}" for m in MODES) + " | same")
+    for scale, row in r["scales"].items():
+        cells = []
+        for mode in MODES:
+            t, rss = longest(row, mode)
+            worst = max(STAGES, key=lambda s, mode=mode: row[(mode, s)]["longest_s"])
+            cells.append(f"{t:7.2f} s {rss:5.0f} MB ({worst:>10})")
+        print(
+            f"{scale:>3}x {row['mb']:>4} MB {row['partitions']:>10} | "
+            + " | ".join(f"{c:>34}" for c in cells)
+            + f" | {row['identical']}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 
 Both sides run the same runners (`auralith.pipeline.runners`) over the same planned partitions with the same
 config: plan, process every partition, exact dedup, tokenize every partition, write the manifest. The Celery
-side is what users run: `celery -A auralith worker -Q default,process,tokenize -c N` in its own process, the job
+side is what users run: `celery -A auralith worker -Q default,process,dedup,tokenize -c N` in its own process, the job
 sent with `Client.submit`, timed from the send to the job's `finished_at` (written by the worker). The plain
 side is what a home-made script would do with the same functions: a `multiprocessing` pool of N processes
 (N = 1: a loop in this process), `imap_unordered` one partition at a time, the dedup decision in the parent.
@@ -268,7 +268,7 @@ def _children(pid: int) -> list[int]:
 class Worker:
     """`celery -A auralith worker` in its own process group, against the bench's broker and store."""
 
-    def __init__(self, env: dict, concurrency: int, queues: str = "default,process,tokenize"):
+    def __init__(self, env: dict, concurrency: int, queues: str = "default,process,dedup,tokenize"):
         self.env = env
         # A file, not a pipe: nothing reads the worker's output while it runs, and a full pipe would stall it.
         self.log = tempfile.TemporaryFile()

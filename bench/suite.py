@@ -16,11 +16,13 @@ Each line holds Auralith's figure, the alternative's, their ratio and the goal (
    And the whole job (default pipeline, near dedup on) vs datatrove's closest whole pipeline on a quarter of
    the corpus, CPU-s, wall and the kept documents they share (bench/whole_job.py).
    And embedded `auralith run` with 1 and 2 worker processes vs 2 Celery worker processes (Redis + PostgreSQL).
-   With --scale: a generated corpus of GB through the whole job, and the control plane at 100,000 partitions
-   (bench/scale.py, bench/control_plane.py).
 6. The training loop in a Celery task vs a plain PyTorch loop, as written and with the malloc settings
    Auralith's loop makes (bench/train.py).
 7. WARC -> main text vs datatrove's WarcReader + Trafilatura on Python's HTML docs (bench/extract.py).
+8. The dedup decisions (exact, MinHash bands, near clusters): the longest single task and a task's peak RSS at
+   1x and 10x the corpus (bench/dedup.py).
+9. With --scale: a generated corpus of GB through the whole job, and the control plane at 100,000 partitions
+   (bench/scale.py, bench/control_plane.py).
 Ratios come from one run because absolute times on a shared 2-core machine vary from run to run.
 """
 
@@ -39,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pipeline  # noqa: E402
 
-SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "whole", "train", "extract")
+SECTIONS = ("pipeline", "embedded", "tokenize", "quality", "minhash", "whole", "train", "extract", "dedup")
 # "flat": the 10x corpus's peak RSS per worker may exceed the 1x one's by this much at most.
 FLAT_RSS_GROWTH = 1.25
 
@@ -257,7 +259,7 @@ def scale_rows(gb: float, broker: str, store: str, log=print) -> tuple[list[Row]
     size = f"{big['mb'] / 1024:g} GB"
     rows = [
         Row(
-            f"7. Scale: throughput per core, {size} vs 200 MB (Celery, 2 procs, near dedup on)",
+            f"9. Scale: throughput per core, {size} vs 200 MB (Celery, 2 procs, near dedup on)",
             f"{big['mb_per_cpu_s']:.2f} MB/CPU-s",
             f"{small['mb_per_cpu_s']:.2f} MB/CPU-s",
             f"{ratio:.1%}",
@@ -265,20 +267,20 @@ def scale_rows(gb: float, broker: str, store: str, log=print) -> tuple[list[Row]
             ratio >= 0.9,
         ),
         Row(
-            f"7. Scale: longest task at {size} / 200 MB",
+            f"9. Scale: longest task at {size} / 200 MB",
             f"{max(big['longest_task_s'].values()):.1f} s",
             f"{max(small['longest_task_s'].values()):.1f} s",
             "",
         ),
         Row(
-            f"7. Scale: peak RSS per worker proc at {size} / 200 MB",
+            f"9. Scale: peak RSS per worker proc at {size} / 200 MB",
             f"{max(big['rss_mb']):.0f} MB",
             f"{max(small['rss_mb']):.0f} MB",
             f"{max(big['rss_mb']) / max(small['rss_mb']):.2f}x",
         ),
-        Row(f"7. Scale: store size at {size} / 200 MB", f"{big['store_mb']:.1f} MB", f"{small['store_mb']:.1f} MB", ""),
+        Row(f"9. Scale: store size at {size} / 200 MB", f"{big['store_mb']:.1f} MB", f"{small['store_mb']:.1f} MB", ""),
         Row(
-            f"7. Scale: `auralith status` at {size} / 200 MB",
+            f"9. Scale: `auralith status` at {size} / 200 MB",
             f"{big['status_s']:.2f} s",
             f"{small['status_s']:.2f} s",
             "",
@@ -293,7 +295,7 @@ def scale_rows(gb: float, broker: str, store: str, log=print) -> tuple[list[Row]
         ("supervisor_s", "the supervisor's scan"),
     ):
         rows.append(
-            Row(f"7. Control plane, 100,000 partitions: {what}", f"{cp[key]:.2f} s", "", "", "< 1 s", cp[key] < 1)
+            Row(f"9. Control plane, 100,000 partitions: {what}", f"{cp[key]:.2f} s", "", "", "< 1 s", cp[key] < 1)
         )
     return rows, {"200mb": small, "big": big, "throughput_ratio": ratio, "control_plane": cp}
 
@@ -428,6 +430,34 @@ def train_rows(steps: int, rounds: int, broker: str) -> tuple[list[Row], dict]:
     ], r
 
 
+def dedup_rows(mb: int, partition_mb: float) -> tuple[list[Row], dict]:
+    """The dedup decisions' longest task and a task's peak RSS at 1x and 10x the corpus (bench/dedup.py)."""
+    from bench import dedup
+
+    r = dedup.measure(mb, partition_mb, log=lambda m: print(m, file=sys.stderr, flush=True))
+    after = "hash ranges (after)"
+    (t1, rss1), (t10, rss10) = (dedup.longest(r["scales"][k], after) for k in (1, 10))
+    same = all(row["identical"] for row in r["scales"].values())
+    return [
+        Row(
+            f"8. Longest dedup task, 1x -> 10x ({mb // 10} / {mb} MB, decisions as one task: {same})",
+            f"{t10:.2f} CPU-s at 10x",
+            f"{t1:.2f} CPU-s at 1x",
+            f"{t10 / max(t1, 1e-3):.2f}x",
+            "<= 2x",
+            t10 <= 2 * max(t1, 1e-3) and same,
+        ),
+        Row(
+            "8. Peak RSS of a dedup task, 1x -> 10x",
+            f"{rss10:.0f} MB at 10x",
+            f"{rss1:.0f} MB at 1x",
+            f"{rss10 / rss1:.2f}x",
+            f"flat (<= {FLAT_RSS_GROWTH}x)",
+            rss10 / rss1 <= FLAT_RSS_GROWTH,
+        ),
+    ], {str(k): {str(kk): v for kk, v in row.items()} for k, row in r["scales"].items()}
+
+
 def render(rows: list[Row]) -> str:
     head = ("measure", "Auralith", "alternative", "ratio", "goal", "met")
     cells = [head] + [
@@ -505,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         "minhash": lambda: minhash_rows(2.0 if args.quick else 8.0),
         "train": lambda: train_rows(50 if args.quick else 200, 1 if args.quick else 5, args.broker),
         "extract": lambda: extract_rows(30 if args.quick else 130),
+        "dedup": lambda: dedup_rows(mb, 0.25 if args.quick else 1.0),
     }
     pipeline.boost()  # AURALITH_BENCH_NICE: see bench/pipeline.py
     rows: list[Row] = []

@@ -78,7 +78,8 @@ def dedup_report(ctx: click.Context, job_id: str, top: int, as_json: bool) -> No
         click.echo(json.dumps(found, indent=2))
         return
     removed = ", ".join(f"{k} {v}" for k, v in sorted(found["removed"].items())) or "nothing"
-    verify = f", verified at estimated Jaccard >= {found['verify_threshold']}" if found["verify_threshold"] else ""
+    what = "estimated Jaccard" if found.get("verify_on") == "signature" else "exact Jaccard"
+    verify = f", verified at {what} >= {found['verify_threshold']}" if found["verify_threshold"] else ""
     console.print(f"job {found['job_id']}: removed {removed}")
     console.print(
         f"{found['clusters']} near-duplicate clusters; {found['num_bands']} bands x "

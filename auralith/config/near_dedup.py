@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -17,20 +19,24 @@ class NearDedupConfig(BaseModel):
 
     enabled: bool = False
     ngram: int = Field(default=5, ge=1, le=32, description="Words per shingle.")
-    num_bands: int = Field(default=14, ge=1, le=256)
-    rows_per_band: int = Field(default=8, ge=1, le=64)
+    num_bands: int = Field(default=20, ge=1, le=256)
+    rows_per_band: int = Field(default=5, ge=1, le=64)
     seed: int = Field(default=1, ge=0, lt=2**32)
     threshold: float = Field(
         default=0.8,
         gt=0,
         le=1,
-        description="Estimated Jaccard a candidate pair must "
-        "reach over the whole signature to count as a near duplicate.",
+        description="Jaccard a candidate pair must reach to count as a near duplicate (see `verify_on`).",
     )
     verify: bool = Field(
         default=True,
         description="Check LSH candidates against `threshold` on the full "
         "signature; off keeps every pair that shares a bucket (datatrove's behaviour).",
+    )
+    verify_on: Literal["shingles", "signature"] = Field(
+        default="shingles",
+        description="What `verify` compares with `threshold`: the exact Jaccard of the two documents' shingle "
+        "sets (the process stage keeps each document's set, 4 bytes a shingle), or the signature's estimate.",
     )
     bucket_slice_entries: int = Field(
         default=2_000_000,
@@ -46,6 +52,11 @@ class NearDedupConfig(BaseModel):
         if self.num_bands * self.rows_per_band > 1024:
             raise ValueError("num_bands * rows_per_band must be <= 1024 hashes")
         return self
+
+    @property
+    def keeps_shingles(self) -> bool:
+        """Whether the process stage writes each document's shingle set (for exact verification)."""
+        return self.enabled and self.verify and self.verify_on == "shingles"
 
     @property
     def num_hashes(self) -> int:

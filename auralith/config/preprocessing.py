@@ -36,5 +36,8 @@ class PreprocessingConfig(StrictModel):
     exact_dedup: bool = True
     near_dedup: NearDedupConfig = NearDedupConfig()
     keep_removed: bool = False
+    # How many partitions' worth of hashes (exact) or band keys (near) one dedup task decides: the number of
+    # dedup tasks grows with the corpus, so no single one does.
+    dedup_task_partitions: int = Field(default=16, ge=1, le=1_000_000)
     quality: QualityConfig = QualityConfig()
     pii: PIIConfig = PIIConfig()

@@ -2,13 +2,15 @@
 
     process partition i  -> minhash/sig/i.npy (n x hashes), minhash/bands/i.{keys,pos}.npy (bands x m,
                             each band sorted by key), minhash/ids/i.json
-    band task b          -> minhash/edges/b.npy: verified candidate pairs from band b
+                            minhash/shingles/i.{u32,off.npy}: each document's shingle set (auralith.pipeline.shingles)
+    band task (b, s)     -> minhash/edges/b-s.npy: candidate pairs from key range s of band b, verified by
+                            their exact Jaccard
     join (chord body)    -> dedup/i.near.json per partition, minhash/clusters.json, cluster counts
 
 Exact dedup is decided first; its losers are left out of the graph, so a document is removed once, as
-`exact_duplicate` or as `near_duplicate`. A band task reads one band of each partition, one slice of the
-key space at a time (each band file is sorted, so a slice is a contiguous range): its memory is bounded
-by `bucket_slice_entries`, not by the corpus.
+`exact_duplicate` or as `near_duplicate`. A band task reads one range of one band's keys of each partition
+(each band file is sorted, so a range is contiguous; there are as many ranges as exact-dedup hash ranges), one
+slice at a time: its memory is bounded by `bucket_slice_entries`, its time by its range, not by the corpus.
 
 Every file goes through the job's `Files` (`WorkPaths.files`), so the work dir may be local or `s3://`: local
 band and signature files are memory-mapped as before; on S3 only the band row or the signature rows a task
@@ -23,7 +25,9 @@ from collections import Counter
 
 import numpy as np
 
+from auralith.pipeline.exact_dedup import dedup_shards, exact_losers
 from auralith.pipeline.paths import WorkPaths
+from auralith.pipeline.shingles import ShingleWriter, exact_edge_jaccard
 from auralith.pipeline.throttle import ProgressFn, Throttle
 from auralith.pipeline.train_data_check import check_enough_to_train
 from auralith.pipeline.unit import UnitContext, UnitResult
@@ -33,6 +37,7 @@ from auralith.steps.minhash import (
     NearDedupConfig,
     band_keys,
     bucket_edges,
+    bucket_pairs,
     connected_components,
     estimated_jaccard,
     node_id,
@@ -49,6 +54,7 @@ class SignatureWriter:
     def __init__(self, cfg: NearDedupConfig, paths: WorkPaths, index: int):
         self.cfg, self.paths, self.index = cfg, paths, index
         self.hasher = MinHasher.from_config(cfg)
+        self.shingles = ShingleWriter(paths, index) if cfg.keeps_shingles else None
         self.ids: list[str] = []
         self.pending: list[str] = []
         self.done: list[np.ndarray] = []
@@ -63,7 +69,10 @@ class SignatureWriter:
 
     def _flush(self) -> None:
         if self.pending:
-            self.done.append(self.hasher.signatures(self.pending))
+            shingles = [self.hasher.shingle_hashes(t) for t in self.pending]
+            self.done.append(self.hasher.signatures_of(shingles))
+            if self.shingles is not None:
+                self.shingles.add(shingles)
             self.pending.clear()
 
     def close(self) -> dict:
@@ -80,36 +89,41 @@ class SignatureWriter:
         save_npy(files, paths.band_keys(self.index), np.take_along_axis(keys, order, axis=1))
         save_npy(files, paths.band_positions(self.index), has_words[order])
         files.write_bytes_atomic(paths.ids(self.index), json.dumps(self.ids).encode())
+        if self.shingles is not None:
+            self.shingles.close()
         return {"signatures": len(sig), "without_words": len(sig) - len(has_words)}
 
 
-def _exact_losers(work: WorkPaths, n_partitions: int) -> np.ndarray:
-    """Nodes that exact dedup drops (sorted): only their kept copy takes part in near dedup."""
-    parts = []
-    for p in range(n_partitions):
-        path = work.drops(p)
-        if work.files.exists(path):
-            positions = json.loads(work.files.read_bytes(path))
-            parts.append(node_id(np.full(len(positions), p, dtype=np.uint64), np.asarray(positions, dtype=np.uint64)))
-    return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
-
-
-def _slice_bounds(n_slices: int) -> list[tuple[int, int | None]]:
-    step = 2**64 // n_slices
-    return [(k * step, (k + 1) * step if k < n_slices - 1 else None) for k in range(n_slices)]
+def _slice_bounds(lo: int, hi: int, n_slices: int) -> list[tuple[int, int | None]]:
+    """`n_slices` ranges of keys covering [lo, hi) (hi = 2^64: None, the end)."""
+    step = (hi - lo) // n_slices
+    return [
+        (lo + k * step, lo + (k + 1) * step if k < n_slices - 1 else (hi if hi < 2**64 else None))
+        for k in range(n_slices)
+    ]
 
 
 def find_band_edges(
-    cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, band: int, progress: ProgressFn | None = None
+    cfg: NearDedupConfig,
+    paths: WorkPaths,
+    n_partitions: int,
+    band: int,
+    progress: ProgressFn | None = None,
+    shard: int = 0,
+    shards: int = 1,
 ) -> dict:
-    """One band task: bucket band `band` of every partition, write the verified candidate pairs.
+    """One band task: bucket one range of band `band`'s keys (the `shard`-th of `shards`) of every partition,
+    write the verified candidate pairs. Every copy of a bucket's key lies in one range, so the ranges together
+    find what one task over the whole band would, and each reads only its share of the corpus.
 
     Returns counts (candidates = pairs sharing a bucket, edges = those kept after verification).
     """
     files = paths.files
-    losers = _exact_losers(paths, n_partitions)
+    losers = exact_losers(paths, shards)
+    lo, hi = shard * 2**64 // shards, (shard + 1) * 2**64 // shards
     total = sum(read_header(files, paths.band_keys(p)).shape[1] for p in range(n_partitions))
-    n_slices = max(1, -(-total // cfg.bucket_slice_entries))
+    # Keys are uniform hashes: this range holds about total / shards of them.
+    n_slices = max(1, -(-total // (shards * cfg.bucket_slice_entries)))
     report = Throttle(progress)
     candidates = 0
     found: list[np.ndarray] = []
@@ -120,12 +134,12 @@ def find_band_edges(
             (row_file(files, paths.band_keys(p), band, tmp), row_file(files, paths.band_positions(p), band, tmp))
             for p in range(n_partitions)
         ]
-        for s, (lo, hi) in enumerate(_slice_bounds(n_slices)):
+        for s, (a_key, b_key) in enumerate(_slice_bounds(lo, hi, n_slices)):
             keys, nodes = [], []
             for p, (kb, pb) in enumerate(rows):
                 # Copy the slice out of the map: only this slice's pages are ever resident.
-                a = int(np.searchsorted(kb, np.uint64(lo), "left"))
-                b = len(kb) if hi is None else int(np.searchsorted(kb, np.uint64(hi), "left"))
+                a = int(np.searchsorted(kb, np.uint64(a_key), "left"))
+                b = len(kb) if b_key is None else int(np.searchsorted(kb, np.uint64(b_key), "left"))
                 if b > a:
                     keys.append(np.array(kb[a:b]))
                     nodes.append(node_id(np.full(b - a, p, dtype=np.uint64), np.array(pb[a:b], dtype=np.uint64)))
@@ -135,14 +149,16 @@ def find_band_edges(
             if len(losers):
                 keep = ~np.isin(v, losers, assume_unique=False)
                 k, v = k[keep], v[keep]
-            edges = bucket_edges(k, v)
+            # Exact verification compares every pair of a bucket (see bucket_pairs); the estimate, its star.
+            edges = bucket_pairs(k, v) if cfg.keeps_shingles else bucket_edges(k, v)
             candidates += len(edges)
             if cfg.verify and len(edges):
-                edges = edges[verify_edges(paths, edges) >= cfg.threshold]
+                similarity = exact_edge_jaccard(paths, edges) if cfg.keeps_shingles else verify_edges(paths, edges)
+                edges = edges[similarity >= cfg.threshold]
             found.append(edges)
             report({"slices": s + 1, "of": n_slices, "candidates": candidates})
     edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
-    save_npy(files, paths.edges(band), edges)
+    save_npy(files, paths.edges(band, shard), edges)
     return {"band": band, "keys": total, "slices": n_slices, "candidates": candidates, "edges": len(edges)}
 
 
@@ -181,13 +197,15 @@ def _keeper_order(paths: WorkPaths, clusters: list[np.ndarray]) -> list[list[tup
     return members
 
 
-def join_clusters(cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, name_kept: bool = False) -> dict:
+def join_clusters(
+    cfg: NearDedupConfig, paths: WorkPaths, n_partitions: int, name_kept: bool = False, shards: int = 1
+) -> dict:
     """The chord body: union-find over every band's edges, keep the smallest id of each cluster, write
     per-partition near drop lists and the biggest clusters. Returns the dedup row's counts.
 
     `name_kept` (keep_removed) also writes, per partition, the id kept for each drop (`near_drops_kept`)."""
     files = paths.files
-    parts = [load_npy(files, paths.edges(b)) for b in range(cfg.num_bands)]
+    parts = [load_npy(files, paths.edges(b, s)) for b in range(cfg.num_bands) for s in range(shards)]
     edges = np.unique(np.concatenate(parts), axis=0) if parts else np.empty((0, 2), dtype=np.uint64)
     members = _keeper_order(paths, connected_components(edges))
     drops: list[list[int]] = [[] for _ in range(n_partitions)]
@@ -235,14 +253,16 @@ def read_near_drops(work: WorkPaths, index: int) -> set[int]:
 
 def band_unit(unit: UnitContext) -> UnitResult:
     """The minhash stage's unit: one LSH band over every partition."""
-    near = unit.cfg.preprocessing.near_dedup
-    return find_band_edges(near, unit.paths, unit.ref["partitions"], unit.index, unit.progress), None
+    near, ref = unit.cfg.preprocessing.near_dedup, unit.ref
+    band, shard, shards = ref.get("band", unit.index), ref.get("shard", 0), ref.get("shards", 1)
+    return find_band_edges(near, unit.paths, ref["partitions"], band, unit.progress, shard, shards), None
 
 
 def clusters_unit(unit: UnitContext) -> UnitResult:
     """The near_dedup stage's one unit: every band's pairs joined into clusters, and the drop lists."""
     pre = unit.cfg.preprocessing
-    counts = join_clusters(pre.near_dedup, unit.paths, unit.ref["partitions"], pre.keep_removed)
+    n = unit.ref["partitions"]
+    counts = join_clusters(pre.near_dedup, unit.paths, n, pre.keep_removed, dedup_shards(pre, n))
     exact = [row.counts or {} for row in unit.rows("dedup")]
     duplicates = sum(n for c in exact for n in c.get("removed", {}).values()) + counts["removed"]["near_duplicate"]
     check_enough_to_train(unit, duplicates)

@@ -43,12 +43,17 @@ class WorkPaths:
         """Duplicates tokenize left out of partition i, each with the id it duplicates (only with keep_removed)."""
         return join(self.root, "removed", f"{i:05d}.duplicates.jsonl.zst")
 
-    def drops(self, i: int) -> Path | str:
-        return join(self.root, "dedup", f"{i:05d}.json")
+    def hash_index(self, i: int) -> Path | str:
+        """Byte offsets into `hashes(i)` where each of the HASH_GRID hash prefixes starts (raw uint64)."""
+        return join(self.root, "hashes", f"{i:05d}.idx")
 
-    def drops_kept(self, i: int) -> Path | str:
-        """{position: id of the copy kept} for each exact drop of partition i (only with keep_removed)."""
-        return join(self.root, "dedup", f"{i:05d}.kept.json")
+    def exact_drops(self, shard: int) -> Path | str:
+        """Node ids (partition << 32 | position, sorted) that the exact-dedup task of one hash range drops."""
+        return join(self.root, "dedup", "exact", f"{shard:04d}.npy")
+
+    def exact_kept(self, shard: int) -> Path | str:
+        """{node: id of the copy kept} for each drop of one hash range (only with keep_removed)."""
+        return join(self.root, "dedup", "exact", f"{shard:04d}.kept.json")
 
     @property
     def minhash(self) -> Path | str:
@@ -63,11 +68,20 @@ class WorkPaths:
     def band_positions(self, i: int) -> Path | str:
         return join(self.minhash, "bands", f"{i:05d}.pos.npy")
 
+    def shingles(self, i: int) -> Path | str:
+        """Every kept document's shingle set, one after another (raw uint32, little-endian)."""
+        return join(self.minhash, "shingles", f"{i:05d}.u32")
+
+    def shingle_offsets(self, i: int) -> Path | str:
+        """Where each document's set starts in `shingles(i)` (n + 1 offsets, in values)."""
+        return join(self.minhash, "shingles", f"{i:05d}.off.npy")
+
     def ids(self, i: int) -> Path | str:
         return join(self.minhash, "ids", f"{i:05d}.json")
 
-    def edges(self, band: int) -> Path | str:
-        return join(self.minhash, "edges", f"{band:03d}.npy")
+    def edges(self, band: int, shard: int = 0) -> Path | str:
+        """Verified candidate pairs of one band and one range of its keys."""
+        return join(self.minhash, "edges", f"{band:03d}-{shard:04d}.npy")
 
     def near_drops(self, i: int) -> Path | str:
         return join(self.root, "dedup", f"{i:05d}.near.json")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from contextlib import ExitStack
 
 from auralith.config import JobConfig
 from auralith.errors import InputError
+from auralith.pipeline.exact_dedup import write_hashes
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.throttle import ProgressFn, Throttle
 from auralith.pipeline.unit import UnitContext, UnitResult
@@ -104,10 +104,8 @@ def process_partition(
 
     # No final progress report: the commit that follows sets the partition's figures and clears its progress.
     if pre.exact_dedup:
-        # Sorted by hash, so the dedup step merges all partitions' files in one streaming pass.
-        hashes.sort()
-        with files.atomic_write(paths.hashes(index)) as fh:
-            fh.writelines(json.dumps({"h": h, "id": i, "pos": pos}).encode() + b"\n" for h, i, pos in hashes)
+        # Sorted by hash and indexed by prefix, so each dedup task merges one hash range of every partition.
+        write_hashes(paths, index, hashes)
     return {
         **({"minhash": signatures.close()} if signatures else {}),
         "records": records,

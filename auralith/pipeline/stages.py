@@ -1,6 +1,7 @@
 """The stage graph, as data: which stages a job has, in order, how each fans out, where it runs.
 
-    process (per partition) ─> dedup (exact, per job) ─> [minhash (per band) ─> near_dedup (per job)]
+    process (per partition) ─> dedup (exact, per hash range)
+        ─> [minhash (per band and key range) ─> near_dedup (per job)]
         ─> tokenize (per partition) ─> [mix (per job)] ─> [write (per output part)]
         ─> finalize (per job: the manifest) ─> [train (per rank)]
 
@@ -22,7 +23,7 @@ from auralith.config import JobConfig
 if TYPE_CHECKING:
     from auralith.pipeline.unit import UnitContext, UnitResult
 
-Unit = Literal["job", "partition", "band", "rank"]
+Unit = Literal["job", "partition", "band", "rank", "hash range"]
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,27 @@ def _one(cfg: JobConfig, n: int) -> list[dict]:
 
 
 def _per_partition(cfg: JobConfig, n: int) -> list[dict]:
-    # A shuffled output's tokenize units group their documents for all n write units.
-    return [{"process_index": i, **({"partitions": n} if cfg.output.shuffle else {})} for i in range(n)]
+    # `partitions`: the hash ranges of the dedup decisions follow from it, and a shuffled output's tokenize units
+    # group their documents for all n write units.
+    return [{"process_index": i, "partitions": n} for i in range(n)]
+
+
+def _shards(cfg: JobConfig, n: int) -> int:
+    from auralith.pipeline.exact_dedup import dedup_shards  # here: the graph itself stays a cheap import
+
+    return dedup_shards(cfg.preprocessing, n)
+
+
+def _per_hash_range(cfg: JobConfig, n: int) -> list[dict]:
+    shards = _shards(cfg, n)
+    return [{"partitions": n, "shard": s, "shards": shards} for s in range(shards)]
 
 
 def _per_band(cfg: JobConfig, n: int) -> list[dict]:
-    return [{"partitions": n, "band": b} for b in range(cfg.preprocessing.near_dedup.num_bands)]
+    # One unit per band and range of its keys: unit b * shards + s.
+    shards = _shards(cfg, n)
+    bands = range(cfg.preprocessing.near_dedup.num_bands)
+    return [{"partitions": n, "band": b, "shard": s, "shards": shards} for b in bands for s in range(shards)]
 
 
 def _per_rank(cfg: JobConfig, n: int) -> list[dict]:
@@ -118,29 +134,29 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "dedup",
         "auralith.dedup_exact",
-        "job",
-        "default",
+        "hash range",
+        "dedup",
         _always,
-        _one,
+        _per_hash_range,
         counts_removals=False,
-        description="exact duplicates across partitions",
+        description="exact duplicates across partitions, one hash range each",
         run="auralith.pipeline.exact_dedup:exact_dedup_unit",
     ),
     Stage(
         "minhash",
         "auralith.minhash_band",
         "band",
-        "default",
+        "dedup",
         _near_dedup,
         _per_band,
-        description="near-duplicate candidates, one LSH band each",
+        description="near-duplicate candidates, one LSH band and key range each",
         run="auralith.pipeline.near_dedup:band_unit",
     ),
     Stage(
         "near_dedup",
         "auralith.dedup_near",
         "job",
-        "default",
+        "dedup",
         _near_dedup,
         _one,
         counts_removals=False,
@@ -201,7 +217,8 @@ STAGES: tuple[Stage, ...] = (
 )
 
 BY_NAME = {s.name: s for s in STAGES}
-# One queue per worker pool; `default` also carries the control tasks (run_job, advance, webhooks).
+# One queue per worker pool; `default` also carries the control tasks (run_job, advance, webhooks). `dedup` holds
+# the decisions across partitions and the MinHash band tasks: few, memory-bound units a deployment sizes apart.
 QUEUES: tuple[str, ...] = tuple(dict.fromkeys(("default", *(s.queue for s in STAGES))))
 BY_TASK = {s.task: s for s in STAGES}
 

@@ -7,7 +7,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import ExitStack
 
 from auralith.config import JobConfig
-from auralith.pipeline.exact_dedup import read_drops, read_kept_ids
+from auralith.pipeline.exact_dedup import dedup_shards, read_drops, read_exact_kept, read_kept_ids
 from auralith.pipeline.near_dedup import read_near_drops
 from auralith.pipeline.output import check_output_owner
 from auralith.pipeline.outputs import OutputWriter
@@ -171,11 +171,11 @@ def _as_read(rec: dict) -> dict:
     return {"id": rec["id"], "file": rec["file"], "line": rec["line"]}
 
 
-def read_kept_ids_of(cfg: JobConfig, paths: WorkPaths, index: int) -> dict[int, str]:
+def read_kept_ids_of(cfg: JobConfig, paths: WorkPaths, index: int, shards: int = 1) -> dict[int, str]:
     """Position -> id of the document kept instead, for both kinds of duplicates of one partition."""
     kept: dict[int, str] = {}
     if cfg.preprocessing.exact_dedup:
-        kept.update(read_kept_ids(paths.files, paths.drops_kept(index)))
+        kept.update(read_exact_kept(paths, index, shards))
     if cfg.preprocessing.near_dedup.enabled:
         kept.update(read_kept_ids(paths.files, paths.near_drops_kept(index)))
     return kept
@@ -185,10 +185,12 @@ def tokenize_unit(unit: UnitContext) -> UnitResult:
     """The tokenize stage's unit: one partition's kept documents, less both kinds of duplicates."""
     cfg, paths = unit.cfg, unit.paths
     check_output_owner(unit.files, cfg.output.path, unit.job_id)
-    drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup)
+    # The hash ranges the dedup decisions were cut into (a job planned before them has one).
+    ranges = dedup_shards(cfg.preprocessing, unit.ref["partitions"]) if "partitions" in unit.ref else 1
+    drops = read_drops(paths, unit.index, required=cfg.preprocessing.exact_dedup, shards=ranges)
     near = read_near_drops(paths, unit.index) if cfg.preprocessing.near_dedup.enabled else set()
-    kept_ids = read_kept_ids_of(cfg, paths, unit.index) if cfg.preprocessing.keep_removed else None
-    n_out = unit.ref.get("partitions", 1)  # set with output.shuffle
+    kept_ids = read_kept_ids_of(cfg, paths, unit.index, ranges) if cfg.preprocessing.keep_removed else None
+    n_out = unit.ref.get("partitions", 1)  # used with output.shuffle
     return tokenize_partition(
         cfg, paths, unit.index, drops, unit.progress, near_positions=near, kept_ids=kept_ids, n_out=n_out
     )

@@ -32,14 +32,16 @@ def dedup_report(job_id: str, config: dict, partitions: list[Partition], top: in
     except FileNotFoundError:  # an S3 ObjectNotFound is one too
         raise AuralithError(f"cluster list missing: {path} (is the job's work_dir on this machine?)") from None
     c = row.counts or {}
-    exact = rows["dedup"].counts or {} if "dedup" in rows else {}
+    # The exact decision has a row per hash range.
+    exact = sum((p.counts or {}).get("removed", {}).get("exact_duplicate", 0) for p in partitions if p.stage == "dedup")
     return {
         "job_id": job_id,
-        "removed": {**exact.get("removed", {}), **c.get("removed", {})},
+        "removed": {**({"exact_duplicate": exact} if exact else {}), **c.get("removed", {})},
         "clusters": c.get("clusters", 0),
         "cluster_sizes": {int(k): v for k, v in c.get("cluster_sizes", {}).items()},
         "lsh_threshold": c.get("lsh_threshold"),
         "verify_threshold": near.threshold if near.verify else None,
+        "verify_on": near.verify_on,
         "ngram": near.ngram,
         "num_bands": near.num_bands,
         "rows_per_band": near.rows_per_band,

@@ -52,9 +52,12 @@ def save_npy(files: Files, path: str | Path, array: np.ndarray) -> None:
         np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def load_npy(files: Files, path: str | Path) -> np.ndarray:
-    """The whole array (for small files such as a band's edges)."""
+def load_npy(files: Files, path: str | Path, mmap: bool = False) -> np.ndarray:
+    """The whole array (for small files such as a band's edges); with `mmap`, a local file is memory-mapped
+    (only the pages a reader touches are read)."""
     if not is_url(path):
+        if mmap and read_header(files, path).shape != (0,):  # an empty array cannot be mapped
+            return np.load(path, mmap_mode="r", allow_pickle=False)
         return np.load(path, allow_pickle=False)
     data = files.read_bytes(path)
     header = _parse_header(data, path)

@@ -23,7 +23,9 @@ def test_queues_json_on_the_memory_broker(tmp_path):
     out = CliRunner().invoke(main, ["queues", "--json", "--broker", "memory://", "--store", _store(tmp_path)])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output) == {
-        "queues": [{"name": n, "messages": 0, "by_priority": {}} for n in ("default", "process", "tokenize", "hpu")],
+        "queues": [
+            {"name": n, "messages": 0, "by_priority": {}} for n in ("default", "process", "dedup", "tokenize", "hpu")
+        ],
         "unacked": None,
     }
 

@@ -59,7 +59,7 @@ class Worker:
         self,
         env: dict,
         log: Path,
-        queues: str = "default,process,tokenize",
+        queues: str = "default,process,dedup,tokenize",
         concurrency: int = 1,
         pool: str = "prefork",
     ):
@@ -283,7 +283,8 @@ def write_config(tmp_path: Path, tokenizer_path: Path, name: str, data_glob: str
                 "name": name,
                 "sources": [{"path": data_glob}],
                 "partition_size_mb": 0.05,
-                "preprocessing": {"quality": {"enabled": False}},  # synthetic sentences: keep them (and their shards)
+                # Synthetic sentences: keep them (and their shards). Exact dedup cut into several hash ranges.
+                "preprocessing": {"quality": {"enabled": False}, "dedup_task_partitions": 4},
                 "tokenization": {"tokenizer": str(tokenizer_path)},
                 "output": {"path": str(tmp_path / f"out-{name}"), "max_shard_size_mb": 0.02},
                 "work_dir": str(tmp_path / f"work-{name}"),

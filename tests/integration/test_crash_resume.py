@@ -52,7 +52,7 @@ def _start_worker(env: dict, log: Path) -> subprocess.Popen:
         "auralith",
         "worker",
         "-Q",
-        "default,process,tokenize",
+        "default,process,dedup,tokenize",
         "-c",
         "1",
         "--pool",

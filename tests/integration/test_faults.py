@@ -72,7 +72,7 @@ def _committed_again(store: str, job_id: str, stage: str, index: int) -> bool:
     return Store(store).get_partition(job_id, stage, index).state == PartitionState.COMMITTED
 
 
-@pytest.mark.parametrize("stage", ["process", "tokenize"])
+@pytest.mark.parametrize("stage", ["process", "dedup", "tokenize"])
 def test_whole_worker_killed_heals_without_a_human(
     reference, redis_base, pg_store, corpus, tokenizer_path, tmp_path, stage
 ):

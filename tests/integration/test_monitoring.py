@@ -62,7 +62,7 @@ def test_workers_lists_the_running_worker_with_its_queues(client):
     found = json.loads(out.output)
     me = [w for w in found if w["pid"] == os.getpid()]  # the in-process test worker
     assert len(me) == 1, found
-    assert me[0]["queues"] == ["default", "hpu", "process", "tokenize"]
+    assert me[0]["queues"] == ["dedup", "default", "hpu", "process", "tokenize"]
     assert me[0]["heartbeat"] and me[0]["max_rss_mib"] > 0 and me[0]["concurrency"] == 2
     # Its heartbeat in the store (written by the worker's own thread) and its ping reply, joined by name.
     assert (me[0]["state"], me[0]["answered"]) == ("alive", True) and me[0][
@@ -99,9 +99,9 @@ def test_queue_depths_per_priority_band(redis_base):
 def test_queues_command_and_metrics_data(client):
     out = CliRunner().invoke(main, ["queues", "--json"])
     assert out.exit_code == 0, out.output
-    assert [q["name"] for q in json.loads(out.output)["queues"]] == ["default", "process", "tokenize", "hpu"]
+    assert [q["name"] for q in json.loads(out.output)["queues"]] == ["default", "process", "dedup", "tokenize", "hpu"]
     metrics = client.get_metrics()
-    assert set(metrics["queues"]) == {"default", "process", "tokenize", "hpu"}
+    assert set(metrics["queues"]) == {"default", "process", "dedup", "tokenize", "hpu"}
     assert {"jobs", "partitions", "documents_processed", "tokens_processed", "removed"} <= set(metrics)
 
 

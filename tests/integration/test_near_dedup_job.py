@@ -48,7 +48,7 @@ def test_near_duplicates_across_partitions_are_removed_and_reported(client, toke
     }
     assert st.records == st.documents_out + sum(st.removed.values())
     bands = Store(client.store_url).list_partitions(job_id, "minhash")
-    assert len(bands) == 14 and all(p.state == PartitionState.COMMITTED for p in bands)
+    assert len(bands) == 20 and all(p.state == PartitionState.COMMITTED for p in bands)
     exact = Store(client.store_url).get_partition(job_id, "dedup", 0)
     near = Store(client.store_url).get_partition(job_id, "near_dedup", 0)
     assert {**exact.counts["removed"], **near.counts["removed"]} == st.removed
@@ -115,10 +115,10 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
     url = client.store_url
     done_before = {p.index: p.finished_at for p in Store(url).list_partitions(job_id, "minhash")}
 
-    # As if bands 10..13 had failed: nothing after them ran, their outputs and the drop lists are gone.
+    # As if bands 10..19 had failed: nothing after them ran, their outputs and the drop lists are gone.
     work = tmp_path / "work3" / job_id
-    for b in range(10, 14):
-        (work / "minhash" / "edges" / f"{b:03d}.npy").unlink()
+    for b in range(10, 20):  # one key range: unit b is band b
+        (work / "minhash" / "edges" / f"{b:03d}-0000.npy").unlink()
     for f in (work / "dedup").glob("*.near.json"):
         f.unlink()
     with session_scope(url) as s:
@@ -140,5 +140,5 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
     assert again.stats.removed == first.stats.removed and again.stats.documents_out == first.stats.documents_out
     after = {p.index: p for p in Store(url).list_partitions(job_id, "minhash")}
     assert all(after[b].finished_at == done_before[b] for b in range(10))  # skipped
-    assert all(after[b].finished_at > done_before[b] for b in range(10, 14))  # redone
-    assert (work / "minhash" / "edges" / "013.npy").exists()
+    assert all(after[b].finished_at > done_before[b] for b in range(10, 20))  # redone
+    assert (work / "minhash" / "edges" / "019-0000.npy").exists()

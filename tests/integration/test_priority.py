@@ -37,7 +37,7 @@ def _worker(env: dict, log: Path) -> subprocess.Popen:
         "auralith",
         "worker",
         "-Q",
-        "default,process,tokenize",
+        "default,process,dedup,tokenize",
         "-c",
         "1",
         "--pool",

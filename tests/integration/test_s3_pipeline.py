@@ -135,7 +135,7 @@ def test_near_dedup_on_s3_gives_the_manifest_of_the_local_job(client, bucket, tm
     assert got["removed"]["near_duplicate"] == len(expected["near_duplicate"])
     assert shard_facts(got) == shard_facts(want)
     minhash = f"{base}/work/{remote.id}/minhash"
-    assert len(files.list_files(f"{minhash}/edges/*.npy")) == 14 and files.exists(f"{minhash}/clusters.json")
+    assert len(files.list_files(f"{minhash}/edges/*.npy")) == 20 and files.exists(f"{minhash}/clusters.json")
 
     # The report reads the clusters file from the S3 work dir.
     runner = CliRunner()

@@ -187,11 +187,13 @@ def test_an_s3_work_dir_gives_the_decisions_of_a_local_one(tmp_path, tokenizer_p
     assert dropped_ids(s3_work, len(plan)) == dropped_ids(work, len(plan)) == expected
     paths, s3_paths = work, s3_work
     for p in range(len(plan)):
-        for name in ("signatures", "band_keys", "band_positions", "ids"):
+        for name in ("signatures", "band_keys", "band_positions", "ids", "shingles", "shingle_offsets"):
             assert s3_work.files.read_bytes(getattr(s3_paths, name)(p)) == getattr(paths, name)(p).read_bytes()
     assert s3_work.files.read_bytes(s3_paths.clusters) == paths.clusters.read_bytes()
     names = {p.rsplit("/", 1)[1] for p, _ in s3_work.files.list_files(f"s3://{bucket}/work/job-n/dedup/*")}
-    assert names == {f"{p:05d}{ext}" for p in range(len(plan)) for ext in (".json", ".near.json")}
+    assert names == {f"{p:05d}.near.json" for p in range(len(plan))}
+    exact = {p.rsplit("/", 1)[1] for p, _ in s3_work.files.list_files(f"s3://{bucket}/work/job-n/dedup/exact/*")}
+    assert exact == {"0000.npy"}
 
 
 def test_keep_removed_puts_near_duplicates_aside_with_the_id_their_cluster_kept(tmp_path, tokenizer_path):
@@ -214,3 +216,18 @@ def test_keep_removed_puts_near_duplicates_aside_with_the_id_their_cluster_kept(
     assert by_reason == expected
     of = {d["id"]: d["duplicate_of"] for d in aside}
     assert of["c001"] == of["c002"] == "b040" and of["b030"] == "a000"
+
+
+def test_exact_verification_keeps_what_a_short_signature_misjudges(tmp_path, tokenizer_path):
+    # 8 hashes: a noisy estimate, while the exact Jaccard of the shingle sets does not depend on the signature's
+    # length; the candidates (4 bands of 2) still cover every near pair. The labelled set's figures (precision and
+    # recall against the estimate) are bench/near_dedup_quality.py's.
+    cfg, plan, work, expected = make_job(tmp_path, tokenizer_path, num_bands=4, rows_per_band=2)
+    run_near(cfg, plan, work)
+    assert dropped_ids(work, len(plan)) == expected
+    assert work.files.exists(work.shingles(0)) and work.files.exists(work.shingle_offsets(0))
+
+    sig, plan, work2, _ = make_job(tmp_path / "sig", tokenizer_path, verify_on="signature")
+    run_near(sig, plan, work2)
+    assert dropped_ids(work2, len(plan)) == expected
+    assert not work2.files.exists(work2.shingles(0))  # nothing kept for a check that does not read it

@@ -241,13 +241,24 @@ def test_dedup_across_partitions(job):
     cfg, plan, paths, *_ = job
     run_process(cfg, plan, paths)
     result = decide_dedup(paths, len(plan))
-    assert result == {"removed": {"exact_duplicate": 2}, "per_partition": {"0": 1, "1": 1}}
+    assert result == {"removed": {"exact_duplicate": 2}, "shard": 0, "of": 1}
     assert read_drops(paths, 0) == {1}  # z6 loses to b1
     assert read_drops(paths, 1) == {1}  # b2 loses to a1
     assert all(read_drops(paths, i) == set() for i in range(2, len(plan)))
-    assert read_drops(paths, 99, required=False) == set()  # dedup off: no list, nothing to drop
+    elsewhere = WorkPaths(Path(paths.root) / "elsewhere", paths.files)
+    assert read_drops(elsewhere, 0, required=False) == set()  # dedup off: no list, nothing to drop
     with pytest.raises(InputError, match="drop list missing"):
-        read_drops(paths, 99)
+        read_drops(elsewhere, 0)
+
+
+@pytest.mark.parametrize("shards", [2, 5, 4096])
+def test_dedup_cut_into_hash_ranges_decides_as_one_merge(job, shards):
+    cfg, plan, paths, *_ = job
+    run_process(cfg, plan, paths)
+    counts = [decide_dedup(paths, len(plan), True, s, shards)["removed"]["exact_duplicate"] for s in range(shards)]
+    assert sum(counts) == 2 and len(counts) == shards
+    assert [read_drops(paths, i, shards=shards) for i in range(3)] == [{1}, {1}, set()]
+    assert read_kept_ids_of(cfg, paths, 0, shards) == {1: "b1"} and read_kept_ids_of(cfg, paths, 1, shards) == {1: "a1"}
 
 
 def test_keep_removed_puts_duplicates_aside_with_the_id_they_duplicate(job):
@@ -294,10 +305,10 @@ def test_without_keep_removed_dedup_writes_what_it_always_did(job, tmp_path):
             kept = read_kept_ids_of(config, paths, i) if config.preprocessing.keep_removed else None
             tokenize_partition(config, paths, i, read_drops(paths, i), kept_ids=kept)
         outputs = [Path(config.output.path), Path(paths.root) / "dedup"]
-        return {str(f): f.read_bytes() for root in outputs for f in sorted(root.iterdir())}
+        return {str(f): f.read_bytes() for root in outputs for f in sorted(root.rglob("*")) if f.is_file()}
 
     with_aside = run(cfg, True)
-    for stale in [*Path(paths.root, "dedup").iterdir(), *Path(paths.root, "removed").iterdir()]:
+    for stale in [*Path(paths.root, "dedup").rglob("*.*"), *Path(paths.root, "removed").iterdir()]:
         stale.unlink()
     without = run(off, False)
     assert not any(".kept." in name for name in without) and not list(Path(paths.root, "removed").iterdir())

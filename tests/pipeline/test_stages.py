@@ -7,6 +7,7 @@ import sys
 
 from auralith.config import parse_config
 from auralith.pipeline.stages import BY_TASK, QUEUES, STAGES, job_stages
+from auralith.pipeline.stages import stage as graph_stage
 from auralith.worker.settings import TASK_ROUTES
 from tests.corpus import REPO
 
@@ -42,21 +43,31 @@ def test_a_training_of_n_ranks_plans_one_unit_per_rank():
 def test_units_planned_per_stage():
     cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 4}}, "training": {}})
     refs = {s.name: s.refs(cfg, 3) for s in job_stages(cfg) if s.name != "process"}
+    one = {"partitions": 3, "shard": 0, "shards": 1}
     assert refs == {
-        "dedup": [{"partitions": 3}],
-        "minhash": [{"partitions": 3, "band": b} for b in range(4)],
+        "dedup": [one],
+        "minhash": [{**one, "band": b} for b in range(4)],
         "near_dedup": [{"partitions": 3}],
-        "tokenize": [{"process_index": i} for i in range(3)],
+        "tokenize": [{"process_index": i, "partitions": 3} for i in range(3)],
         "finalize": [{"partitions": 3}],
         "train": [{"manifest": "/o/manifest.json", "rank": 0, "world_size": 1}],
     }
+
+
+def test_dedup_units_grow_with_the_corpus_one_hash_range_per_16_partitions():
+    cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 2}}})
+    dedup, minhash = (graph_stage(name).refs(cfg, 40) for name in ("dedup", "minhash"))
+    assert dedup == [{"partitions": 40, "shard": s, "shards": 3} for s in range(3)]
+    # Unit b * shards + s: band b, key range s.
+    assert [(r["band"], r["shard"]) for r in minhash] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert len(graph_stage("dedup").refs(cfg, 10**6)) == 4096  # the hash index's grid
 
 
 def test_every_stage_names_a_unit_function_a_task_and_a_routed_queue():
     for stage in STAGES:
         assert callable(stage.unit_function()), stage.name
         assert BY_TASK[stage.task] is stage and TASK_ROUTES[stage.task]["queue"] == stage.queue
-    assert QUEUES == ("default", "process", "tokenize", "hpu")
+    assert QUEUES == ("default", "process", "dedup", "tokenize", "hpu")
 
 
 def test_the_graph_is_a_cheap_import():

@@ -17,6 +17,7 @@ from auralith.steps.minhash import (
     NearDedupConfig,
     band_keys,
     bucket_edges,
+    bucket_pairs,
     connected_components,
     estimated_jaccard,
     jaccard,
@@ -174,11 +175,14 @@ def test_connected_components_join_chains():
     assert connected_components(np.empty((0, 2), dtype=np.uint64)) == []
 
 
-def test_default_bands_make_an_s_curve_around_the_threshold():
-    assert CFG.num_hashes == 112
-    assert 0.7 < CFG.lsh_threshold() < 0.75
-    assert candidate_probability(0.8, 14, 8) > 0.9
-    assert candidate_probability(0.5, 14, 8) < 0.06
+def test_default_bands_find_nearly_every_pair_at_the_threshold_for_exact_verification():
+    # Candidates are cheap to reject (the exact Jaccard of two shingle sets), a missed one is a duplicate kept:
+    # the S-curve sits well below the threshold (bench/near_dedup_quality.py measured the choice).
+    assert CFG.num_hashes == 100
+    assert 0.5 < CFG.lsh_threshold() < 0.6
+    assert candidate_probability(0.8, 20, 5) > 0.999
+    assert candidate_probability(0.75, 20, 5) > 0.99
+    assert candidate_probability(0.3, 20, 5) < 0.05
 
 
 def test_config_errors_name_the_key_path():
@@ -193,3 +197,16 @@ def test_config_errors_name_the_key_path():
         {**base, "preprocessing": {"near_dedup": {"enabled": True, "num_bands": 20, "rows_per_band": 10}}}
     )
     assert cfg.preprocessing.near_dedup.num_hashes == 200
+
+
+def test_bucket_pairs_compare_every_pair_of_a_small_bucket_and_chain_a_big_one():
+    keys = np.array([5, 1, 5, 5, 9, 5, 1, 7, 7, 7, 7, 7], dtype=np.uint64)
+    nodes = np.arange(12, dtype=np.uint64)[::-1].copy()
+    got = {tuple(e) for e in bucket_pairs(keys, nodes, all_pairs_up_to=4).tolist()}
+    # Bucket 5: nodes 11, 9, 8, 6 (sorted 6, 8, 9, 11): all 6 pairs. Bucket 1: 10, 5. Bucket 7 (5 members,
+    # nodes 0..4): star from 0 and the chain.
+    assert got == {
+        (6, 8), (6, 9), (6, 11), (8, 9), (8, 11), (9, 11), (5, 10),
+        (0, 1), (0, 2), (0, 3), (0, 4), (1, 2), (2, 3), (3, 4),
+    }  # fmt: skip
+    assert len(bucket_pairs(keys[:1], nodes[:1])) == 0
