@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from auralith.config.base import StrictModel
+from auralith.config.language import LanguageConfig
 from auralith.config.near_dedup import NearDedupConfig
 from auralith.config.quality import PIIConfig, QualityConfig
 
@@ -33,5 +34,6 @@ class PreprocessingConfig(StrictModel):
     exact_dedup: bool = True
     near_dedup: NearDedupConfig = NearDedupConfig()
     keep_removed: bool = False
+    language: LanguageConfig = LanguageConfig()
     quality: QualityConfig = QualityConfig()
     pii: PIIConfig = PIIConfig()

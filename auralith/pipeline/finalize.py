@@ -42,6 +42,7 @@ def build_manifest(cfg: JobConfig, job_id: str, config_hash: str, partitions: li
         "tokens": stats.tokens,
         "documents_in": stats.records,
         "removed": stats.removed,
+        **({"languages": stats.languages} if stats.languages else {}),
         "shards": shards,
     }
 

@@ -1,4 +1,10 @@
-"""The process stage, one partition: read -> normalise -> filter -> redact -> hash, to atomic files."""
+"""The process stage, one partition: read -> normalise -> identify language -> filter -> redact -> hash.
+
+Outputs go to atomic files. The exact-dup hash and the MinHash signature are computed last, on the text that
+is written (normalised, then edited by C4's line rules and PII redaction): the text that is tokenized is the
+text that is deduplicated, so two documents that differ only in a redacted e-mail address or a dropped
+cookie banner are duplicates in the output and are removed as such.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from auralith.sources.documents import Document, FilePiece, InputIssue
 from auralith.sources.readers import PieceReader, jsonl_zst_writer
 from auralith.steps.dedup import content_hash
 from auralith.steps.filters import LengthFilter
+from auralith.steps.language import LanguageFilter
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.profile import PartitionProfile
 from auralith.steps.quality import QualityChain
@@ -37,6 +44,8 @@ def process_partition(
     normalize = TextNormalizer(pre.normalize)
     length_filter = LengthFilter(pre.length)
     chain = QualityChain(pre.quality, pre.pii)
+    language = LanguageFilter(pre.language) if pre.language.enabled else None
+    languages: Counter[str] = Counter()  # kept documents per language
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
     first_issues: list[dict] = []
@@ -74,22 +83,29 @@ def process_partition(
                 records += 1
                 documents += 1
                 profile.add_before(piece.source, item.text)
-                reason = _clean(item, normalize, length_filter, chain)
+                reason, lang, score = _clean(item, normalize, length_filter, language, chain)
                 if reason:
                     removed[reason] += 1
                     profile.add_removed(piece.source, reason)
                     if aside:
+                        extra = {"language": lang, "language_score": round(score, 4)} if lang is not None else {}
                         aside.write(
-                            {"id": item.id, "file": item.file, "line": item.line, "reason": reason, "text": item.text}
+                            {"id": item.id, "file": item.file, "line": item.line, "reason": reason, **extra}
+                            | {"text": item.text}
                         )
                     continue
                 profile.add_after(piece.source, item.text)
                 kept_bytes += len(item.text.encode("utf-8"))
+                # Hashes and signatures of the text as written (after C4's edits and redaction): see the docstring.
                 if pre.exact_dedup:
                     hashes.append((content_hash(item.text), item.id, kept.count))
                 if signatures:
                     signatures.add(kept.count, item.id, item.text)
-                kept.write({"id": item.id, "text": item.text, "file": item.file, "line": item.line})
+                record = {"id": item.id, "text": item.text, "file": item.file, "line": item.line}
+                if lang is not None:
+                    languages[lang] += 1
+                    record.update(language=lang, language_score=round(score, 4))
+                kept.write(record)
             blank_lines += reader.blank_lines
             bytes_done += piece.size
 
@@ -113,6 +129,7 @@ def process_partition(
         "issue_count": issues.count,
         "profile": profile.to_dict(),
         "lines_removed": dict(sorted(chain.lines_removed.items())),
+        **({"languages": dict(sorted(languages.items()))} if language else {}),
         # Only when the PII stage ran: the report tells "no PII found" ({}) from "not scanned" (no key).
         **({"pii": dict(sorted(chain.pii.items()))} if pre.pii.enabled else {}),
     }
@@ -127,13 +144,24 @@ def near_dedup_writer(cfg: JobConfig, paths: WorkPaths, index: int):
     return SignatureWriter(cfg.preprocessing.near_dedup, paths, index)
 
 
-def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:
+def _clean(
+    doc: Document,
+    normalize: TextNormalizer,
+    length_filter: LengthFilter,
+    language: LanguageFilter | None,
+    chain: QualityChain,
+) -> tuple[str | None, str | None, float]:
+    """(removal reason or None, language or None with identification off, its score)."""
     doc.text = normalize(doc.text)
     reason = length_filter(doc.text)
+    lang, score = None, 0.0
+    if reason is None and language is not None:
+        # Identified on the normalised text, before C4 edits it: the quality rules then follow the language.
+        lang, score, reason = language(doc.text)
     if reason is None:
         # On removal the chain hands back the text it was given: `keep_removed` gets it before C4 or redaction.
-        doc.text, reason = chain(doc.text)
-    return reason
+        doc.text, reason = chain(doc.text, lang)
+    return reason, lang, score
 
 
 def process_unit(unit: UnitContext) -> UnitResult:

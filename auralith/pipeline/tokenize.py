@@ -63,17 +63,24 @@ def tokenize_partition(
     docs_in = docs_out = tokens = truncated = near = 0
     profile = PartitionProfile()  # lengths and tokens of the documents written, for `auralith report`
     batch: list[str] = []
+    batch_languages: list[str | None] = []
+    languages: dict[str, dict[str, int]] = {}  # language -> documents and tokens written
 
     def flush() -> None:
         nonlocal tokens, truncated, docs_out
         arrays, n_trunc = encoder.encode(batch)
         truncated += n_trunc
-        for text, arr in zip(batch, arrays, strict=True):
-            writer.add(arr)
+        for text, lang, arr in zip(batch, batch_languages, arrays, strict=True):
+            writer.add(arr, language=lang)
             tokens += len(arr)
             profile.add_output(text, len(arr))
+            if lang is not None:
+                per = languages.setdefault(lang, {"documents": 0, "tokens": 0})
+                per["documents"] += 1
+                per["tokens"] += len(arr)
         docs_out += len(arrays)
         batch.clear()
+        batch_languages.clear()
         report({"documents": docs_in, "tokens": tokens})
 
     with ExitStack() as outputs:
@@ -90,6 +97,7 @@ def tokenize_partition(
                     aside.write({**_as_read(rec), "reason": dropped, "duplicate_of": of, "text": rec["text"]})
                 continue
             batch.append(rec["text"])
+            batch_languages.append(rec.get("language"))
             if len(batch) >= tcfg.batch_size:
                 flush()
         if batch:
@@ -105,6 +113,7 @@ def tokenize_partition(
         "removed": removed,
         "shards": len(shards),
         "profile": profile.to_dict(),
+        **({"languages": dict(sorted(languages.items()))} if languages else {}),
     }
     return counts, shards
 

@@ -33,6 +33,10 @@ WORD_RE = re.compile(
 _LINES_RE = re.compile(r"\n+")
 _PARAGRAPHS_RE = re.compile(r"\n{2,}")
 _ALPHA = re.compile(r"[^\W\d_]")
+# Han ideographs and kana: each character is a token. Chinese and Japanese put no spaces between words, so the
+# regex would take a whole sentence for one word; one character a token keeps word counts, stop words (FineWeb-2's
+# Chinese and Japanese lists are single characters) and n-grams meaningful without a segmenter.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class TextStats:
@@ -44,7 +48,10 @@ class TextStats:
     @cached_property
     def words(self) -> list[str]:
         """Tokens: words and single punctuation marks, in order."""
-        return WORD_RE.findall(self.text)
+        text = self.text
+        if _CJK.search(text):
+            text = _CJK.sub(r" \g<0> ", text)
+        return WORD_RE.findall(text)
 
     @cached_property
     def non_symbol_words(self) -> list[str]:
