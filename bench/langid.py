@@ -57,10 +57,9 @@ def cld2_candidate() -> Callable[[str], str]:
 
 
 def langid_candidate() -> Callable[[str], str]:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    import py3langid
 
-    ident = LanguageIdentifier.from_pickled_model(MODEL_FILE)
-    return lambda text: normalize_label(ident.classify(text)[0])
+    return lambda text: normalize_label(py3langid.classify(text)[0])
 
 
 def lingua_candidate() -> Callable[[str], str]:
@@ -128,11 +127,7 @@ def main() -> None:
     for a, b in HARD_PAIRS:
         row = ""
         for name in runs:
-            n = sum(
-                1
-                for d, p in zip(docs, predicted[name], strict=True)
-                if (d["lang"], p) in ((a, b), (b, a))
-            )
+            n = sum(1 for d, p in zip(docs, predicted[name], strict=True) if (d["lang"], p) in ((a, b), (b, a)))
             row += f"{n:10d}"
         print(f"{a}/{b:<5}" + row)
     print("\nper language accuracy (all buckets)")

@@ -44,11 +44,11 @@ _PLACEHOLDER = re.compile(r"%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?[hlLqjzt]*[diouxXeEf
 
 
 def normalize_label(code: str | None) -> str:
-    """One label per language across identifiers: `nb`/`nn` -> `no`, `zh-Hant` -> `zh`, lower case."""
+    """One label per language across identifiers: `nb`/`nn` -> `no`, `iw` -> `he`, `zh-Hant` -> `zh`."""
     if not code:
         return "und"
     code = code.replace("_", "-").split("-")[0].lower()
-    return {"nb": "no", "nn": "no"}.get(code, code)
+    return {"nb": "no", "nn": "no", "iw": "he"}.get(code, code)  # CLD2 still says `iw` for Hebrew
 
 
 def _letters(text: str) -> int:

@@ -20,12 +20,47 @@ import yaml
 
 OUT = Path(__file__).resolve().parent.parent / "auralith" / "steps" / "data" / "fineweb2_settings.json"
 ISO = Path("/usr/share/iso-codes/json/iso_639-3.json")
-MACRO = {"zh": "cmn", "ar": "arb", "fa": "pes", "ms": "zsm", "no": "nob", "et": "ekk", "lv": "lvs", "uz": "uzn",
-         "sw": "swh", "sq": "als", "mn": "khk", "ne": "npi", "or": "ory", "ps": "pbt", "az": "azj", "ku": "kmr",
-         "yi": "ydd", "qu": "quy", "gn": "gug", "om": "gaz", "mg": "plt", "kr": "knc", "ff": "fuc", "oc": "oci",
-         "lb": "ltz", "ha": "hau", "pa": "pan", "sc": "srd"}
-KEYS = ("dup_line_frac", "top_n_grams", "dup_n_grams", "line_punct_thr", "new_line_ratio", "max_avg_word_length",
-        "min_avg_word_length", "max_non_alpha_words_ratio", "stopwords")
+MACRO = {
+    "zh": "cmn",
+    "ar": "arb",
+    "fa": "pes",
+    "ms": "zsm",
+    "no": "nob",
+    "et": "ekk",
+    "lv": "lvs",
+    "uz": "uzn",
+    "sw": "swh",
+    "sq": "als",
+    "mn": "khk",
+    "ne": "npi",
+    "or": "ory",
+    "ps": "pbt",
+    "az": "azj",
+    "ku": "kmr",
+    "yi": "ydd",
+    "qu": "quy",
+    "gn": "gug",
+    "om": "gaz",
+    "mg": "plt",
+    "kr": "knc",
+    "ff": "fuc",
+    "oc": "oci",
+    "lb": "ltz",
+    "ha": "hau",
+    "pa": "pan",
+    "sc": "srd",
+}
+KEYS = (
+    "dup_line_frac",
+    "top_n_grams",
+    "dup_n_grams",
+    "line_punct_thr",
+    "new_line_ratio",
+    "max_avg_word_length",
+    "min_avg_word_length",
+    "max_non_alpha_words_ratio",
+    "stopwords",
+)
 
 
 def main(repo: Path) -> None:

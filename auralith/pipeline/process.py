@@ -22,6 +22,7 @@ from auralith.sources.readers import PieceReader, jsonl_zst_writer
 from auralith.steps.dedup import content_hash
 from auralith.steps.filters import LengthFilter
 from auralith.steps.language import LanguageFilter
+from auralith.steps.language_rules import rules_language
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.profile import PartitionProfile
 from auralith.steps.quality import QualityChain
@@ -160,7 +161,7 @@ def _clean(
         lang, score, reason = language(doc.text)
     if reason is None:
         # On removal the chain hands back the text it was given: `keep_removed` gets it before C4 or redaction.
-        doc.text, reason = chain(doc.text, lang)
+        doc.text, reason = chain(doc.text, rules_language(lang, score))
     return reason, lang, score
 
 

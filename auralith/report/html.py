@@ -140,7 +140,10 @@ def render_html(profile: dict, plots: dict[str, str]) -> str:
     out.append("<h2>Languages</h2>")
     if profile.get("languages"):
         langs = pd.DataFrame(
-            [{"language": k, "documents": v["documents"], "tokens": v["tokens"]} for k, v in profile["languages"].items()]
+            [
+                {"language": k, "documents": v["documents"], "tokens": v["tokens"]}
+                for k, v in profile["languages"].items()
+            ]
         )
         out.append(_table(langs))
         out.append(_img(plots, "Documents and tokens per language"))

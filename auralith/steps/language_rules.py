@@ -30,6 +30,17 @@ ENGLISH = "en"
 NO_SPACES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "dz"})
 
 
+# Below this score the identification is a guess (short English docstrings come out as `pt` at 0.37, doctest
+# snippets as `da` at 0.15 in the demo): such a document keeps the configured rules, which are the default, and
+# is judged by another language's rules only when the model is fairly sure of it.
+RULES_MIN_SCORE = 0.5
+
+
+def rules_language(lang: str | None, score: float) -> str | None:
+    """The language whose rules judge a document: None (the configured rules) for an unsure identification."""
+    return lang if lang is not None and score >= RULES_MIN_SCORE else None
+
+
 @lru_cache(maxsize=1)
 def fineweb2_settings() -> dict[str, dict]:
     return json.loads(SETTINGS.read_text(encoding="utf-8"))

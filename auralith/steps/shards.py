@@ -58,9 +58,7 @@ class ShardInfo:
 
     @classmethod
     def from_dict(cls, data: dict) -> ShardInfo:
-        return cls(
-            **{**data, "tensors": dict(data.get("tensors", {})), "languages": dict(data.get("languages", {}))}
-        )
+        return cls(**{**data, "tensors": dict(data.get("tensors", {})), "languages": dict(data.get("languages", {}))})
 
 
 class ShardWriter:
