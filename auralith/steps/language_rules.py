@@ -6,15 +6,16 @@ an English full stop). FineWeb-2 (Penedo et al. 2025) re-tuned the same filters 
 ship in `data/fineweb2_settings.json` (Apache-2.0). For a document identified as language L != `en`:
 
 - FineWeb-2's recipe: none of C4's English line rules (terminal punctuation, 3 words a line, 5 sentences;
-  its lorem-ipsum, curly-bracket and long-word rules stay, they hold in any language); Gopher repetition without the paragraph and line-character rules,
-  with L's `dup_line_frac`, top and duplicate n-gram fractions; FineWeb without the short-line rule, with
-  `char_duplicates_ratio` 0.1 and L's `line_punct_thr` and `new_line_ratio`; Gopher quality with L's stop
-  words, word-length bounds and alpha-word ratio. Other keys (word counts, bullets, ...) stay as configured.
+  its lorem-ipsum, curly-bracket and long-word rules stay, they hold in any language); Gopher repetition
+  without the paragraph and line-character rules, with L's `dup_line_frac`, top and duplicate n-gram
+  fractions; FineWeb without the short-line rule, with `char_duplicates_ratio` 0.1 and L's `line_punct_thr`
+  and `new_line_ratio`; Gopher quality with L's stop words, word-length bounds and alpha-word ratio. Other
+  keys (word counts, bullets, ...) stay as configured.
 - A language FineWeb-2 has no settings for (or `und`): the same recipe with the language-dependent checks
   off (stop words, word lengths, alpha-word ratio, line punctuation): only language-independent rules.
 
-In languages written without spaces (Chinese, Japanese, Thai, ...) word lengths mean little to a regex
-split, so those bounds are off there too.
+In languages written without spaces (Chinese, Japanese, Thai, ...) word lengths mean little without a
+segmenter (Han and kana count one character a word), so those bounds are off there too.
 """
 
 from __future__ import annotations
