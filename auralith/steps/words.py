@@ -8,7 +8,8 @@ pages spaCy keeps. So this module runs spaCy's own algorithm (`Tokenizer._split_
 `data/spacy_en_tokenizer.json` (prefix, suffix, infix and URL patterns, 1,347 special cases; spaCy 3.8, MIT
 licence): whitespace-separated chunks, special cases, prefixes and suffixes peeled off one at a time, URLs
 kept whole, infixes split. Building spaCy `Doc` objects is most of spaCy's cost; without them this is a few
-times faster, and plain words (most chunks) take a dictionary lookup and `str.isalpha`.
+times faster, plain words (most chunks) take a dictionary lookup and `str.isalpha`, and other chunks are
+split once and cached, as spaCy does.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ _SPECIALS: dict[str, list[str]] = {k: v for k, v in _DATA["specials"].items() if
 # PhraseMatcher (`_apply_special_cases`); here, among one chunk's tokens.
 _MATCHED = frozenset(k for k in _SPECIALS if _PREFIX(k) or _SUFFIX(k) or any(True for _ in _INFIX(k)))
 _MATCHED_MAX_TOKENS = 8
+# Chunks repeat ("the,", "(see", "value."): like spaCy's own cache, the tokens of each chunk split once are kept,
+# up to a bound (emptied when full: a few MB at most in a worker).
+_CACHE: dict[str, list[str]] = {}
+_CACHE_SIZE = 100_000
 
 
 def split_words(text: str) -> list[str]:
     """spaCy's English tokens of `text`, whitespace dropped (as datatrove's `split_into_words` returns them)."""
     out: list[str] = []
-    append, extend, specials = out.append, out.extend, _SPECIALS
+    append, extend, specials, cache = out.append, out.extend, _SPECIALS, _CACHE
     for chunk in text.split():
         special = specials.get(chunk)
         if special is not None:
@@ -40,9 +45,16 @@ def split_words(text: str) -> list[str]:
         elif chunk.isalpha():  # no prefix, suffix or infix rule applies to letters alone
             append(chunk)
         else:
-            tokens: list[str] = []
-            _split_chunk(chunk, tokens)
-            extend(_merge_specials(tokens) if len(tokens) > 1 else tokens)
+            tokens = cache.get(chunk)
+            if tokens is None:
+                tokens = []
+                _split_chunk(chunk, tokens)
+                if len(tokens) > 1:
+                    tokens = _merge_specials(tokens)
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()
+                cache[chunk] = tokens
+            extend(tokens)
     return out
 
 
