@@ -90,10 +90,8 @@ def process_partition(
                     profile.add_removed(piece.source, reason)
                     if aside:
                         extra = {"language": lang, "language_score": round(score, 4)} if lang is not None else {}
-                        aside.write(
-                            {"id": item.id, "file": item.file, "line": item.line, "reason": reason, **extra}
-                            | {"text": item.text}
-                        )
+                        record = {"id": item.id, "file": item.file, "line": item.line, "reason": reason}
+                        aside.write({**record, **extra, "text": item.text})
                     continue
                 profile.add_after(piece.source, item.text)
                 kept_bytes += len(item.text.encode("utf-8"))
