@@ -79,12 +79,45 @@ if os.environ.get("AURALITH_BENCH_LINGUA", "1") != "0":
     CANDIDATES["lingua"] = lingua_candidate
 
 
+def kept_by_quality_rules(docs: list[dict]) -> None:
+    """Long documents (1,000-3,000 characters) the default quality chain keeps, per language: every language
+    judged by the configured (English) rules, vs each by its own (FineWeb-2's settings; the default)."""
+    from auralith.config.quality import PIIConfig, QualityConfig
+    from auralith.steps.language import LanguageIdentifier
+    from auralith.steps.language_rules import rules_language
+    from auralith.steps.normalize import normalize_whitespace
+    from auralith.steps.quality import QualityChain
+
+    chain = QualityChain(QualityConfig(), PIIConfig(enabled=False))
+    identify = LanguageIdentifier()
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for d in docs:
+        if d["bucket"] != "long":
+            continue
+        text = normalize_whitespace(d["text"])
+        row = rows[d["lang"]]
+        row[0] += 1
+        row[1] += chain(text)[1] is None
+        row[2] += chain(text, rules_language(*identify(text)))[1] is None
+    print("\nlong documents kept by the default quality chain: English rules for all vs per-language rules")
+    print(f"{'lang':<6}{'docs':>6}{'english rules':>15}{'per language':>14}")
+    for lang, (n, en, own) in sorted(rows.items()):
+        print(f"{lang:<6}{n:6d}{en / n:15.1%}{own / n:14.1%}")
+    others = [r for lang, r in rows.items() if lang != "en"]
+    n = sum(r[0] for r in others)
+    print(f"{'not en':<6}{n:6d}{sum(r[1] for r in others) / n:15.1%}{sum(r[2] for r in others) / n:14.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-bucket", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--quality-only", action="store_true", help="only the kept-by-quality-rules table")
     args = ap.parse_args()
     docs = build_langid_set(per_bucket=args.per_bucket)
+    if args.quality_only:
+        kept_by_quality_rules(docs)
+        return
     langs = sorted({d["lang"] for d in docs})
     size = sum(len(d["text"].encode()) for d in docs) / MB
     print(f"set: {len(docs)} documents, {len(langs)} languages ({' '.join(langs)}), {size:.2f} MB")
@@ -135,6 +168,7 @@ def main() -> None:
     for lang in langs:
         idx = [i for i, d in enumerate(docs) if d["lang"] == lang]
         print(f"{lang:<6}" + "".join(f"{sum(predicted[n][i] == lang for i in idx) / len(idx):10.3f}" for n in runs))
+    kept_by_quality_rules(docs)
 
 
 if __name__ == "__main__":
