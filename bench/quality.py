@@ -128,6 +128,23 @@ def per_family_agreement(docs: list[str]) -> None:
     print()
 
 
+def show_differences(r: dict) -> None:
+    """Why each document kept by one chain only was removed by the other."""
+    aur, dt = auralith_chain(), datatrove_chain()
+    for label, idx, run in (
+        ("kept only by datatrove", r["only_dt"], aur),
+        ("kept only by Auralith", r["only_aur"], dt),
+    ):
+        print(f"{label}: removal reasons of the other chain")
+        reasons: dict[str, int] = {}
+        for i in idx:
+            reason = run(r["docs"][i]) or "?"
+            reasons[reason] = reasons.get(reason, 0) + 1
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            print(f"  {n:5d}  {reason}")
+    print()
+
+
 def throughput(docs: list[str], run) -> tuple[float, float, list[bool]]:
     kept = []
     cpu, wall = time.process_time(), time.perf_counter()
@@ -159,10 +176,17 @@ def measure(mb: float = 4.0) -> dict:
     aur_cpu, aur_wall, aur_kept = throughput(docs, aur)
     dt_cpu, dt_wall, dt_kept = throughput(docs, dt)
     agree = sum(a == b for a, b in zip(aur_kept, dt_kept, strict=True)) / len(docs)
+    both = sum(a and b for a, b in zip(aur_kept, dt_kept, strict=True))
     return {
         "documents": len(docs),
         "mb": size,
         "agree": agree,
+        # Agreement on what each keeps (both chains remove most of this corpus, so "same decision" flatters):
+        # of datatrove's kept documents, the share Auralith keeps, and the other way round.
+        "dt_kept_by_aur": both / max(sum(dt_kept), 1),
+        "aur_kept_by_dt": both / max(sum(aur_kept), 1),
+        "only_aur": [i for i, (a, b) in enumerate(zip(aur_kept, dt_kept, strict=True)) if a and not b],
+        "only_dt": [i for i, (a, b) in enumerate(zip(aur_kept, dt_kept, strict=True)) if b and not a],
         "auralith": {"cpu": aur_cpu, "wall": aur_wall, "mbps": size / aur_cpu, "kept": sum(aur_kept)},
         "datatrove": {"cpu": dt_cpu, "wall": dt_wall, "mbps": size / dt_cpu, "kept": sum(dt_kept)},
         "ratio": dt_cpu / aur_cpu,
@@ -175,6 +199,8 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=4.0, help="corpus size for the throughput table")
     ap.add_argument("--rss-mb", type=float, default=2.0, help="corpus size at 1x for the memory table")
     ap.add_argument("--per-family", action="store_true", help="also compare each filter family on its own")
+    ap.add_argument("--show-differences", action="store_true", help="reasons for the documents only one chain keeps")
+    ap.add_argument("--no-rss", action="store_true", help="skip the worker memory table")
     args = ap.parse_args()
 
     r = measure(args.mb)
@@ -185,12 +211,21 @@ def main() -> None:
         print(f"{name:<10} {side['cpu']:8.2f} {side['wall']:8.2f} {side['mbps']:14.2f} {side['kept']:7d}")
     print(
         f"ratio (auralith / datatrove MB/s per core): {r['ratio']:.1f}x;"
-        f" same keep/remove decision on {r['agree']:.1%} of documents\n"
+        f" same keep/remove decision on {r['agree']:.1%} of documents"
     )
+    print(
+        f"kept sets: Auralith keeps {r['dt_kept_by_aur']:.2%} of what datatrove keeps"
+        f" ({len(r['only_dt'])} documents kept only by datatrove); datatrove keeps {r['aur_kept_by_dt']:.2%} of what"
+        f" Auralith keeps ({len(r['only_aur'])} only by Auralith)\n"
+    )
+    if args.show_differences:
+        show_differences(r)
 
     if args.per_family:
         per_family_agreement(r["docs"])
 
+    if args.no_rss:
+        return
     print(f"{'corpus':>7} {'MB':>6} {'documents':>10} {'kept':>7} {'worker peak RSS MB':>19} {'CPU s':>7}")
     for scale in (1, 4, 10):
         rss = worker_rss(args.rss_mb * scale)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from auralith.config.base import StrictModel
+from auralith.config.language import LanguageConfig
 from auralith.config.near_dedup import NearDedupConfig
 from auralith.config.quality import PIIConfig, QualityConfig
 from auralith.config.web import HtmlConfig, UrlFilterConfig
@@ -39,5 +40,6 @@ class PreprocessingConfig(StrictModel):
     # How many partitions' worth of hashes (exact) or band keys (near) one dedup task decides: the number of
     # dedup tasks grows with the corpus, so no single one does.
     dedup_task_partitions: int = Field(default=16, ge=1, le=1_000_000)
+    language: LanguageConfig = LanguageConfig()
     quality: QualityConfig = QualityConfig()
     pii: PIIConfig = PIIConfig()

@@ -84,10 +84,21 @@ class FineWebConfig(_Strict):
     new_line_ratio: float | None = Field(default=0.3, ge=0)  # max newlines per word
 
 
+class C4BadWordsConfig(_Strict):
+    """C4's bad-words filter: removes a document holding a word of its language's list (shipped, CC BY 4.0)."""
+
+    enabled: bool = False  # FineWeb's recipe does not run it: it removes medical and biology text too
+    default_language: str = "en"  # the list for documents without an identified language
+
+
 class QualityConfig(_Strict):
     """`preprocessing.quality`: filter families, run in FineWeb's order (repetition, quality, C4, FineWeb)."""
 
     enabled: bool = True  # false switches every family off (text filtered upstream, synthetic test data)
+    # Documents identified as another language than English get FineWeb-2's settings for their language
+    # (steps/language_rules.py); false applies the settings below to every language.
+    per_language: bool = True
+    c4_badwords: C4BadWordsConfig = C4BadWordsConfig()
     gopher_repetition: GopherRepetitionConfig = GopherRepetitionConfig()
     gopher_quality: GopherQualityConfig = GopherQualityConfig()
     c4: C4Config = C4Config()

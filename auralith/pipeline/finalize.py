@@ -49,6 +49,7 @@ def build_manifest(cfg: JobConfig, job_id: str, config_hash: str, partitions: li
         "tokens": stats.tokens,
         "documents_in": stats.records,
         "removed": stats.removed,
+        **({"languages": stats.languages} if stats.languages else {}),
         "shards": shards,
         "formats": cfg.output.formats,
         **({"megatron": megatron, "megatron_dtype": megatron[0]["dtype"] if megatron else None} if megatron else {}),

@@ -43,9 +43,9 @@ class OutputWriter:
         self.tokens_by_source: Counter[int] = Counter()
         self.documents_by_source: Counter[int] = Counter()
 
-    def add(self, tokens: np.ndarray, source: int, text: str = "", pos: int = 0) -> None:
+    def add(self, tokens: np.ndarray, source: int, text: str = "", pos: int = 0, language: str | None = None) -> None:
         if self.shards is not None:
-            self.shards.add(tokens)
+            self.shards.add(tokens, language=language)
         if self.megatron is not None:
             self.megatron.add(tokens)
         self.tokens_by_source[source] += len(tokens)

@@ -1,4 +1,10 @@
-"""The process stage, one partition: read -> normalise -> filter -> redact -> hash, to atomic files."""
+"""The process stage, one partition: read -> normalise -> identify language -> filter -> redact -> hash.
+
+Outputs go to atomic files. The exact-dup hash and the MinHash signature are computed last, on the text that
+is written (normalised, then edited by C4's line rules and PII redaction): the text that is tokenized is the
+text that is deduplicated, so two documents that differ only in a redacted e-mail address or a dropped
+cookie banner are duplicates in the output and are removed as such.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from auralith.sources.documents import Document, FilePiece, InputIssue, SkippedR
 from auralith.sources.readers import PieceReader, jsonl_zst_writer
 from auralith.steps.dedup import content_hash
 from auralith.steps.filters import LengthFilter
+from auralith.steps.language import LanguageFilter
+from auralith.steps.language_rules import rules_language
 from auralith.steps.normalize import TextNormalizer
 from auralith.steps.profile import PartitionProfile
 from auralith.steps.quality import QualityChain
@@ -39,6 +47,8 @@ def process_partition(
     length_filter = LengthFilter(pre.length)
     chain = QualityChain(pre.quality, pre.pii)
     web = WebSteps(pre.url_filter, pre.html)
+    language = LanguageFilter(pre.language) if pre.language.enabled else None
+    languages: Counter[str] = Counter()  # kept documents per language
     removed: Counter[str] = Counter()
     input_errors: Counter[str] = Counter()
     first_issues: list[dict] = []
@@ -81,23 +91,28 @@ def process_partition(
                 documents += 1
                 item.text, reason = web(item.text, item.meta)
                 profile.add_before(piece.source, item.text)
-                reason = reason or _clean(item, normalize, length_filter, chain)
+                lang, score = None, 0.0
+                if not reason:
+                    reason, lang, score = _clean(item, normalize, length_filter, language, chain)
                 if reason:
                     removed[reason] += 1
                     profile.add_removed(piece.source, reason)
                     if aside:
-                        aside.write(
-                            {"id": item.id, "file": item.file, "line": item.line, "reason": reason, "text": item.text}
-                            | _provenance(item)
-                        )
+                        extra = {"language": lang, "language_score": round(score, 4)} if lang is not None else {}
+                        record = {"id": item.id, "file": item.file, "line": item.line, "reason": reason}
+                        aside.write({**record, **extra, "text": item.text} | _provenance(item))
                     continue
                 profile.add_after(piece.source, item.text)
                 kept_bytes += len(item.text.encode("utf-8"))
+                # Hashes and signatures of the text as written (after C4's edits and redaction): see the docstring.
                 if pre.exact_dedup:
                     hashes.append((content_hash(item.text), item.id, kept.count))
                 if signatures:
                     signatures.add(kept.count, item.id, item.text)
                 record = {"id": item.id, "text": item.text, "file": item.file, "line": item.line}
+                if lang is not None:
+                    languages[lang] += 1
+                    record.update(language=lang, language_score=round(score, 4))
                 kept.write(record | {"source": piece.source} | _provenance(item))
             blank_lines += reader.blank_lines
             bytes_done += piece.size
@@ -120,6 +135,7 @@ def process_partition(
         "issue_count": issues.count,
         "profile": profile.to_dict(),
         "lines_removed": dict(sorted(chain.lines_removed.items())),
+        **({"languages": dict(sorted(languages.items()))} if language else {}),
         # Only when the PII stage ran: the report tells "no PII found" ({}) from "not scanned" (no key).
         **({"pii": dict(sorted(chain.pii.items()))} if pre.pii.enabled else {}),
     }
@@ -139,13 +155,24 @@ def _provenance(doc: Document) -> dict:
     return {k: doc.meta[k] for k in ("url", "date") if k in doc.meta}
 
 
-def _clean(doc: Document, normalize: TextNormalizer, length_filter: LengthFilter, chain: QualityChain) -> str | None:
+def _clean(
+    doc: Document,
+    normalize: TextNormalizer,
+    length_filter: LengthFilter,
+    language: LanguageFilter | None,
+    chain: QualityChain,
+) -> tuple[str | None, str | None, float]:
+    """(removal reason or None, language or None with identification off, its score)."""
     doc.text = normalize(doc.text)
     reason = length_filter(doc.text)
+    lang, score = None, 0.0
+    if reason is None and language is not None:
+        # Identified on the normalised text, before C4 edits it: the quality rules then follow the language.
+        lang, score, reason = language(doc.text)
     if reason is None:
         # On removal the chain hands back the text it was given: `keep_removed` gets it before C4 or redaction.
-        doc.text, reason = chain(doc.text)
-    return reason
+        doc.text, reason = chain(doc.text, rules_language(lang, score))
+    return reason, lang, score
 
 
 def process_unit(unit: UnitContext) -> UnitResult:

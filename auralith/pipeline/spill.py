@@ -61,8 +61,9 @@ class SpillWriter:
         self._docs: list[np.ndarray] = []
         self._meta: list[tuple[int, int, int, int, int, int]] = []
 
-    def add(self, tokens: np.ndarray, source: int, text: str, pos: int) -> None:
-        """One document; `pos` is its position in the partition's clean file (increasing)."""
+    def add(self, tokens: np.ndarray, source: int, text: str, pos: int, language: str | None = None) -> None:
+        """One document; `pos` is its position in the partition's clean file (increasing). `language` is not kept:
+        the `write` stage's shards carry no per-shard language figures (the job's totals come from tokenize)."""
         sample = sample_bucket(text, self.mix_seed)
         out, key = 0, pos
         if self.shuffle:

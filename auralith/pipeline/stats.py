@@ -49,6 +49,8 @@ class JobStats:
     input_errors: dict[str, int] = field(default_factory=dict)
     lines_removed: dict[str, int] = field(default_factory=dict)  # lines C4 dropped from kept documents, by rule
     pii: dict[str, int] = field(default_factory=dict)  # PII found, by type
+    # language -> documents and tokens written (tokenize rows), when the job identified languages
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)
     issues: list[dict] = field(default_factory=list)
     issue_count: int = 0
     # Duplicates the dedup decisions (committed rows of `dedup`, `near_dedup`) drop: final as soon as they are
@@ -70,6 +72,7 @@ class JobStats:
             "input_errors": self.input_errors,
             "lines_removed": self.lines_removed,
             "pii": self.pii,
+            **({"languages": self.languages} if self.languages else {}),
             "issue_count": self.issue_count,
             "issues": self.issues,
             "tokens": self.tokens,
@@ -100,6 +103,8 @@ def job_stats(
     lines_removed: Counter[str] = Counter()
     pii: Counter[str] = Counter()
     encoders: Counter[str] = Counter()
+    lang_docs: Counter[str] = Counter()
+    lang_tokens: Counter[str] = Counter()
     for p in partitions:
         if states is None:
             st.stages.setdefault(p.stage, StageCounts()).add(p.state)
@@ -132,6 +137,9 @@ def job_stats(
                 encoders.update(c.get("encoders", {}))
                 if "encoder_fallback" in c and len(st.encoder_fallbacks) < max_issues:
                     st.encoder_fallbacks.append(c["encoder_fallback"])
+                for lang, per in c.get("languages", {}).items():
+                    lang_docs[lang] += per["documents"]
+                    lang_tokens[lang] += per["tokens"]
             else:
                 st.tokens += live.get("tokens", 0)
                 st.tokenize_documents_done += live.get("documents", 0)
@@ -153,4 +161,9 @@ def job_stats(
     st.lines_removed = dict(sorted(lines_removed.items()))
     st.pii = dict(sorted(pii.items()))
     st.encoders = dict(sorted(encoders.items()))
+    # Most documents first: the order `status` and the report show them in.
+    st.languages = {
+        lang: {"documents": n, "tokens": lang_tokens[lang]}
+        for lang, n in sorted(lang_docs.items(), key=lambda kv: (-kv[1], kv[0]))
+    }
     return st

@@ -104,6 +104,8 @@ def _tokenize(
     sources: list[int] = []
     positions: list[int] = []  # in the clean file: where a spilled document can be found again
     reads: list[dict] = []  # where each document was read, to name one the encoders disagree on
+    batch_languages: list[str | None] = []
+    languages: dict[str, dict[str, int]] = {}  # language -> documents and tokens written
 
     def flush() -> None:
         nonlocal tokens, truncated, docs_out
@@ -114,15 +116,20 @@ def _tokenize(
             shards = writer.shards if isinstance(writer, OutputWriter) and writer.shards is not None else None
             raise _Mismatch(reason, {s.path for s in shards.shards} if shards else set()) from None
         truncated += n_trunc
-        for text, source, pos, arr in zip(batch, sources, positions, arrays, strict=True):
-            writer.add(arr, source, text, pos)
+        for text, source, pos, lang, arr in zip(batch, sources, positions, batch_languages, arrays, strict=True):
+            writer.add(arr, source, text, pos, language=lang)
             tokens += len(arr)
             profile.add_output(text, len(arr))
+            if lang is not None:
+                per = languages.setdefault(lang, {"documents": 0, "tokens": 0})
+                per["documents"] += 1
+                per["tokens"] += len(arr)
         docs_out += len(arrays)
         batch.clear()
         sources.clear()
         positions.clear()
         reads.clear()
+        batch_languages.clear()
         report({"documents": docs_in, "tokens": tokens})
 
     with ExitStack() as outputs:
@@ -144,6 +151,7 @@ def _tokenize(
             sources.append(rec.get("source", 0))  # clean files record their source (process.py)
             positions.append(pos)
             reads.append(_as_read(rec))
+            batch_languages.append(rec.get("language"))
             if len(batch) >= tcfg.batch_size:
                 flush()
         if batch:
@@ -163,6 +171,7 @@ def _tokenize(
         "verified": encoder.verified,
         **({"encoder_fallback": {"partition": index, "detail": encoder.fallback}} if encoder.fallback else {}),
         **(writer.counts(ref) if isinstance(writer, OutputWriter) else {"shards": 0}),
+        **({"languages": dict(sorted(languages.items()))} if languages else {}),
     }
     return counts, ref
 

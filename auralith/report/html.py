@@ -148,6 +148,19 @@ def render_html(profile: dict, plots: dict[str, str]) -> str:
     else:
         out.append(_not_run("Near-duplicate detection"))
 
+    out.append("<h2>Languages</h2>")
+    if profile.get("languages"):
+        langs = pd.DataFrame(
+            [
+                {"language": k, "documents": v["documents"], "tokens": v["tokens"]}
+                for k, v in profile["languages"].items()
+            ]
+        )
+        out.append(_table(langs))
+        out.append(_img(plots, "Documents and tokens per language"))
+    else:
+        out.append(_not_run("Language identification"))
+
     out.append("<h2>PII</h2>")
     if profile.get("pii") is not None:
         pii = pd.DataFrame([{"type": k, "found": v} for k, v in profile["pii"].items()])

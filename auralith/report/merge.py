@@ -221,6 +221,8 @@ def build_profile(job: Job, partitions: list[Partition], training: list[dict] | 
         "length_output": summarize_series(merge_series([p.get("length_output") for p in tok_profiles])),
         "tokens_per_document": summarize_series(merge_series([p.get("tokens") for p in tok_profiles])),
         "pii": summed_counts(process, "pii"),
+        # language -> documents and tokens written; None when the job did not identify languages
+        "languages": stats.languages or None,
         "dedup_clusters": cluster_summary(_committed(partitions, "near_dedup")),
         "training": training_summary(training),
         "mix": _mix(job, partitions),

@@ -188,6 +188,29 @@ def pii_bars(profile: dict, out_dir: Path) -> str | None:
     return _save(fig, out_dir, "pii.png")
 
 
+def languages_bars(profile: dict, out_dir: Path, top: int = 30) -> str | None:
+    """Documents and tokens written per language, most documents first (the first `top` languages)."""
+    languages = profile.get("languages")
+    if not languages:
+        return None
+    items = list(languages.items())[:top]
+    fig = Figure(figsize=(10, 1.4 + 0.4 * len(items)))
+    ax_docs, ax_tokens = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(items))
+    for ax, key, color in ((ax_docs, "documents", "#1c7ed6"), (ax_tokens, "tokens", "#2f9e44")):
+        values = [v[key] for _, v in items]
+        ax.barh(y, values, color=color)
+        for i, n in enumerate(values):
+            ax.annotate(f" {_eng(n)}", (n, i), va="center", fontsize=8)
+        ax.margins(x=0.2)
+        ax.set_xlabel(key)
+    ax_docs.set_yticks(y, [k for k, _ in items])
+    ax_docs.invert_yaxis()
+    more = f" (first {top} of {len(languages)})" if len(languages) > top else ""
+    fig.suptitle(f"Documents and tokens written, per language{more}", fontsize=10)
+    return _save(fig, out_dir, "languages.png")
+
+
 def loss_curve(profile: dict, out_dir: Path) -> str | None:
     training = profile.get("training")
     if not training:
@@ -211,6 +234,7 @@ PLOTS = (
     ("Removals by reason", removals_bars),
     ("Tokens per document", tokens_histogram),
     ("Near-duplicate cluster sizes", cluster_sizes_bars),
+    ("Documents and tokens per language", languages_bars),
     ("PII by type", pii_bars),
     ("Training loss", loss_curve),
 )

@@ -47,13 +47,18 @@ class ShardInfo:
     bytes: int
     sha256: str
     tensors: dict[str, str] = field(default_factory=dict)
+    # language -> {"documents": n, "tokens": n} of the shard's documents, when the job identified languages
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not self.languages:  # manifests of jobs without language identification stay as they were
+            del data["languages"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> ShardInfo:
-        return cls(**{**data, "tensors": dict(data.get("tensors", {}))})
+        return cls(**{**data, "tensors": dict(data.get("tensors", {})), "languages": dict(data.get("languages", {}))})
 
 
 class ShardWriter:
@@ -89,10 +94,14 @@ class ShardWriter:
         self._docs: list[np.ndarray] = []
         self._n_tokens = 0
         self._shards: list[ShardInfo] = []
+        self._languages: dict[str, dict[str, int]] = {}
         self._closed = False
 
-    def add(self, doc_tokens: np.ndarray) -> None:
-        """Buffer one document; writes the current shard first if this one would push it over the limit."""
+    def add(self, doc_tokens: np.ndarray, language: str | None = None) -> None:
+        """Buffer one document; writes the current shard first if this one would push it over the limit.
+
+        `language` (the document's, when identified) is counted in the shard's `languages`.
+        """
         if self._closed:
             raise RuntimeError("ShardWriter is closed")
         doc = self._as_dtype(np.asarray(doc_tokens))
@@ -100,6 +109,10 @@ class ShardWriter:
             self._flush()
         self._docs.append(doc)
         self._n_tokens += doc.size
+        if language is not None:
+            per = self._languages.setdefault(language, {"documents": 0, "tokens": 0})
+            per["documents"] += 1
+            per["tokens"] += int(doc.size)
 
     @property
     def shards(self) -> list[ShardInfo]:
@@ -148,10 +161,12 @@ class ShardWriter:
                 bytes=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
                 tensors={k: tensor_sha256(v) for k, v in tensors.items()},
+                languages=dict(sorted(self._languages.items())),
             )
         )
         self._docs = []
         self._n_tokens = 0
+        self._languages = {}
 
 
 def _sorted_header(data: bytes) -> bytes:

@@ -1,8 +1,7 @@
 """Words, lines and paragraphs of one document, split once and shared by every quality filter.
 
-Word splitting is one compiled regex, not spaCy: the filters only need a word list close to what a
-tokenizer gives (words, and punctuation as separate tokens), and a regex is ~50x faster. Each split is a
-`cached_property`, so a filter that stops early never pays for the splits it did not need.
+Words are spaCy's English tokens, as datatrove counts them, computed without spaCy (steps/words.py). Each
+split is a `cached_property`, so a filter that stops early never pays for the splits it did not need.
 """
 
 from __future__ import annotations
@@ -14,25 +13,17 @@ from itertools import accumulate
 
 import numpy as np
 
-# Tokens close to spaCy's English tokenizer (which datatrove uses), so thresholds tuned on it carry over:
-# URLs and emails whole; contractions split ("do" "n't", "it" "'s"); options and paths keep their leading
-# "-", "--" or "/"; numbers keep inner "." "," ":" ("1,000", "3.14", "10:30"); hyphens and slashes between
-# words split; abbreviations ("e.g.", "W.") whole; units apart ("2" "m"); "..." and "…" whole; any other
-# punctuation mark is a token of its own.
-WORD_RE = re.compile(
-    r"https?://[^\s<>\"'`]*[\w/]"
-    r"|\w[\w.+-]*@\w[\w-]*(?:\.[\w-]+)+"
-    r"|\w+(?=n['’]t\b)|n['’]t\b|['’](?:s|re|ve|ll|d|m)\b"
-    r"|(?<![\w/-])(?:--?|/)\w+"
-    r"|(?<!\w)(?:[A-Za-z]\.){2,}|\b[A-Z]\.(?=\s)"
-    r"|\b\d+(?:\.\d+)?(?=(?:km|cm|mm|m|kg|mg|g|lb|s|ms|h|min|[kKMGT]?[bB])\b)"
-    r"|\w+(?:(?:::|[.:=])\w+|,\d+)*"
-    r"|\.\.\.|[^\w\s]"
-)
+from auralith.steps.punctuation import PUNCTUATION_SET
+from auralith.steps.words import split_words
+
 # Lines split on runs of newlines (as datatrove's repetition filter does); paragraphs on blank lines.
 _LINES_RE = re.compile(r"\n+")
 _PARAGRAPHS_RE = re.compile(r"\n{2,}")
 _ALPHA = re.compile(r"[^\W\d_]")
+# Han ideographs and kana: each character is a token. Chinese and Japanese put no spaces between words, so the
+# regex would take a whole sentence for one word; one character a token keeps word counts, stop words (FineWeb-2's
+# Chinese and Japanese lists are single characters) and n-grams meaningful without a segmenter.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 class TextStats:
@@ -44,14 +35,18 @@ class TextStats:
     @cached_property
     def words(self) -> list[str]:
         """Tokens: words and single punctuation marks, in order."""
-        return WORD_RE.findall(self.text)
+        text = self.text
+        if _CJK.search(text):
+            text = _CJK.sub(r" \g<0> ", text)
+        return split_words(text)
 
     @cached_property
     def non_symbol_words(self) -> list[str]:
         """Tokens with at least one word character (Gopher's word count and mean word length)."""
-        # WORD_RE yields symbol-only tokens from two alternatives: "..." and one punctuation mark; every other
-        # token holds a word character. Checking that is cheaper than a regex per token.
-        return [w for w in self.words if len(w) > 1 and w != "..." or w.isalnum() or w == "_"]
+        # As datatrove: a token with a character outside its punctuation set. Most tokens are alphanumeric, and
+        # the set test only runs on the others.
+        superset = PUNCTUATION_SET.issuperset
+        return [w for w in self.words if w.isalnum() or not superset(w)]
 
     @cached_property
     def alpha_word_count(self) -> int:

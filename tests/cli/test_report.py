@@ -18,7 +18,7 @@ def test_report_of_an_embedded_run(embedded_job, tmp_path):
     )
     assert out.exit_code == 0, out.output
     assert f"job {job_id} (succeeded): 605 documents in, 2 removed, 603 out" in out.output
-    assert "report.html (4 plots)" in out.output
+    assert "report.html (5 plots)" in out.output  # with documents and tokens per language
 
     prof = json.loads((tmp_path / "rep" / "profile.json").read_text())
     web, notes = prof["sources"]

@@ -67,7 +67,9 @@ def process_row(
     )
 
 
-def tokenize_row(index: int, tokens: list[int], state: str = "committed") -> Partition:
+def tokenize_row(
+    index: int, tokens: list[int], state: str = "committed", languages: dict[str, dict[str, int]] | None = None
+) -> Partition:
     prof = PartitionProfile()
     for t in tokens:
         prof.add_output("y" * (4 * t), t)
@@ -79,6 +81,7 @@ def tokenize_row(index: int, tokens: list[int], state: str = "committed") -> Par
         "removed": {},
         "shards": 1,
         "profile": prof.to_dict(),
+        **({"languages": languages} if languages else {}),
     }
     return Partition(
         job_id="job-1", stage="tokenize", index=index, input_ref={}, input_bytes=0, state=state, counts=counts

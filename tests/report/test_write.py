@@ -18,8 +18,10 @@ def full_profile() -> dict:
             0, {0: [40, 80, 300, 2000], 1: [5000]}, removed={0: {"length.too_short": 1}}, pii={"email": 4, "ipv4": 1}
         ),
         process_row(1, {0: [60, 90]}, pii={"email": 1}),
-        tokenize_row(0, [10, 20, 500]),
-        tokenize_row(1, [15, 30]),
+        tokenize_row(
+            0, [10, 20, 500], languages={"en": {"documents": 2, "tokens": 30}, "de": {"documents": 1, "tokens": 500}}
+        ),
+        tokenize_row(1, [15, 30], languages={"en": {"documents": 2, "tokens": 45}}),
         dedup_row("near_dedup", cluster_sizes={"2": 6, "3": 2, "40": 1}),
     ]
     return build_profile(job(), rows, TRAINING)
@@ -50,6 +52,7 @@ def test_report_files_are_written_and_the_page_shows_every_plot(tmp_path):
         "tokens_histogram.png",
         "cluster_sizes.png",
         "pii.png",
+        "languages.png",
         "loss_curve.png",
     }
     for path in files.plots.values():
@@ -91,6 +94,8 @@ def test_profile_json_schema(tmp_path):
         "plots",
     }
     assert set(prof["job"]) == {"id", "name", "state", "created_at", "started_at", "finished_at", "output"}
+    # Most documents first, summed over partitions.
+    assert prof["languages"] == {"en": {"documents": 4, "tokens": 75}, "de": {"documents": 1, "tokens": 500}}
     for key in ("length_before", "length_after_filters", "length_output", "tokens_per_document"):
         series = prof[key]
         assert set(series) == {"count", "sum", "mean", "min", "max", "quantiles", "quantile_rank_error", "histogram"}

@@ -141,3 +141,27 @@ REMOVE = [
     "Schools to get extra funding for teachers and for the repair of old buildings in the area\n"
     "Farmers market returns to the square with local food and crafts from the villages nearby",
 ]
+
+# Clean prose in other languages, public domain: the opening of the Grimms' "Der Froschkönig" (1857 edition)
+# and of Lu Xun's "故乡" (1921). The English-tuned defaults remove both (`few_stop_words`, `below_avg_word_length`).
+KEEP_DE = (
+    "In den alten Zeiten, wo das Wünschen noch geholfen hat, lebte ein König, dessen Töchter waren alle schön, "
+    "aber die jüngste war so schön, daß die Sonne selber, die doch so vieles gesehen hat, sich verwunderte, sooft "
+    "sie ihr ins Gesicht schien. Nahe bei dem Schlosse des Königs lag ein großer dunkler Wald, und in dem Walde "
+    "unter einer alten Linde war ein Brunnen. Wenn nun der Tag recht heiß war, so ging das Königskind hinaus in "
+    "den Wald und setzte sich an den Rand des kühlen Brunnens. Und wenn sie Langeweile hatte, so nahm sie eine "
+    "goldene Kugel, warf sie in die Höhe und fing sie wieder. Und das war ihr liebstes Spielzeug."
+)
+KEEP_ZH = (
+    "我冒了严寒，回到相隔二千余里，别了二十余年的故乡去。时候既然是深冬；渐近故乡时，天气又阴晦了，冷风吹进船舱中，"
+    "呜呜的响，从篷隙向外一望，苍黄的天底下，远近横着几个萧索的荒村，没有一些活气。我的心禁不住悲凉起来了。"
+    "阿！这不是我二十年来时时记得的故乡？我所记得的故乡全不如此。我的故乡好得多了。但要我记起他的美丽，"
+    "说出他的佳处来，却又没有影像，没有言辞了。仿佛也就如此。于是我自己解释说：故乡本也如此，——虽然没有进步，"
+    "也未必有如我所感的悲凉，这只是我自己心情的改变罢了，因为我这次回乡，本没有什么好心绪。"
+)
+# German junk: a menu of short link lines and repeated keyword spam.
+REMOVE_DE = (
+    "Startseite\nÜber uns\nProdukte\nKontakt\nImpressum\nDatenschutz\nWarenkorb\nAnmelden\nRegistrieren\n"
+    "Schuhe günstig kaufen Schuhe günstig kaufen Schuhe günstig kaufen Schuhe günstig kaufen Schuhe günstig kaufen "
+    "Schuhe günstig kaufen Schuhe günstig kaufen Schuhe günstig kaufen Schuhe günstig kaufen Schuhe günstig kaufen"
+)
