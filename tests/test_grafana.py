@@ -67,6 +67,8 @@ def test_the_dashboard_covers_what_the_issue_asks():
         "auralith_queue_messages",
         "auralith_workers",
         'stage="train"',
+        "auralith_train_loss",
+        "auralith_train_tokens_per_second",
     ):
         assert series in text, series
     dashboard = json.loads(DASHBOARD.read_text())
