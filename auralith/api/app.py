@@ -19,6 +19,14 @@ from auralith.redact import redact_text
 STATIC = Path(__file__).parent / "static"
 
 
+def _swagger_assets() -> Path:
+    """Swagger UI's script and stylesheet as fastapi-offline ships them: /docs works with no network (FastAPI's
+    own page loads them from a CDN)."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
 def create_app(client: Client, tokens: TokenBook, *, poll: float = 1.0) -> FastAPI:
     """The API and dashboard over `client`, for the callers in `tokens`; `poll`: seconds between the event
     stream's reads of the store."""
@@ -38,6 +46,7 @@ def create_app(client: Client, tokens: TokenBook, *, poll: float = 1.0) -> FastA
     app.include_router(cluster.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=_swagger_assets()), name="swagger")
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: Annotated[Caller, Depends(viewer)]) -> JSONResponse:
@@ -45,7 +54,13 @@ def create_app(client: Client, tokens: TokenBook, *, poll: float = 1.0) -> FastA
 
     @app.get("/docs", include_in_schema=False)
     def docs(_: Annotated[Caller, Depends(viewer)]) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Auralith API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Auralith API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
 
     @app.exception_handler(ConfigError)
     async def _config_error(_: Request, exc: ConfigError) -> JSONResponse:
