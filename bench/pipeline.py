@@ -337,7 +337,7 @@ def flush_broker(broker: str) -> None:
 
 
 def run_celery(
-    config: dict, concurrency: int, broker: str, store: str, queues: str = "default,process,tokenize"
+    config: dict, concurrency: int, broker: str, store: str, queues: str = "default,process,dedup,tokenize"
 ) -> Run:
     """Submit the job to a fresh worker with `concurrency` prefork processes; wall = send to finished_at."""
     from auralith.client import Client

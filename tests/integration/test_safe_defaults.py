@@ -47,7 +47,7 @@ def test_a_worker_without_roots_confines_jobs_to_its_folder_and_says_so(redis_ba
             "auralith",
             "worker",
             "-Q",
-            "default,process,tokenize",
+            "default,process,dedup,tokenize",
             "-c",
             "1",
             "--pool",
