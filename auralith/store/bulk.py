@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, cast
+from sqlalchemy import JSON, ColumnElement, Text, cast
 
 
-def as_text(columns: Sequence[Column]) -> list:
+def as_text(columns: Sequence[ColumnElement]) -> list:
     """The columns to select: each JSON one cast to text, so that the driver does not decode it row by row."""
     return [cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c for c in columns]
 
 
-def decode_rows(columns: Sequence[Column], rows: Sequence[Sequence[Any]], make: Callable[..., Any]) -> list:
-    """`make(**row)` (a dataclass) per row, its JSON columns (selected with `as_text`) decoded. One `json.loads` of a column's
-    texts joined into an array, not one per row: at 100,000 rows the per-call cost of the decoder (psycopg and
-    SQLite both call json.loads per value) was most of `status`'s time. The same decoder, the same values."""
+def decode_rows(columns: Sequence[ColumnElement], rows: Sequence[Sequence[Any]], make: type) -> list:
+    """`make(**row)` (a dataclass) per row, its JSON columns (selected with `as_text`) decoded: one `json.loads`
+    of a column's texts joined into an array, not one per row. At 100,000 rows the per-call cost of the decoder
+    (psycopg and SQLite both call json.loads per value) was most of `status`'s time. The same decoder, the same
+    values."""
     names = [c.name for c in columns]
     if not rows:
         return []

@@ -207,7 +207,7 @@ class PartitionRows(SessionOwner):
                 q = q.where(Partition.task_id.is_not(None))
             if with_figures_only:  # only committed and started units have figures; `stage_states` counts the rest
                 q = q.where(Partition.state.in_((PartitionState.COMMITTED, PartitionState.STARTED)))
-            return typed(list[Partition], decode_rows(columns, s.execute(q).all(), UnitRow))
+            return typed(list[Partition], decode_rows(columns, s.connection().execute(q).all(), UnitRow))
 
     def get_partition(self, job_id: str, stage: str, index: int) -> Partition | None:
         with self.session() as s:
