@@ -371,7 +371,6 @@ def test_scans_read_the_rows_without_their_documents(url):
     assert [p.index for p in store.scan_partitions(job_id, "process", state="committed")] == [1]
 
 
-
 def test_scans_decode_the_documents_as_the_orm_does(url):
     """The JSON columns come as text and are decoded a column at a time (auralith.store.bulk): the same values."""
     store = Store(url)
