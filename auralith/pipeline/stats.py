@@ -83,6 +83,14 @@ class JobStats:
         }
 
 
+def _add(total: Counter[str], counts: dict[str, int] | None) -> None:
+    """`total.update(counts)` without Counter.update's per-call checks: called 5 times per row, at 100,000 rows
+    they were a third of `status`'s time in Python."""
+    if counts:
+        for key, n in counts.items():
+            total[key] += n
+
+
 def job_stats(
     partitions: list[Partition], max_issues: int = 50, states: dict[str, StageStates] | None = None
 ) -> JobStats:
@@ -118,9 +126,9 @@ def job_stats(
                 st.bytes_read += c.get("bytes", 0)
                 st.records += c.get("records", 0)
                 st.kept_after_filters += c.get("kept", 0)
-                input_errors.update(c.get("input_errors", {}))
-                lines_removed.update(c.get("lines_removed", {}))
-                pii.update(c.get("pii", {}))
+                _add(input_errors, c.get("input_errors"))
+                _add(lines_removed, c.get("lines_removed"))
+                _add(pii, c.get("pii"))
                 st.issue_count += c.get("issue_count", 0)
                 for issue in c.get("issues", []):
                     if len(st.issues) < max_issues:
@@ -134,7 +142,7 @@ def job_stats(
                 st.shards += c.get("shards", 0)
                 st.truncated += c.get("truncated", 0)
                 st.tokenize_documents_done += c.get("documents", 0)
-                encoders.update(c.get("encoders", {}))
+                _add(encoders, c.get("encoders"))
                 if "encoder_fallback" in c and len(st.encoder_fallbacks) < max_issues:
                     st.encoder_fallbacks.append(c["encoder_fallback"])
                 for lang, per in c.get("languages", {}).items():
@@ -151,7 +159,7 @@ def job_stats(
             st.shards += c.get("shards", 0)
         if committed and p.stage not in UNCOUNTED_REMOVALS:
             # The dedup rows' removals are the sums of the tokenize rows' duplicate counts: count once.
-            removed.update(c.get("removed", {}))
+            _add(removed, c.get("removed"))
         elif committed:
             st.duplicates_decided += sum(c.get("removed", {}).values())
     # In the graph's order (rows come sorted by name): process, dedup, ..., tokenize, finalize, train.

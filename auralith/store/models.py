@@ -74,7 +74,10 @@ class Job(Base):
 
 
 class Partition(Base):
-    """One unit of work of one stage. `committed` means its output is durable and must not be redone."""
+    """One unit of work of one stage. `committed` means its output is durable and must not be redone.
+
+    On PostgreSQL its pages keep 30% free (fillfactor 70, migration 0006) so that claims, commits and resumes
+    update rows in place."""
 
     __tablename__ = "auralith_partitions"
     __table_args__ = (

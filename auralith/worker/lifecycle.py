@@ -63,22 +63,24 @@ def advance(
     states = store.stage_states(job_id)
     stage, previous = current_stage_of(states)
     if stage is not None:
-        todo = store.scan_partitions(job_id, stage.name, uncommitted=True)
         decision.stage = stage.name
-        if any(p.state == PartitionState.FAILED for p in todo):
+        if states[stage.name].counts.get(PartitionState.FAILED):
             return decision  # the job is failing (on_failure marks it); a resume resets failed units first
+        # Only a resume reads units: those sent before (with a task id), read before this call claims the others.
+        sent = store.scan_partitions(job_id, stage.name, uncommitted=True, sent_only=True) if resend else []
         chord_id = uuid()
-        new = store.claim_unsent(job_id, stage.name, chord_id) if any(p.task_id is None for p in todo) else {}
+        new = store.claim_unsent(job_id, stage.name, chord_id)  # one UPDATE; none left to claim: no row written
         # A resume sends again what no live worker holds (under the same task ids); what runs is left to run.
         again: list[Partition] = []
         takeover: dict[int, str] = {}
         if resend:
             store.recount_chords(job_id, stage.name)
+        if sent:  # no ping nor queue read where nothing was sent before (a resume after a cancel)
             beats = store.worker_beats()
             alive = answering(app, beats)
             held = live_holders(app, store, alive)
             waiting = waiting_task_ids(app, stage.queue)
-            again = [p for p in todo if p.task_id and p.index not in new and not held(p) and p.task_id not in waiting]
+            again = [p for p in sent if p.index not in new and not held(p) and p.task_id not in waiting]
             # A unit started on a worker whose heartbeat is recent but that answers no ping: its claim is taken over.
             takeover = {p.index: p.worker for p in again if p.worker and p.worker in beats and p.worker not in alive}
         if new and previous is not None and len(new) == states[stage.name].total:  # the first send of this stage

@@ -371,6 +371,29 @@ def test_scans_read_the_rows_without_their_documents(url):
     assert [p.index for p in store.scan_partitions(job_id, "process", state="committed")] == [1]
 
 
+def test_scans_decode_the_documents_as_the_orm_does(url):
+    """The JSON columns come as text and are decoded a column at a time (auralith.store.bulk): the same values."""
+    store = Store(url)
+    job_id = new_job(url)
+    store.create_partitions(job_id, {"process": REFS, "tokenize": REFS})
+    counts = {"kept": 5, "removed": {"längd.kurz": 2, "x": 0}, "issues": [{"file": "a,b]", "line": None}]}
+    for index, (c, out) in enumerate([(counts, {"out": "é"}), ({}, None)]):
+        claim = store.claim_partition(job_id, "process", index, "w", f"t{index}")
+        store.commit_partition(claim.partition_id, c, out)
+    store.claim_partition(job_id, "tokenize", 0, "w", "t9")
+    store.update_progress(partition(url, job_id, "tokenize", 0).id, {"tokens": 7})
+    full = store.list_partitions(job_id)
+    for kw in ({"figures": True}, {"figures": True, "with_figures_only": True}):
+        rows = store.scan_partitions(job_id, **kw)
+        want = [p for p in full if not kw.get("with_figures_only") or p.state in ("committed", "started")]
+        assert [(p.stage, p.index, p.counts, p.progress) for p in rows] == [
+            (p.stage, p.index, p.counts, p.progress) for p in want
+        ]
+    assert [p.output_ref for p in store.scan_partitions(job_id, figures=True)][:3] == [{"out": "é"}, None, None]
+    sent = store.scan_partitions(job_id, uncommitted=True, sent_only=True)  # units with a task id
+    assert [(p.stage, p.index, p.task_id) for p in sent] == [("tokenize", 0, "t9")]
+
+
 def test_units_waiting_past_the_grace_are_counted_without_the_held_ones(url):
     from datetime import timedelta
 
