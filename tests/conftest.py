@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny tokenizer that every test level can use."""
+"""Shared fixtures: a tiny tokenizer that every test level can use, and an empty in-memory broker per test."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ import pytest
 
 from auralith.steps.tokenize import train_bpe_tokenizer
 from tests.corpus import sentences, write_jsonl
+
+
+@pytest.fixture(autouse=True)
+def empty_memory_broker():
+    """kombu's memory:// broker is one per process: each test starts with it empty, whatever an earlier one sent."""
+    from kombu.transport.memory import Channel
+
+    for queue in Channel.queues.values():
+        queue.queue.clear()
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -54,11 +54,15 @@ class Heartbeat(bootsteps.StartStopStep):
         super().__init__(c, **kwargs)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The store this worker started with: an app reconfigured later in the same process (an embedded worker
+        # started beside an in-process one) must not get this worker's beats, nor lose its rows.
+        self._store_url: str | None = None
 
     def start(self, c) -> None:
         if self._thread is not None and self._thread.is_alive():
             return  # the consumer restarts its steps after a broker reconnect: one thread is enough
         self._stop.clear()
+        self._store_url = c.app.conf.auralith_store_url
         self._thread = threading.Thread(target=self._run, args=(c,), name="auralith-heartbeat", daemon=True)
         self._thread.start()
 
@@ -70,20 +74,19 @@ class Heartbeat(bootsteps.StartStopStep):
         if self._thread is not None:
             self._thread.join(timeout=5)
         try:
-            Store.for_url(c.app.conf.auralith_store_url).forget_worker(c.hostname, os.getpid())
+            Store.for_url(self._store_url or c.app.conf.auralith_store_url).forget_worker(c.hostname, os.getpid())
         except Exception as exc:  # noqa: BLE001  the row goes stale and the supervisor reads it as dead
             log.warning("heartbeat: could not remove %s's row (%s)", c.hostname, one_line(exc))
 
     def _run(self, c) -> None:
         conf = c.app.conf
         interval = float(conf.auralith_heartbeat_interval)
+        store_url = self._store_url or conf.auralith_store_url
         failing = False
         while not self._stop.is_set():
             try:
                 queues = sorted(getattr(c.app.amqp.queues, "consume_from", None) or c.app.amqp.queues)
-                Store.for_url(conf.auralith_store_url).beat(
-                    c.hostname, os.getpid(), queues, held_task_ids(c), pool_kind(c)
-                )
+                Store.for_url(store_url).beat(c.hostname, os.getpid(), queues, held_task_ids(c), pool_kind(c))
                 if failing:
                     log.warning("heartbeat: written again for %s", c.hostname)
                 failing = False
