@@ -9,8 +9,11 @@ dpkg's status file) and `changelog.Debian` files give the version strings, depen
 `+0100` timestamps (hard negatives for IP and phone) and real maintainer e-mail addresses in their sign-off
 lines (positives, span known from the `<...>`). Values no real text may be copied for (phone, card, IBAN,
 token) are generated in their real formats by the libraries that validate them (phonenumbers' example
-numbers, stdnum's check digits) and set in real sentences from /usr/share/doc. Where a file is missing the
-set is smaller, never different in kind: the built-in cases of tests/steps/pii_cases.py are always in it.
+numbers, stdnum's check digits) and set in real sentences from the demo corpus the repository ships (Python
+standard library docstrings, examples/data), with their own random generator: the generated cases are the same
+on every machine, whatever its files (the context a value lands in decides some refusals: `Release 207.1...`
+is a version). Where a file is missing the Debian part is smaller, never different in kind: the built-in cases
+of tests/steps/pii_cases.py are always in it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import glob
 import gzip
 import ipaddress
+import json
 import random
 import re
 import shutil
@@ -28,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.steps.pii_cases import NEGATIVES, POSITIVES
+
+_DEMO_CORPUS = Path(__file__).resolve().parents[2] / "examples" / "data" / "stdlib-a.jsonl"
 
 TAGS = {
     "email": "<EMAIL>",
@@ -81,20 +87,16 @@ def _changelogs(n: int) -> list[str]:
 
 
 def _prose_sentences(n: int, rng: random.Random) -> list[str]:
-    """Plain sentences from README files on this machine, to carry generated values."""
+    """Plain sentences from the demo corpus's docstrings (shipped in the repository), to carry generated values."""
     found: list[str] = []
-    for path in sorted(glob.glob("/usr/share/doc/*/README*"))[:200]:
-        try:
-            raw = gzip.open(path).read() if path.endswith(".gz") else Path(path).read_bytes()
-        except OSError:
-            continue
-        text = raw.decode("utf-8", "replace")
-        for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", text)):
-            if 40 <= len(s) <= 160 and re.fullmatch(r"[A-Z][A-Za-z ,;'()-]+[.!?]", s):
-                found.append(s)
+    with open(_DEMO_CORPUS, encoding="utf-8") as fh:
+        for line in fh:
+            text = json.loads(line)["text"]
+            for s in re.split(r"(?<=[.!?])\s+", re.sub(r"\s+", " ", text)):
+                if 40 <= len(s) <= 160 and re.fullmatch(r"[A-Z][A-Za-z ,;'()-]+[.!?]", s):
+                    found.append(s)
     rng.shuffle(found)
-    fallback = ["The package provides a small library for reading and writing files."]
-    return found[:n] or fallback
+    return found[:n]
 
 
 _DOTTED = re.compile(r"(?<![\w.])\d+(?:\.\d+){3}")
@@ -283,7 +285,8 @@ def build_cases(seed: int = 0, real_lines: int = 300) -> list[Case]:
         addr = _SIGNOFF.match(line).group(1)  # type: ignore[union-attr]
         if addr.count("@") == 1 and re.fullmatch(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", addr):
             cases.append(Case(line, "email", (addr,), "changelog"))
-    cases += _generated(rng, _prose_sentences(400, rng))
+    generated = random.Random(seed + 1)  # not the Debian part's: that one draws as many times as files hold lines
+    cases += _generated(generated, _prose_sentences(400, generated))
     return cases
 
 
