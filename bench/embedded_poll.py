@@ -39,9 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[POLL_ENV] = poll  # the embedded worker process reads it at its start
             with tempfile.TemporaryDirectory() as tmp:
                 work = pipeline.fresh_work(Path(tmp), "embedded")
-                run = pipeline.run_embedded(
-                    pipeline.job_config(data, work, None), 2, Path(tempfile.mkdtemp(dir=work, prefix="state-"))
-                )
+                run = pipeline.run_embedded(pipeline.job_config(data, work, None), 2, work)
             runs[poll].append(run)
             print(f"round {rnd + 1} poll {poll} s: {run.wall_s:.2f} s {run.cpu_s:.2f} CPU-s load {run.load[0]:.2f}")
     print(f"\n{'poll interval':>14} | {'wall, median':>12} | {'CPU-s, median':>13} | idle worker's CPU")

@@ -372,13 +372,16 @@ def run_celery(
     )
 
 
-def run_embedded(config: dict, workers: int, state_dir: Path) -> Run:
+def run_embedded(config: dict, workers: int, work: Path) -> Run:
     """The job as `auralith run --workers N` runs it: a worker process with N prefork children on the SQLite
-    broker and store in `state_dir`, the supervisor in a thread here; timed like run_celery, from the send
-    to finished_at, once the worker has started (its start-up is printed apart by `auralith run`)."""
+    broker and store in a new state folder under `work`, the supervisor in a thread here; timed like run_celery,
+    from the send to finished_at, once the worker has started (its start-up is printed apart by `auralith run`)."""
     from auralith.embedded import embedded_client
     from auralith.worker.embedded import embedded_worker_pid
 
+    # A new state dir each run: this process keeps its engines by URL, and one on a file that was deleted and
+    # made again would write to the old one.
+    state_dir = Path(tempfile.mkdtemp(dir=work, prefix="state-"))
     with embedded_client(state_dir, workers) as client:
         worker = embedded_worker_pid()
         boost(worker)

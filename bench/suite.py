@@ -192,9 +192,7 @@ def embedded_rows(
             work = pipeline.fresh_work(Path(tmp), f"{kind}{procs}")
             cfg = pipeline.job_config(data, work, size)
             if kind == "embedded":
-                # A new state dir each run: this process keeps its engines by URL, and one on a file that was
-                # deleted and made again would write to the old one.
-                run = pipeline.run_embedded(cfg, procs, Path(tempfile.mkdtemp(dir=work, prefix="state-")))
+                run = pipeline.run_embedded(cfg, procs, work)
             else:
                 run = pipeline.run_celery(cfg, procs, broker, store)
             log(
