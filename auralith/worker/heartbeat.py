@@ -63,7 +63,9 @@ class Heartbeat(bootsteps.StartStopStep):
             return  # the consumer restarts its steps after a broker reconnect: one thread is enough
         self._stop.clear()
         self._store_url = c.app.conf.auralith_store_url
-        self._thread = threading.Thread(target=self._run, args=(c,), name="auralith-heartbeat", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(c, self._store_url), name="auralith-heartbeat", daemon=True
+        )
         self._thread.start()
 
     def stop(self, c) -> None:
@@ -78,10 +80,8 @@ class Heartbeat(bootsteps.StartStopStep):
         except Exception as exc:  # noqa: BLE001  the row goes stale and the supervisor reads it as dead
             log.warning("heartbeat: could not remove %s's row (%s)", c.hostname, one_line(exc))
 
-    def _run(self, c) -> None:
-        conf = c.app.conf
-        interval = float(conf.auralith_heartbeat_interval)
-        store_url = self._store_url or conf.auralith_store_url
+    def _run(self, c, store_url: str) -> None:
+        interval = float(c.app.conf.auralith_heartbeat_interval)
         failing = False
         while not self._stop.is_set():
             try:
