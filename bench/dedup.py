@@ -7,8 +7,9 @@ Each corpus (bench/pipeline.py's, real text; past what the machine holds, docume
 near duplicates grow with it) is processed once (near dedup on, the demo job's filters). Then each dedup stage
 runs twice on the same files, alternating: as one task per decision (`dedup_task_partitions` above the partition
 count: the decisions before they were cut into hash ranges) and as the job runs it now (16 partitions' worth a
-task). Every unit runs in a fresh process per stage, so a stage's peak RSS is its biggest unit's; the time is
-the unit's CPU-seconds. The decisions of the two ways are compared (they must be identical).
+task; the near-duplicate clusters in rounds of units over ranges of partitions, auralith.pipeline.components).
+Every unit runs in a fresh process per stage, so a stage's peak RSS is its biggest unit's; the time is the
+unit's CPU-seconds. The decisions of the two ways are compared (they must be identical).
 """
 
 from __future__ import annotations
@@ -45,15 +46,30 @@ if stage == "dedup":
 elif stage == "minhash":
     units = [lambda b=b, s=s: find_band_edges(pre.near_dedup, paths, n, b, None, s, shards)
              for b in range(pre.near_dedup.num_bands) for s in range(shards)]
-else:
+elif shards == 1:
     units = [lambda: join_clusters(pre.near_dedup, paths, n, False, shards)]
-longest = 0.0
-total = 0.0
-for unit in units:
+else:  # the clusters in rounds, each round's units once the last round's are done, as `advance` adds them
+    from types import SimpleNamespace
+    from auralith.pipeline.components import first_units, next_units, run_phase
+    units, rows = [], []
+    refs = first_units(n, shards)
+took_s = []
+def timed(fn):
     t = time.process_time()
-    unit()
-    took = time.process_time() - t
-    longest, total = max(longest, took), total + took
+    out = fn()
+    took_s.append(time.process_time() - t)
+    return out
+for unit in units:
+    timed(unit)
+if stage == "near_dedup" and shards > 1:
+    while refs:
+        new = [SimpleNamespace(index=len(rows) + i, input_ref=ref, counts=None) for i, ref in enumerate(refs)]
+        rows += new
+        for row in new:
+            row.counts = timed(lambda row=row: run_phase(paths, row.input_ref, pre.near_dedup, False, lambda: rows))
+        refs = next_units(cfg, rows)
+longest, total = max(took_s, default=0.0), sum(took_s)
+units = took_s
 # VmHWM, not ru_maxrss: the latter keeps the peak of the process image before exec (the parent's).
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 print(json.dumps({"units": len(units), "longest_s": longest, "total_s": total, "rss_mb": hwm}))

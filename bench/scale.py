@@ -95,9 +95,12 @@ def job_figures(store_url: str, job_id: str) -> dict:
 
     store = Store(store_url)
     longest: dict[str, float] = {}
+    spans: dict[str, list] = {}  # stage -> [first start, last finish, units]
     for p in store.list_partitions(job_id):
         if p.started_at and p.finished_at:
             longest[p.stage] = max(longest.get(p.stage, 0.0), (p.finished_at - p.started_at).total_seconds())
+            span = spans.setdefault(p.stage, [p.started_at, p.finished_at, 0])
+            span[:] = [min(span[0], p.started_at), max(span[1], p.finished_at), span[2] + 1]
     times = []
     for _ in range(3):
         start = time.perf_counter()
@@ -116,6 +119,9 @@ def job_figures(store_url: str, job_id: str) -> dict:
     stats = store.get_job(job_id).stats or {}
     return {
         "longest_task_s": longest,
+        # Each stage's wall time from its first unit's start to its last one's end, and its units (near_dedup: the
+        # rounds of its search for clusters, auralith.pipeline.components).
+        "stage_s": {k: {"s": (b - a).total_seconds(), "units": n} for k, (a, b, n) in spans.items()},
         "status_s": sorted(times)[1],
         "store_mb": (store_bytes or 0) / pipeline.MB,
         "near_removed": (stats.get("removed") or {}).get("near_duplicate", 0),

@@ -5,7 +5,8 @@
                             minhash/shingles/i.{u32,off.npy}: each document's shingle set (auralith.pipeline.shingles)
     band task (b, s)     -> minhash/edges/b-s.npy: candidate pairs from key range s of band b, verified by
                             their exact Jaccard
-    join (chord body)    -> dedup/i.near.json per partition, minhash/clusters.json, cluster counts
+    join (one unit)      -> dedup/i.near.json per partition, minhash/clusters.json, cluster counts
+                            (with more than one hash range: rounds of units, auralith.pipeline.components)
 
 Exact dedup is decided first; its losers are left out of the graph, so a document is removed once, as
 `exact_duplicate` or as `near_duplicate`. A band task reads one range of one band's keys of each partition
@@ -25,6 +26,7 @@ from collections import Counter
 
 import numpy as np
 
+from auralith.pipeline.components import round_unit, sort_edges_by_owner
 from auralith.pipeline.exact_dedup import dedup_shards, exact_losers
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.shingles import ShingleWriter, exact_edge_jaccard
@@ -158,7 +160,12 @@ def find_band_edges(
             found.append(edges)
             report({"slices": s + 1, "of": n_slices, "candidates": candidates})
     edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
-    save_npy(files, paths.edges(band, shard), edges)
+    if shards > 1:  # the clusters are found in rounds (auralith.pipeline.components): each range reads its slice
+        both, offsets = sort_edges_by_owner(edges, n_partitions, shards)
+        save_npy(files, paths.edges(band, shard), both)
+        files.write_bytes_atomic(f"{paths.edges(band, shard)}.idx", json.dumps(offsets).encode())
+    else:
+        save_npy(files, paths.edges(band, shard), edges)
     return {"band": band, "keys": total, "slices": n_slices, "candidates": candidates, "edges": len(edges)}
 
 
@@ -259,7 +266,10 @@ def band_unit(unit: UnitContext) -> UnitResult:
 
 
 def clusters_unit(unit: UnitContext) -> UnitResult:
-    """The near_dedup stage's one unit: every band's pairs joined into clusters, and the drop lists."""
+    """A unit of the near_dedup stage: with one hash range, every band's pairs joined into clusters and the drop
+    lists; with more, one unit of its rounds (auralith.pipeline.components)."""
+    if "phase" in unit.ref:
+        return round_unit(unit)
     pre = unit.cfg.preprocessing
     n = unit.ref["partitions"]
     counts = join_clusters(pre.near_dedup, unit.paths, n, pre.keep_removed, dedup_shards(pre, n))

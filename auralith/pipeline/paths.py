@@ -90,6 +90,10 @@ class WorkPaths:
         """{position: id of the cluster's kept document} for each near drop of partition i (only with keep_removed)."""
         return join(self.root, "dedup", f"{i:05d}.near.kept.json")
 
+    def components(self, name: str) -> Path | str:
+        """A file of the near-dedup rounds (auralith.pipeline.components): adjacency, labels, messages."""
+        return join(self.minhash, "cc", name)
+
     @property
     def clusters(self) -> Path | str:
         return join(self.minhash, "clusters.json")

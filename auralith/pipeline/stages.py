@@ -1,7 +1,7 @@
 """The stage graph, as data: which stages a job has, in order, how each fans out, where it runs.
 
     process (per partition) ─> dedup (exact, per hash range)
-        ─> [minhash (per band and key range) ─> near_dedup (per job)]
+        ─> [minhash (per band and key range) ─> near_dedup (per job, or rounds per partition range)]
         ─> tokenize (per partition) ─> [mix (per job)] ─> [write (per output part)]
         ─> finalize (per job: the manifest) ─> [train (per rank)]
 
@@ -23,7 +23,7 @@ from auralith.config import JobConfig
 if TYPE_CHECKING:
     from auralith.pipeline.unit import UnitContext, UnitResult
 
-Unit = Literal["job", "partition", "band", "rank", "hash range"]
+Unit = Literal["job", "partition", "band", "rank", "hash range", "partition range"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,20 @@ class Stage:
     # `module:function` that runs one unit, `(UnitContext) -> (counts, output_ref)`. A name, not an import:
     # the graph stays cheap to import (the CLI draws it) and the stage modules may read the graph.
     run: str = ""
+    # A stage that runs in rounds: `module:function`, `(JobConfig, its rows) -> [input_ref]`, the units to add once
+    # every unit so far is committed ([]: the stage is done). `advance` calls it before the next stage starts.
+    more: str = ""
 
     def unit_function(self) -> Callable[[UnitContext], UnitResult]:
-        module, name = self.run.split(":")
-        return getattr(importlib.import_module(module), name)
+        return _named(self.run)
+
+    def more_function(self) -> Callable[[JobConfig, list], list[dict]]:
+        return _named(self.more)
+
+
+def _named(ref: str):
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _always(cfg: JobConfig) -> bool:
@@ -96,6 +106,16 @@ def _shards(cfg: JobConfig, n: int) -> int:
 def _per_hash_range(cfg: JobConfig, n: int) -> list[dict]:
     shards = _shards(cfg, n)
     return [{"partitions": n, "shard": s, "shards": shards} for s in range(shards)]
+
+
+def _near_units(cfg: JobConfig, n: int) -> list[dict]:
+    # One join with one hash range; else the first round of the clusters' search, one unit per range of partitions.
+    shards = _shards(cfg, n)
+    if shards == 1:
+        return [{"partitions": n}]
+    from auralith.pipeline.components import first_units  # here: the graph itself stays a cheap import
+
+    return first_units(n, shards)
 
 
 def _per_band(cfg: JobConfig, n: int) -> list[dict]:
@@ -155,13 +175,14 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "near_dedup",
         "auralith.dedup_near",
-        "job",
+        "partition range",
         "dedup",
         _near_dedup,
-        _one,
+        _near_units,
         counts_removals=False,
-        description="near-duplicate clusters",
+        description="near-duplicate clusters: one join, or rounds over ranges of partitions",
         run="auralith.pipeline.near_dedup:clusters_unit",
+        more="auralith.pipeline.components:next_units",
     ),
     Stage(
         "tokenize",

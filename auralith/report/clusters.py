@@ -19,9 +19,10 @@ def dedup_report(job_id: str, config: dict, partitions: list[Partition], top: in
     near = cfg.preprocessing.near_dedup
     if not near.enabled:
         raise AuralithError(f"job {job_id} ran without near dedup (preprocessing.near_dedup.enabled is false)")
-    rows = {p.stage: p for p in partitions if p.stage in ("dedup", "near_dedup")}
-    row = rows.get("near_dedup")
-    if row is None or row.state != PartitionState.COMMITTED:
+    # The stage's figures are on its last unit: its one join, or the summary of its rounds.
+    near_rows = sorted((p for p in partitions if p.stage == "near_dedup"), key=lambda p: p.index)
+    row = near_rows[-1] if near_rows else None
+    if row is None or row.state != PartitionState.COMMITTED or "clusters" not in (row.counts or {}):
         raise AuralithError(
             f"job {job_id} has not finished near dedup yet (near_dedup stage: {row.state if row else 'not planned'})"
         )

@@ -111,6 +111,22 @@ class PartitionRows(SessionOwner):
         except IntegrityError:
             pass  # a second run_job of the same job planned it at the same moment: the same plan, kept once
 
+    def add_units(self, job_id: str, stage: str, after: int, refs: list[dict]) -> None:
+        """Append pending units to a stage of a running job (a stage that runs in rounds), indexed from `after` + 1,
+        `after` being the stage's last index its caller decided from. Every caller that decides to add them adds the
+        same ones at the same indexes (`advance` decides from committed rows), so a second caller at the same moment
+        hits the unique index and keeps the first one's rows."""
+        rows = [
+            {"job_id": job_id, "stage": stage, "index": after + 1 + i, "input_ref": ref, "input_bytes": 0}
+            for i, ref in enumerate(refs)
+        ]
+        try:
+            with self.session() as s:
+                if rows:
+                    s.execute(insert(Partition), rows)
+        except IntegrityError:
+            pass
+
     def list_partitions(self, job_id: str, stage: str | None = None) -> list[Partition]:
         with self.session() as s:
             q = select(Partition).where(Partition.job_id == job_id).order_by(Partition.stage, Partition.index)

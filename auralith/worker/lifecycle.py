@@ -62,6 +62,19 @@ def advance(
     # chord body reads what it needs, not every row of the job.
     states = store.stage_states(job_id)
     stage, previous = current_stage_of(states)
+    if previous is not None and previous.more and (stage is None or not _sent_any(store, job_id, stage, states)):
+        # A stage that runs in rounds, its units so far committed: its next round goes first.
+        rows = store.list_partitions(job_id, previous.name)
+        # Decided from committed rows only: another caller may have added the next round since `states` was read.
+        done = all(p.state == PartitionState.COMMITTED for p in rows)
+        refs = previous.more_function()(JobConfig.model_validate(job.config), rows) if done else []
+        if refs:
+            store.add_units(job_id, previous.name, max(p.index for p in rows), refs)
+            states = store.stage_states(job_id)
+            stage, previous = current_stage_of(states)
+        elif not done:
+            states = store.stage_states(job_id)
+            stage, previous = current_stage_of(states)
     if stage is not None:
         decision.stage = stage.name
         if states[stage.name].counts.get(PartitionState.FAILED):
@@ -96,6 +109,10 @@ def advance(
         return decision
     decision.finished = _succeed(app, store, job_id, store.scan_partitions(job_id, figures=True))
     return decision
+
+
+def _sent_any(store: Store, job_id: str, stage: Stage, states: dict[str, StageStates]) -> bool:
+    return store.count_unsent(job_id, stage.name) < states[stage.name].total
 
 
 def current_stage_of(states: dict[str, StageStates]) -> tuple[Stage | None, Stage | None]:

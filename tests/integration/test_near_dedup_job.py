@@ -142,3 +142,58 @@ def test_resume_after_failed_bands_redoes_only_those(client, tokenizer_path, tmp
     assert all(after[b].finished_at == done_before[b] for b in range(10))  # skipped
     assert all(after[b].finished_at > done_before[b] for b in range(10, 20))  # redone
     assert (work / "minhash" / "edges" / "019-0000.npy").exists()
+
+
+def test_clusters_found_in_rounds_over_partition_ranges_give_the_same_shards(client, tokenizer_path, tmp_path: Path):
+    near_corpus(tmp_path / "data")
+    size_mb = (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20
+    jobs = {}
+    for name, per_task in (("one", 16), ("ranges", 1)):  # one hash range, or one per partition
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "name": f"near-{name}",
+                    "sources": [{"path": "data/*.jsonl"}],
+                    "partition_size_mb": size_mb,
+                    "preprocessing": {
+                        "near_dedup": {"enabled": True},
+                        "quality": {"enabled": False},  # docstrings, not web text
+                        "dedup_task_partitions": per_task,
+                        "keep_removed": True,
+                    },
+                    "tokenization": {"tokenizer": str(tokenizer_path)},
+                    "output": {"path": f"out-{name}"},
+                    "work_dir": f"work-{name}",
+                }
+            )
+        )
+        job_id = client.submit(config)
+        info = client.wait(job_id, timeout=180)
+        assert info.state == JobState.SUCCEEDED, info.error
+        jobs[name] = (job_id, info)
+
+    (one, first), (ranges, second) = jobs["one"], jobs["ranges"]
+    assert second.stats.removed == first.stats.removed and second.stats.documents_out == first.stats.documents_out
+    rows = Store(client.store_url).list_partitions(ranges, "near_dedup")
+    phases, ranges_n = [p.input_ref["phase"] for p in rows], rows[0].input_ref["shards"]
+    assert ranges_n == rows[0].input_ref["partitions"] > 1  # one range per partition
+    assert phases[:ranges_n] == ["label"] * ranges_n
+    assert phases[-2 * ranges_n - 1 :] == ["finish"] * ranges_n + ["clusters"] * ranges_n + ["summary"]
+    assert all(p.state == PartitionState.COMMITTED for p in rows)
+    assert rows[-1].counts == Store(client.store_url).get_partition(one, "near_dedup", 0).counts
+
+    def shards(name: str) -> dict[str, bytes]:
+        return {f.name: f.read_bytes() for f in sorted((tmp_path / f"out-{name}").glob("*.safetensors"))}
+
+    assert shards("ranges") == shards("one") and shards("one")
+    # The duplicates put aside (keep_removed), each with the id its cluster kept.
+    aside = [
+        sorted((tmp_path / f"work-{name}" / job).rglob("*duplicates*"))
+        for name, job in (("one", one), ("ranges", ranges))
+    ]
+    assert [f.read_bytes() for f in aside[0]] == [f.read_bytes() for f in aside[1]] and aside[0]
+    reports = [json.loads(CliRunner().invoke(main, ["dedup-report", j, "--json"]).output) for j in (one, ranges)]
+    for r in reports:
+        del r["job_id"]
+    assert reports[0] == reports[1] and reports[0]["biggest"][0]["kept"] == "b040"

@@ -208,3 +208,40 @@ def test_the_chord_is_applied_here_not_sent_as_a_task_for_a_default_worker(app, 
     monkeypatch.setattr(app, "send_task", lambda name, *args, **kwargs: sent.append(name))
     advance(app, store, "job-1")
     assert sent == ["auralith.train_model"]
+
+
+def test_a_stage_in_rounds_gets_each_round_once_the_last_is_committed(app, store):
+    from auralith.pipeline.components import first_units
+
+    store.create_job("job-1", CONFIG, "h" * 64, "j", "high")
+    store.create_partitions(
+        "job-1",
+        {
+            "process": [({"i": 0}, 0), ({"i": 1}, 0)],
+            "near_dedup": [(ref, 0) for ref in first_units(2, 2)],
+            "tokenize": [({"i": 0}, 0), ({"i": 1}, 0)],
+        },
+    )
+    store.set_job_state("job-1", JobState.RUNNING)
+    step(app, store)
+    commit(store, "process")
+    seen = []
+    for sent_in_round in (5, 0, None, None, None):  # label 0 (messages sent), label 1 (none), finish, clusters, summary
+        (sig,), decision = step(app, store)
+        assert decision.stage == "near_dedup"
+        assert step(app, store)[0] == []  # nothing more while the round runs, and no round added twice
+        rows = [p for p in store.list_partitions("job-1", "near_dedup") if p.state != "committed"]
+        seen.append([(p.input_ref["phase"], p.input_ref.get("round")) for p in rows])
+        assert sorted(int(t.id.rsplit(".", 1)[1]) for t in sig.tasks) == [p.index for p in rows]
+        for p in rows:
+            store.commit_partition(p.id, {"sent": sent_in_round} if sent_in_round is not None else {}, None)
+    assert seen == [
+        [("label", 0)] * 2,
+        [("label", 1)] * 2,
+        [("finish", 1)] * 2,
+        [("clusters", None)] * 2,
+        [("summary", None)],
+    ]
+    (sig,), decision = step(app, store)
+    assert decision.stage == "tokenize" and len(sig.tasks) == 2
+    assert len(store.list_partitions("job-1", "near_dedup")) == 9
