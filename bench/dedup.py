@@ -7,7 +7,8 @@ Each corpus (bench/pipeline.py's, real text; past what the machine holds, docume
 near duplicates grow with it) is processed once (near dedup on, the demo job's filters). Then each dedup stage
 runs twice on the same files, alternating: as one task per decision (`dedup_task_partitions` above the partition
 count: the decisions before they were cut into hash ranges) and as the job runs it now (16 partitions' worth a
-task; the near-duplicate clusters in rounds of units over ranges of partitions, auralith.pipeline.components).
+task; the near-duplicate clusters in rounds of units over ranges of partitions, auralith.pipeline.components,
+even where the job's few ranges would join them in one task by default).
 Every unit runs in a fresh process per stage, so a stage's peak RSS is its biggest unit's; the time is the
 unit's CPU-seconds. The decisions of the two ways are compared (they must be identical).
 """
@@ -46,7 +47,7 @@ if stage == "dedup":
 elif stage == "minhash":
     units = [lambda b=b, s=s: find_band_edges(pre.near_dedup, paths, n, b, None, s, shards)
              for b in range(pre.near_dedup.num_bands) for s in range(shards)]
-elif shards == 1:
+elif not pre.near_dedup.in_rounds(shards):
     units = [lambda: join_clusters(pre.near_dedup, paths, n, False, shards)]
 else:  # the clusters in rounds, each round's units once the last round's are done, as `advance` adds them
     from types import SimpleNamespace
@@ -61,7 +62,7 @@ def timed(fn):
     return out
 for unit in units:
     timed(unit)
-if stage == "near_dedup" and shards > 1:
+if stage == "near_dedup" and pre.near_dedup.in_rounds(shards):
     while refs:
         new = [SimpleNamespace(index=len(rows) + i, input_ref=ref, counts=None) for i, ref in enumerate(refs)]
         rows += new
@@ -118,6 +119,8 @@ def measure(mb: int, partition_mb: float, log=print) -> dict:
             seen = {}
             for mode, per_task in MODES.items():
                 pre = cfg.preprocessing.model_copy(update={"dedup_task_partitions": per_task})
+                # The rounds at every size (by default a job of up to 8 ranges joins its clusters in one task).
+                pre.near_dedup = pre.near_dedup.model_copy(update={"join_max_ranges": 1})
                 mcfg = cfg.model_copy(update={"preprocessing": pre}).model_dump_json()
                 for stage in STAGES:
                     run = subprocess.run(

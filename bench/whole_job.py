@@ -126,11 +126,16 @@ def run_datatrove(data: Path, work: Path) -> dict:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = time.process_time() - cpu0 + (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    kept = set()
-    for path in (w / "kept").glob("*.jsonl.gz"):
+    kept, filtered = _written_ids(w / "kept"), _written_ids(w / "filtered")
+    return {"wall_s": wall, "cpu_s": cpu, "kept": kept, "filtered": filtered, "load": os.getloadavg()[0]}
+
+
+def _written_ids(folder: Path) -> set[str]:
+    ids = set()
+    for path in folder.glob("*.jsonl.gz"):
         with gzip.open(path, "rt", encoding="utf-8") as fh:
-            kept.update(json.loads(line)["id"] for line in fh)
-    return {"wall_s": wall, "cpu_s": cpu, "kept": kept, "load": os.getloadavg()[0]}
+            ids.update(json.loads(line)["id"] for line in fh)
+    return ids
 
 
 def measure(mb: int, broker: str, store: str, log=print) -> dict:
@@ -146,8 +151,12 @@ def measure(mb: int, broker: str, store: str, log=print) -> dict:
     disagree: dict[str, int] = {}
     for doc_id in d["kept"] - a["kept"]:
         disagree[reasons.get(doc_id, "?")] = disagree.get(reasons.get(doc_id, "?"), 0) + 1
+    # And why datatrove removed what Auralith kept: by its filters, or by its MinHash (no check of the pairs).
+    passed = d.pop("filtered")
+    theirs = {"filters": len(a["kept"] - d["kept"] - passed), "minhash": len((a["kept"] - d["kept"]) & passed)}
     return {
         "auralith_removed_datatrove_kept": dict(sorted(disagree.items(), key=lambda kv: -kv[1])),
+        "datatrove_removed_auralith_kept": theirs,
         "mb": mb,
         "auralith": {k: v for k, v in a.items() if k != "kept"} | {"kept": len(a["kept"])},
         "datatrove": {k: v for k, v in d.items() if k != "kept"} | {"kept": len(d["kept"])},

@@ -43,6 +43,14 @@ class NearDedupConfig(BaseModel):
         ge=10,
         description="Most band keys one band task holds at once; bounds its memory whatever the corpus size.",
     )
+    join_max_ranges: int = Field(
+        default=8,
+        ge=1,
+        le=4096,
+        description="Hash ranges (see `dedup_task_partitions`) up to which the clusters are joined in one task; "
+        "a bigger job finds them in rounds of a task per range of partitions, so no task holds every pair. Each "
+        "round is a chord (0.1-0.4 s here), which a small job would feel more than its one join.",
+    )
     top_clusters: int = Field(
         default=100, ge=0, le=100_000, description="Biggest clusters listed for `auralith dedup-report`."
     )
@@ -57,6 +65,10 @@ class NearDedupConfig(BaseModel):
     def keeps_shingles(self) -> bool:
         """Whether the process stage writes each document's shingle set (for exact verification)."""
         return self.enabled and self.verify and self.verify_on == "shingles"
+
+    def in_rounds(self, ranges: int) -> bool:
+        """Whether a job of `ranges` hash ranges finds its clusters in rounds (auralith.pipeline.components)."""
+        return ranges > self.join_max_ranges
 
     @property
     def num_hashes(self) -> int:

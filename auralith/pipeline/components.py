@@ -1,7 +1,7 @@
 """Near-duplicate clusters found in rounds, each unit holding one range of partitions: no task sees every pair.
 
-With one hash range (a small job) the `near_dedup` stage is one join of every band's pairs
-(`near_dedup.join_clusters`). With more, its units each own the graph's nodes of one range of partitions
+With up to `near_dedup.join_max_ranges` hash ranges the `near_dedup` stage is one join of every band's pairs
+(`near_dedup.join_clusters`: bounded by that many ranges' pairs). With more, its units each own the graph's nodes of one range of partitions
 (`owner`) and run in rounds that `advance` adds while the labels still move (`next_units`):
 
     label round 0 (per range)  its nodes' pairs, from the slice of each band file the band tasks sorted by owner;
@@ -298,7 +298,8 @@ def next_units(cfg, rows: list) -> list[dict]:
     base = {"partitions": n, "shards": shards}
     if phase == LABEL:
         rnd = ref["round"]
-        sent = sum((r.counts or {}).get("sent", 0) for r in rows if (r.input_ref or {}).get("round") == rnd)
+        this_round = [r for r in rows if (r.input_ref or {}).get("phase") == LABEL and r.input_ref["round"] == rnd]
+        sent = sum((r.counts or {}).get("sent", 0) for r in this_round)
         step = {"phase": LABEL, "round": rnd + 1} if sent else {"phase": FINISH, "round": rnd}
         return [{**base, **step, "shard": s} for s in range(shards)]
     if phase == FINISH:

@@ -6,7 +6,7 @@
     band task (b, s)     -> minhash/edges/b-s.npy: candidate pairs from key range s of band b, verified by
                             their exact Jaccard
     join (one unit)      -> dedup/i.near.json per partition, minhash/clusters.json, cluster counts
-                            (with more than one hash range: rounds of units, auralith.pipeline.components)
+                            (above join_max_ranges hash ranges: rounds of units, auralith.pipeline.components)
 
 Exact dedup is decided first; its losers are left out of the graph, so a document is removed once, as
 `exact_duplicate` or as `near_duplicate`. A band task reads one range of one band's keys of each partition
@@ -160,7 +160,9 @@ def find_band_edges(
             found.append(edges)
             report({"slices": s + 1, "of": n_slices, "candidates": candidates})
     edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
-    if shards > 1:  # the clusters are found in rounds (auralith.pipeline.components): each range reads its slice
+    if cfg.in_rounds(
+        shards
+    ):  # the clusters are found in rounds (auralith.pipeline.components): each range reads its slice
         both, offsets = sort_edges_by_owner(edges, n_partitions, shards)
         save_npy(files, paths.edges(band, shard), both)
         files.write_bytes_atomic(f"{paths.edges(band, shard)}.idx", json.dumps(offsets).encode())
@@ -266,8 +268,8 @@ def band_unit(unit: UnitContext) -> UnitResult:
 
 
 def clusters_unit(unit: UnitContext) -> UnitResult:
-    """A unit of the near_dedup stage: with one hash range, every band's pairs joined into clusters and the drop
-    lists; with more, one unit of its rounds (auralith.pipeline.components)."""
+    """A unit of the near_dedup stage: for a job of few hash ranges, every band's pairs joined into clusters and
+    the drop lists; for a bigger one, one unit of its rounds (auralith.pipeline.components)."""
     if "phase" in unit.ref:
         return round_unit(unit)
     pre = unit.cfg.preprocessing

@@ -1,7 +1,7 @@
 """The stage graph, as data: which stages a job has, in order, how each fans out, where it runs.
 
     process (per partition) ─> dedup (exact, per hash range)
-        ─> [minhash (per band and key range) ─> near_dedup (per job, or rounds per partition range)]
+        ─> [minhash (per band and key range) ─> near_dedup (per job, or rounds per range of partitions)]
         ─> tokenize (per partition) ─> [mix (per job)] ─> [write (per output part)]
         ─> finalize (per job: the manifest) ─> [train (per rank)]
 
@@ -109,9 +109,9 @@ def _per_hash_range(cfg: JobConfig, n: int) -> list[dict]:
 
 
 def _near_units(cfg: JobConfig, n: int) -> list[dict]:
-    # One join with one hash range; else the first round of the clusters' search, one unit per range of partitions.
+    # One join for a job of few hash ranges; else the first round of the clusters' search, a unit per range.
     shards = _shards(cfg, n)
-    if shards == 1:
+    if not cfg.preprocessing.near_dedup.in_rounds(shards):
         return [{"partitions": n}]
     from auralith.pipeline.components import first_units  # here: the graph itself stays a cheap import
 

@@ -148,7 +148,8 @@ def test_clusters_found_in_rounds_over_partition_ranges_give_the_same_shards(cli
     near_corpus(tmp_path / "data")
     size_mb = (tmp_path / "data" / "a.jsonl").stat().st_size / 2**20
     jobs = {}
-    for name, per_task in (("one", 16), ("ranges", 1)):  # one hash range, or one per partition
+    # One hash range; or one per partition, the clusters found in rounds (a job of few ranges would join them).
+    for name, per_task in (("one", 16), ("ranges", 1)):
         config = tmp_path / f"{name}.yaml"
         config.write_text(
             yaml.safe_dump(
@@ -157,7 +158,7 @@ def test_clusters_found_in_rounds_over_partition_ranges_give_the_same_shards(cli
                     "sources": [{"path": "data/*.jsonl"}],
                     "partition_size_mb": size_mb,
                     "preprocessing": {
-                        "near_dedup": {"enabled": True},
+                        "near_dedup": {"enabled": True, "join_max_ranges": 1},
                         "quality": {"enabled": False},  # docstrings, not web text
                         "dedup_task_partitions": per_task,
                         "keep_removed": True,

@@ -80,34 +80,34 @@ def graph(rng: random.Random, n: int, per: int) -> tuple[list[list[str]], np.nda
     return ids, np.array(sorted(pairs), dtype=np.uint64)
 
 
-def write_inputs(root: Path, ids: list[list[str]], edges: np.ndarray, bands: int, shards: int, rng) -> WorkPaths:
+def write_inputs(root: Path | str, ids: list[list[str]], edges: np.ndarray, bands: int, shards: int, rng) -> WorkPaths:
     """Ids files and band edge files as the band tasks write them (each pair in one or more bands)."""
     paths = WorkPaths(root, Files())
+    files = paths.files
     for p, part in enumerate(ids):
-        paths.ids(p).parent.mkdir(parents=True, exist_ok=True)
-        paths.ids(p).write_text(json.dumps(part))
+        files.write_bytes_atomic(paths.ids(p), json.dumps(part).encode())
     where = [[] for _ in range(bands * shards)]
     for e in edges.tolist():
         for cell in rng.sample(range(bands * shards), rng.randint(1, 2)):
             where[cell].append(e)
-    paths.edges(0).parent.mkdir(parents=True, exist_ok=True)
     for b in range(bands):
         for s in range(shards):
             found = np.array(where[b * shards + s], dtype=np.uint64).reshape(-1, 2)
             if shards == 1:
-                save_npy(paths.files, paths.edges(b, s), found)
+                save_npy(files, paths.edges(b, s), found)
             else:
                 both, offsets = sort_edges_by_owner(found, len(ids), shards)
-                save_npy(paths.files, paths.edges(b, s), both)
-                Path(f"{paths.edges(b, s)}.idx").write_text(json.dumps(offsets))
+                save_npy(files, paths.edges(b, s), both)
+                files.write_bytes_atomic(f"{paths.edges(b, s)}.idx", json.dumps(offsets).encode())
     return paths
 
 
 def outputs(paths: WorkPaths, n: int) -> dict[str, bytes]:
-    got = {"clusters": paths.clusters.read_bytes()}
+    read = paths.files.read_bytes
+    got = {"clusters": read(paths.clusters)}
     for p in range(n):
-        got[f"drops {p}"] = paths.near_drops(p).read_bytes()
-        got[f"kept {p}"] = paths.near_drops_kept(p).read_bytes()
+        got[f"drops {p}"] = read(paths.near_drops(p))
+        got[f"kept {p}"] = read(paths.near_drops_kept(p))
     return got
 
 
@@ -160,3 +160,14 @@ def test_each_range_owns_consecutive_partitions():
             assert [p for part in owned for p in part] == list(range(n)) and all(owned)
             nodes = np.array([int(node_id(p, 5)) for p in range(n)], dtype=np.uint64)
             assert [s for s, part in enumerate(owned) for _ in part] == owner(nodes, n, shards).tolist()
+
+
+def test_an_s3_work_dir_gives_the_decisions_of_a_local_one(tmp_path, bucket):
+    near = NearDedupConfig(enabled=True, num_bands=2, top_clusters=5)
+    ids, edges = graph(random.Random(4), 4, per=40)
+    local = write_inputs(tmp_path, ids, edges, 2, 3, random.Random(4))
+    remote = write_inputs(f"s3://{bucket}/work", ids, edges, 2, 3, random.Random(4))
+    assert [r.counts for r in run_rounds(remote, near, 4, 3, True)] == [
+        r.counts for r in run_rounds(local, near, 4, 3, True)
+    ]
+    assert outputs(remote, 4) == outputs(local, 4)

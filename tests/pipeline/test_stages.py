@@ -66,6 +66,7 @@ def test_dedup_units_grow_with_the_corpus_one_hash_range_per_16_partitions():
 def test_every_stage_names_a_unit_function_a_task_and_a_routed_queue():
     for stage in STAGES:
         assert callable(stage.unit_function()), stage.name
+        assert not stage.more or callable(stage.more_function()), stage.name
         assert BY_TASK[stage.task] is stage and TASK_ROUTES[stage.task]["queue"] == stage.queue
     assert QUEUES == ("default", "process", "dedup", "tokenize", "hpu")
 
@@ -76,3 +77,11 @@ def test_the_graph_is_a_cheap_import():
         "assert not {'numpy', 'celery', 'sqlalchemy', 'tokenizers'} & set(sys.modules), sorted(sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_near_clusters_are_one_join_up_to_join_max_ranges_and_rounds_above():
+    cfg = parse_config({**BASE, "preprocessing": {"near_dedup": {"enabled": True}}})
+    near = graph_stage("near_dedup")
+    assert near.refs(cfg, 128) == [{"partitions": 128}]  # 8 hash ranges: one join
+    rounds = near.refs(cfg, 129)  # 9 ranges: round 0 of the labels, a unit per range of partitions
+    assert rounds == [{"partitions": 129, "phase": "label", "round": 0, "shard": s, "shards": 9} for s in range(9)]
