@@ -1,8 +1,9 @@
 """Near-duplicate clusters found in rounds, each unit holding one range of partitions: no task sees every pair.
 
 With up to `near_dedup.join_max_ranges` hash ranges the `near_dedup` stage is one join of every band's pairs
-(`near_dedup.join_clusters`: bounded by that many ranges' pairs). With more, its units each own the graph's nodes of one range of partitions
-(`owner`) and run in rounds that `advance` adds while the labels still move (`next_units`):
+(`near_dedup.join_clusters`: bounded by that many ranges' pairs). With more, its units each own the graph's nodes
+of one range of partitions (`owner`) and run in rounds that `advance` adds while the labels still move
+(`next_units`):
 
     label round 0 (per range)  its nodes' pairs, from the slice of each band file the band tasks sorted by owner;
                                the pairs inside the range joined into groups (minhash/cc/groups-T.json), the
@@ -32,6 +33,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from auralith.errors import InputError
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.train_data_check import check_enough_to_train
 from auralith.pipeline.unit import UnitContext, UnitResult
@@ -76,11 +78,18 @@ def write_segments(files, path, segments: list[list]) -> int:
     return sum(len(s) for s in segments)
 
 
+def _index(files, path) -> list[int]:
+    """The offsets in `path.idx`. Every unit writes its files, empty or not: one missing means this worker does not
+    see the others' (no shared work_dir), and going on would silently keep duplicates."""
+    try:
+        return json.loads(files.read_bytes(f"{path}.idx"))
+    except FileNotFoundError:  # an S3 ObjectNotFound is one too
+        raise InputError("near-dedup round file missing: do all workers share the work_dir?", file=str(path)) from None
+
+
 def read_segment(files, path, shard: int) -> list:
-    """Range `shard`'s items of a file `write_segments` wrote (a missing file: none were sent)."""
-    if not files.exists(f"{path}.idx"):
-        return []
-    offsets = json.loads(files.read_bytes(f"{path}.idx"))
+    """Range `shard`'s items of a file `write_segments` wrote."""
+    offsets = _index(files, path)
     start, end = offsets[shard], offsets[shard + 1]
     if end <= start:
         return []
@@ -94,7 +103,7 @@ def _own_edges(paths: WorkPaths, bands: int, shard: int, shards: int) -> np.ndar
     for band in range(bands):
         for key_range in range(shards):
             path = paths.edges(band, key_range)
-            a, b = json.loads(files.read_bytes(f"{path}.idx"))[shard : shard + 2]
+            a, b = _index(files, path)[shard : shard + 2]
             if b > a:
                 found.append(read_rows(files, path, np.arange(a, b)))
     if not found:

@@ -171,3 +171,14 @@ def test_an_s3_work_dir_gives_the_decisions_of_a_local_one(tmp_path, bucket):
         r.counts for r in run_rounds(local, near, 4, 3, True)
     ]
     assert outputs(remote, 4) == outputs(local, 4)
+
+
+def test_a_missing_round_file_is_an_input_error_not_an_empty_round(tmp_path):
+    from auralith.errors import InputError
+
+    near = NearDedupConfig(enabled=True, num_bands=2)
+    ids, edges = graph(random.Random(5), 4, per=60)
+    paths = write_inputs(tmp_path, ids, edges, 2, 3, random.Random(5))
+    run_phase(paths, first_units(4, 3)[0], near, False, list)
+    with pytest.raises(InputError, match="do all workers share the work_dir"):  # ranges 1 and 2 never ran here
+        run_phase(paths, {**first_units(4, 3)[0], "round": 1}, near, False, list)
