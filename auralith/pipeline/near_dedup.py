@@ -160,9 +160,8 @@ def find_band_edges(
             found.append(edges)
             report({"slices": s + 1, "of": n_slices, "candidates": candidates})
     edges = np.concatenate(found) if found else np.empty((0, 2), dtype=np.uint64)
-    if cfg.in_rounds(
-        shards
-    ):  # the clusters are found in rounds (auralith.pipeline.components): each range reads its slice
+    # Clusters found in rounds (auralith.pipeline.components): each range of partitions reads its slice.
+    if cfg.in_rounds(shards):
         both, offsets = sort_edges_by_owner(edges, n_partitions, shards)
         save_npy(files, paths.edges(band, shard), both)
         files.write_bytes_atomic(f"{paths.edges(band, shard)}.idx", json.dumps(offsets).encode())

@@ -125,7 +125,7 @@ class PartitionRows(SessionOwner):
                 if rows:
                     s.execute(insert(Partition), rows)
         except IntegrityError:
-            pass
+            pass  # another caller added the same units first
 
     def list_partitions(self, job_id: str, stage: str | None = None) -> list[Partition]:
         with self.session() as s:

@@ -408,3 +408,18 @@ def test_units_waiting_past_the_grace_are_counted_without_the_held_ones(url):
     assert store.count_waiting(job_id, "process", later, {sent[0]}) == len(REFS) - 1  # a live worker holds it
     assert store.count_waiting(job_id, "process", later - timedelta(seconds=60), set()) == 0  # sent just now
     assert [p.index for p in store.waiting_units(job_id, "process", later, {sent[0]})] == list(range(1, len(REFS)))
+
+
+def test_units_added_after_the_same_index_are_added_once(url):
+    job = new_job(url)
+    store = Store(url)
+    store.create_partitions(job, {"near_dedup": [({"round": 0}, 0), ({"round": 0}, 0)]})
+    store.add_units(job, "near_dedup", 1, [{"round": 1}, {"round": 1}])
+    store.add_units(job, "near_dedup", 1, [{"round": 1}, {"round": 1}])  # a second caller, same decision
+    rows = store.list_partitions(job, "near_dedup")
+    assert [(p.index, p.input_ref, p.state) for p in rows] == [
+        (0, {"round": 0}, PartitionState.PENDING),
+        (1, {"round": 0}, PartitionState.PENDING),
+        (2, {"round": 1}, PartitionState.PENDING),
+        (3, {"round": 1}, PartitionState.PENDING),
+    ]
