@@ -337,9 +337,15 @@ def flush_broker(broker: str) -> None:
 
 
 def run_celery(
-    config: dict, concurrency: int, broker: str, store: str, queues: str = "default,process,dedup,tokenize"
+    config: dict,
+    concurrency: int,
+    broker: str,
+    store: str,
+    queues: str = "default,process,dedup,tokenize",
+    timeout: float = 3600,
 ) -> Run:
-    """Submit the job to a fresh worker with `concurrency` prefork processes; wall = send to finished_at."""
+    """Submit the job to a fresh worker with `concurrency` prefork processes; wall = send to finished_at. A job
+    still running after `timeout` seconds stops the bench (and its worker)."""
     from auralith.client import Client
 
     flush_broker(broker)
@@ -352,7 +358,7 @@ def run_celery(
         cpu0 = tree_cpu_s(worker.proc.pid) + time.process_time()
         start = time.time()
         job_id = client.submit(config)
-        info = client.wait(job_id, timeout=3600, poll=0.5)
+        info = client.wait(job_id, timeout=timeout, poll=0.5)
         if info.state != "succeeded":
             raise RuntimeError(f"bench job {job_id} ended {info.state}: {info.error}")
         wall = info.finished_at.timestamp() - start

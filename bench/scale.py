@@ -138,7 +138,9 @@ def run_size(mb: int, workers: int, broker: str, store: str, tmp: Path, log=prin
     data, planted = scale_corpus(mb)
     work = pipeline.fresh_work(tmp, f"scale{mb}")
     queues = ",".join(q for q in pipeline_queues() if q != "hpu")
-    run = pipeline.run_celery(scale_config(data, work), workers, broker, store, queues=queues)
+    # 10 GB needed more than the default hour on 2 shared cores, which stopped it: 2 s per MB, over the workers.
+    timeout = max(3600, 2 * mb / workers)
+    run = pipeline.run_celery(scale_config(data, work), workers, broker, store, queues=queues, timeout=timeout)
     figures = job_figures(store, run.job_id)
     figures.update(
         mb=mb,
