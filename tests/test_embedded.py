@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -41,7 +42,16 @@ def test_ctrl_c_cancels_the_job_and_names_it(client):
     assert client.get_job("job-1").state == JobState.CANCELLED
 
 
-def test_a_ctrl_c_dropped_by_a_finaliser_still_interrupts_the_watch(client):
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raising KeyboardInterrupt, as in a terminal: pytest started in the background by a shell without job
+    control (`pytest &` in a script) ignores SIGINT, and then no Ctrl-C reaches anything."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_dropped_by_a_finaliser_still_interrupts_the_watch(client, ctrl_c_raises):
     def watch(client: Client, job_id: str):
         _CtrlCInAFinaliser()  # dropped at once: SQLAlchemy's weakref callbacks do this as a watch polls
         time.sleep(10)
