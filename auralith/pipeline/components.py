@@ -43,7 +43,7 @@ from auralith.storage.npy import load_npy, read_rows, save_npy
 Label = tuple[str, int]  # (id, node): the smallest of a cluster is the document it keeps
 
 LABEL, FINISH, CLUSTERS, SUMMARY = "label", "finish", "clusters", "summary"
-EXAMPLES = 5  # removed ids shown per cluster (the join's `removed_examples`)
+EXAMPLES = 5  # removed ids shown per cluster (`removed_examples`)
 
 
 def owner(nodes: np.ndarray, n_partitions: int, shards: int) -> np.ndarray:
@@ -242,12 +242,13 @@ def cluster_sizes(paths: WorkPaths, shard: int, shards: int, top: int) -> dict:
             keeper[lnode] = lid
             removed[lnode].extend(tuple(m) for m in first)
     biggest = sorted(size, key=lambda c: (-size[c], keeper[c]))[:top]
-    report = [_cluster_entry(size[c], keeper[c], c, sorted(removed[c])[:EXAMPLES]) for c in biggest]
+    report = [cluster_entry(size[c], keeper[c], c, sorted(removed[c])[:EXAMPLES]) for c in biggest]
     files.write_bytes_atomic(paths.components(f"biggest-{shard:04d}.json"), json.dumps(report).encode())
     return {"sizes": {str(k): v for k, v in sorted(Counter(size.values()).items())}, "clusters": len(size)}
 
 
-def _cluster_entry(size: int, kept: str, node: int, removed: Iterable[Label]) -> dict:
+def cluster_entry(size: int, kept: str, node: int, removed: Iterable[Label]) -> dict:
+    """One cluster of `clusters.json`: its size, the id kept and where it is, the first removed ids."""
     return {
         "size": size,
         "kept": kept,

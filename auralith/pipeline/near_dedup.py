@@ -26,7 +26,7 @@ from collections import Counter
 
 import numpy as np
 
-from auralith.pipeline.components import round_unit, sort_edges_by_owner
+from auralith.pipeline.components import EXAMPLES, cluster_entry, round_unit, sort_edges_by_owner
 from auralith.pipeline.exact_dedup import dedup_shards, exact_losers
 from auralith.pipeline.paths import WorkPaths
 from auralith.pipeline.shingles import ShingleWriter, exact_edge_jaccard
@@ -229,10 +229,7 @@ def join_clusters(
             files.write_bytes_atomic(paths.near_drops_kept(p), json.dumps(kept[p], sort_keys=True).encode())
     sizes = Counter(len(m) for m in members)
     biggest = sorted(members, key=lambda m: (-len(m), m[0][0]))[: cfg.top_clusters]
-    report = [
-        {"size": len(m), "kept": m[0][0], "removed_examples": [i for i, _ in m[1:6]], "kept_at": _where(m[0][1])}
-        for m in biggest
-    ]
+    report = [cluster_entry(len(m), m[0][0], m[0][1], m[1 : 1 + EXAMPLES]) for m in biggest]
     files.write_bytes_atomic(paths.clusters, json.dumps({"clusters": report}, indent=1).encode())
     near = sum(len(d) for d in drops)
     return {
@@ -243,10 +240,6 @@ def join_clusters(
         "edges": len(edges),
         "lsh_threshold": round(cfg.lsh_threshold(), 4),
     }
-
-
-def _where(node: int) -> dict:
-    return {"partition": node >> 32, "position": node & 0xFFFFFFFF}
 
 
 def read_near_drops(work: WorkPaths, index: int) -> set[int]:
