@@ -70,9 +70,7 @@ def advance(
         refs = previous.more_function()(JobConfig.model_validate(job.config), rows) if done else []
         if refs:
             store.add_units(job_id, previous.name, max(p.index for p in rows), refs)
-            states = store.stage_states(job_id)
-            stage, previous = current_stage_of(states)
-        elif not done:
+        if refs or not done:  # the stage has units to run again
             states = store.stage_states(job_id)
             stage, previous = current_stage_of(states)
     if stage is not None:
